@@ -1,0 +1,84 @@
+/*
+ * im2col / col2im for one image of an NCHW float32 tensor, in the style of Caffe's im2col_cpu,
+ * for any stride, asymmetric padding and dilation, over a band of output rows.
+ *
+ * The column matrix of channels [0, cn) and output rows [oh0, oh0 + rows) has
+ * cn*kh*kw rows and rows*ow columns:
+ *     col[(c*kh + p)*kw + q][r*ow + j] = x[c][(oh0+r)*sh - pt + p*dh][j*sw - pl + q*dw]
+ * with zeros where the index falls in the padding. Every index is computed from the sizes the
+ * caller passes; the Java side checks those against the tensors before calling.
+ */
+#ifndef CONV4J_IM2COL_H
+#define CONV4J_IM2COL_H
+
+#include <stddef.h>
+#include <string.h>
+
+/* The output columns j in [*lo, *hi) whose input column j*sw + iw0 lies inside [0, w):
+   splitting the row this way leaves the inner loops without bounds tests, so they vectorize. */
+static inline void conv4j_valid_cols(int iw0, int sw, int w, int ow, int *lo, int *hi) {
+    int a = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
+    int b = iw0 > w - 1 ? 0 : (w - 1 - iw0) / sw + 1;
+    if (a > ow) a = ow;
+    if (b > ow) b = ow;
+    if (b < a) b = a;
+    *lo = a;
+    *hi = b;
+}
+
+static inline void conv4j_im2col(const float *x, int cn, int h, int w, int kh, int kw,
+                                 int pt, int pl, int sh, int sw, int dh, int dw,
+                                 int oh0, int rows, int ow, float *col) {
+    for (int c = 0; c < cn; c++) {
+        const float *xc = x + (size_t)c * h * w;
+        for (int p = 0; p < kh; p++) {
+            for (int q = 0; q < kw; q++) {
+                int iw0 = q * dw - pl, lo, hi;
+                conv4j_valid_cols(iw0, sw, w, ow, &lo, &hi);
+                for (int r = 0; r < rows; r++, col += ow) {
+                    int ih = (oh0 + r) * sh - pt + p * dh;
+                    if ((unsigned)ih >= (unsigned)h) {
+                        memset(col, 0, sizeof(float) * (size_t)ow);
+                        continue;
+                    }
+                    const float *src = xc + (size_t)ih * w + iw0;
+                    for (int j = 0; j < lo; j++) col[j] = 0.f;
+                    if (sw == 1) {
+                        for (int j = lo; j < hi; j++) col[j] = src[j];
+                    } else {
+                        for (int j = lo; j < hi; j++) col[j] = src[(size_t)j * sw];
+                    }
+                    for (int j = hi; j < ow; j++) col[j] = 0.f;
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of conv4j_im2col: adds every column entry back onto the input position it was
+   read from (padding entries are dropped). x is not cleared first. */
+static inline void conv4j_col2im(const float *col, int cn, int h, int w, int kh, int kw,
+                                 int pt, int pl, int sh, int sw, int dh, int dw,
+                                 int oh0, int rows, int ow, float *x) {
+    for (int c = 0; c < cn; c++) {
+        float *xc = x + (size_t)c * h * w;
+        for (int p = 0; p < kh; p++) {
+            for (int q = 0; q < kw; q++) {
+                int iw0 = q * dw - pl, lo, hi;
+                conv4j_valid_cols(iw0, sw, w, ow, &lo, &hi);
+                for (int r = 0; r < rows; r++, col += ow) {
+                    int ih = (oh0 + r) * sh - pt + p * dh;
+                    if ((unsigned)ih >= (unsigned)h) continue;
+                    float *dst = xc + (size_t)ih * w + iw0;
+                    if (sw == 1) {
+                        for (int j = lo; j < hi; j++) dst[j] += col[j];
+                    } else {
+                        for (int j = lo; j < hi; j++) dst[(size_t)j * sw] += col[j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#endif

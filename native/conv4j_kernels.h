@@ -1,0 +1,126 @@
+/*
+ * The native passes of conv4j's blas engine. Each function does one unit of work that the Java
+ * side schedules (an image, a group, a band of output rows or a block of channels), so that units
+ * can run on different threads without sharing anything they write.
+ *
+ * Matrices are row-major. For group g of an image:
+ *   forward          y_g (og x P)  = W_g (og x K) * col (K x P)            [+ bias]
+ *   backward data    dcol (K x P)  = W_g^T * gy_g, then col2im into gx_g
+ *   backward weights gw_g (og x K) += gy_g (og x P) * col^T
+ * with K = cg*kh*kw and P = oh*ow. A 1x1 kernel with stride 1 and no padding needs no column
+ * matrix: the input plane already is one.
+ *
+ * Pointers arrive as base + element offset, so the Java side passes its tensors without creating
+ * objects per call; it checks every offset and extent against the tensor sizes before the call.
+ */
+#ifndef CONV4J_KERNELS_H
+#define CONV4J_KERNELS_H
+
+#include <cblas.h>
+#include "conv4j_im2col.h"
+#include "conv4j_depthwise.h"
+
+/* One band [oh0, oh0+rows) of one group of one image: y band = W_g * col (+ bias).
+   Channel and weight offsets are already applied by the caller; y has row stride oh*ow. */
+static inline void conv4j_forward_band(const float *x, long long xoff, const float *wt, long long woff,
+                                       const float *bias, long long boff, float *y, long long yoff,
+                                       float *col, int pointwise,
+                                       int cg, int h, int w, int og, int kh, int kw, int oh, int ow,
+                                       int sh, int sw, int pt, int pl, int dh, int dw,
+                                       int oh0, int rows) {
+    x += xoff; wt += woff; y += yoff;
+    const int K = cg * kh * kw, P = oh * ow, cols = rows * ow;
+    const float *b;
+    int ldb;
+    if (pointwise) {
+        b = x + (size_t)oh0 * ow;
+        ldb = h * w;
+    } else {
+        conv4j_im2col(x, cg, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, rows, ow, col);
+        b = col;
+        ldb = cols;
+    }
+    float *yb = y + (size_t)oh0 * ow;
+    float beta = 0.f;
+    if (bias) {
+        bias += boff;
+        for (int o = 0; o < og; o++) {
+            float *row = yb + (size_t)o * P, v = bias[o];
+            for (int j = 0; j < cols; j++) row[j] = v;
+        }
+        beta = 1.f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, og, cols, K,
+                1.f, wt, K, b, ldb, beta, yb, P);
+}
+
+/* Input gradient of channels [c0, c0+cn) of one group of one image, from output rows [oh0, oh0+rows):
+   dcol = W_g[:, c0*kh*kw ...]^T * gy band, added onto gx by col2im. gx points at channel c0;
+   the caller clears it first unless it accumulates. */
+static inline void conv4j_backward_data_band(const float *gy, long long gyoff, const float *wt, long long woff,
+                                             float *gx, long long gxoff, float *col, int pointwise,
+                                             int cg, int cn, int h, int w, int og, int kh, int kw, int oh, int ow,
+                                             int sh, int sw, int pt, int pl, int dh, int dw,
+                                             int oh0, int rows) {
+    gy += gyoff; wt += woff; gx += gxoff;
+    const int K = cg * kh * kw, P = oh * ow, cols = rows * ow, kb = cn * kh * kw;
+    const float *gyb = gy + (size_t)oh0 * ow;
+    if (pointwise) {
+        /* the column matrix is gx itself: add W^T * gy straight into it */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kb, cols, og,
+                    1.f, wt, K, gyb, P, 1.f, gx + (size_t)oh0 * ow, h * w);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kb, cols, og,
+                1.f, wt, K, gyb, P, 0.f, col, cols);
+    conv4j_col2im(col, cn, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, rows, ow, gx);
+}
+
+/* Weight gradient of channels [c0, c0+cn) of one group from one image's output rows [oh0, oh0+rows):
+   gw[:, block] (og x kb, row stride K) = beta * gw + gy band * col^T. x points at channel c0. */
+static inline void conv4j_backward_weights_band(const float *x, long long xoff, const float *gy, long long gyoff,
+                                                float *gw, long long gwoff, float *col, int pointwise, float beta,
+                                                int cg, int cn, int h, int w, int og, int kh, int kw, int oh, int ow,
+                                                int sh, int sw, int pt, int pl, int dh, int dw,
+                                                int oh0, int rows) {
+    x += xoff; gy += gyoff; gw += gwoff;
+    const int K = cg * kh * kw, P = oh * ow, cols = rows * ow, kb = cn * kh * kw;
+    const float *b;
+    int ldb;
+    if (pointwise) {
+        b = x + (size_t)oh0 * ow;
+        ldb = h * w;
+    } else {
+        conv4j_im2col(x, cn, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, rows, ow, col);
+        b = col;
+        ldb = cols;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, og, kb, cols,
+                1.f, gy + (size_t)oh0 * ow, P, b, ldb, beta, gw, K);
+}
+
+/* Sets n elements of p + off to v. */
+static inline void conv4j_fill(float *p, long long off, long long n, float v) {
+    p += off;
+    if (v == 0.f) {
+        memset(p, 0, sizeof(float) * (size_t)n);
+    } else {
+        for (long long i = 0; i < n; i++) p[i] = v;
+    }
+}
+
+/* out[i] (+)= sum over n < batch and j < plane of in[(n*channels + c0 + i)*plane + j], i < cn,
+   summed in double in a fixed order, so the result does not depend on how channels are split. */
+static inline void conv4j_channel_sums(const float *in, int batch, int channels, int plane,
+                                       int c0, int cn, float *out, int accumulate) {
+    for (int i = 0; i < cn; i++) {
+        double s = 0;
+        for (int n = 0; n < batch; n++) {
+            const float *p = in + ((size_t)n * channels + c0 + i) * plane;
+            for (int j = 0; j < plane; j++) s += p[j];
+        }
+        out[c0 + i] = (float)(accumulate ? out[c0 + i] + s : s);
+    }
+}
+
+#endif

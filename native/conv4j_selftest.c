@@ -1,0 +1,75 @@
+/*
+ * Standalone check of the kernels in this folder, built and run by cppbuild.sh: random
+ * convolutions through conv4j_forward_band / backward bands / depthwise kernels against direct
+ * loops in double. Exits non-zero on the first mismatch.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "conv4j_kernels.h"
+
+static float frand(void) { return (float)rand() / RAND_MAX * 2.f - 1.f; }
+
+static float *rnd(size_t n) {
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) p[i] = frand();
+    return p;
+}
+
+/* y[o][i][j] of one image, group-aware, by the definition. */
+static double direct(const float *x, const float *w, int C, int H, int W, int O, int G, int KH, int KW,
+                     int sh, int sw, int pt, int pl, int dh, int dw, int o, int i, int j) {
+    int cg = C / G, og = O / G, c0 = (o / og) * cg;
+    double s = 0;
+    for (int c = 0; c < cg; c++)
+        for (int p = 0; p < KH; p++)
+            for (int q = 0; q < KW; q++) {
+                int ih = i * sh - pt + p * dh, iw = j * sw - pl + q * dw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                s += (double)x[((size_t)(c0 + c) * H + ih) * W + iw] * w[(((size_t)o * cg + c) * KH + p) * KW + q];
+            }
+    return s;
+}
+
+int main(void) {
+    srand(42);
+    int failures = 0, runs = 0;
+    for (int t = 0; t < 300; t++) {
+        int G = 1 + rand() % 3, cg = 1 + rand() % 4, og = 1 + rand() % 4;
+        if (t % 5 == 0) { G = 2 + rand() % 4; cg = 1; }
+        int C = G * cg, O = G * og, H = 1 + rand() % 12, W = 1 + rand() % 12;
+        int KH = 1 + rand() % 4, KW = 1 + rand() % 4, sh = 1 + rand() % 3, sw = 1 + rand() % 3;
+        int dh = 1 + rand() % 2, dw = 1 + rand() % 2, pt = rand() % 3, pb = rand() % 3, pl = rand() % 3, pr = rand() % 3;
+        int spanH = H + pt + pb - dh * (KH - 1) - 1, spanW = W + pl + pr - dw * (KW - 1) - 1;
+        if (spanH < 0 || spanW < 0) continue;
+        int OH = spanH / sh + 1, OW = spanW / sw + 1, K = cg * KH * KW, P = OH * OW;
+        float *x = rnd((size_t)C * H * W), *w = rnd((size_t)O * K), *b = rnd(O);
+        float *y = rnd((size_t)O * P), *col = rnd((size_t)K * P);
+        runs++;
+        if (cg == 1 && G > 1) {
+            conv4j_dw_forward(x, 0, w, 0, b, 0, y, 0, H, W, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, og, 0, O);
+        } else {
+            int rows = 1 + rand() % OH;
+            for (int g = 0; g < G; g++)
+                for (int r0 = 0; r0 < OH; r0 += rows)
+                    conv4j_forward_band(x, (long long)g * cg * H * W, w, (long long)g * og * K, b, (long long)g * og,
+                                        y, (long long)g * og * P, col, 0, cg, H, W, og, KH, KW, OH, OW,
+                                        sh, sw, pt, pl, dh, dw, r0, r0 + rows > OH ? OH - r0 : rows);
+        }
+        for (int o = 0; o < O && !failures; o++)
+            for (int i = 0; i < OH; i++)
+                for (int j = 0; j < OW; j++) {
+                    double ref = b[o] + direct(x, w, C, H, W, O, G, KH, KW, sh, sw, pt, pl, dh, dw, o, i, j);
+                    double got = y[((size_t)o * OH + i) * OW + j];
+                    if (fabs(got - ref) > 1e-4 * (1 + fabs(ref))) {
+                        fprintf(stderr, "mismatch at case %d o=%d i=%d j=%d: %g vs %g\n", t, o, i, j, got, ref);
+                        failures++;
+                        break;
+                    }
+                }
+        free(x); free(w); free(b); free(y); free(col);
+        if (failures) break;
+    }
+    printf("conv4j native self-test: %d convolutions, %s\n", runs, failures ? "FAILED" : "all match");
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,116 @@
+package dev.conv4j;
+
+/**
+ * Runs 2-D convolution layers: forward, and backward to the input, the weights and the bias.
+ *
+ * <p>Shapes: x is N×C×H×W, w is O×(C/groups)×KH×KW, bias is O, y is N×O×OH×OW (see
+ * {@link Conv2dParams#outputShape}). Every method validates all of its arguments before it touches
+ * memory and throws {@link IllegalArgumentException} naming the parameter and the shapes (or
+ * {@link IllegalStateException} for a closed tensor). Outputs are written in full: their previous
+ * contents never matter, except where {@code accumulate} asks to add to them. An output must not share
+ * memory with an input.
+ *
+ * <p>Implementations are thread-safe: one engine may be called from many threads at once.
+ * Obtain them from {@link ConvEngines}.
+ */
+public interface ConvEngine {
+
+    /** The engine's name: {@code naive}, {@code java} or {@code blas}. */
+    String name();
+
+    /** {@code y = conv(x, w) + bias}; {@code bias} may be null. */
+    void forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y);
+
+    /** The gradient of the input, {@code gx = dL/dx} for the output gradient {@code gy}; overwrites gx. */
+    default void backwardData(Conv2dParams p, Tensor gy, Tensor w, Tensor gx) {
+        backwardData(p, gy, w, gx, false);
+    }
+
+    /** As {@link #backwardData(Conv2dParams, Tensor, Tensor, Tensor)}, adding to gx when {@code accumulate}. */
+    void backwardData(Conv2dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate);
+
+    /**
+     * The gradients of the weight and bias, summed over the batch; overwrites gw and gbias.
+     * {@code gbias} may be null when no bias gradient is wanted.
+     */
+    default void backwardWeights(Conv2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias) {
+        backwardWeights(p, x, gy, gw, gbias, false);
+    }
+
+    /** As {@link #backwardWeights(Conv2dParams, Tensor, Tensor, Tensor, Tensor)}, adding to gw and gbias when {@code accumulate}. */
+    void backwardWeights(Conv2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate);
+
+    /** Forward into a new tensor, which the caller owns and closes. */
+    default Tensor forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias) {
+        checkNotNull(x, "x");
+        checkNotNull(w, "w");
+        Tensor y = Tensor.zeros(ConvGeometry.of(p, x.shape(), w.shape()).outputShape());
+        try {
+            forward(p, x, w, bias, y);
+            return y;
+        } catch (RuntimeException | Error e) {
+            y.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The input gradient as a new tensor of shape {@code inputShape} (needed because, with floor
+     * output sizes, several input sizes give the same output size).
+     */
+    default Tensor backwardData(Conv2dParams p, Tensor gy, Tensor w, int[] inputShape) {
+        checkNotNull(w, "w");
+        ConvGeometry.of(p, inputShape, w.shape());
+        Tensor gx = Tensor.zeros(inputShape);
+        try {
+            backwardData(p, gy, w, gx, false);
+            return gx;
+        } catch (RuntimeException | Error e) {
+            gx.close();
+            throw e;
+        }
+    }
+
+    /** The weight gradient as a new tensor of shape {@code weightShape}. */
+    default Tensor backwardWeights(Conv2dParams p, Tensor x, Tensor gy, int[] weightShape) {
+        checkNotNull(x, "x");
+        ConvGeometry.of(p, x.shape(), weightShape);
+        Tensor gw = Tensor.zeros(weightShape);
+        try {
+            backwardWeights(p, x, gy, gw, null, false);
+            return gw;
+        } catch (RuntimeException | Error e) {
+            gw.close();
+            throw e;
+        }
+    }
+
+    /** The bias gradient, the sums of {@code gy} (N×O×OH×OW) over N, OH and OW, as a new tensor of shape [O]. */
+    default Tensor backwardBias(Tensor gy) {
+        checkNotNull(gy, "gy");
+        int[] s = gy.shape();
+        if (s.length != 4) {
+            throw new IllegalArgumentException("gy must have rank 4 but has shape " + java.util.Arrays.toString(s));
+        }
+        int plane = s[2] * s[3];
+        java.nio.FloatBuffer b = gy.buffer();
+        float[] sums = new float[s[1]];
+        for (int o = 0; o < s[1]; o++) {
+            double acc = 0;
+            for (int n = 0; n < s[0]; n++) {
+                int base = (n * s[1] + o) * plane;
+                for (int i = 0; i < plane; i++) {
+                    acc += b.get(base + i);
+                }
+            }
+            sums[o] = (float) acc;
+        }
+        return Tensor.of(sums, s[1]);
+    }
+
+    private static void checkNotNull(Tensor t, String name) {
+        if (t == null) {
+            throw new IllegalArgumentException(name + " must not be null");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package dev.conv4j;
+
+import dev.conv4j.engine.BlasEngine;
+import dev.conv4j.engine.JavaGemmEngine;
+import dev.conv4j.engine.NaiveEngine;
+import dev.conv4j.nativeblas.NativeLibrary;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+
+/**
+ * Where engines come from, in the manner of lz4-java's {@code LZ4Factory}.
+ *
+ * <ul>
+ *   <li>{@link #naive()}: direct loops in double precision, the reference;</li>
+ *   <li>{@link #java()}: im2col + a blocked GEMM in pure Java, the fallback;</li>
+ *   <li>{@link #blas()}: native im2col/col2im + OpenBLAS sgemm, the fast path;</li>
+ *   <li>{@link #fastest()}: {@code blas} when the native library loads, else {@code java}.</li>
+ * </ul>
+ *
+ * <p>Engines are thread-safe and cached: asking twice for the same engine and thread count
+ * returns the same instance. The thread count is the most threads one call uses, the caller
+ * included; the engine's helper threads are shared by all its callers, so concurrent calls never
+ * multiply them. Setting {@code -Dconv4j.native=false} disables the native library.
+ */
+public final class ConvEngines {
+    private static final System.Logger LOG = System.getLogger("dev.conv4j");
+    private static final ConcurrentMap<String, ConvEngine> CACHE = new ConcurrentHashMap<>();
+    private static final NaiveEngine NAIVE = new NaiveEngine();
+    private static volatile ConvEngine fastest;
+
+    private ConvEngines() {
+    }
+
+    /** The reference engine. */
+    public static ConvEngine naive() {
+        return NAIVE;
+    }
+
+    /** The pure-Java im2col + GEMM engine using all available processors. */
+    public static ConvEngine java() {
+        return java(defaultThreads());
+    }
+
+    /** The pure-Java im2col + GEMM engine using at most {@code threads} threads per call. */
+    public static ConvEngine java(int threads) {
+        checkThreads(threads);
+        return CACHE.computeIfAbsent("java/" + threads, k -> new JavaGemmEngine(threads));
+    }
+
+    /**
+     * The native OpenBLAS engine using all available processors.
+     *
+     * @throws UnsupportedOperationException saying what failed to load when the native library is unavailable
+     */
+    public static ConvEngine blas() {
+        return blas(defaultThreads());
+    }
+
+    /**
+     * The native OpenBLAS engine using at most {@code threads} threads per call.
+     *
+     * @throws UnsupportedOperationException saying what failed to load when the native library is unavailable
+     */
+    public static ConvEngine blas(int threads) {
+        checkThreads(threads);
+        NativeLibrary.require();
+        return CACHE.computeIfAbsent("blas/" + threads, k -> new BlasEngine(threads));
+    }
+
+    /**
+     * The fastest engine this JVM can run: {@code blas} when the native library and OpenBLAS load,
+     * else {@code java}. Which one, and why, is logged once (System.Logger "dev.conv4j").
+     */
+    public static ConvEngine fastest() {
+        ConvEngine f = fastest;
+        if (f == null) {
+            synchronized (ConvEngines.class) {
+                f = fastest;
+                if (f == null) {
+                    if (isNativeAvailable()) {
+                        f = blas();
+                        LOG.log(System.Logger.Level.INFO, "conv4j: using the blas engine (native library and OpenBLAS loaded)");
+                    } else {
+                        f = java();
+                        LOG.log(System.Logger.Level.WARNING, "conv4j: native library unavailable, using the pure-Java engine: "
+                                + NativeLibrary.describe(NativeLibrary.failure()));
+                    }
+                    fastest = f;
+                }
+            }
+        }
+        return f;
+    }
+
+    /** An engine by name: {@code naive}, {@code java} or {@code blas}. */
+    public static ConvEngine byName(String name, int threads) {
+        switch (name) {
+            case "naive":
+                return naive();
+            case "java":
+                return java(threads);
+            case "blas":
+                return blas(threads);
+            default:
+                throw new IllegalArgumentException("unknown engine '" + name + "' (naive, java, blas)");
+        }
+    }
+
+    /** True when the native library and OpenBLAS are loaded and passed their self-test. */
+    public static boolean isNativeAvailable() {
+        return NativeLibrary.isAvailable();
+    }
+
+    /** Why the native library is unavailable, or null when it is available. */
+    public static String nativeFailure() {
+        Throwable t = NativeLibrary.failure();
+        return t == null ? null : NativeLibrary.describe(t);
+    }
+
+    private static int defaultThreads() {
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    private static void checkThreads(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.conv4j.cli;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/** {@code java -jar conv4j-cli.jar <command> [options]}. */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs a command and returns its exit status. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
+            usage(out);
+            return args.length == 0 ? 2 : 0;
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        try {
+            switch (args[0]) {
+                case "verify":
+                    return VerifyCommand.run(Options.parse(rest), out, err);
+                case "info":
+                    return InfoCommand.run(out);
+                default:
+                    err.println("unknown command '" + args[0] + "'");
+                    usage(err);
+                    return 2;
+            }
+        } catch (Options.UsageException e) {
+            err.println(e.getMessage());
+            usage(err);
+            return 2;
+        }
+    }
+
+    static void usage(PrintStream out) {
+        out.println("conv4j " + InfoCommand.version() + " - 2-D convolution layers on the CPU");
+        out.println();
+        out.println("usage: java -jar conv4j-cli.jar <command> [options]");
+        out.println();
+        out.println("commands:");
+        out.println("  verify --golden DIR [--engine naive|java|blas|all] [--threads N] [--save OUTDIR]");
+        out.println("        run every golden case in DIR through the engine(s), print failures and");
+        out.println("        'N passed, M failed'; --save writes each engine's results as .npy files");
+        out.println("  info  version, Java, the engines available (and why not), OpenBLAS build, core, threads");
+    }
+}

@@ -1,0 +1,88 @@
+package dev.conv4j.engine;
+
+import dev.conv4j.ConvGeometry;
+import java.nio.FloatBuffer;
+
+/**
+ * im2col and col2im in Java, the same loops as {@code native/conv4j_im2col.h}: the column matrix
+ * of channels [c0, c0+cn) of an image over output rows [oh0, oh0+rows) has cn·KH·KW rows and
+ * rows·OW columns.
+ */
+final class Im2col {
+    private Im2col() {
+    }
+
+    /** Fills {@code col} from the image plane block starting at {@code xoff} of {@code x}. */
+    static void im2col(ConvGeometry g, FloatBuffer x, int xoff, int cn, int oh0, int rows, float[] col) {
+        int ow = g.ow, k = 0;
+        for (int c = 0; c < cn; c++) {
+            int xc = xoff + c * g.h * g.w;
+            for (int p = 0; p < g.kh; p++) {
+                for (int q = 0; q < g.kw; q++) {
+                    int iw0 = q * g.dilationW - g.padLeft;
+                    int lo = firstValid(iw0, g.strideW, ow), hi = endValid(iw0, g.strideW, g.w, ow, lo);
+                    for (int r = 0; r < rows; r++, k += ow) {
+                        int ih = (oh0 + r) * g.strideH - g.padTop + p * g.dilationH;
+                        if (ih < 0 || ih >= g.h) {
+                            java.util.Arrays.fill(col, k, k + ow, 0f);
+                            continue;
+                        }
+                        int src = xc + ih * g.w + iw0;
+                        java.util.Arrays.fill(col, k, k + lo, 0f);
+                        if (g.strideW == 1) {
+                            if (hi > lo) {
+                                x.get(src + lo, col, k + lo, hi - lo);
+                            }
+                        } else {
+                            for (int j = lo; j < hi; j++) {
+                                col[k + j] = x.get(src + j * g.strideW);
+                            }
+                        }
+                        java.util.Arrays.fill(col, k + hi, k + ow, 0f);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Adds {@code col} back onto the image block {@code x} (cn planes of H·W, starting at index 0). */
+    static void col2im(ConvGeometry g, float[] col, int cn, int oh0, int rows, float[] x) {
+        int ow = g.ow, k = 0;
+        for (int c = 0; c < cn; c++) {
+            int xc = c * g.h * g.w;
+            for (int p = 0; p < g.kh; p++) {
+                for (int q = 0; q < g.kw; q++) {
+                    int iw0 = q * g.dilationW - g.padLeft;
+                    int lo = firstValid(iw0, g.strideW, ow), hi = endValid(iw0, g.strideW, g.w, ow, lo);
+                    for (int r = 0; r < rows; r++, k += ow) {
+                        int ih = (oh0 + r) * g.strideH - g.padTop + p * g.dilationH;
+                        if (ih < 0 || ih >= g.h) {
+                            continue;
+                        }
+                        int dst = xc + ih * g.w + iw0;
+                        if (g.strideW == 1) {
+                            for (int j = lo; j < hi; j++) {
+                                x[dst + j] += col[k + j];
+                            }
+                        } else {
+                            for (int j = lo; j < hi; j++) {
+                                x[dst + j * g.strideW] += col[k + j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** The first output column whose input column {@code iw0 + j*sw} is not left of the image. */
+    private static int firstValid(int iw0, int sw, int ow) {
+        return Math.min(ow, iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw);
+    }
+
+    /** One past the last output column whose input column lies inside the image. */
+    private static int endValid(int iw0, int sw, int w, int ow, int lo) {
+        int hi = iw0 > w - 1 ? 0 : Math.min(ow, (w - 1 - iw0) / sw + 1);
+        return Math.max(lo, hi);
+    }
+}

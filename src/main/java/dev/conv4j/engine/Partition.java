@@ -1,0 +1,53 @@
+package dev.conv4j.engine;
+
+import dev.conv4j.ConvGeometry;
+
+/**
+ * How a convolution is cut into independent units of work: bands of output rows, blocks of
+ * channels. The cut depends on the shapes only, never on the thread count, so every engine gives
+ * bit-identical results whatever number of threads runs it.
+ */
+final class Partition {
+    /** Largest column buffer of one unit, in floats (8 MiB): bounds memory for huge images. */
+    static final long COLUMN_BUDGET = 2L << 20;
+    /** Output columns per forward band: enough for an efficient GEMM, several bands per large image. */
+    static final int BAND_COLUMNS = 1024;
+    /** Column-matrix rows per channel block in the backward passes. */
+    static final int BLOCK_ROWS = 256;
+    /** Channels per unit of the depthwise kernels. */
+    static final int DEPTHWISE_BLOCK = 8;
+
+    private Partition() {
+    }
+
+    /** Output rows per forward band. */
+    static int forwardRows(ConvGeometry g) {
+        int wanted = Math.max(1, ceilDiv(BAND_COLUMNS, g.ow));
+        return Math.min(Math.min(g.oh, wanted), budgetRows(g, g.k));
+    }
+
+    /** Output rows per band of a backward unit whose column block has {@code blockRows} rows. */
+    static int backwardRows(ConvGeometry g, int blockRows) {
+        return Math.min(g.oh, budgetRows(g, blockRows));
+    }
+
+    /** Channels per block of the backward passes (within one group). */
+    static int channelBlock(ConvGeometry g) {
+        int khkw = g.kh * g.kw;
+        int blocks = Math.max(1, ceilDiv(g.k, BLOCK_ROWS));
+        return Math.max(1, ceilDiv(g.cg, Math.min(blocks, g.cg)));
+    }
+
+    static int bands(int extent, int per) {
+        return ceilDiv(extent, per);
+    }
+
+    private static int budgetRows(ConvGeometry g, long blockRows) {
+        long rows = COLUMN_BUDGET / Math.max(1, blockRows * g.ow);
+        return (int) Math.max(1, Math.min(g.oh, rows));
+    }
+
+    static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+}

@@ -1,0 +1,191 @@
+package dev.conv4j.nativeblas;
+
+import dev.conv4j.ConvGeometry;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * The checked entry to the native kernels. Loop bounds come from a validated {@link ConvGeometry};
+ * every pointer is checked to hold the elements the kernel will touch, from its offset, before the
+ * call, so no argument can make native code read or write outside the memory it was given.
+ * Internal to conv4j.
+ */
+public final class NativeKernels {
+    private NativeKernels() {
+    }
+
+    /** Forward of output rows [oh0, oh0+rows) of group {@code grp} of image {@code n}. */
+    public static void forwardBand(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias, FloatPointer y,
+                                   FloatPointer col, int n, int grp, int oh0, int rows) {
+        checkBand(g, oh0, rows);
+        boolean pw = g.isPointwise();
+        long xoff = ((long) n * g.c + (long) grp * g.cg) * g.inPlane();
+        long woff = (long) grp * g.og * g.k;
+        long yoff = ((long) n * g.o + (long) grp * g.og) * g.outPlane();
+        check(x, xoff, (long) g.cg * g.inPlane(), "x");
+        check(w, woff, (long) g.og * g.k, "w");
+        check(y, yoff, (long) g.og * g.outPlane(), "y");
+        if (bias != null) {
+            check(bias, (long) grp * g.og, g.og, "bias");
+        }
+        if (!pw) {
+            check(col, 0, (long) g.k * rows * g.ow, "column workspace");
+        }
+        ConvNative.conv4j_forward_band(x, xoff, w, woff, bias, (long) grp * g.og, y, yoff, pw ? null : col, pw ? 1 : 0,
+                g.cg, g.h, g.w, g.og, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
+                g.dilationH, g.dilationW, oh0, rows);
+    }
+
+    /**
+     * Adds the input gradient of channels [c0, c0+cn) of group {@code grp} of image {@code n}
+     * coming from output rows [oh0, oh0+rows).
+     */
+    public static void backwardDataBand(ConvGeometry g, FloatPointer gy, FloatPointer w, FloatPointer gx,
+                                        FloatPointer col, int n, int grp, int c0, int cn, int oh0, int rows) {
+        checkBand(g, oh0, rows);
+        checkRange(c0, cn, g.cg, "channel block");
+        boolean pw = g.isPointwise();
+        int khkw = g.kh * g.kw;
+        long gyoff = ((long) n * g.o + (long) grp * g.og) * g.outPlane();
+        long woff = (long) grp * g.og * g.k + (long) c0 * khkw;
+        long gxoff = ((long) n * g.c + (long) grp * g.cg + c0) * g.inPlane();
+        check(gy, gyoff, (long) g.og * g.outPlane(), "gy");
+        check(w, woff, (long) (g.og - 1) * g.k + (long) cn * khkw, "w");
+        check(gx, gxoff, (long) cn * g.inPlane(), "gx");
+        if (!pw) {
+            check(col, 0, (long) cn * khkw * rows * g.ow, "column workspace");
+        }
+        ConvNative.conv4j_backward_data_band(gy, gyoff, w, woff, gx, gxoff, pw ? null : col, pw ? 1 : 0,
+                g.cg, cn, g.h, g.w, g.og, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
+                g.dilationH, g.dilationW, oh0, rows);
+    }
+
+    /**
+     * {@code gw[group grp, channels c0..c0+cn) = beta * gw + gy band * col^T} for output rows
+     * [oh0, oh0+rows) of image {@code n}.
+     */
+    public static void backwardWeightsBand(ConvGeometry g, FloatPointer x, FloatPointer gy, FloatPointer gw,
+                                           FloatPointer col, int n, int grp, int c0, int cn, int oh0, int rows,
+                                           boolean accumulate) {
+        checkBand(g, oh0, rows);
+        checkRange(c0, cn, g.cg, "channel block");
+        boolean pw = g.isPointwise();
+        int khkw = g.kh * g.kw;
+        long xoff = ((long) n * g.c + (long) grp * g.cg + c0) * g.inPlane();
+        long gyoff = ((long) n * g.o + (long) grp * g.og) * g.outPlane();
+        long gwoff = (long) grp * g.og * g.k + (long) c0 * khkw;
+        check(x, xoff, (long) cn * g.inPlane(), "x");
+        check(gy, gyoff, (long) g.og * g.outPlane(), "gy");
+        check(gw, gwoff, (long) (g.og - 1) * g.k + (long) cn * khkw, "gw");
+        if (!pw) {
+            check(col, 0, (long) cn * khkw * rows * g.ow, "column workspace");
+        }
+        ConvNative.conv4j_backward_weights_band(x, xoff, gy, gyoff, gw, gwoff, pw ? null : col, pw ? 1 : 0,
+                accumulate ? 1f : 0f, g.cg, cn, g.h, g.w, g.og, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW,
+                g.padTop, g.padLeft, g.dilationH, g.dilationW, oh0, rows);
+    }
+
+    /** Depthwise forward of output channels [o0, o0+on) of image {@code n}. */
+    public static void depthwiseForward(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias,
+                                        FloatPointer y, int n, int o0, int on) {
+        checkDepthwise(g);
+        checkRange(o0, on, g.o, "output channel block");
+        long xoff = (long) n * g.c * g.inPlane(), yoff = (long) n * g.o * g.outPlane();
+        check(x, xoff, (long) g.c * g.inPlane(), "x");
+        check(w, 0, (long) g.o * g.kh * g.kw, "w");
+        check(y, yoff, (long) g.o * g.outPlane(), "y");
+        if (bias != null) {
+            check(bias, 0, g.o, "bias");
+        }
+        ConvNative.conv4j_dw_forward(x, xoff, w, 0, bias, 0, y, yoff, g.h, g.w, g.kh, g.kw, g.oh, g.ow,
+                g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.og, o0, on);
+    }
+
+    /** Depthwise input gradient of input channels [c0, c0+cn) of image {@code n}. */
+    public static void depthwiseBackwardData(ConvGeometry g, FloatPointer gy, FloatPointer w, FloatPointer gx,
+                                             int n, int c0, int cn, boolean accumulate) {
+        checkDepthwise(g);
+        checkRange(c0, cn, g.c, "channel block");
+        long gyoff = (long) n * g.o * g.outPlane(), gxoff = (long) n * g.c * g.inPlane();
+        check(gy, gyoff, (long) g.o * g.outPlane(), "gy");
+        check(w, 0, (long) g.o * g.kh * g.kw, "w");
+        check(gx, gxoff, (long) g.c * g.inPlane(), "gx");
+        ConvNative.conv4j_dw_backward_data(gy, gyoff, w, 0, gx, gxoff, g.h, g.w, g.kh, g.kw, g.oh, g.ow,
+                g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.og, c0, cn,
+                accumulate ? 1 : 0);
+    }
+
+    /** Depthwise weight gradient of output channels [o0, o0+on), summed over the batch. */
+    public static void depthwiseBackwardWeights(ConvGeometry g, FloatPointer x, FloatPointer gy, FloatPointer gw,
+                                                int o0, int on, boolean accumulate) {
+        checkDepthwise(g);
+        checkRange(o0, on, g.o, "output channel block");
+        check(x, 0, (long) g.n * g.c * g.inPlane(), "x");
+        check(gy, 0, (long) g.n * g.o * g.outPlane(), "gy");
+        check(gw, 0, (long) g.o * g.kh * g.kw, "gw");
+        ConvNative.conv4j_dw_backward_weights(x, gy, gw, 0, g.n, g.c, g.o, g.h, g.w, g.kh, g.kw, g.oh, g.ow,
+                g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.og, o0, on,
+                accumulate ? 1 : 0);
+    }
+
+    /** Sets {@code count} elements from {@code offset} to {@code value}. */
+    public static void fill(FloatPointer p, long offset, long count, float value) {
+        check(p, offset, count, "fill target");
+        ConvNative.conv4j_fill(p, offset, count, value);
+    }
+
+    /** The bias gradient of channels [c0, c0+cn): sums of gy over the batch and the output plane. */
+    public static void channelSums(ConvGeometry g, FloatPointer gy, FloatPointer out, int c0, int cn,
+                                   boolean accumulate) {
+        checkRange(c0, cn, g.o, "channel block");
+        check(gy, 0, (long) g.n * g.o * g.outPlane(), "gy");
+        check(out, 0, g.o, "gbias");
+        ConvNative.conv4j_channel_sums(gy, g.n, g.o, g.outPlane(), c0, cn, out, accumulate ? 1 : 0);
+    }
+
+    /** The OpenBLAS build string, e.g. {@code OpenBLAS 0.3.31 DYNAMIC_ARCH ... SkylakeX MAX_THREADS=64}. */
+    public static String openblasConfig() {
+        return ConvNative.openblas_get_config().getString();
+    }
+
+    /** The OpenBLAS kernel family chosen for this CPU at run time. */
+    public static String openblasCore() {
+        return ConvNative.openblas_get_corename().getString();
+    }
+
+    public static int openblasThreads() {
+        return ConvNative.openblas_get_num_threads();
+    }
+
+    /** Sets OpenBLAS's own thread count; the setting is process-wide. */
+    public static void setOpenblasThreads(int threads) {
+        ConvNative.openblas_set_num_threads(threads);
+    }
+
+    private static void checkDepthwise(ConvGeometry g) {
+        if (g.cg != 1) {
+            throw new IllegalArgumentException("depthwise kernel needs one input channel per group: " + g);
+        }
+    }
+
+    private static void checkBand(ConvGeometry g, int oh0, int rows) {
+        checkRange(oh0, rows, g.oh, "output row band");
+    }
+
+    private static void checkRange(int start, int count, int limit, String what) {
+        if (start < 0 || count < 1 || (long) start + count > limit) {
+            throw new IllegalArgumentException(what + " [" + start + ", " + ((long) start + count)
+                    + ") is outside [0, " + limit + ")");
+        }
+    }
+
+    private static void check(FloatPointer p, long offset, long count, String what) {
+        if (p == null || p.isNull()) {
+            throw new IllegalArgumentException(what + " pointer is null");
+        }
+        long avail = p.limit() - p.position();
+        if (offset < 0 || count < 0 || offset + count > avail) {
+            throw new IllegalArgumentException(what + ": elements [" + offset + ", " + (offset + count)
+                    + ") do not lie inside its " + avail + " elements");
+        }
+    }
+}
