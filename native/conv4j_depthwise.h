@@ -8,7 +8,84 @@
 #define CONV4J_DEPTHWISE_H
 
 #include <stddef.h>
+#include <stdlib.h>
 #include "conv4j_im2col.h"
+
+/* Runtime dispatch: the same C compiled for AVX-512, AVX2 and baseline x86-64; the loader picks
+   the best one the CPU has (GCC ifunc), so the library still runs on any x86-64 CPU. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define CONV4J_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CONV4J_MULTIVERSION
+#endif
+
+typedef float conv4j_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* Columns [j0, j1) of output row i, tap by tap: each tap adds its weight times a slice of one
+   input row. Used near the borders, where taps fall in the padding, and for strides above 1. */
+static inline void conv4j_dw_cols(const float *xc, const float *wk, float *yr, int i, int j0, int j1,
+                                  int h, int kh, int kw, int w, int sh, int sw, int pt, int pl, int dh, int dw,
+                                  const int *los, const int *his) {
+    for (int p = 0; p < kh; p++) {
+        int ih = i * sh - pt + p * dh;
+        if ((unsigned)ih >= (unsigned)h) continue;
+        const float *row = xc + (size_t)ih * w;
+        for (int q = 0; q < kw; q++) {
+            const float wv = wk[p * kw + q];
+            const float *src = row + q * dw - pl;
+            int lo = los[q] > j0 ? los[q] : j0, hi = his[q] < j1 ? his[q] : j1;
+            for (int j = lo; j < hi; j++) yr[j] += wv * src[(size_t)j * sw];
+        }
+    }
+}
+
+/* Four blocks of 16 outputs of row i, starting at columns o[0..3], each accumulated over all taps
+   in its own vector register (four independent chains hide the multiply-add latency) from init,
+   and stored once. Blocks may overlap: each is computed from scratch, so overlapping writes agree. */
+__attribute__((always_inline)) static inline void conv4j_dw_block4(const float *xc, const float *wk, float init, float *yr, int i, const int *o,
+                                    int h, int kh, int kw, int w, int sh, int pt, int pl, int dh, int dw) {
+    conv4j_v16 a0 = {0}, a1, a2, a3;
+    a0 += init;
+    a1 = a0; a2 = a0; a3 = a0;
+    for (int p = 0; p < kh; p++) {
+        int ih = i * sh - pt + p * dh;
+        if ((unsigned)ih >= (unsigned)h) continue;
+        const float *row = xc + (size_t)ih * w - pl;
+        for (int q = 0; q < kw; q++) {
+            const float wv = wk[p * kw + q];
+            const float *src = row + q * dw;
+            a0 += wv * *(const conv4j_v16 *)(src + o[0]);
+            a1 += wv * *(const conv4j_v16 *)(src + o[1]);
+            a2 += wv * *(const conv4j_v16 *)(src + o[2]);
+            a3 += wv * *(const conv4j_v16 *)(src + o[3]);
+        }
+    }
+    *(conv4j_v16 *)(yr + o[0]) = a0;
+    *(conv4j_v16 *)(yr + o[1]) = a1;
+    *(conv4j_v16 *)(yr + o[2]) = a2;
+    *(conv4j_v16 *)(yr + o[3]) = a3;
+}
+
+/* One output row i of one channel. The interior [ja, jb), where every tap of a stride-1 kernel
+   lies inside the image, goes by blocks of four vectors; the last, partial, group of blocks is
+   shifted left to end at jb. The border columns go tap by tap. */
+CONV4J_MULTIVERSION
+static void conv4j_dw_row(const float *xc, const float *wk, float init, float *yr, int i,
+                          int h, int w, int kh, int kw, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
+                          const int *los, const int *his, int ja, int jb) {
+    if (jb - ja < 16) {
+        ja = jb = ow;
+    }
+    for (int j = 0; j < ja; j++) yr[j] = init;
+    for (int j = jb; j < ow; j++) yr[j] = init;
+    conv4j_dw_cols(xc, wk, yr, i, 0, ja, h, kh, kw, w, sh, sw, pt, pl, dh, dw, los, his);
+    conv4j_dw_cols(xc, wk, yr, i, jb, ow, h, kh, kw, w, sh, sw, pt, pl, dh, dw, los, his);
+    for (int j = ja; j < jb; j += 64) {
+        int o[4];
+        for (int u = 0; u < 4; u++) o[u] = j + 16 * u + 16 <= jb ? j + 16 * u : jb - 16;
+        conv4j_dw_block4(xc, wk, init, yr, i, o, h, kh, kw, w, sh, pt, pl, dh, dw);
+    }
+}
 
 /* Output channels [o0, o0+on) of one image. */
 static inline void conv4j_dw_forward(const float *x, long long xoff, const float *wt, long long woff,
@@ -18,31 +95,30 @@ static inline void conv4j_dw_forward(const float *x, long long xoff, const float
                                      int mult, int o0, int on) {
     x += xoff; wt += woff; y += yoff;
     if (bias) bias += boff;
+    /* the valid output columns of each kernel column are the same on every row: find them once
+       (two integer divisions each) rather than per row, and the interior [ja, jb) valid for all */
+    int stack_lo[64], stack_hi[64];
+    int *los = kw <= 64 ? stack_lo : (int *)malloc(sizeof(int) * 2 * (size_t)kw);
+    int *his = kw <= 64 ? stack_hi : los + kw;
+    if (!los) return;
+    int ja = 0, jb = ow;
+    for (int q = 0; q < kw; q++) {
+        conv4j_valid_cols(q * dw - pl, sw, w, ow, &los[q], &his[q]);
+        if (los[q] > ja) ja = los[q];
+        if (his[q] < jb) jb = his[q];
+    }
+    if (sw != 1 || jb < ja) ja = jb = ow;  /* no stride-1 interior: the plain path does all */
     for (int oc = o0; oc < o0 + on; oc++) {
         const float *xc = x + (size_t)(oc / mult) * h * w;
         const float *wk = wt + (size_t)oc * kh * kw;
         float *yc = y + (size_t)oc * oh * ow;
         const float init = bias ? bias[oc] : 0.f;
         for (int i = 0; i < oh; i++) {
-            float *yr = yc + (size_t)i * ow;
-            for (int j = 0; j < ow; j++) yr[j] = init;
-            for (int p = 0; p < kh; p++) {
-                int ih = i * sh - pt + p * dh;
-                if ((unsigned)ih >= (unsigned)h) continue;
-                for (int q = 0; q < kw; q++) {
-                    const float wv = wk[p * kw + q];
-                    int iw0 = q * dw - pl, lo, hi;
-                    conv4j_valid_cols(iw0, sw, w, ow, &lo, &hi);
-                    const float *src = xc + (size_t)ih * w + iw0;
-                    if (sw == 1) {
-                        for (int j = lo; j < hi; j++) yr[j] += wv * src[j];
-                    } else {
-                        for (int j = lo; j < hi; j++) yr[j] += wv * src[(size_t)j * sw];
-                    }
-                }
-            }
+            conv4j_dw_row(xc, wk, init, yc + (size_t)i * ow, i, h, w, kh, kw, ow, sh, sw, pt, pl, dh, dw,
+                          los, his, ja, jb);
         }
     }
+    if (los != stack_lo) free(los);
 }
 
 /* Input gradient of input channels [c0, c0+cn) of one image; gx is cleared first unless accumulate. */

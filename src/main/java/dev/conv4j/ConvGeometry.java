@@ -59,17 +59,15 @@ public final class ConvGeometry {
         checkRank4(weightShape, "weight");
         int g = p.groups();
         int c = inputShape[1], o = weightShape[0];
-        String ctx = " (input " + Arrays.toString(inputShape) + ", weight " + Arrays.toString(weightShape)
-                + ", groups " + g + ")";
         if (c % g != 0) {
-            throw new IllegalArgumentException("groups " + g + " does not divide the input channels C=" + c + ctx);
+            throw new IllegalArgumentException("groups " + g + " does not divide the input channels C=" + c + context(inputShape, weightShape, g));
         }
         if (o % g != 0) {
-            throw new IllegalArgumentException("groups " + g + " does not divide the output channels O=" + o + ctx);
+            throw new IllegalArgumentException("groups " + g + " does not divide the output channels O=" + o + context(inputShape, weightShape, g));
         }
         if (weightShape[1] != c / g) {
             throw new IllegalArgumentException("weight dimension 1 must be C/groups = " + (c / g) + " but is "
-                    + weightShape[1] + ctx);
+                    + weightShape[1] + context(inputShape, weightShape, g));
         }
         int[] pad = p.padding(inputShape[2], inputShape[3], weightShape[2], weightShape[3]);
         long oh = outSize(inputShape[2], pad[0], pad[1], weightShape[2], p.dilationH(), p.strideH());
@@ -79,17 +77,17 @@ public final class ConvGeometry {
                     + "): the dilated kernel (" + effective(weightShape[2], p.dilationH()) + " x "
                     + effective(weightShape[3], p.dilationW()) + ") is larger than the padded input ("
                     + ((long) inputShape[2] + pad[0] + pad[1]) + " x " + ((long) inputShape[3] + pad[2] + pad[3]) + ")"
-                    + ctx + ", " + p);
+                    + context(inputShape, weightShape, g) + ", " + p);
         }
         long outElems = (long) inputShape[0] * o * oh * ow;
         if (outElems > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("the output [" + inputShape[0] + ", " + o + ", " + oh + ", " + ow
-                    + "] would have more than " + Integer.MAX_VALUE + " elements" + ctx);
+                    + "] would have more than " + Integer.MAX_VALUE + " elements" + context(inputShape, weightShape, g));
         }
         long kSize = (long) (c / g) * weightShape[2] * weightShape[3];
         if (kSize * oh * ow > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("one image's column matrix ((C/G)*KH*KW = " + kSize + " rows x OH*OW = "
-                    + (oh * ow) + " columns) exceeds " + Integer.MAX_VALUE + " elements" + ctx);
+                    + (oh * ow) + " columns) exceeds " + Integer.MAX_VALUE + " elements" + context(inputShape, weightShape, g));
         }
         // every engine computes input coordinates as out*stride - pad + k*dilation in int arithmetic
         if ((oh - 1) * p.strideH() + effective(weightShape[2], p.dilationH()) > Integer.MAX_VALUE
@@ -97,9 +95,15 @@ public final class ConvGeometry {
                 || (long) pad[0] + pad[1] + inputShape[2] > Integer.MAX_VALUE
                 || (long) pad[2] + pad[3] + inputShape[3] > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("the padded input or the strided, dilated kernel span exceeds "
-                    + Integer.MAX_VALUE + " positions" + ctx + ", " + p);
+                    + Integer.MAX_VALUE + " positions" + context(inputShape, weightShape, g) + ", " + p);
         }
         return new ConvGeometry(p, inputShape, weightShape, pad, (int) oh, (int) ow);
+    }
+
+    /** Built only when a message needs it: validation runs on every call of every engine. */
+    private static String context(int[] inputShape, int[] weightShape, int groups) {
+        return " (input " + Arrays.toString(inputShape) + ", weight " + Arrays.toString(weightShape)
+                + ", groups " + groups + ")";
     }
 
     private static long effective(int k, int d) {

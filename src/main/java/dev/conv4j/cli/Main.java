@@ -25,6 +25,8 @@ public final class Main {
                     return VerifyCommand.run(Options.parse(rest), out, err);
                 case "info":
                     return InfoCommand.run(out);
+                case "bench":
+                    return BenchCommand.run(Options.parse(rest), out, err);
                 default:
                     err.println("unknown command '" + args[0] + "'");
                     usage(err);
@@ -46,6 +48,9 @@ public final class Main {
         out.println("  verify --golden DIR [--engine naive|java|blas|all] [--threads N] [--save OUTDIR]");
         out.println("        run every golden case in DIR through the engine(s), print failures and");
         out.println("        'N passed, M failed'; --save writes each engine's results as .npy files");
+        out.println("  bench [--shapes FILE] [--threads N] [--passes fwd,bwd] [--out DIR] [--engines naive,java,blas]");
+        out.println("        [--only SHAPE,...] [--samples N]: GFLOP/s of each engine and of the raw sgemm ceiling");
+        out.println("        per shape (default: the bundled ResNet-50/LeNet/depthwise suite); table, CSV and PNG");
         out.println("  info  version, Java, the engines available (and why not), OpenBLAS build, core, threads");
     }
 }

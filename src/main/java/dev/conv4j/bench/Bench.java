@@ -1,0 +1,136 @@
+package dev.conv4j.bench;
+
+import dev.conv4j.ConvEngine;
+import dev.conv4j.ConvEngines;
+import dev.conv4j.ConvGeometry;
+import dev.conv4j.Tensor;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Measures the engines and the raw sgemm ceiling over a list of shapes, interleaving their samples
+ * within each shape and pass so that all contenders see the same machine.
+ */
+public final class Bench {
+    /** Settings of one run. */
+    public static final class Config {
+        public int threads = 1;
+        public List<Pass> passes = List.of(Pass.FORWARD, Pass.BACKWARD_DATA, Pass.BACKWARD_WEIGHTS);
+        public List<String> engines = List.of("naive", "java", "blas");
+        public int samples = 5;
+        public long warmupNanos = 200_000_000L;
+        public long sampleNanos = 40_000_000L;
+        /** The naive engine runs only on shapes of at most this many GFLOP per pass. */
+        public double naiveMaxGflop = 0.3;
+    }
+
+    private final Config config;
+    private final PrintStream progress;
+
+    public Bench(Config config, PrintStream progress) {
+        this.config = config;
+        this.progress = progress;
+    }
+
+    public List<BenchResult> run(List<BenchShape> shapes) {
+        Map<String, ConvEngine> engines = new LinkedHashMap<>();
+        for (String e : config.engines) {
+            engines.put(e, ConvEngines.byName(e, config.threads));
+        }
+        boolean ceiling = ConvEngines.isNativeAvailable();
+        List<BenchResult> results = new ArrayList<>();
+        int i = 0;
+        for (BenchShape s : shapes) {
+            i++;
+            for (Pass pass : config.passes) {
+                progress.printf("\r[%2d/%d] %-22s %-11s", i, shapes.size(), s.name, pass.label);
+                progress.flush();
+                results.add(measure(s, pass, engines, ceiling));
+            }
+        }
+        progress.printf("\r%60s\r", "");
+        return results;
+    }
+
+    private BenchResult measure(BenchShape s, Pass pass, Map<String, ConvEngine> engines, boolean ceiling) {
+        ConvGeometry g = s.geometry();
+        BenchResult r = new BenchResult(s, pass);
+        Random rnd = new Random(42);
+        try (Tensor x = random(rnd, g.inputShape()); Tensor w = random(rnd, g.weightShape());
+             Tensor b = random(rnd, g.o); Tensor y = Tensor.zeros(g.outputShape());
+             Tensor gy = random(rnd, g.outputShape()); Tensor gx = Tensor.zeros(g.inputShape());
+             Tensor gw = Tensor.zeros(g.weightShape()); Tensor gb = Tensor.zeros(g.o);
+             SgemmCeiling sgemm = ceiling ? new SgemmCeiling(g, pass) : null) {
+            Map<String, Stopwatch> watches = new LinkedHashMap<>();
+            for (Map.Entry<String, ConvEngine> e : engines.entrySet()) {
+                if (e.getKey().equals("naive") && r.gflop > config.naiveMaxGflop) {
+                    continue;
+                }
+                ConvEngine engine = e.getValue();
+                Runnable call;
+                switch (pass) {
+                    case FORWARD:
+                        call = () -> engine.forward(s.params, x, w, b, y);
+                        break;
+                    case BACKWARD_DATA:
+                        call = () -> engine.backwardData(s.params, gy, w, gx);
+                        break;
+                    default:
+                        call = () -> engine.backwardWeights(s.params, x, gy, gw, gb);
+                        break;
+                }
+                boolean naive = e.getKey().equals("naive");
+                watches.put(e.getKey(), new Stopwatch(call, naive ? 1 : config.samples));
+            }
+            if (sgemm != null) {
+                watches.put("sgemm", new Stopwatch(sgemm::run, config.samples));
+            }
+            for (Map.Entry<String, Stopwatch> e : watches.entrySet()) {
+                withCeilingThreads(e.getKey(), () -> e.getValue().warmUp(
+                        e.getKey().equals("naive") ? 1 : config.warmupNanos, config.sampleNanos));
+            }
+            boolean more = true;
+            while (more) {
+                more = false;
+                for (Map.Entry<String, Stopwatch> e : watches.entrySet()) {
+                    if (!e.getValue().done()) {
+                        withCeilingThreads(e.getKey(), e.getValue()::sample);
+                        more |= !e.getValue().done();
+                    }
+                }
+            }
+            watches.forEach((k, v) -> r.gflops.put(k, g.flops() / v.median() / 1e9));
+        }
+        return r;
+    }
+
+    /** The sgemm ceiling runs with as many OpenBLAS threads as the engines get; the engines with OpenBLAS at 1. */
+    private void withCeilingThreads(String contender, Runnable r) {
+        if (!contender.equals("sgemm") || config.threads == 1) {
+            r.run();
+            return;
+        }
+        SgemmCeiling.threads(config.threads);
+        try {
+            r.run();
+        } finally {
+            SgemmCeiling.threads(1);
+        }
+    }
+
+    private static Tensor random(Random r, int... shape) {
+        long n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        float[] a = new float[(int) n];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = r.nextFloat() * 2 - 1;
+        }
+        return Tensor.of(a, shape);
+    }
+}

@@ -1,0 +1,136 @@
+package dev.conv4j.bench;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import javax.imageio.ImageIO;
+
+/** The terminal table, the CSV and the PNG chart of a benchmark run. */
+public final class BenchReport {
+    private static final String[] CONTENDERS = {"naive", "java", "blas", "sgemm"};
+    private static final Color[] COLORS = {new Color(0x9e9e9e), new Color(0xf4a261), new Color(0x2a9d8f), new Color(0x264653)};
+
+    private BenchReport() {
+    }
+
+    public static void table(List<BenchResult> results, PrintStream out) {
+        out.printf(Locale.ROOT, "%-22s %-11s %7s | %8s %8s %8s %8s | %9s %8s %8s%n", "shape", "pass", "GFLOP",
+                "naive", "java", "blas", "sgemm", "blas/naiv", "blas/jav", "blas/sgm");
+        for (BenchResult r : results) {
+            out.printf(Locale.ROOT, "%-22s %-11s %7.3f | %8s %8s %8s %8s | %9s %8s %8s%n", r.shape.name, r.pass.label,
+                    r.gflop, num(r.get("naive")), num(r.get("java")), num(r.get("blas")), num(r.get("sgemm")),
+                    ratio(r.ratio("blas", "naive")), ratio(r.ratio("blas", "java")), ratio(r.ratio("blas", "sgemm")));
+        }
+        for (Pass p : Pass.values()) {
+            List<Double> blas = new ArrayList<>(), sgemm = new ArrayList<>();
+            for (BenchResult r : results) {
+                if (r.pass == p && r.shape.name.startsWith("r50_") && r.shape.name.endsWith("_b1")) {
+                    if (r.get("blas") != null) {
+                        blas.add(r.get("blas"));
+                    }
+                    if (r.get("sgemm") != null) {
+                        sgemm.add(r.get("sgemm"));
+                    }
+                }
+            }
+            if (!blas.isEmpty()) {
+                out.printf(Locale.ROOT, "geo-mean %s over the %d ResNet-50 batch-1 layers: blas %.1f GFLOP/s%s%n", p.label,
+                        blas.size(), geoMean(blas), sgemm.size() == blas.size()
+                                ? String.format(Locale.ROOT, ", sgemm ceiling %.1f", geoMean(sgemm)) : "");
+            }
+        }
+    }
+
+    static double geoMean(List<Double> v) {
+        double s = 0;
+        for (double d : v) {
+            s += Math.log(d);
+        }
+        return Math.exp(s / v.size());
+    }
+
+    private static String num(Double v) {
+        return v == null ? "-" : String.format(Locale.ROOT, v < 10 ? "%.2f" : "%.1f", v);
+    }
+
+    private static String ratio(double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, v < 10 ? "%.2fx" : "%.0fx", v);
+    }
+
+    public static void csv(List<BenchResult> results, Path file, String header) throws IOException {
+        StringBuilder sb = new StringBuilder("# ").append(header).append('\n');
+        sb.append("shape,pass,gflop,naive_gflops,java_gflops,blas_gflops,sgemm_gflops,blas_over_naive,blas_over_java,blas_over_sgemm\n");
+        for (BenchResult r : results) {
+            sb.append(String.format(Locale.ROOT, "%s,%s,%.6f,%s,%s,%s,%s,%s,%s,%s%n", r.shape.name, r.pass.label, r.gflop,
+                    csvNum(r.get("naive")), csvNum(r.get("java")), csvNum(r.get("blas")), csvNum(r.get("sgemm")),
+                    csvNum(r.ratio("blas", "naive")), csvNum(r.ratio("blas", "java")), csvNum(r.ratio("blas", "sgemm"))));
+        }
+        Files.writeString(file, sb.toString());
+    }
+
+    private static String csvNum(Double v) {
+        return v == null || v.isNaN() ? "" : String.format(Locale.ROOT, "%.3f", v);
+    }
+
+    /** Horizontal bars per shape and pass, GFLOP/s on a log axis (naive and blas differ by 100x and more). */
+    public static void chart(List<BenchResult> results, Path file, String title) throws IOException {
+        int rowH = 12 * CONTENDERS.length + 10, left = 230, right = 40, top = 60, plotW = 640;
+        int height = top + results.size() * rowH + 50, width = left + plotW + right;
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = img.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, width, height);
+        g.setColor(Color.BLACK);
+        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
+        g.drawString(title, 10, 22);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+        double lo = -1, hi = 3; // 0.1 .. 1000 GFLOP/s
+        for (int e = (int) lo; e <= hi; e++) {
+            int x = left + (int) ((e - lo) / (hi - lo) * plotW);
+            g.setColor(new Color(0xdddddd));
+            g.drawLine(x, top - 5, x, height - 40);
+            g.setColor(Color.DARK_GRAY);
+            g.drawString(e < 0 ? "0.1" : String.valueOf((int) Math.pow(10, e)), x - 8, height - 26);
+        }
+        g.drawString("GFLOP/s (log scale)", left + plotW / 2 - 50, height - 10);
+        for (int c = 0; c < CONTENDERS.length; c++) {
+            g.setColor(COLORS[c]);
+            g.fillRect(left + 120 * c, 32, 12, 10);
+            g.setColor(Color.BLACK);
+            g.drawString(CONTENDERS[c].equals("sgemm") ? "sgemm ceiling" : CONTENDERS[c], left + 120 * c + 16, 41);
+        }
+        int y = top;
+        for (BenchResult r : results) {
+            g.setColor(Color.BLACK);
+            g.drawString(r.shape.name + " " + r.pass.label, 8, y + rowH / 2 + 4);
+            for (int c = 0; c < CONTENDERS.length; c++) {
+                Double v = r.get(CONTENDERS[c]);
+                if (v != null && v > 0) {
+                    double t = Math.max(0, Math.min(1, (Math.log10(v) - lo) / (hi - lo)));
+                    g.setColor(COLORS[c]);
+                    g.fillRect(left, y + 4 + 12 * c, (int) (t * plotW), 10);
+                    g.setColor(Color.DARK_GRAY);
+                    g.drawString(String.format(Locale.ROOT, v < 10 ? "%.2f" : "%.0f", v), left + (int) (t * plotW) + 3, y + 13 + 12 * c);
+                }
+            }
+            g.setColor(new Color(0xeeeeee));
+            g.setStroke(new BasicStroke(1));
+            g.drawLine(8, y + rowH, width - 8, y + rowH);
+            y += rowH;
+        }
+        g.dispose();
+        ImageIO.write(img, "png", file.toFile());
+    }
+}
