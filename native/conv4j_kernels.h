@@ -19,6 +19,7 @@
 #include <cblas.h>
 #include "conv4j_im2col.h"
 #include "conv4j_depthwise.h"
+#include "conv4j_winograd.h"
 
 /* One band [oh0, oh0+rows) of one group of one image: y band = W_g * col (+ bias).
    Channel and weight offsets are already applied by the caller; y has row stride oh*ow. */

@@ -38,6 +38,7 @@ public final class Conv2dParams {
     private final int dilationH, dilationW;
     private final int groups;
     private final AutoPad autoPad;
+    private final ConvAlgorithm algorithm;
 
     private Conv2dParams(Builder b) {
         strideH = b.strideH;
@@ -50,6 +51,7 @@ public final class Conv2dParams {
         dilationW = b.dilationW;
         groups = b.groups;
         autoPad = b.autoPad;
+        algorithm = b.algorithm;
     }
 
     /** A builder starting from stride 1, no padding, dilation 1, one group. */
@@ -90,6 +92,7 @@ public final class Conv2dParams {
         b.dilationW = dilationW;
         b.groups = groups;
         b.autoPad = autoPad;
+        b.algorithm = algorithm;
         return b;
     }
 
@@ -99,6 +102,8 @@ public final class Conv2dParams {
     public int dilationW() { return dilationW; }
     public int groups() { return groups; }
     public AutoPad autoPad() { return autoPad; }
+    /** The forward algorithm asked for (see {@link ConvAlgorithm}); AUTO unless set. */
+    public ConvAlgorithm algorithm() { return algorithm; }
 
     /** The explicit padding {top, bottom, left, right}; all zero when {@link #autoPad()} is not NOTSET. */
     public int[] explicitPadding() {
@@ -168,13 +173,13 @@ public final class Conv2dParams {
         Conv2dParams p = (Conv2dParams) o;
         return strideH == p.strideH && strideW == p.strideW && padTop == p.padTop && padBottom == p.padBottom
                 && padLeft == p.padLeft && padRight == p.padRight && dilationH == p.dilationH
-                && dilationW == p.dilationW && groups == p.groups && autoPad == p.autoPad;
+                && dilationW == p.dilationW && groups == p.groups && autoPad == p.autoPad && algorithm == p.algorithm;
     }
 
     @Override
     public int hashCode() {
         return Arrays.hashCode(new int[] {strideH, strideW, padTop, padBottom, padLeft, padRight,
-            dilationH, dilationW, groups, autoPad.ordinal()});
+            dilationH, dilationW, groups, autoPad.ordinal(), algorithm.ordinal()});
     }
 
     @Override
@@ -183,7 +188,7 @@ public final class Conv2dParams {
                 ? "padding=(" + padTop + "," + padBottom + "," + padLeft + "," + padRight + ")"
                 : "autoPad=" + autoPad;
         return "Conv2dParams{stride=(" + strideH + "," + strideW + "), " + pad + ", dilation=(" + dilationH
-                + "," + dilationW + "), groups=" + groups + "}";
+                + "," + dilationW + "), groups=" + groups + (algorithm == ConvAlgorithm.AUTO ? "" : ", " + algorithm) + "}";
     }
 
     /** Builds {@link Conv2dParams}; {@link #build()} rejects out-of-range values. */
@@ -193,8 +198,18 @@ public final class Conv2dParams {
         private int dilationH = 1, dilationW = 1;
         private int groups = 1;
         private AutoPad autoPad = AutoPad.NOTSET;
+        private ConvAlgorithm algorithm = ConvAlgorithm.AUTO;
 
         private Builder() {
+        }
+
+        /** The forward algorithm (AUTO by default); see {@link ConvAlgorithm}. */
+        public Builder algorithm(ConvAlgorithm a) {
+            if (a == null) {
+                throw new IllegalArgumentException("algorithm must not be null");
+            }
+            algorithm = a;
+            return this;
         }
 
         /** The same stride along height and width. */

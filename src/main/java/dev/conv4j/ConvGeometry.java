@@ -16,6 +16,8 @@ public final class ConvGeometry {
     public final int padTop, padBottom, padLeft, padRight;
     public final int dilationH, dilationW;
     public final int groups;
+    /** The forward algorithm asked for. */
+    public final ConvAlgorithm algorithm;
     /** Channels per group: C/G input, O/G output. */
     public final int cg, og;
     /** Rows of the column matrix of one group: (C/G)·KH·KW. */
@@ -40,6 +42,7 @@ public final class ConvGeometry {
         dilationH = p.dilationH();
         dilationW = p.dilationW();
         groups = p.groups();
+        algorithm = p.algorithm();
         cg = c / groups;
         og = o / groups;
         k = cg * kh * kw;
@@ -97,7 +100,12 @@ public final class ConvGeometry {
             throw new IllegalArgumentException("the padded input or the strided, dilated kernel span exceeds "
                     + Integer.MAX_VALUE + " positions" + context(inputShape, weightShape, g) + ", " + p);
         }
-        return new ConvGeometry(p, inputShape, weightShape, pad, (int) oh, (int) ow);
+        ConvGeometry geometry = new ConvGeometry(p, inputShape, weightShape, pad, (int) oh, (int) ow);
+        if (p.algorithm() == ConvAlgorithm.WINOGRAD && !ConvAlgorithm.winogradApplies(geometry)) {
+            throw new IllegalArgumentException("the WINOGRAD algorithm needs a 3x3 kernel, stride 1, dilation 1 and"
+                    + " one group" + context(inputShape, weightShape, p.groups()) + ", " + p);
+        }
+        return geometry;
     }
 
     /** Built only when a message needs it: validation runs on every call of every engine. */

@@ -49,14 +49,34 @@ public final class BlasEngine extends AbstractConvEngine {
             });
             return;
         }
+        if (Partition.useWinograd(g, false)) {
+            winogradForward(g, xp, wp, bp, yp);
+            return;
+        }
         int rows = Partition.forwardRows(g);
         int bands = Partition.bands(g.oh, rows);
         long colSize = g.isPointwise() ? 0 : (long) g.k * rows * g.ow;
         pool.run(g.n * g.groups * bands, u -> {
             int band = u % bands, grp = (u / bands) % g.groups, n = u / (bands * g.groups);
             int oh0 = band * rows;
-            NativeKernels.forwardBand(g, xp, wp, bp, yp, workspace.get().columns(colSize), n, grp, oh0,
+            NativeKernels.forwardBand(g, xp, wp, bp, yp, workspace.get().get(COLUMNS, colSize), n, grp, oh0,
                     Math.min(rows, g.oh - oh0));
+        });
+    }
+
+    /** Winograd F(2x2, 3x3): the weight transform once per call, then chunks of tiles as units. */
+    private void winogradForward(ConvGeometry g, FloatPointer xp, FloatPointer wp, FloatPointer bp, FloatPointer yp) {
+        FloatPointer u = workspace.get().get(WINOGRAD_WEIGHTS, NativeKernels.winogradWeightSize(g));
+        NativeKernels.winogradWeights(g, wp, u);
+        int tiles = NativeKernels.winogradTiles(g);
+        int chunk = Partition.winogradChunk(g, tiles);
+        int chunks = Partition.bands(tiles, chunk);
+        pool.run(chunks, c -> {
+            int t0 = c * chunk, tc = Math.min(chunk, tiles - t0);
+            NativeWorkspace ws = workspace.get();
+            NativeKernels.winogradForwardTiles(g, xp, u, bp, yp, ws.get(WINOGRAD_INPUT, NativeKernels.winogradInputSize(g, tc)),
+                    ws.get(WINOGRAD_PRODUCT, NativeKernels.winogradProductSize(g, tc)), ws.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g)),
+                    t0, tc);
         });
     }
 
@@ -83,7 +103,7 @@ public final class BlasEngine extends AbstractConvEngine {
                 NativeKernels.fill(gxp, gxoff, (long) cn * g.inPlane(), 0f);
             }
             int rows = Partition.backwardRows(g, cn * khkw);
-            FloatPointer col = g.isPointwise() ? null : workspace.get().columns((long) cn * khkw * rows * g.ow);
+            FloatPointer col = g.isPointwise() ? null : workspace.get().get(COLUMNS, (long) cn * khkw * rows * g.ow);
             for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
                 NativeKernels.backwardDataBand(g, gyp, wp, gxp, col, n, grp, c0, cn, oh0, Math.min(rows, g.oh - oh0));
             }
@@ -118,7 +138,7 @@ public final class BlasEngine extends AbstractConvEngine {
             int blk = u % blocks, grp = u / blocks;
             int c0 = blk * cb, cn = Math.min(cb, g.cg - c0);
             int rows = Partition.backwardRows(g, cn * khkw);
-            FloatPointer col = g.isPointwise() ? null : workspace.get().columns((long) cn * khkw * rows * g.ow);
+            FloatPointer col = g.isPointwise() ? null : workspace.get().get(COLUMNS, (long) cn * khkw * rows * g.ow);
             boolean add = accumulate;
             for (int n = 0; n < g.n; n++) {
                 for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
@@ -130,22 +150,27 @@ public final class BlasEngine extends AbstractConvEngine {
         });
     }
 
-    /** One thread's column buffer, grown on demand and kept for the next call. */
-    private static final class NativeWorkspace {
-        private FloatPointer columns;
+    private static final int COLUMNS = 0, WINOGRAD_WEIGHTS = 1, WINOGRAD_INPUT = 2, WINOGRAD_PRODUCT = 3,
+            WINOGRAD_SCRATCH = 4;
 
-        FloatPointer columns(long floats) {
+    /** One thread's scratch buffers (column matrix, Winograd transforms), grown on demand and kept for the next call. */
+    private static final class NativeWorkspace {
+        private final FloatPointer[] buffers = new FloatPointer[5];
+
+        FloatPointer get(int which, long floats) {
             if (floats == 0) {
                 return null;
             }
-            if (columns == null || columns.limit() < floats) {
-                long size = columns == null ? floats : Math.max(floats, columns.limit() * 3 / 2);
-                if (columns != null) {
-                    columns.close();
+            FloatPointer b = buffers[which];
+            if (b == null || b.limit() < floats) {
+                long size = b == null ? floats : Math.max(floats, b.limit() * 3 / 2);
+                if (b != null) {
+                    b.close();
                 }
-                columns = new FloatPointer(size);
+                b = new FloatPointer(size);
+                buffers[which] = b;
             }
-            return columns;
+            return b;
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.conv4j.engine;
 
+import dev.conv4j.ConvAlgorithm;
 import dev.conv4j.ConvGeometry;
 
 /**
@@ -36,6 +37,39 @@ final class Partition {
         int khkw = g.kh * g.kw;
         int blocks = Math.max(1, ceilDiv(g.k, BLOCK_ROWS));
         return Math.max(1, ceilDiv(g.cg, Math.min(blocks, g.cg)));
+    }
+
+    /** Floats of Winograd transform workspace (V and M) per unit: 4 MiB. */
+    static final long WINOGRAD_BUDGET = 1L << 20;
+
+    /**
+     * Whether the blas engine's forward pass uses Winograd F(2x2, 3x3): when asked, or under AUTO
+     * when it applies and pays off. Measured here (one core, AVX-512): with the weight transform
+     * already done (a plan), Winograd beat im2col on every ResNet-50 3x3 layer; done per call, the
+     * transform of O·C weights costs more than Winograd saves unless the batch has at least about
+     * 128 tiles (2x2 output blocks). Narrow layers (C or O below 16) make its products inefficient.
+     */
+    static boolean useWinograd(ConvGeometry g, boolean weightsPrepared) {
+        switch (g.algorithm) {
+            case WINOGRAD:
+                return true;
+            case IM2COL:
+                return false;
+            default:
+                return ConvAlgorithm.winogradApplies(g) && g.c >= 16 && g.o >= 16
+                        && (weightsPrepared || tiles(g) >= 128);
+        }
+    }
+
+    static int tiles(ConvGeometry g) {
+        return g.n * ((g.oh + 1) / 2) * ((g.ow + 1) / 2);
+    }
+
+    /** Tiles per Winograd unit: as many as the budget allows, split evenly. */
+    static int winogradChunk(ConvGeometry g, int tiles) {
+        long max = Math.max(32, WINOGRAD_BUDGET / (16L * (g.c + g.o)));
+        int chunks = (int) Math.max(1, (tiles + max - 1) / max);
+        return ceilDiv(tiles, chunks);
     }
 
     static int bands(int extent, int per) {

@@ -127,6 +127,72 @@ public final class NativeKernels {
                 accumulate ? 1 : 0);
     }
 
+    /** Elements of the Winograd weight transform U (16 planes of O x C) of a layer. */
+    public static long winogradWeightSize(ConvGeometry g) {
+        return 16L * winogradPlane((long) g.o * g.c);
+    }
+
+    /** Elements of the Winograd input transform of {@code tiles} tiles (16 planes of C x tiles). */
+    public static long winogradInputSize(ConvGeometry g, int tiles) {
+        return 16L * winogradPlane((long) g.c * tiles);
+    }
+
+    /** Elements of the Winograd products of {@code tiles} tiles (16 planes of O x tiles). */
+    public static long winogradProductSize(ConvGeometry g, int tiles) {
+        return 16L * winogradPlane((long) g.o * tiles);
+    }
+
+    /** The distance between transform planes of n floats, as {@code conv4j_wino2_plane} computes it. */
+    private static long winogradPlane(long n) {
+        return ((n + 15) & ~15L) + 16;
+    }
+
+    /** Tiles (2x2 output blocks) of the whole batch for Winograd F(2x2, 3x3). */
+    public static int winogradTiles(ConvGeometry g) {
+        return g.n * ((g.oh + 1) / 2) * ((g.ow + 1) / 2);
+    }
+
+    /** U = G w Gᵀ for every output and input channel, into {@code u} (16 x O x C). */
+    public static void winogradWeights(ConvGeometry g, FloatPointer w, FloatPointer u) {
+        checkWinograd(g);
+        check(w, 0, (long) g.o * g.c * 9, "w");
+        check(u, 0, winogradWeightSize(g), "Winograd weight workspace");
+        ConvNative.conv4j_wino2_weights(w, g.o, g.c, u);
+    }
+
+    /** Floats of row scratch the Winograd transforms need: 8 rows of 2·tiles-per-row + 2. */
+    public static long winogradScratchSize(ConvGeometry g) {
+        return 8L * (2L * ((g.ow + 1) / 2) + 2);
+    }
+
+    /**
+     * Forward of tiles [t0, t0+tc) of the batch by Winograd F(2x2, 3x3), with workspaces v (16·C·tc),
+     * m (16·O·tc) and scratch ({@link #winogradScratchSize}).
+     */
+    public static void winogradForwardTiles(ConvGeometry g, FloatPointer x, FloatPointer u, FloatPointer bias,
+                                            FloatPointer y, FloatPointer v, FloatPointer m, FloatPointer scratch,
+                                            int t0, int tc) {
+        checkWinograd(g);
+        checkRange(t0, tc, winogradTiles(g), "tile range");
+        check(x, 0, (long) g.n * g.c * g.inPlane(), "x");
+        check(u, 0, winogradWeightSize(g), "Winograd weights");
+        check(y, 0, (long) g.n * g.o * g.outPlane(), "y");
+        check(v, 0, winogradInputSize(g, tc), "Winograd input workspace");
+        check(m, 0, winogradProductSize(g, tc), "Winograd product workspace");
+        check(scratch, 0, winogradScratchSize(g), "Winograd row scratch");
+        if (bias != null) {
+            check(bias, 0, g.o, "bias");
+        }
+        ConvNative.conv4j_wino2_forward_tiles(x, u, bias, y, v, m, scratch, g.c, g.h, g.w, g.o, g.oh, g.ow, g.padTop, g.padLeft,
+                t0, tc);
+    }
+
+    private static void checkWinograd(ConvGeometry g) {
+        if (!dev.conv4j.ConvAlgorithm.winogradApplies(g)) {
+            throw new IllegalArgumentException("Winograd F(2x2, 3x3) does not apply to " + g);
+        }
+    }
+
     /** Sets {@code count} elements from {@code offset} to {@code value}. */
     public static void fill(FloatPointer p, long offset, long count, float value) {
         check(p, offset, count, "fill target");
