@@ -40,6 +40,17 @@ public interface ConvEngine {
     /** As {@link #backwardWeights(Conv2dParams, Tensor, Tensor, Tensor, Tensor)}, adding to gw and gbias when {@code accumulate}. */
     void backwardWeights(Conv2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate);
 
+    /**
+     * Prepares a layer for repeated calls: validates once, owns its workspace, can prepack weights.
+     *
+     * @param inputShape N×C×H×W of x
+     * @param weightShape O×(C/groups)×KH×KW of w
+     * @throws IllegalArgumentException if the shapes do not fit the parameters
+     */
+    default Conv2dPlan plan(Conv2dParams p, int[] inputShape, int[] weightShape) {
+        return new dev.conv4j.engine.GenericPlan(this, p, inputShape, weightShape);
+    }
+
     /** Forward into a new tensor, which the caller owns and closes. */
     default Tensor forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias) {
         checkNotNull(x, "x");

@@ -1,0 +1,53 @@
+package dev.conv4j;
+
+/**
+ * One convolution layer prepared for repeated calls: the parameters and shapes are validated once,
+ * the work is cut into units once, the workspace is sized and allocated once and owned by the plan,
+ * and the weights can be prepacked (copied, and for Winograd transformed) so that a forward call
+ * does nothing but compute. After the first call, calls allocate nothing on the Java heap when the
+ * engine runs one thread (several threads allocate one small task object per call).
+ *
+ * <pre>{@code
+ * try (Conv2dPlan plan = ConvEngines.fastest().plan(params, new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3})) {
+ *     plan.prepackWeights(w, b);
+ *     for (Request r : requests) {
+ *         plan.forward(r.x(), r.y());
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>A plan runs one call at a time: concurrent calls on the same plan wait for each other (use one
+ * plan per serving thread to run in parallel). Tensors passed to it must have exactly the planned
+ * shapes. {@link #close()} releases the workspace and the prepacked weights; using a closed plan
+ * throws {@link IllegalStateException}.
+ */
+public interface Conv2dPlan extends AutoCloseable {
+
+    /** The planned sizes. */
+    ConvGeometry geometry();
+
+    /** Bytes of off-heap memory the plan owns: workspaces and prepacked weights. */
+    long workspaceBytes();
+
+    /**
+     * Copies the weights (O×C/G×KH×KW) and bias (O, may be null) into the plan, transformed for the
+     * algorithm it uses, for {@link #forward(Tensor, Tensor)}. Call again after the weights change.
+     */
+    void prepackWeights(Tensor w, Tensor bias);
+
+    /** {@code y = conv(x, prepacked weights) + prepacked bias}. */
+    void forward(Tensor x, Tensor y);
+
+    /** {@code y = conv(x, w) + bias}, with weights passed per call; bias may be null. */
+    void forward(Tensor x, Tensor w, Tensor bias, Tensor y);
+
+    /** The input gradient; overwrites gx, or adds to it when {@code accumulate}. */
+    void backwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate);
+
+    /** The weight and bias gradients (gbias may be null); overwrite, or add when {@code accumulate}. */
+    void backwardWeights(Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate);
+
+    /** Releases the plan's memory. Idempotent. */
+    @Override
+    void close();
+}

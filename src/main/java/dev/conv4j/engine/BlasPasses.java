@@ -1,0 +1,158 @@
+package dev.conv4j.engine;
+
+import dev.conv4j.ConvGeometry;
+import dev.conv4j.nativeblas.NativeKernels;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * The three passes of the blas engine as numbered units of work (see {@link Partition}), shared by
+ * {@link BlasEngine} (per-thread scratch) and {@link BlasPlan} (scratch owned by the plan). Units of
+ * one pass write disjoint parts of the output, so they may run in any order on any thread.
+ */
+final class BlasPasses {
+    /** Kinds of scratch buffer. */
+    static final int COLUMNS = 0, WINOGRAD_INPUT = 1, WINOGRAD_PRODUCT = 2, WINOGRAD_SCRATCH = 3, KINDS = 4;
+
+    /** The scratch buffers available to the thread running a unit. */
+    interface Scratch {
+        FloatPointer get(int kind, long floats);
+    }
+
+    /** The pointers one call works on; weights are the Winograd transform U when the pass uses Winograd. */
+    static final class Args {
+        FloatPointer x, w, bias, y, gy, gx, gw, gbias;
+        boolean accumulate;
+        boolean winograd;
+    }
+
+    private BlasPasses() {
+    }
+
+    // ---- forward -------------------------------------------------------------------------------
+
+    static int forwardUnits(ConvGeometry g, boolean winograd) {
+        if (g.isDepthwise()) {
+            return g.n * Partition.bands(g.o, Partition.DEPTHWISE_BLOCK);
+        }
+        if (winograd) {
+            int tiles = NativeKernels.winogradTiles(g);
+            return Partition.bands(tiles, Partition.winogradChunk(g, tiles));
+        }
+        return g.n * g.groups * Partition.bands(g.oh, Partition.forwardRows(g));
+    }
+
+    static void forwardUnit(ConvGeometry g, int u, Args a, Scratch s) {
+        if (g.isDepthwise()) {
+            int blocks = Partition.bands(g.o, Partition.DEPTHWISE_BLOCK);
+            int o0 = (u % blocks) * Partition.DEPTHWISE_BLOCK;
+            NativeKernels.depthwiseForward(g, a.x, a.w, a.bias, a.y, u / blocks, o0,
+                    Math.min(Partition.DEPTHWISE_BLOCK, g.o - o0));
+        } else if (a.winograd) {
+            int tiles = NativeKernels.winogradTiles(g), chunk = Partition.winogradChunk(g, tiles);
+            int t0 = u * chunk, tc = Math.min(chunk, tiles - t0);
+            NativeKernels.winogradForwardTiles(g, a.x, a.w, a.bias, a.y,
+                    s.get(WINOGRAD_INPUT, NativeKernels.winogradInputSize(g, tc)),
+                    s.get(WINOGRAD_PRODUCT, NativeKernels.winogradProductSize(g, tc)),
+                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g)), t0, tc);
+        } else {
+            int rows = Partition.forwardRows(g), bands = Partition.bands(g.oh, rows);
+            int band = u % bands, grp = (u / bands) % g.groups, n = u / (bands * g.groups);
+            int oh0 = band * rows, r = Math.min(rows, g.oh - oh0);
+            FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) g.k * r * g.ow);
+            NativeKernels.forwardBand(g, a.x, a.w, a.bias, a.y, col, n, grp, oh0, r);
+        }
+    }
+
+    // ---- backward data -------------------------------------------------------------------------
+
+    static int backwardDataUnits(ConvGeometry g) {
+        if (g.isDepthwise()) {
+            return g.n * Partition.bands(g.c, Partition.DEPTHWISE_BLOCK);
+        }
+        return g.n * g.groups * Partition.bands(g.cg, Partition.channelBlock(g));
+    }
+
+    static void backwardDataUnit(ConvGeometry g, int u, Args a, Scratch s) {
+        if (g.isDepthwise()) {
+            int blocks = Partition.bands(g.c, Partition.DEPTHWISE_BLOCK);
+            int c0 = (u % blocks) * Partition.DEPTHWISE_BLOCK;
+            NativeKernels.depthwiseBackwardData(g, a.gy, a.w, a.gx, u / blocks, c0,
+                    Math.min(Partition.DEPTHWISE_BLOCK, g.c - c0), a.accumulate);
+            return;
+        }
+        int cb = Partition.channelBlock(g), blocks = Partition.bands(g.cg, cb), khkw = g.kh * g.kw;
+        int blk = u % blocks, grp = (u / blocks) % g.groups, n = u / (blocks * g.groups);
+        int c0 = blk * cb, cn = Math.min(cb, g.cg - c0);
+        if (!a.accumulate) {
+            long gxoff = ((long) n * g.c + (long) grp * g.cg + c0) * g.inPlane();
+            NativeKernels.fill(a.gx, gxoff, (long) cn * g.inPlane(), 0f);
+        }
+        int rows = Partition.backwardRows(g, cn * khkw);
+        FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) cn * khkw * rows * g.ow);
+        for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
+            NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, col, n, grp, c0, cn, oh0, Math.min(rows, g.oh - oh0));
+        }
+    }
+
+    // ---- backward weights ----------------------------------------------------------------------
+
+    /** Weight units, plus one unit for the bias gradient when there is one. */
+    static int backwardWeightsUnits(ConvGeometry g, boolean bias) {
+        int units = g.isDepthwise() ? Partition.bands(g.o, Partition.DEPTHWISE_BLOCK)
+                : g.groups * Partition.bands(g.cg, Partition.channelBlock(g));
+        return units + (bias && !g.isDepthwise() ? 1 : 0);
+    }
+
+    static void backwardWeightsUnit(ConvGeometry g, int u, Args a, Scratch s) {
+        if (g.isDepthwise()) {
+            int o0 = u * Partition.DEPTHWISE_BLOCK, on = Math.min(Partition.DEPTHWISE_BLOCK, g.o - o0);
+            NativeKernels.depthwiseBackwardWeights(g, a.x, a.gy, a.gw, o0, on, a.accumulate);
+            if (a.gbias != null) {
+                NativeKernels.channelSums(g, a.gy, a.gbias, o0, on, a.accumulate);
+            }
+            return;
+        }
+        int cb = Partition.channelBlock(g), blocks = Partition.bands(g.cg, cb), khkw = g.kh * g.kw;
+        if (u == g.groups * blocks) {
+            NativeKernels.channelSums(g, a.gy, a.gbias, 0, g.o, a.accumulate);
+            return;
+        }
+        int blk = u % blocks, grp = u / blocks;
+        int c0 = blk * cb, cn = Math.min(cb, g.cg - c0);
+        int rows = Partition.backwardRows(g, cn * khkw);
+        FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) cn * khkw * rows * g.ow);
+        boolean add = a.accumulate;
+        for (int n = 0; n < g.n; n++) {
+            for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
+                NativeKernels.backwardWeightsBand(g, a.x, a.gy, a.gw, col, n, grp, c0, cn, oh0,
+                        Math.min(rows, g.oh - oh0), add);
+                add = true;
+            }
+        }
+    }
+
+    /**
+     * The most floats of each scratch kind any unit of any pass needs, so a plan can allocate its
+     * workspaces once.
+     */
+    static long[] scratchSizes(ConvGeometry g, boolean winograd) {
+        long[] size = new long[KINDS];
+        if (g.isDepthwise()) {
+            return size;
+        }
+        if (!g.isPointwise()) {
+            int rows = Partition.forwardRows(g);
+            long forward = winograd ? 0 : (long) g.k * rows * g.ow;
+            int cb = Partition.channelBlock(g), khkw = g.kh * g.kw;
+            long backward = (long) cb * khkw * Partition.backwardRows(g, cb * khkw) * g.ow;
+            size[COLUMNS] = Math.max(forward, backward);
+        }
+        if (winograd) {
+            int tiles = NativeKernels.winogradTiles(g), chunk = Partition.winogradChunk(g, tiles);
+            size[WINOGRAD_INPUT] = NativeKernels.winogradInputSize(g, chunk);
+            size[WINOGRAD_PRODUCT] = NativeKernels.winogradProductSize(g, chunk);
+            size[WINOGRAD_SCRATCH] = NativeKernels.winogradScratchSize(g);
+        }
+        return size;
+    }
+}

@@ -1,0 +1,243 @@
+package dev.conv4j.engine;
+
+import dev.conv4j.Conv2dParams;
+import dev.conv4j.Conv2dPlan;
+import dev.conv4j.ConvGeometry;
+import dev.conv4j.Tensor;
+import dev.conv4j.nativeblas.NativeKernels;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * The blas engine's plan. It owns one workspace per thread slot, allocated at creation to the most
+ * any unit needs, and runs each call as {@code slots} contiguous ranges of units, slot {@code s} on
+ * workspace {@code s}; so a call touches no thread-local state and allocates nothing. Prepacked
+ * weights are kept as a copy, or as the Winograd transform when the plan's forward pass uses Winograd
+ * (with the transform done once, AUTO picks Winograd for every layer it applies to).
+ */
+final class BlasPlan implements Conv2dPlan {
+    private static final int FORWARD = 0, BACKWARD_DATA = 1, BACKWARD_WEIGHTS = 2;
+
+    private final WorkerPool pool;
+    private final ConvGeometry g;
+    private final int[] xShape, wShape, yShape, bShape;
+    private final boolean winogradPacked, winogradPerCall;
+    private final NativeWorkspace[] slots;
+    private final FloatPointer callTransform;
+    private final BlasPasses.Args args = new BlasPasses.Args();
+    private final WorkerPool.Unit slotTask = this::runSlot;
+    private FloatPointer packedWeights, packedBias;
+    private int pass, units, slotsUsed;
+    private boolean closed;
+
+    BlasPlan(WorkerPool pool, Conv2dParams p, int[] inputShape, int[] weightShape) {
+        this.pool = pool;
+        g = ConvGeometry.of(p, inputShape, weightShape);
+        xShape = g.inputShape();
+        wShape = g.weightShape();
+        yShape = g.outputShape();
+        bShape = new int[] {g.o};
+        winogradPacked = !g.isDepthwise() && Partition.useWinograd(g, true);
+        winogradPerCall = !g.isDepthwise() && Partition.useWinograd(g, false);
+        int most = Math.max(Math.max(BlasPasses.forwardUnits(g, winogradPacked), BlasPasses.forwardUnits(g, winogradPerCall)),
+                Math.max(BlasPasses.backwardDataUnits(g), BlasPasses.backwardWeightsUnits(g, true)));
+        slots = new NativeWorkspace[Math.max(1, Math.min(pool.threads(), most))];
+        long[] sizes = BlasPasses.scratchSizes(g, winogradPacked || winogradPerCall);
+        try {
+            for (int s = 0; s < slots.length; s++) {
+                slots[s] = new NativeWorkspace();
+                slots[s].reserve(sizes);
+            }
+        } catch (RuntimeException | Error e) {
+            release();
+            throw e;
+        }
+        callTransform = winogradPerCall ? new FloatPointer(NativeKernels.winogradWeightSize(g)) : null;
+    }
+
+    @Override
+    public ConvGeometry geometry() {
+        return g;
+    }
+
+    @Override
+    public synchronized long workspaceBytes() {
+        long n = 0;
+        for (NativeWorkspace s : slots) {
+            n += s == null ? 0 : s.bytes();
+        }
+        for (FloatPointer p : new FloatPointer[] {callTransform, packedWeights, packedBias}) {
+            n += p == null ? 0 : 4L * p.limit();
+        }
+        return n;
+    }
+
+    @Override
+    public synchronized void prepackWeights(Tensor w, Tensor bias) {
+        open();
+        PlanChecks.require(w, "w", wShape);
+        if (bias != null) {
+            PlanChecks.require(bias, "bias", bShape);
+        }
+        if (packedWeights == null) {
+            packedWeights = new FloatPointer(winogradPacked ? NativeKernels.winogradWeightSize(g) : w.size());
+        }
+        if (winogradPacked) {
+            NativeKernels.winogradWeights(g, w.pointer(), packedWeights);
+        } else {
+            packedWeights.put(w.pointer());
+        }
+        if (bias == null) {
+            if (packedBias != null) {
+                packedBias.close();
+                packedBias = null;
+            }
+        } else {
+            if (packedBias == null) {
+                packedBias = new FloatPointer(g.o);
+            }
+            packedBias.put(bias.pointer());
+        }
+    }
+
+    @Override
+    public synchronized void forward(Tensor x, Tensor y) {
+        open();
+        if (packedWeights == null) {
+            throw new IllegalStateException("no weights prepacked: call prepackWeights(w, bias) first");
+        }
+        PlanChecks.require(x, "x", xShape);
+        PlanChecks.require(y, "y", yShape);
+        PlanChecks.disjoint(y, "y", x, "x");
+        clearArgs();
+        args.x = x.pointer();
+        args.w = packedWeights;
+        args.bias = packedBias;
+        args.y = y.pointer();
+        args.winograd = winogradPacked;
+        execute(FORWARD, BlasPasses.forwardUnits(g, winogradPacked));
+    }
+
+    @Override
+    public synchronized void forward(Tensor x, Tensor w, Tensor bias, Tensor y) {
+        open();
+        PlanChecks.require(x, "x", xShape);
+        PlanChecks.require(w, "w", wShape);
+        if (bias != null) {
+            PlanChecks.require(bias, "bias", bShape);
+        }
+        PlanChecks.require(y, "y", yShape);
+        PlanChecks.disjoint(y, "y", x, "x");
+        PlanChecks.disjoint(y, "y", w, "w");
+        PlanChecks.disjoint(y, "y", bias, "bias");
+        clearArgs();
+        args.x = x.pointer();
+        args.w = w.pointer();
+        args.bias = bias == null ? null : bias.pointer();
+        args.y = y.pointer();
+        args.winograd = winogradPerCall;
+        if (winogradPerCall) {
+            NativeKernels.winogradWeights(g, args.w, callTransform);
+            args.w = callTransform;
+        }
+        execute(FORWARD, BlasPasses.forwardUnits(g, winogradPerCall));
+    }
+
+    @Override
+    public synchronized void backwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        open();
+        PlanChecks.require(gy, "gy", yShape);
+        PlanChecks.require(w, "w", wShape);
+        PlanChecks.require(gx, "gx", xShape);
+        PlanChecks.disjoint(gx, "gx", gy, "gy");
+        PlanChecks.disjoint(gx, "gx", w, "w");
+        clearArgs();
+        args.gy = gy.pointer();
+        args.w = w.pointer();
+        args.gx = gx.pointer();
+        args.accumulate = accumulate;
+        execute(BACKWARD_DATA, BlasPasses.backwardDataUnits(g));
+    }
+
+    @Override
+    public synchronized void backwardWeights(Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
+        open();
+        PlanChecks.require(x, "x", xShape);
+        PlanChecks.require(gy, "gy", yShape);
+        PlanChecks.require(gw, "gw", wShape);
+        if (gbias != null) {
+            PlanChecks.require(gbias, "gbias", bShape);
+            PlanChecks.disjoint(gbias, "gbias", x, "x");
+            PlanChecks.disjoint(gbias, "gbias", gy, "gy");
+            PlanChecks.disjoint(gbias, "gbias", gw, "gw");
+        }
+        PlanChecks.disjoint(gw, "gw", x, "x");
+        PlanChecks.disjoint(gw, "gw", gy, "gy");
+        clearArgs();
+        args.x = x.pointer();
+        args.gy = gy.pointer();
+        args.gw = gw.pointer();
+        args.gbias = gbias == null ? null : gbias.pointer();
+        args.accumulate = accumulate;
+        execute(BACKWARD_WEIGHTS, BlasPasses.backwardWeightsUnits(g, gbias != null));
+    }
+
+    private void execute(int which, int unitCount) {
+        pass = which;
+        units = unitCount;
+        slotsUsed = Math.min(slots.length, unitCount);
+        pool.run(slotsUsed, slotTask);
+    }
+
+    /** Slot s runs units [s·units/slots, (s+1)·units/slots) on workspace s. */
+    private void runSlot(int s) {
+        int u0 = (int) ((long) s * units / slotsUsed), u1 = (int) ((long) (s + 1) * units / slotsUsed);
+        NativeWorkspace ws = slots[s];
+        for (int u = u0; u < u1; u++) {
+            switch (pass) {
+                case FORWARD:
+                    BlasPasses.forwardUnit(g, u, args, ws);
+                    break;
+                case BACKWARD_DATA:
+                    BlasPasses.backwardDataUnit(g, u, args, ws);
+                    break;
+                default:
+                    BlasPasses.backwardWeightsUnit(g, u, args, ws);
+                    break;
+            }
+        }
+    }
+
+    private void clearArgs() {
+        args.x = args.w = args.bias = args.y = args.gy = args.gx = args.gw = args.gbias = null;
+        args.accumulate = false;
+        args.winograd = false;
+    }
+
+    private void open() {
+        if (closed) {
+            throw new IllegalStateException("plan is closed");
+        }
+    }
+
+    private void release() {
+        for (int s = 0; s < slots.length; s++) {
+            if (slots[s] != null) {
+                slots[s].close();
+            }
+        }
+        for (FloatPointer p : new FloatPointer[] {callTransform, packedWeights, packedBias}) {
+            if (p != null) {
+                p.close();
+            }
+        }
+        packedWeights = packedBias = null;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            release();
+        }
+    }
+}
