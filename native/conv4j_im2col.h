@@ -17,8 +17,14 @@
 /* The output columns j in [*lo, *hi) whose input column j*sw + iw0 lies inside [0, w):
    splitting the row this way leaves the inner loops without bounds tests, so they vectorize. */
 static inline void conv4j_valid_cols(int iw0, int sw, int w, int ow, int *lo, int *hi) {
-    int a = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
-    int b = iw0 > w - 1 ? 0 : (w - 1 - iw0) / sw + 1;
+    int a, b;
+    if (sw == 1) {  /* no division: this runs once per kernel column of every call */
+        a = iw0 >= 0 ? 0 : -iw0;
+        b = w - iw0;
+    } else {
+        a = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
+        b = iw0 > w - 1 ? 0 : (w - 1 - iw0) / sw + 1;
+    }
     if (a > ow) a = ow;
     if (b > ow) b = ow;
     if (b < a) b = a;
@@ -26,22 +32,41 @@ static inline void conv4j_valid_cols(int iw0, int sw, int w, int ow, int *lo, in
     *hi = b;
 }
 
-static inline void conv4j_im2col(const float *x, int cn, int h, int w, int kh, int kw,
+/* The valid output columns of each of the first (up to) 32 kernel columns, computed once per call
+   rather than per channel and kernel row; wider kernels compute the rest as they go. */
+#define CONV4J_QCACHE 32
+static inline void conv4j_col_ranges(int kw, int dw, int pl, int sw, int w, int ow, int *lo, int *hi) {
+    for (int q = 0; q < kw && q < CONV4J_QCACHE; q++) conv4j_valid_cols(q * dw - pl, sw, w, ow, &lo[q], &hi[q]);
+}
+
+static inline void conv4j_col_range(int q, int dw, int pl, int sw, int w, int ow, const int *los, const int *his,
+                                    int *lo, int *hi) {
+    if (q < CONV4J_QCACHE) {
+        *lo = los[q];
+        *hi = his[q];
+    } else {
+        conv4j_valid_cols(q * dw - pl, sw, w, ow, lo, hi);
+    }
+}
+
+static inline void conv4j_im2col(const float *__restrict x, int cn, int h, int w, int kh, int kw,
                                  int pt, int pl, int sh, int sw, int dh, int dw,
-                                 int oh0, int rows, int ow, float *col) {
+                                 int oh0, int rows, int ow, float *__restrict col) {
+    int los[CONV4J_QCACHE], his[CONV4J_QCACHE];
+    conv4j_col_ranges(kw, dw, pl, sw, w, ow, los, his);
     for (int c = 0; c < cn; c++) {
         const float *xc = x + (size_t)c * h * w;
         for (int p = 0; p < kh; p++) {
             for (int q = 0; q < kw; q++) {
                 int iw0 = q * dw - pl, lo, hi;
-                conv4j_valid_cols(iw0, sw, w, ow, &lo, &hi);
+                conv4j_col_range(q, dw, pl, sw, w, ow, los, his, &lo, &hi);
                 for (int r = 0; r < rows; r++, col += ow) {
                     int ih = (oh0 + r) * sh - pt + p * dh;
                     if ((unsigned)ih >= (unsigned)h) {
-                        memset(col, 0, sizeof(float) * (size_t)ow);
+                        for (int j = 0; j < ow; j++) col[j] = 0.f;
                         continue;
                     }
-                    const float *src = xc + (size_t)ih * w + iw0;
+                    const float *__restrict src = xc + (size_t)ih * w + iw0;
                     for (int j = 0; j < lo; j++) col[j] = 0.f;
                     if (sw == 1) {
                         for (int j = lo; j < hi; j++) col[j] = src[j];
@@ -57,19 +82,21 @@ static inline void conv4j_im2col(const float *x, int cn, int h, int w, int kh, i
 
 /* The adjoint of conv4j_im2col: adds every column entry back onto the input position it was
    read from (padding entries are dropped). x is not cleared first. */
-static inline void conv4j_col2im(const float *col, int cn, int h, int w, int kh, int kw,
+static inline void conv4j_col2im(const float *__restrict col, int cn, int h, int w, int kh, int kw,
                                  int pt, int pl, int sh, int sw, int dh, int dw,
-                                 int oh0, int rows, int ow, float *x) {
+                                 int oh0, int rows, int ow, float *__restrict x) {
+    int los[CONV4J_QCACHE], his[CONV4J_QCACHE];
+    conv4j_col_ranges(kw, dw, pl, sw, w, ow, los, his);
     for (int c = 0; c < cn; c++) {
         float *xc = x + (size_t)c * h * w;
         for (int p = 0; p < kh; p++) {
             for (int q = 0; q < kw; q++) {
                 int iw0 = q * dw - pl, lo, hi;
-                conv4j_valid_cols(iw0, sw, w, ow, &lo, &hi);
+                conv4j_col_range(q, dw, pl, sw, w, ow, los, his, &lo, &hi);
                 for (int r = 0; r < rows; r++, col += ow) {
                     int ih = (oh0 + r) * sh - pt + p * dh;
                     if ((unsigned)ih >= (unsigned)h) continue;
-                    float *dst = xc + (size_t)ih * w + iw0;
+                    float *__restrict dst = xc + (size_t)ih * w + iw0;
                     if (sw == 1) {
                         for (int j = lo; j < hi; j++) dst[j] += col[j];
                     } else {

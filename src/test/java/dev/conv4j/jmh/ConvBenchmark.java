@@ -50,6 +50,7 @@ public class ConvBenchmark {
     ConvEngine e;
     BenchShape s;
     Tensor x, w, b, y, gy, gx, gw, gb;
+    dev.conv4j.Conv2dPlan plan;
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
@@ -65,11 +66,14 @@ public class ConvBenchmark {
         gx = Tensor.zeros(g.inputShape());
         gw = Tensor.zeros(g.weightShape());
         gb = Tensor.zeros(g.o);
+        plan = e.plan(s.params, g.inputShape(), g.weightShape());
+        plan.prepackWeights(w, b);
         System.out.printf("%n%s: %.4f GFLOP per pass%n", shape, g.flops() / 1e9);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
+        plan.close();
         for (Tensor t : new Tensor[] {x, w, b, y, gy, gx, gw, gb}) {
             t.close();
         }
@@ -78,6 +82,12 @@ public class ConvBenchmark {
     @Benchmark
     public void forward() {
         e.forward(s.params, x, w, b, y);
+    }
+
+    /** Forward through a plan with prepacked weights (Winograd-transformed where AUTO picks it). */
+    @Benchmark
+    public void planForward() {
+        plan.forward(x, y);
     }
 
     @Benchmark
