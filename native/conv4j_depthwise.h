@@ -87,6 +87,36 @@ static void conv4j_dw_row(const float *xc, const float *wk, float init, float *y
     }
 }
 
+/* IEEE semantics: padding is zeros that are multiplied, so a NaN or infinite weight (or output
+   gradient) meets 0 there and makes NaN, as in the definition on the explicitly padded input. The
+   fast paths skip padded taps, which only matters when a value is not finite; these tell when. */
+static inline int conv4j_all_finite(const float *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (!(p[i] - p[i] == 0.f)) return 0;  /* NaN and +-Inf give NaN */
+    }
+    return 1;
+}
+
+/* The definition, padding included: for channels whose weights are not all finite. */
+static inline void conv4j_dw_forward_padded(const float *xc, const float *wk, float init, float *yc,
+                                            int h, int w, int kh, int kw, int oh, int ow,
+                                            int sh, int sw, int pt, int pl, int dh, int dw) {
+    for (int i = 0; i < oh; i++) {
+        for (int j = 0; j < ow; j++) {
+            float acc = init;
+            for (int p = 0; p < kh; p++) {
+                int ih = i * sh - pt + p * dh;
+                for (int q = 0; q < kw; q++) {
+                    int iw = j * sw - pl + q * dw;
+                    float v = ((unsigned)ih < (unsigned)h && (unsigned)iw < (unsigned)w) ? xc[(size_t)ih * w + iw] : 0.f;
+                    acc += wk[p * kw + q] * v;
+                }
+            }
+            yc[(size_t)i * ow + j] = acc;
+        }
+    }
+}
+
 /* Output channels [o0, o0+on) of one image. */
 static inline void conv4j_dw_forward(const float *x, long long xoff, const float *wt, long long woff,
                                      const float *bias, long long boff, float *y, long long yoff,
@@ -113,6 +143,10 @@ static inline void conv4j_dw_forward(const float *x, long long xoff, const float
         const float *wk = wt + (size_t)oc * kh * kw;
         float *yc = y + (size_t)oc * oh * ow;
         const float init = bias ? bias[oc] : 0.f;
+        if (!conv4j_all_finite(wk, (size_t)kh * kw)) {
+            conv4j_dw_forward_padded(xc, wk, init, yc, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw);
+            continue;
+        }
         for (int i = 0; i < oh; i++) {
             conv4j_dw_row(xc, wk, init, yc + (size_t)i * ow, i, h, w, kh, kw, ow, sh, sw, pt, pl, dh, dw,
                           los, his, ja, jb);
@@ -165,6 +199,31 @@ static inline void conv4j_dw_backward_weights(const float *x, const float *gy, f
     gw += gwoff;
     for (int oc = o0; oc < o0 + on; oc++) {
         float *gk = gw + (size_t)oc * kh * kw;
+        int finite = 1;
+        for (int n = 0; n < batch && finite; n++) {
+            finite = conv4j_all_finite(gy + ((size_t)n * outChannels + oc) * oh * ow, (size_t)oh * ow);
+        }
+        if (!finite) {  /* the definition, padding included */
+            for (int p = 0; p < kh; p++) {
+                for (int q = 0; q < kw; q++) {
+                    double s = 0;
+                    for (int n = 0; n < batch; n++) {
+                        const float *xc = x + ((size_t)n * channels + oc / mult) * h * w;
+                        const float *gyc = gy + ((size_t)n * outChannels + oc) * oh * ow;
+                        for (int i = 0; i < oh; i++) {
+                            int ih = i * sh - pt + p * dh;
+                            for (int j = 0; j < ow; j++) {
+                                int iw = j * sw - pl + q * dw;
+                                float v = ((unsigned)ih < (unsigned)h && (unsigned)iw < (unsigned)w) ? xc[(size_t)ih * w + iw] : 0.f;
+                                s += (double)(gyc[(size_t)i * ow + j] * v);
+                            }
+                        }
+                    }
+                    gk[p * kw + q] = (float)(accumulate ? gk[p * kw + q] + s : s);
+                }
+            }
+            continue;
+        }
         for (int p = 0; p < kh; p++) {
             for (int q = 0; q < kw; q++) {
                 int iw0 = q * dw - pl, lo, hi;
