@@ -4,51 +4,99 @@ import dev.conv4j.Conv2dParams;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
+import java.nio.FloatBuffer;
 import java.util.Arrays;
 
 /**
  * Validates every call in one place, then hands the engine resolved sizes. Engines implement
  * the three passes on a {@link ConvGeometry} and tensors whose shapes are known to match it.
+ *
+ * <p>Every public entry acquires all of its tensors ({@link Tensor#acquire()}) before it looks at
+ * them and releases them after the pass returns, so another thread cannot close one in between: its
+ * {@code close()} throws instead of freeing memory that the pass still reads or writes. Validation
+ * happens on the acquired tensors, before any element is read or written, so a rejected call leaves
+ * every tensor as it was.
  */
 abstract class AbstractConvEngine implements ConvEngine {
 
     @Override
     public final void forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
         checkPresent(p, x, "x", w, "w", y, "y");
-        if (bias != null) {
-            bias.checkOpen();
+        acquire(x, "x", w, "w", bias, "bias", y, "y");
+        try {
+            ConvGeometry g = geometry(p, x, "x", w, "w");
+            checkBias(bias, "bias", g);
+            checkShape(y, "y", g.outputShape(), g);
+            checkDisjoint(y, "y", x, "x", w, "w", bias, "bias");
+            forward(g, x, w, bias, y);
+        } finally {
+            release(x, w, bias, y);
         }
-        ConvGeometry g = geometry(p, x, "x", w, "w");
-        checkBias(bias, "bias", g);
-        checkShape(y, "y", g.outputShape(), g);
-        checkDisjoint(y, "y", x, "x", w, "w", bias, "bias");
-        forward(g, x, w, bias, y);
     }
 
     @Override
     public final void backwardData(Conv2dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
         checkPresent(p, gy, "gy", w, "w", gx, "gx");
-        ConvGeometry g = geometry(p, gx, "gx", w, "w");
-        checkShape(gy, "gy", g.outputShape(), g);
-        checkDisjoint(gx, "gx", gy, "gy", w, "w", null, null);
-        backwardData(g, gy, w, gx, accumulate);
+        acquire(gy, "gy", w, "w", gx, "gx", null, null);
+        try {
+            ConvGeometry g = geometry(p, gx, "gx", w, "w");
+            checkShape(gy, "gy", g.outputShape(), g);
+            checkDisjoint(gx, "gx", gy, "gy", w, "w", null, null);
+            backwardData(g, gy, w, gx, accumulate);
+        } finally {
+            release(gy, w, gx, null);
+        }
     }
 
     @Override
     public final void backwardWeights(Conv2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias,
                                       boolean accumulate) {
         checkPresent(p, x, "x", gy, "gy", gw, "gw");
-        if (gbias != null) {
-            gbias.checkOpen();
+        acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
+        try {
+            ConvGeometry g = geometry(p, x, "x", gw, "gw");
+            checkShape(gy, "gy", g.outputShape(), g);
+            checkBias(gbias, "gbias", g);
+            checkDisjoint(gw, "gw", x, "x", gy, "gy", gbias, "gbias");
+            if (gbias != null) {
+                checkDisjoint(gbias, "gbias", x, "x", gy, "gy", null, null);
+            }
+            backwardWeights(g, x, gy, gw, gbias, accumulate);
+        } finally {
+            release(x, gy, gw, gbias);
         }
-        ConvGeometry g = geometry(p, x, "x", gw, "gw");
-        checkShape(gy, "gy", g.outputShape(), g);
-        checkBias(gbias, "gbias", g);
-        checkDisjoint(gw, "gw", x, "x", gy, "gy", gbias, "gbias");
-        if (gbias != null) {
-            checkDisjoint(gbias, "gbias", x, "x", gy, "gy", null, null);
+    }
+
+    /** As the interface's default, but holding {@code gy} for the duration and summing in a fixed order. */
+    @Override
+    public final Tensor backwardBias(Tensor gy) {
+        if (gy == null) {
+            throw new IllegalArgumentException("gy must not be null");
         }
-        backwardWeights(g, x, gy, gw, gbias, accumulate);
+        acquire(gy, "gy", null, null, null, null, null, null);
+        try {
+            int[] s = gy.shape();
+            if (s.length != 4) {
+                throw new IllegalArgumentException("gy must have rank 4 (N, O, OH, OW) but has shape " + Arrays.toString(s));
+            }
+            checkBufferable(gy, "gy");
+            int plane = s[2] * s[3];
+            FloatBuffer b = gy.buffer();
+            float[] sums = new float[s[1]];
+            for (int o = 0; o < s[1]; o++) {
+                double acc = 0;
+                for (int n = 0; n < s[0]; n++) {
+                    int base = (n * s[1] + o) * plane;
+                    for (int i = 0; i < plane; i++) {
+                        acc += b.get(base + i);
+                    }
+                }
+                sums[o] = (float) acc;
+            }
+            return Tensor.of(sums, s[1]);
+        } finally {
+            release(gy, null, null, null);
+        }
     }
 
     /** y = conv(x, w) + bias, all shapes already checked. */
@@ -60,6 +108,18 @@ abstract class AbstractConvEngine implements ConvEngine {
     /** gw (+)= sum over the batch of gy ⊗ x, gbias (+)= sums of gy, all shapes already checked. */
     protected abstract void backwardWeights(ConvGeometry g, Tensor x, Tensor gy, Tensor gw, Tensor gbias,
                                             boolean accumulate);
+
+    /**
+     * Rejects a tensor too large for a Java buffer, for engines that read tensors through
+     * {@link Tensor#buffer()}: a silently shorter buffer would fail half-way through a pass.
+     */
+    static void checkBufferable(Tensor t, String name) {
+        if (t != null && t.size() > Tensor.MAX_BUFFER_ELEMENTS) {
+            throw new IllegalArgumentException(name + " " + Arrays.toString(t.shape()) + " has " + t.size()
+                    + " elements, more than the " + Tensor.MAX_BUFFER_ELEMENTS + " (2 GiB) a Java buffer addresses;"
+                    + " this pass reads tensors through Java buffers: use the blas engine for tensors this large");
+        }
+    }
 
     private static void checkPresent(Conv2dParams p, Tensor a, String an, Tensor b, String bn, Tensor c, String cn) {
         if (p == null) {
@@ -74,7 +134,60 @@ abstract class AbstractConvEngine implements ConvEngine {
         if (t == null) {
             throw new IllegalArgumentException(name + " must not be null");
         }
-        t.checkOpen();
+    }
+
+    /**
+     * Acquires up to four tensors (nulls are skipped) in order; if one cannot be acquired, releases those
+     * already acquired and throws, naming it. No allocation: this runs on every call.
+     */
+    private static void acquire(Tensor a, String an, Tensor b, String bn, Tensor c, String cn, Tensor d, String dn) {
+        int held = 0;
+        try {
+            acquire(a, an);
+            held = 1;
+            acquire(b, bn);
+            held = 2;
+            acquire(c, cn);
+            held = 3;
+            acquire(d, dn);
+            held = 4;
+        } finally {
+            if (held < 4) {
+                if (held > 2) {
+                    releaseOne(c);
+                }
+                if (held > 1) {
+                    releaseOne(b);
+                }
+                if (held > 0) {
+                    releaseOne(a);
+                }
+            }
+        }
+    }
+
+    private static void acquire(Tensor t, String name) {
+        if (t == null) {
+            return;
+        }
+        try {
+            t.acquire();
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException(name + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void release(Tensor a, Tensor b, Tensor c, Tensor d) {
+        releaseOne(d);
+        releaseOne(c);
+        releaseOne(b);
+        releaseOne(a);
+    }
+
+    private static void releaseOne(Tensor t) {
+        if (t != null) {
+            t.release();
+        }
     }
 
     private static ConvGeometry geometry(Conv2dParams p, Tensor in, String inName, Tensor wt, String wName) {
@@ -85,11 +198,34 @@ abstract class AbstractConvEngine implements ConvEngine {
         if (ws.length != 4) {
             throw new IllegalArgumentException(wName + " must have rank 4 (O, C/groups, KH, KW) but has shape " + Arrays.toString(ws));
         }
+        ConvGeometry g;
         try {
-            return ConvGeometry.of(p, is, ws);
+            g = ConvGeometry.of(p, is, ws);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(inName + " " + Arrays.toString(is) + " and " + wName + " "
                     + Arrays.toString(ws) + ": " + e.getMessage(), e);
+        }
+        checkFits("the output", g, g.n, g.o, g.oh, g.ow);
+        checkFits("one image's column matrix", g, g.cg, g.kh, g.kw, g.oh, g.ow);
+        return g;
+    }
+
+    /**
+     * Recomputes a size without overflow: BLAS and the native kernels take 32-bit sizes, and a product
+     * that wrapped around in 64 bits must not pass for a small one.
+     */
+    private static void checkFits(String what, ConvGeometry g, int... factors) {
+        long n = 1;
+        for (int f : factors) {
+            if (f < 0 || (f > 0 && n > Integer.MAX_VALUE / f)) {
+                StringBuilder sb = new StringBuilder();
+                for (int x : factors) {
+                    sb.append(sb.length() == 0 ? "" : " x ").append(x);
+                }
+                throw new IllegalArgumentException(what + " (" + sb + " elements) does not fit the 32-bit sizes of BLAS"
+                        + " and the native kernels (at most " + Integer.MAX_VALUE + "), for " + g);
+            }
+            n *= f;
         }
     }
 

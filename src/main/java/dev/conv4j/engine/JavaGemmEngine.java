@@ -30,6 +30,9 @@ public final class JavaGemmEngine extends AbstractConvEngine {
 
     @Override
     protected void forward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        checkBufferable(x, "x");
+        checkBufferable(w, "w");
+        checkBufferable(y, "y");
         FloatBuffer xb = x.buffer(), yb = y.buffer(), bb = bias == null ? null : bias.buffer();
         float[] wa = copyOf(w);
         int rows = Partition.forwardRows(g);
@@ -54,6 +57,9 @@ public final class JavaGemmEngine extends AbstractConvEngine {
 
     @Override
     protected void backwardData(ConvGeometry g, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        checkBufferable(gy, "gy");
+        checkBufferable(w, "w");
+        checkBufferable(gx, "gx");
         FloatBuffer gyb = gy.buffer(), gxb = gx.buffer();
         float[] wa = copyOf(w);
         int cb = Partition.channelBlock(g);
@@ -85,6 +91,9 @@ public final class JavaGemmEngine extends AbstractConvEngine {
 
     @Override
     protected void backwardWeights(ConvGeometry g, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
+        checkBufferable(x, "x");
+        checkBufferable(gy, "gy");
+        checkBufferable(gw, "gw");
         FloatBuffer xb = x.buffer(), gyb = gy.buffer(), gwb = gw.buffer(), gbb = gbias == null ? null : gbias.buffer();
         int cb = Partition.channelBlock(g);
         int blocks = Partition.bands(g.cg, cb);

@@ -7,9 +7,13 @@ import dev.conv4j.Tensor;
  * The reference engine: direct loops over the definition of convolution, accumulating in double.
  *
  * <p>{@code y[n,o,i,j] = b[o] + sum over c,p,q of xpad[n, g·C/G + c, i·sh + p·dh, j·sw + q·dw] · w[o,c,p,q]},
- * where {@code g = o / (O/G)}. The backward passes scatter each output gradient back along the same
- * index map, so the three passes share one definition of which input touches which output. Slow
- * by design: it is what every other engine is checked against.
+ * where {@code g = o / (O/G)} and {@code xpad} is x surrounded by the padding as real zeros (as PyTorch
+ * defines it): a padded position contributes {@code 0 · w}, so a NaN or infinite weight makes every
+ * output whose window covers padding NaN, and an infinite output gradient does the same to the weight
+ * gradient. The backward passes scatter each output gradient back along the same index map, so the
+ * three passes share one definition of which input touches which output; the input gradient at padded
+ * positions is discarded. Slow by design: it is what every other engine is checked against. It copies
+ * the tensors to heap arrays, so it needs heap for them.
  */
 public final class NaiveEngine extends AbstractConvEngine {
 
@@ -31,15 +35,9 @@ public final class NaiveEngine extends AbstractConvEngine {
                         for (int c = 0; c < g.cg; c++) {
                             for (int p = 0; p < g.kh; p++) {
                                 int ih = i * g.strideH - g.padTop + p * g.dilationH;
-                                if (ih < 0 || ih >= g.h) {
-                                    continue;
-                                }
                                 for (int q = 0; q < g.kw; q++) {
                                     int iw = j * g.strideW - g.padLeft + q * g.dilationW;
-                                    if (iw < 0 || iw >= g.w) {
-                                        continue;
-                                    }
-                                    sum += (double) x[xIndex(g, n, c0 + c, ih, iw)] * w[wIndex(g, o, c, p, q)];
+                                    sum += xpad(g, x, n, c0 + c, ih, iw) * w[wIndex(g, o, c, p, q)];
                                 }
                             }
                         }
@@ -98,15 +96,9 @@ public final class NaiveEngine extends AbstractConvEngine {
                         for (int c = 0; c < g.cg; c++) {
                             for (int p = 0; p < g.kh; p++) {
                                 int ih = i * g.strideH - g.padTop + p * g.dilationH;
-                                if (ih < 0 || ih >= g.h) {
-                                    continue;
-                                }
                                 for (int q = 0; q < g.kw; q++) {
                                     int iw = j * g.strideW - g.padLeft + q * g.dilationW;
-                                    if (iw < 0 || iw >= g.w) {
-                                        continue;
-                                    }
-                                    gw[wIndex(g, o, c, p, q)] += d * x[xIndex(g, n, c0 + c, ih, iw)];
+                                    gw[wIndex(g, o, c, p, q)] += d * xpad(g, x, n, c0 + c, ih, iw);
                                 }
                             }
                         }
@@ -127,6 +119,15 @@ public final class NaiveEngine extends AbstractConvEngine {
             out[i] = (float) (accumulate ? out[i] + sums[i] : sums[i]);
         }
         t.copyFrom(out);
+    }
+
+    /**
+     * The zero-padded input {@code xpad}: a padded position is a real 0, multiplied like any other
+     * element, so {@code 0 · Inf = NaN} and {@code 0 · NaN = NaN} reach the sums exactly as in
+     * im2col + GEMM, which multiplies the zeros it writes into the column matrix.
+     */
+    private static double xpad(ConvGeometry g, float[] x, int n, int c, int ih, int iw) {
+        return ih < 0 || ih >= g.h || iw < 0 || iw >= g.w ? 0.0 : x[xIndex(g, n, c, ih, iw)];
     }
 
     private static int xIndex(ConvGeometry g, int n, int c, int h, int w) {

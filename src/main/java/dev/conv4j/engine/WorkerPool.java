@@ -11,6 +11,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * at once, it never adds more than {@code threads - 1} threads of its own, and a caller whose
  * helpers are busy simply runs its units itself, so nothing waits on a pool and nothing deadlocks.
  * Units must not depend on which thread runs them.
+ *
+ * <p>A call returns only after every unit it handed out has finished, on whatever thread: an
+ * engine releases its tensors after {@link #run} returns, so no helper can touch them later. If a
+ * helper cannot be started (the JVM is out of threads), the caller runs the units itself.
+ * Helpers are named {@code conv4j-<engine>(<threads>)-<i>} and stop after a minute without work,
+ * taking their per-thread workspaces with them.
  */
 final class WorkerPool {
     /** One unit of work, identified by its index. */
@@ -32,7 +38,7 @@ final class WorkerPool {
             AtomicInteger count = new AtomicInteger();
             helpers = new ThreadPoolExecutor(threads - 1, threads - 1, 60, TimeUnit.SECONDS,
                     new LinkedBlockingQueue<>(), r -> {
-                        Thread t = new Thread(r, "conv4j-" + name + "-" + count.incrementAndGet());
+                        Thread t = new Thread(r, prefix(name, threads) + count.incrementAndGet());
                         t.setDaemon(true);
                         return t;
                     });
@@ -42,6 +48,11 @@ final class WorkerPool {
 
     int threads() {
         return threads;
+    }
+
+    /** The name prefix of the helper threads of an engine {@code name} with {@code threads} threads. */
+    static String prefix(String name, int threads) {
+        return "conv4j-" + name + "(" + threads + ")-";
     }
 
     /** Runs units {@code 0 .. units-1}, returning when all are done; rethrows the first failure. */
@@ -55,7 +66,11 @@ final class WorkerPool {
         Job job = new Job(unit, units);
         int extra = Math.min(threads - 1, units - 1);
         for (int i = 0; i < extra; i++) {
-            helpers.execute(job);
+            try {
+                helpers.execute(job);
+            } catch (RuntimeException | OutOfMemoryError e) {
+                break; // no helper thread could be started: the caller does the rest itself
+            }
         }
         job.run();
         job.await();
