@@ -52,6 +52,7 @@ public final class Tensor implements AutoCloseable {
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
+        dev.conv4j.engine.TensorPointers.install(t -> t.engineView);
     }
 
     private final int[] shape;
@@ -65,6 +66,8 @@ public final class Tensor implements AutoCloseable {
     /** Keeps the memory of a view reachable for as long as the view is. */
     private final Object keepAlive;
     private volatile FloatBuffer buffer;
+    /** The engines' own view of the memory: never handed to users, so nobody can move its position or limit. */
+    private final FloatPointer engineView;
     @SuppressWarnings("unused") // accessed through USERS
     private volatile int users;
 
@@ -78,6 +81,7 @@ public final class Tensor implements AutoCloseable {
         this.address = address;
         this.owner = owner;
         this.keepAlive = keepAlive;
+        this.engineView = pointer == null ? null : Alias.at(address, size);
     }
 
     /** A new tensor holding a copy of {@code data}, whose length must equal the product of {@code shape}. */

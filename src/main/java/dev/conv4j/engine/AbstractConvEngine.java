@@ -22,7 +22,7 @@ abstract class AbstractConvEngine implements ConvEngine {
     @Override
     public final void forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
         checkPresent(p, x, "x", w, "w", y, "y");
-        acquire(x, "x", w, "w", bias, "bias", y, "y");
+        Holds.acquire(x, "x", w, "w", bias, "bias", y, "y");
         try {
             ConvGeometry g = geometry(p, x, "x", w, "w");
             checkBias(bias, "bias", g);
@@ -30,21 +30,21 @@ abstract class AbstractConvEngine implements ConvEngine {
             checkDisjoint(y, "y", x, "x", w, "w", bias, "bias");
             forward(g, x, w, bias, y);
         } finally {
-            release(x, w, bias, y);
+            Holds.release(x, w, bias, y);
         }
     }
 
     @Override
     public final void backwardData(Conv2dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
         checkPresent(p, gy, "gy", w, "w", gx, "gx");
-        acquire(gy, "gy", w, "w", gx, "gx", null, null);
+        Holds.acquire(gy, "gy", w, "w", gx, "gx", null, null);
         try {
             ConvGeometry g = geometry(p, gx, "gx", w, "w");
             checkShape(gy, "gy", g.outputShape(), g);
             checkDisjoint(gx, "gx", gy, "gy", w, "w", null, null);
             backwardData(g, gy, w, gx, accumulate);
         } finally {
-            release(gy, w, gx, null);
+            Holds.release(gy, w, gx, null);
         }
     }
 
@@ -52,7 +52,7 @@ abstract class AbstractConvEngine implements ConvEngine {
     public final void backwardWeights(Conv2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias,
                                       boolean accumulate) {
         checkPresent(p, x, "x", gy, "gy", gw, "gw");
-        acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
+        Holds.acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
         try {
             ConvGeometry g = geometry(p, x, "x", gw, "gw");
             checkShape(gy, "gy", g.outputShape(), g);
@@ -63,7 +63,7 @@ abstract class AbstractConvEngine implements ConvEngine {
             }
             backwardWeights(g, x, gy, gw, gbias, accumulate);
         } finally {
-            release(x, gy, gw, gbias);
+            Holds.release(x, gy, gw, gbias);
         }
     }
 
@@ -73,7 +73,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         if (gy == null) {
             throw new IllegalArgumentException("gy must not be null");
         }
-        acquire(gy, "gy", null, null, null, null, null, null);
+        Holds.acquire(gy, "gy", null, null, null, null, null, null);
         try {
             int[] s = gy.shape();
             if (s.length != 4) {
@@ -95,7 +95,7 @@ abstract class AbstractConvEngine implements ConvEngine {
             }
             return Tensor.of(sums, s[1]);
         } finally {
-            release(gy, null, null, null);
+            Holds.release(gy, null, null, null);
         }
     }
 
@@ -136,59 +136,6 @@ abstract class AbstractConvEngine implements ConvEngine {
         }
     }
 
-    /**
-     * Acquires up to four tensors (nulls are skipped) in order; if one cannot be acquired, releases those
-     * already acquired and throws, naming it. No allocation: this runs on every call.
-     */
-    private static void acquire(Tensor a, String an, Tensor b, String bn, Tensor c, String cn, Tensor d, String dn) {
-        int held = 0;
-        try {
-            acquire(a, an);
-            held = 1;
-            acquire(b, bn);
-            held = 2;
-            acquire(c, cn);
-            held = 3;
-            acquire(d, dn);
-            held = 4;
-        } finally {
-            if (held < 4) {
-                if (held > 2) {
-                    releaseOne(c);
-                }
-                if (held > 1) {
-                    releaseOne(b);
-                }
-                if (held > 0) {
-                    releaseOne(a);
-                }
-            }
-        }
-    }
-
-    private static void acquire(Tensor t, String name) {
-        if (t == null) {
-            return;
-        }
-        try {
-            t.acquire();
-        } catch (IllegalStateException e) {
-            throw new IllegalStateException(name + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void release(Tensor a, Tensor b, Tensor c, Tensor d) {
-        releaseOne(d);
-        releaseOne(c);
-        releaseOne(b);
-        releaseOne(a);
-    }
-
-    private static void releaseOne(Tensor t) {
-        if (t != null) {
-            t.release();
-        }
-    }
 
     private static ConvGeometry geometry(Conv2dParams p, Tensor in, String inName, Tensor wt, String wName) {
         int[] is = in.shape(), ws = wt.shape();

@@ -50,10 +50,10 @@ public final class BlasEngine extends AbstractConvEngine {
     @Override
     protected void forward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor y) {
         BlasPasses.Args a = new BlasPasses.Args();
-        a.x = x.pointer();
-        a.w = w.pointer();
-        a.bias = bias == null ? null : bias.pointer();
-        a.y = y.pointer();
+        a.x = TensorPointers.of(x);
+        a.w = TensorPointers.of(w);
+        a.bias = TensorPointers.of(bias);
+        a.y = TensorPointers.of(y);
         a.winograd = !g.isDepthwise() && Partition.useWinograd(g, false);
         if (a.winograd) {
             a.w = transformedWeights(g, a.w);
@@ -64,9 +64,9 @@ public final class BlasEngine extends AbstractConvEngine {
     @Override
     protected void backwardData(ConvGeometry g, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
         BlasPasses.Args a = new BlasPasses.Args();
-        a.gy = gy.pointer();
-        a.w = w.pointer();
-        a.gx = gx.pointer();
+        a.gy = TensorPointers.of(gy);
+        a.w = TensorPointers.of(w);
+        a.gx = TensorPointers.of(gx);
         a.accumulate = accumulate;
         run(BlasPasses.backwardDataUnits(g), u -> BlasPasses.backwardDataUnit(g, u, a, workspace.get()));
     }
@@ -74,10 +74,10 @@ public final class BlasEngine extends AbstractConvEngine {
     @Override
     protected void backwardWeights(ConvGeometry g, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
         BlasPasses.Args a = new BlasPasses.Args();
-        a.x = x.pointer();
-        a.gy = gy.pointer();
-        a.gw = gw.pointer();
-        a.gbias = gbias == null ? null : gbias.pointer();
+        a.x = TensorPointers.of(x);
+        a.gy = TensorPointers.of(gy);
+        a.gw = TensorPointers.of(gw);
+        a.gbias = TensorPointers.of(gbias);
         a.accumulate = accumulate;
         run(BlasPasses.backwardWeightsUnits(g, gbias != null),
                 u -> BlasPasses.backwardWeightsUnit(g, u, a, workspace.get()));

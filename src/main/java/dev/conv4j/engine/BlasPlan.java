@@ -74,111 +74,136 @@ final class BlasPlan implements Conv2dPlan {
     @Override
     public synchronized void prepackWeights(Tensor w, Tensor bias) {
         open();
-        PlanChecks.require(w, "w", wShape);
-        if (bias != null) {
-            PlanChecks.require(bias, "bias", bShape);
-        }
-        if (packedWeights == null) {
-            packedWeights = new FloatPointer(winogradPacked ? NativeKernels.winogradWeightSize(g) : w.size());
-        }
-        if (winogradPacked) {
-            NativeKernels.winogradWeights(g, w.pointer(), packedWeights);
-        } else {
-            packedWeights.put(w.pointer());
-        }
-        if (bias == null) {
-            if (packedBias != null) {
-                packedBias.close();
-                packedBias = null;
+        Holds.acquire(w, "w", bias, "bias", null, null, null, null);
+        try {
+            PlanChecks.require(w, "w", wShape);
+            if (bias != null) {
+                PlanChecks.require(bias, "bias", bShape);
             }
-        } else {
-            if (packedBias == null) {
-                packedBias = new FloatPointer(g.o);
+            if (packedWeights == null) {
+                packedWeights = new FloatPointer(winogradPacked ? NativeKernels.winogradWeightSize(g) : w.size());
             }
-            packedBias.put(bias.pointer());
+            if (winogradPacked) {
+                NativeKernels.winogradWeights(g, TensorPointers.of(w), packedWeights);
+            } else {
+                packedWeights.put(TensorPointers.of(w));
+            }
+            if (bias == null) {
+                if (packedBias != null) {
+                    packedBias.close();
+                    packedBias = null;
+                }
+            } else {
+                if (packedBias == null) {
+                    packedBias = new FloatPointer(g.o);
+                }
+                packedBias.put(TensorPointers.of(bias));
+            }
+        } finally {
+            Holds.release(w, bias, null, null);
         }
     }
 
     @Override
     public synchronized void forward(Tensor x, Tensor y) {
         open();
-        if (packedWeights == null) {
-            throw new IllegalStateException("no weights prepacked: call prepackWeights(w, bias) first");
+        Holds.acquire(x, "x", y, "y", null, null, null, null);
+        try {
+            if (packedWeights == null) {
+                throw new IllegalStateException("no weights prepacked: call prepackWeights(w, bias) first");
+            }
+            PlanChecks.require(x, "x", xShape);
+            PlanChecks.require(y, "y", yShape);
+            PlanChecks.disjoint(y, "y", x, "x");
+            clearArgs();
+            args.x = TensorPointers.of(x);
+            args.w = packedWeights;
+            args.bias = packedBias;
+            args.y = TensorPointers.of(y);
+            args.winograd = winogradPacked;
+            execute(FORWARD, BlasPasses.forwardUnits(g, winogradPacked));
+        } finally {
+            Holds.release(x, y, null, null);
         }
-        PlanChecks.require(x, "x", xShape);
-        PlanChecks.require(y, "y", yShape);
-        PlanChecks.disjoint(y, "y", x, "x");
-        clearArgs();
-        args.x = x.pointer();
-        args.w = packedWeights;
-        args.bias = packedBias;
-        args.y = y.pointer();
-        args.winograd = winogradPacked;
-        execute(FORWARD, BlasPasses.forwardUnits(g, winogradPacked));
     }
 
     @Override
     public synchronized void forward(Tensor x, Tensor w, Tensor bias, Tensor y) {
         open();
-        PlanChecks.require(x, "x", xShape);
-        PlanChecks.require(w, "w", wShape);
-        if (bias != null) {
-            PlanChecks.require(bias, "bias", bShape);
+        Holds.acquire(x, "x", w, "w", bias, "bias", y, "y");
+        try {
+            PlanChecks.require(x, "x", xShape);
+            PlanChecks.require(w, "w", wShape);
+            if (bias != null) {
+                PlanChecks.require(bias, "bias", bShape);
+            }
+            PlanChecks.require(y, "y", yShape);
+            PlanChecks.disjoint(y, "y", x, "x");
+            PlanChecks.disjoint(y, "y", w, "w");
+            PlanChecks.disjoint(y, "y", bias, "bias");
+            clearArgs();
+            args.x = TensorPointers.of(x);
+            args.w = TensorPointers.of(w);
+            args.bias = TensorPointers.of(bias);
+            args.y = TensorPointers.of(y);
+            args.winograd = winogradPerCall;
+            if (winogradPerCall) {
+                NativeKernels.winogradWeights(g, args.w, callTransform);
+                args.w = callTransform;
+            }
+            execute(FORWARD, BlasPasses.forwardUnits(g, winogradPerCall));
+        } finally {
+            Holds.release(x, w, bias, y);
         }
-        PlanChecks.require(y, "y", yShape);
-        PlanChecks.disjoint(y, "y", x, "x");
-        PlanChecks.disjoint(y, "y", w, "w");
-        PlanChecks.disjoint(y, "y", bias, "bias");
-        clearArgs();
-        args.x = x.pointer();
-        args.w = w.pointer();
-        args.bias = bias == null ? null : bias.pointer();
-        args.y = y.pointer();
-        args.winograd = winogradPerCall;
-        if (winogradPerCall) {
-            NativeKernels.winogradWeights(g, args.w, callTransform);
-            args.w = callTransform;
-        }
-        execute(FORWARD, BlasPasses.forwardUnits(g, winogradPerCall));
     }
 
     @Override
     public synchronized void backwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
         open();
-        PlanChecks.require(gy, "gy", yShape);
-        PlanChecks.require(w, "w", wShape);
-        PlanChecks.require(gx, "gx", xShape);
-        PlanChecks.disjoint(gx, "gx", gy, "gy");
-        PlanChecks.disjoint(gx, "gx", w, "w");
-        clearArgs();
-        args.gy = gy.pointer();
-        args.w = w.pointer();
-        args.gx = gx.pointer();
-        args.accumulate = accumulate;
-        execute(BACKWARD_DATA, BlasPasses.backwardDataUnits(g));
+        Holds.acquire(gy, "gy", w, "w", gx, "gx", null, null);
+        try {
+            PlanChecks.require(gy, "gy", yShape);
+            PlanChecks.require(w, "w", wShape);
+            PlanChecks.require(gx, "gx", xShape);
+            PlanChecks.disjoint(gx, "gx", gy, "gy");
+            PlanChecks.disjoint(gx, "gx", w, "w");
+            clearArgs();
+            args.gy = TensorPointers.of(gy);
+            args.w = TensorPointers.of(w);
+            args.gx = TensorPointers.of(gx);
+            args.accumulate = accumulate;
+            execute(BACKWARD_DATA, BlasPasses.backwardDataUnits(g));
+        } finally {
+            Holds.release(gy, w, gx, null);
+        }
     }
 
     @Override
     public synchronized void backwardWeights(Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
         open();
-        PlanChecks.require(x, "x", xShape);
-        PlanChecks.require(gy, "gy", yShape);
-        PlanChecks.require(gw, "gw", wShape);
-        if (gbias != null) {
-            PlanChecks.require(gbias, "gbias", bShape);
-            PlanChecks.disjoint(gbias, "gbias", x, "x");
-            PlanChecks.disjoint(gbias, "gbias", gy, "gy");
-            PlanChecks.disjoint(gbias, "gbias", gw, "gw");
+        Holds.acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
+        try {
+            PlanChecks.require(x, "x", xShape);
+            PlanChecks.require(gy, "gy", yShape);
+            PlanChecks.require(gw, "gw", wShape);
+            if (gbias != null) {
+                PlanChecks.require(gbias, "gbias", bShape);
+                PlanChecks.disjoint(gbias, "gbias", x, "x");
+                PlanChecks.disjoint(gbias, "gbias", gy, "gy");
+                PlanChecks.disjoint(gbias, "gbias", gw, "gw");
+            }
+            PlanChecks.disjoint(gw, "gw", x, "x");
+            PlanChecks.disjoint(gw, "gw", gy, "gy");
+            clearArgs();
+            args.x = TensorPointers.of(x);
+            args.gy = TensorPointers.of(gy);
+            args.gw = TensorPointers.of(gw);
+            args.gbias = TensorPointers.of(gbias);
+            args.accumulate = accumulate;
+            execute(BACKWARD_WEIGHTS, BlasPasses.backwardWeightsUnits(g, gbias != null));
+        } finally {
+            Holds.release(x, gy, gw, gbias);
         }
-        PlanChecks.disjoint(gw, "gw", x, "x");
-        PlanChecks.disjoint(gw, "gw", gy, "gy");
-        clearArgs();
-        args.x = x.pointer();
-        args.gy = gy.pointer();
-        args.gw = gw.pointer();
-        args.gbias = gbias == null ? null : gbias.pointer();
-        args.accumulate = accumulate;
-        execute(BACKWARD_WEIGHTS, BlasPasses.backwardWeightsUnits(g, gbias != null));
     }
 
     private void execute(int which, int unitCount) {
