@@ -26,7 +26,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         try {
             ConvGeometry g = geometry(p, x, "x", w, "w");
             checkBias(bias, "bias", g);
-            checkShape(y, "y", g.outputShape(), g);
+            checkOutputShape(y, "y", g);
             checkDisjoint(y, "y", x, "x", w, "w", bias, "bias");
             forward(g, x, w, bias, y);
         } finally {
@@ -40,7 +40,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         Holds.acquire(gy, "gy", w, "w", gx, "gx", null, null);
         try {
             ConvGeometry g = geometry(p, gx, "gx", w, "w");
-            checkShape(gy, "gy", g.outputShape(), g);
+            checkOutputShape(gy, "gy", g);
             checkDisjoint(gx, "gx", gy, "gy", w, "w", null, null);
             backwardData(g, gy, w, gx, accumulate);
         } finally {
@@ -55,7 +55,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         Holds.acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
         try {
             ConvGeometry g = geometry(p, x, "x", gw, "gw");
-            checkShape(gy, "gy", g.outputShape(), g);
+            checkOutputShape(gy, "gy", g);
             checkBias(gbias, "gbias", g);
             checkDisjoint(gw, "gw", x, "x", gy, "gy", gbias, "gbias");
             if (gbias != null) {
@@ -137,7 +137,47 @@ abstract class AbstractConvEngine implements ConvEngine {
     }
 
 
+    /** The last geometry each thread validated: a layer called again with the same shapes is not re-derived. */
+    private static final ThreadLocal<LastGeometry> LAST = ThreadLocal.withInitial(LastGeometry::new);
+
+    private static final class LastGeometry {
+        Conv2dParams params;
+        final int[] dims = new int[8];
+        ConvGeometry geometry;
+
+        boolean matches(Conv2dParams p, Tensor in, Tensor wt) {
+            if (geometry == null || !(p == params || p.equals(params)) || in.rank() != 4 || wt.rank() != 4) {
+                return false;
+            }
+            for (int i = 0; i < 4; i++) {
+                if (in.dim(i) != dims[i] || wt.dim(i) != dims[4 + i]) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        void remember(Conv2dParams p, Tensor in, Tensor wt, ConvGeometry g) {
+            for (int i = 0; i < 4; i++) {
+                dims[i] = in.dim(i);
+                dims[4 + i] = wt.dim(i);
+            }
+            params = p;
+            geometry = g;
+        }
+    }
+
     private static ConvGeometry geometry(Conv2dParams p, Tensor in, String inName, Tensor wt, String wName) {
+        LastGeometry last = LAST.get();
+        if (last.matches(p, in, wt)) {
+            return last.geometry;
+        }
+        ConvGeometry g = derive(p, in, inName, wt, wName);
+        last.remember(p, in, wt, g);
+        return g;
+    }
+
+    private static ConvGeometry derive(Conv2dParams p, Tensor in, String inName, Tensor wt, String wName) {
         int[] is = in.shape(), ws = wt.shape();
         if (is.length != 4) {
             throw new IllegalArgumentException(inName + " must have rank 4 (N, C, H, W) but has shape " + Arrays.toString(is));
@@ -152,8 +192,8 @@ abstract class AbstractConvEngine implements ConvEngine {
             throw new IllegalArgumentException(inName + " " + Arrays.toString(is) + " and " + wName + " "
                     + Arrays.toString(ws) + ": " + e.getMessage(), e);
         }
-        checkFits("the output", g, g.n, g.o, g.oh, g.ow);
-        checkFits("one image's column matrix", g, g.cg, g.kh, g.kw, g.oh, g.ow);
+        checkFits("the output", g, new int[] {g.n, g.o, g.oh, g.ow});
+        checkFits("one image's column matrix", g, new int[] {g.cg, g.kh, g.kw, g.oh, g.ow});
         return g;
     }
 
@@ -161,7 +201,7 @@ abstract class AbstractConvEngine implements ConvEngine {
      * Recomputes a size without overflow: BLAS and the native kernels take 32-bit sizes, and a product
      * that wrapped around in 64 bits must not pass for a small one.
      */
-    private static void checkFits(String what, ConvGeometry g, int... factors) {
+    private static void checkFits(String what, ConvGeometry g, int[] factors) {
         long n = 1;
         for (int f : factors) {
             if (f < 0 || (f > 0 && n > Integer.MAX_VALUE / f)) {
@@ -176,17 +216,18 @@ abstract class AbstractConvEngine implements ConvEngine {
         }
     }
 
-    private static void checkShape(Tensor t, String name, int[] expected, ConvGeometry g) {
-        int[] s = t.shape();
-        if (!Arrays.equals(s, expected)) {
-            throw new IllegalArgumentException(name + " has shape " + Arrays.toString(s) + " but must be "
-                    + Arrays.toString(expected) + " for " + g);
+    /** y and gy: N x O x OH x OW, compared dimension by dimension so that a passing check allocates nothing. */
+    private static void checkOutputShape(Tensor t, String name, ConvGeometry g) {
+        if (t.rank() != 4 || t.dim(0) != g.n || t.dim(1) != g.o || t.dim(2) != g.oh || t.dim(3) != g.ow) {
+            throw new IllegalArgumentException(name + " has shape " + Arrays.toString(t.shape()) + " but must be "
+                    + Arrays.toString(g.outputShape()) + " for " + g);
         }
     }
 
     private static void checkBias(Tensor b, String name, ConvGeometry g) {
-        if (b != null) {
-            checkShape(b, name, new int[] {g.o}, g);
+        if (b != null && (b.rank() != 1 || b.dim(0) != g.o)) {
+            throw new IllegalArgumentException(name + " has shape " + Arrays.toString(b.shape()) + " but must be ["
+                    + g.o + "] for " + g);
         }
     }
 

@@ -22,6 +22,7 @@ public final class BlasEngine extends AbstractConvEngine {
     private final ThreadLocal<NativeWorkspace> workspace = ThreadLocal.withInitial(NativeWorkspace::new);
     /** Holds the Winograd weight transform of the calling thread, which its helpers read. */
     private final ThreadLocal<FloatPointer[]> winogradWeights = ThreadLocal.withInitial(() -> new FloatPointer[1]);
+    private final ThreadLocal<Call> calls = ThreadLocal.withInitial(Call::new);
 
     /**
      * @param threads the most threads one call uses (the caller included)
@@ -49,7 +50,8 @@ public final class BlasEngine extends AbstractConvEngine {
 
     @Override
     protected void forward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor y) {
-        BlasPasses.Args a = new BlasPasses.Args();
+        Call c = calls.get().start(g);
+        BlasPasses.Args a = c.args;
         a.x = TensorPointers.of(x);
         a.w = TensorPointers.of(w);
         a.bias = TensorPointers.of(bias);
@@ -58,33 +60,68 @@ public final class BlasEngine extends AbstractConvEngine {
         if (a.winograd) {
             a.w = transformedWeights(g, a.w);
         }
-        run(BlasPasses.forwardUnits(g, a.winograd), u -> BlasPasses.forwardUnit(g, u, a, workspace.get()));
+        try {
+            pool.run(BlasPasses.forwardUnits(g, a.winograd), c.forward);
+        } finally {
+            c.end();
+        }
     }
 
     @Override
     protected void backwardData(ConvGeometry g, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
-        BlasPasses.Args a = new BlasPasses.Args();
+        Call c = calls.get().start(g);
+        BlasPasses.Args a = c.args;
         a.gy = TensorPointers.of(gy);
         a.w = TensorPointers.of(w);
         a.gx = TensorPointers.of(gx);
         a.accumulate = accumulate;
-        run(BlasPasses.backwardDataUnits(g), u -> BlasPasses.backwardDataUnit(g, u, a, workspace.get()));
+        try {
+            pool.run(BlasPasses.backwardDataUnits(g), c.backwardData);
+        } finally {
+            c.end();
+        }
     }
 
     @Override
     protected void backwardWeights(ConvGeometry g, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
-        BlasPasses.Args a = new BlasPasses.Args();
+        Call c = calls.get().start(g);
+        BlasPasses.Args a = c.args;
         a.x = TensorPointers.of(x);
         a.gy = TensorPointers.of(gy);
         a.gw = TensorPointers.of(gw);
         a.gbias = TensorPointers.of(gbias);
         a.accumulate = accumulate;
-        run(BlasPasses.backwardWeightsUnits(g, gbias != null),
-                u -> BlasPasses.backwardWeightsUnit(g, u, a, workspace.get()));
+        try {
+            pool.run(BlasPasses.backwardWeightsUnits(g, gbias != null), c.backwardWeights);
+        } finally {
+            c.end();
+        }
     }
 
-    private void run(int units, WorkerPool.Unit unit) {
-        pool.run(units, unit);
+    /**
+     * The arguments of the calling thread's current call and the units that read them, made once per
+     * thread so that a call allocates nothing. The engine's helper threads read the caller's object
+     * while the call runs; the caller does not reuse it before the call returns.
+     */
+    private final class Call {
+        final BlasPasses.Args args = new BlasPasses.Args();
+        ConvGeometry g;
+        final WorkerPool.Unit forward = u -> BlasPasses.forwardUnit(g, u, args, workspace.get());
+        final WorkerPool.Unit backwardData = u -> BlasPasses.backwardDataUnit(g, u, args, workspace.get());
+        final WorkerPool.Unit backwardWeights = u -> BlasPasses.backwardWeightsUnit(g, u, args, workspace.get());
+
+        Call start(ConvGeometry geometry) {
+            g = geometry;
+            return this;
+        }
+
+        /** Drops the references to the call's memory. */
+        void end() {
+            BlasPasses.Args a = args;
+            a.x = a.w = a.bias = a.y = a.gy = a.gx = a.gw = a.gbias = null;
+            a.accumulate = a.winograd = false;
+            g = null;
+        }
     }
 
     /** U = G w Gᵀ into the calling thread's buffer, grown as needed and kept. */
