@@ -76,10 +76,29 @@ static void conv4j_dw_row(const float *xc, const float *wk, float init, float *y
     if (jb - ja < 16) {
         ja = jb = ow;
     }
-    for (int j = 0; j < ja; j++) yr[j] = init;
-    for (int j = jb; j < ow; j++) yr[j] = init;
-    conv4j_dw_cols(xc, wk, yr, i, 0, ja, h, kh, kw, w, sh, sw, pt, pl, dh, dw, los, his);
-    conv4j_dw_cols(xc, wk, yr, i, jb, ow, h, kh, kw, w, sh, sw, pt, pl, dh, dw, los, his);
+    if (ja + (ow - jb) <= 8) {
+        /* a few border columns: each output by itself, skipping the taps in the padding */
+        for (int side = 0; side < 2; side++) {
+            for (int j = side ? jb : 0; j < (side ? ow : ja); j++) {
+                float acc = init;
+                for (int p = 0; p < kh; p++) {
+                    int ih = i * sh - pt + p * dh;
+                    if ((unsigned)ih >= (unsigned)h) continue;
+                    const float *row = xc + (size_t)ih * w;
+                    for (int q = 0; q < kw; q++) {
+                        int iw = j * sw - pl + q * dw;
+                        if ((unsigned)iw < (unsigned)w) acc += wk[p * kw + q] * row[iw];
+                    }
+                }
+                yr[j] = acc;
+            }
+        }
+    } else {
+        for (int j = 0; j < ja; j++) yr[j] = init;
+        for (int j = jb; j < ow; j++) yr[j] = init;
+        conv4j_dw_cols(xc, wk, yr, i, 0, ja, h, kh, kw, w, sh, sw, pt, pl, dh, dw, los, his);
+        conv4j_dw_cols(xc, wk, yr, i, jb, ow, h, kh, kw, w, sh, sw, pt, pl, dh, dw, los, his);
+    }
     for (int j = ja; j < jb; j += 64) {
         int o[4];
         for (int u = 0; u < 4; u++) o[u] = j + 16 * u + 16 <= jb ? j + 16 * u : jb - 16;
