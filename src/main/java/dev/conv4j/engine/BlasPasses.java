@@ -38,7 +38,8 @@ final class BlasPasses {
             int tiles = NativeKernels.winogradTiles(g);
             return Partition.bands(tiles, Partition.winogradChunk(g, tiles));
         }
-        return g.n * g.groups * Partition.bands(g.oh, Partition.forwardRows(g));
+        return g.n * g.groups * Partition.bands(g.oh, Partition.forwardRows(g))
+                * Partition.bands(g.og, Partition.forwardChannelBlock(g));
     }
 
     static void forwardUnit(ConvGeometry g, int u, Args a, Scratch s) {
@@ -56,10 +57,12 @@ final class BlasPasses {
                     s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g)), t0, tc);
         } else {
             int rows = Partition.forwardRows(g), bands = Partition.bands(g.oh, rows);
-            int band = u % bands, grp = (u / bands) % g.groups, n = u / (bands * g.groups);
-            int oh0 = band * rows, r = Math.min(rows, g.oh - oh0);
+            int ob = Partition.forwardChannelBlock(g), blocks = Partition.bands(g.og, ob);
+            int blk = u % blocks, band = (u / blocks) % bands, grp = (u / (blocks * bands)) % g.groups;
+            int n = u / (blocks * bands * g.groups);
+            int oh0 = band * rows, r = Math.min(rows, g.oh - oh0), o0 = blk * ob;
             FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) g.k * r * g.ow);
-            NativeKernels.forwardBand(g, a.x, a.w, a.bias, a.y, col, n, grp, oh0, r);
+            NativeKernels.forwardBand(g, a.x, a.w, a.bias, a.y, col, n, grp, o0, Math.min(ob, g.og - o0), oh0, r);
         }
     }
 

@@ -21,10 +21,41 @@ final class Partition {
     private Partition() {
     }
 
-    /** Output rows per forward band. */
+    /** Forward units a call should offer, so that small batches still spread over a few threads. */
+    static final int FORWARD_UNITS = 4;
+    /** The narrowest forward band worth its own GEMM, in output columns. */
+    static final int MIN_BAND_COLUMNS = 256;
+    /** The fewest output channels per forward block: narrower GEMMs lose much of their speed. */
+    static final int MIN_CHANNEL_BLOCK = 128;
+
+    /**
+     * Output rows per forward band: about {@link #BAND_COLUMNS} columns, fewer when the batch and
+     * groups alone would give fewer than {@link #FORWARD_UNITS} units (but not below
+     * {@link #MIN_BAND_COLUMNS}), and few enough that the column matrix stays within the budget.
+     */
     static int forwardRows(ConvGeometry g) {
-        int wanted = Math.max(1, ceilDiv(BAND_COLUMNS, g.ow));
-        return Math.min(Math.min(g.oh, wanted), budgetRows(g, g.k));
+        int rows = Math.min(g.oh, Math.max(1, ceilDiv(BAND_COLUMNS, g.ow)));
+        int images = g.n * g.groups;
+        if (images * bands(g.oh, rows) < FORWARD_UNITS) {
+            int wantedBands = ceilDiv(FORWARD_UNITS, images);
+            int maxBands = Math.max(1, g.oh * g.ow / MIN_BAND_COLUMNS);
+            rows = ceilDiv(g.oh, Math.max(1, Math.min(wantedBands, Math.min(maxBands, g.oh))));
+        }
+        return Math.min(rows, budgetRows(g, g.k));
+    }
+
+    /**
+     * Output channels per forward block (within a group): all of them, unless the batch, groups
+     * and bands give fewer than {@link #FORWARD_UNITS} units and the group has at least twice
+     * {@link #MIN_CHANNEL_BLOCK} channels to split (each block then builds its own column matrix).
+     */
+    static int forwardChannelBlock(ConvGeometry g) {
+        int units = g.n * g.groups * bands(g.oh, forwardRows(g));
+        if (units >= FORWARD_UNITS || g.og < 2 * MIN_CHANNEL_BLOCK) {
+            return g.og;
+        }
+        int blocks = Math.min(g.og / MIN_CHANNEL_BLOCK, ceilDiv(FORWARD_UNITS, units));
+        return ceilDiv(g.og, blocks);
     }
 
     /** Output rows per band of a backward unit whose column block has {@code blockRows} rows. */

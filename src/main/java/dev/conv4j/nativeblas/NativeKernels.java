@@ -13,25 +13,29 @@ public final class NativeKernels {
     private NativeKernels() {
     }
 
-    /** Forward of output rows [oh0, oh0+rows) of group {@code grp} of image {@code n}. */
+    /** Forward of output rows [oh0, oh0+rows) and output channels [o0, o0+on) of group {@code grp} of image {@code n}. */
     public static void forwardBand(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias, FloatPointer y,
-                                   FloatPointer col, int n, int grp, int oh0, int rows) {
+                                   FloatPointer col, int n, int grp, int o0, int on, int oh0, int rows) {
         checkBand(g, oh0, rows);
+        checkRange(o0, on, g.og, "output channel block");
+        checkRange(n, 1, g.n, "image");
+        checkRange(grp, 1, g.groups, "group");
         boolean pw = g.isPointwise();
+        long oc = (long) grp * g.og + o0;
         long xoff = ((long) n * g.c + (long) grp * g.cg) * g.inPlane();
-        long woff = (long) grp * g.og * g.k;
-        long yoff = ((long) n * g.o + (long) grp * g.og) * g.outPlane();
+        long woff = oc * g.k;
+        long yoff = ((long) n * g.o + oc) * g.outPlane();
         check(x, xoff, (long) g.cg * g.inPlane(), "x");
-        check(w, woff, (long) g.og * g.k, "w");
-        check(y, yoff, (long) g.og * g.outPlane(), "y");
+        check(w, woff, (long) on * g.k, "w");
+        check(y, yoff, (long) on * g.outPlane(), "y");
         if (bias != null) {
-            check(bias, (long) grp * g.og, g.og, "bias");
+            check(bias, oc, on, "bias");
         }
         if (!pw) {
             check(col, 0, (long) g.k * rows * g.ow, "column workspace");
         }
-        ConvNative.conv4j_forward_band(x, xoff, w, woff, bias, (long) grp * g.og, y, yoff, pw ? null : col, pw ? 1 : 0,
-                g.cg, g.h, g.w, g.og, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
+        ConvNative.conv4j_forward_band(x, xoff, w, woff, bias, oc, y, yoff, pw ? null : col, pw ? 1 : 0,
+                g.cg, g.h, g.w, on, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
                 g.dilationH, g.dilationW, oh0, rows);
     }
 
