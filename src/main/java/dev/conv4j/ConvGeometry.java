@@ -82,15 +82,16 @@ public final class ConvGeometry {
                     + ((long) inputShape[2] + pad[0] + pad[1]) + " x " + ((long) inputShape[3] + pad[2] + pad[3]) + ")"
                     + context(inputShape, weightShape, g) + ", " + p);
         }
-        long outElems = (long) inputShape[0] * o * oh * ow;
-        if (outElems > Integer.MAX_VALUE) {
+        if (exceedsInt(inputShape[0], o, oh, ow)) {
             throw new IllegalArgumentException("the output [" + inputShape[0] + ", " + o + ", " + oh + ", " + ow
-                    + "] would have more than " + Integer.MAX_VALUE + " elements" + context(inputShape, weightShape, g));
+                    + "] would have more than " + Integer.MAX_VALUE + " elements: it does not fit the 32-bit sizes of"
+                    + " BLAS and the native kernels" + context(inputShape, weightShape, g));
         }
-        long kSize = (long) (c / g) * weightShape[2] * weightShape[3];
-        if (kSize * oh * ow > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("one image's column matrix ((C/G)*KH*KW = " + kSize + " rows x OH*OW = "
-                    + (oh * ow) + " columns) exceeds " + Integer.MAX_VALUE + " elements" + context(inputShape, weightShape, g));
+        if (exceedsInt(c / g, weightShape[2], weightShape[3], oh, ow)) {
+            throw new IllegalArgumentException("one image's column matrix ((C/G)*KH*KW = " + (c / g) + "*" + weightShape[2]
+                    + "*" + weightShape[3] + " rows x OH*OW = " + oh + "*" + ow + " columns) exceeds " + Integer.MAX_VALUE
+                    + " elements: it does not fit the 32-bit sizes of BLAS and the native kernels"
+                    + context(inputShape, weightShape, g));
         }
         // every engine computes input coordinates as out*stride - pad + k*dilation in int arithmetic
         if ((oh - 1) * p.strideH() + effective(weightShape[2], p.dilationH()) > Integer.MAX_VALUE
@@ -106,6 +107,18 @@ public final class ConvGeometry {
                     + " one group" + context(inputShape, weightShape, p.groups()) + ", " + p);
         }
         return geometry;
+    }
+
+    /** True when the product of the (non-negative) factors exceeds Integer.MAX_VALUE; never overflows. */
+    private static boolean exceedsInt(long... factors) {
+        long n = 1;
+        for (long f : factors) {
+            if (f != 0 && n > Integer.MAX_VALUE / f) {
+                return true;
+            }
+            n *= f;
+        }
+        return n > Integer.MAX_VALUE;
     }
 
     /** Built only when a message needs it: validation runs on every call of every engine. */
