@@ -69,7 +69,8 @@ public final class ConvEngines {
 
     /**
      * The fastest engine this JVM can run: {@code blas} when the native library and OpenBLAS load,
-     * else {@code java}. Which one, and why, is logged once (System.Logger "dev.conv4j").
+     * else {@code java}, which gives the same results more slowly. Which one, and why, is logged once
+     * (System.Logger "dev.conv4j"; a fallback at WARNING with the {@linkplain #nativeDiagnosis() diagnosis}).
      */
     public static ConvEngine fastest() {
         ConvEngine f = fastest;
@@ -82,8 +83,9 @@ public final class ConvEngines {
                         LOG.log(System.Logger.Level.INFO, "conv4j: using the blas engine (native library and OpenBLAS loaded)");
                     } else {
                         f = java();
-                        LOG.log(System.Logger.Level.WARNING, "conv4j: native library unavailable, using the pure-Java engine: "
-                                + NativeLibrary.describe(NativeLibrary.failure()));
+                        LOG.log(System.Logger.Level.WARNING, "conv4j: native library unavailable, using the pure-Java engine"
+                                + " (same results, slower): " + NativeLibrary.describe(NativeLibrary.failure())
+                                + System.lineSeparator() + nativeDiagnosis());
                     }
                     fastest = f;
                 }
@@ -115,6 +117,16 @@ public final class ConvEngines {
     public static String nativeFailure() {
         Throwable t = NativeLibrary.failure();
         return t == null ? null : NativeLibrary.describe(t);
+    }
+
+    /**
+     * What a support engineer needs when the native library does not load, one item a line: whether it
+     * loaded, the chain of exceptions of the step that failed, the properties that steer loading, the
+     * platform JavaCPP resolved, the OS and architecture, {@code java.library.path}, JavaCPP's cache
+     * directory and where tensor memory comes from.
+     */
+    public static String nativeDiagnosis() {
+        return String.join(System.lineSeparator(), NativeLibrary.diagnosis());
     }
 
     private static int defaultThreads() {

@@ -10,10 +10,13 @@ public final class Engines {
 
     /**
      * naive, java and blas, the last two with one and two threads; without blas in a JVM where the
-     * native library is disabled on purpose ({@code -Dconv4j.native=false}), and nowhere else.
+     * native library is disabled ({@code -Dconv4j.native=false}) or made unloadable
+     * ({@code -Dorg.bytedeco.javacpp.platform} naming a platform the jars do not carry) on purpose,
+     * and nowhere else.
      */
     public static List<ConvEngine> all() {
-        if ("false".equals(System.getProperty("conv4j.native"))) {
+        if ("false".equals(System.getProperty("conv4j.native"))
+                || !"linux-x86_64".equals(System.getProperty("org.bytedeco.javacpp.platform", "linux-x86_64"))) {
             return List.of(ConvEngines.naive(), ConvEngines.java(1), ConvEngines.java(2));
         }
         return List.of(ConvEngines.naive(), ConvEngines.java(1), ConvEngines.java(2), ConvEngines.blas(1),

@@ -34,9 +34,10 @@ final class InfoCommand {
             out.println("  blas:  unavailable: " + NativeLibrary.describe(NativeLibrary.failure()));
         }
         out.println("fastest(): " + ConvEngines.fastest().name());
-        out.println("native cache: " + System.getProperty("org.bytedeco.javacpp.cachedir",
-                System.getProperty("user.home") + "/.javacpp/cache") + " (set -Dorg.bytedeco.javacpp.cachedir to move it;"
-                + " -Dorg.bytedeco.javacpp.logger.debug=true shows every load attempt)");
+        out.println("diagnosis:");
+        for (String line : NativeLibrary.diagnosis()) {
+            out.println("  " + line);
+        }
         return 0;
     }
 }

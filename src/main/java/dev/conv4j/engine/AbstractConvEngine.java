@@ -192,28 +192,7 @@ abstract class AbstractConvEngine implements ConvEngine {
             throw new IllegalArgumentException(inName + " " + Arrays.toString(is) + " and " + wName + " "
                     + Arrays.toString(ws) + ": " + e.getMessage(), e);
         }
-        checkFits("the output", g, new int[] {g.n, g.o, g.oh, g.ow});
-        checkFits("one image's column matrix", g, new int[] {g.cg, g.kh, g.kw, g.oh, g.ow});
         return g;
-    }
-
-    /**
-     * Recomputes a size without overflow: BLAS and the native kernels take 32-bit sizes, and a product
-     * that wrapped around in 64 bits must not pass for a small one.
-     */
-    private static void checkFits(String what, ConvGeometry g, int[] factors) {
-        long n = 1;
-        for (int f : factors) {
-            if (f < 0 || (f > 0 && n > Integer.MAX_VALUE / f)) {
-                StringBuilder sb = new StringBuilder();
-                for (int x : factors) {
-                    sb.append(sb.length() == 0 ? "" : " x ").append(x);
-                }
-                throw new IllegalArgumentException(what + " (" + sb + " elements) does not fit the 32-bit sizes of BLAS"
-                        + " and the native kernels (at most " + Integer.MAX_VALUE + "), for " + g);
-            }
-            n *= f;
-        }
     }
 
     /** y and gy: N x O x OH x OW, compared dimension by dimension so that a passing check allocates nothing. */

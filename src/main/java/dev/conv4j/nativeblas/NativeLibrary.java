@@ -95,7 +95,12 @@ public final class NativeLibrary {
                 : "Java direct buffers (JavaCPP's native library did not load: " + describe(core) + ")"));
         lines.add("-D" + PROPERTY + ": " + System.getProperty(PROPERTY, "(not set)"));
         lines.add("-D" + PLATFORM_PROPERTY + ": " + System.getProperty(PLATFORM_PROPERTY, "(not set)"));
-        lines.add("javacpp platform: " + safe(Loader::getPlatform) + " (the jar carries linux-x86_64)");
+        String platform = safe(Loader::getPlatform);
+        lines.add("javacpp platform: " + platform);
+        lines.add("bundled for " + platform + " on the class path: "
+                + bundled("JavaCPP", "org/bytedeco/javacpp/" + platform + "/", "jnijavacpp") + ", "
+                + bundled("OpenBLAS", "org/bytedeco/openblas/" + platform + "/", "jniopenblas_nolapack") + ", "
+                + bundled("conv4j", "dev/conv4j/nativeblas/" + platform + "/", "jniConvNative"));
         lines.add("javacpp version: " + safe(Loader::getVersion));
         lines.add("os: " + System.getProperty("os.name") + " " + System.getProperty("os.version")
                 + ", os.arch " + System.getProperty("os.arch"));
@@ -103,6 +108,13 @@ public final class NativeLibrary {
         lines.add("javacpp cache: " + safe(() -> Loader.getCacheDir().toString())
                 + " (-Dorg.bytedeco.javacpp.cachedir moves it; -Dorg.bytedeco.javacpp.logger.debug=true logs every load attempt)");
         return lines;
+    }
+
+    /** Whether the class path holds a native library for the platform, as JavaCPP would look for it. */
+    private static String bundled(String what, String folder, String library) {
+        ClassLoader cl = NativeLibrary.class.getClassLoader();
+        boolean found = cl != null && cl.getResource(folder + System.mapLibraryName(library)) != null;
+        return what + " " + (found ? "yes" : "MISSING");
     }
 
     private interface Source {

@@ -156,7 +156,8 @@ class FuzzTest {
             assertTrue(counts.getOrDefault("fault " + f, 0) > CONFIGS / 50, "fault " + f + " is rarely generated: " + counts);
         }
         for (String k : new String[] {"wrap-buffer", "wrap-pointer", "rank0", "rank5", "rank6", "huge-shape", "same-tensor",
-            "overlapping-views", "valid huge stride", "padding > input", "invalid params", "bad builder"}) {
+            "overlapping-views", "valid huge stride", "padding > input", "invalid params", "bad builder",
+            "bad wrap-buffer", "bad wrap-pointer", "good wrap-buffer", "good wrap-pointer"}) {
             assertTrue(counts.getOrDefault(k, 0) > 20, "'" + k + "' is rarely generated: " + counts);
         }
     }
