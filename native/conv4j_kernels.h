@@ -21,6 +21,20 @@
 #include "conv4j_depthwise.h"
 #include "conv4j_winograd.h"
 
+/* The column matrix of channels [0, cn) over output rows [oh0, oh0+rows): the input plane itself
+   for a pointwise kernel (row stride h*w), else im2col into col (row stride rows*ow). */
+static inline const float *conv4j_band_columns(const float *x, float *col, int pointwise, int cn, int h, int w,
+                                               int kh, int kw, int sh, int sw, int pt, int pl, int dh, int dw,
+                                               int oh0, int rows, int ow, int *ld) {
+    if (pointwise) {
+        *ld = h * w;
+        return x + (size_t)oh0 * ow;
+    }
+    conv4j_im2col(x, cn, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, rows, ow, col);
+    *ld = rows * ow;
+    return col;
+}
+
 /* One band [oh0, oh0+rows) of one group of one image: y band = W_g * col (+ bias).
    Channel and weight offsets are already applied by the caller; y has row stride oh*ow. */
 static inline void conv4j_forward_band(const float *x, long long xoff, const float *wt, long long woff,
@@ -31,16 +45,8 @@ static inline void conv4j_forward_band(const float *x, long long xoff, const flo
                                        int oh0, int rows) {
     x += xoff; wt += woff; y += yoff;
     const int K = cg * kh * kw, P = oh * ow, cols = rows * ow;
-    const float *b;
     int ldb;
-    if (pointwise) {
-        b = x + (size_t)oh0 * ow;
-        ldb = h * w;
-    } else {
-        conv4j_im2col(x, cg, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, rows, ow, col);
-        b = col;
-        ldb = cols;
-    }
+    const float *b = conv4j_band_columns(x, col, pointwise, cg, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh0, rows, ow, &ldb);
     float *yb = y + (size_t)oh0 * ow;
     float beta = 0.f;
     if (bias) {
@@ -86,16 +92,8 @@ static inline void conv4j_backward_weights_band(const float *x, long long xoff, 
                                                 int oh0, int rows) {
     x += xoff; gy += gyoff; gw += gwoff;
     const int K = cg * kh * kw, P = oh * ow, cols = rows * ow, kb = cn * kh * kw;
-    const float *b;
     int ldb;
-    if (pointwise) {
-        b = x + (size_t)oh0 * ow;
-        ldb = h * w;
-    } else {
-        conv4j_im2col(x, cn, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, rows, ow, col);
-        b = col;
-        ldb = cols;
-    }
+    const float *b = conv4j_band_columns(x, col, pointwise, cn, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh0, rows, ow, &ldb);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, og, kb, cols,
                 1.f, gy + (size_t)oh0 * ow, P, b, ldb, beta, gw, K);
 }

@@ -97,27 +97,7 @@ public interface ConvEngine {
     }
 
     /** The bias gradient, the sums of {@code gy} (N×O×OH×OW) over N, OH and OW, as a new tensor of shape [O]. */
-    default Tensor backwardBias(Tensor gy) {
-        checkNotNull(gy, "gy");
-        int[] s = gy.shape();
-        if (s.length != 4) {
-            throw new IllegalArgumentException("gy must have rank 4 but has shape " + java.util.Arrays.toString(s));
-        }
-        int plane = s[2] * s[3];
-        java.nio.FloatBuffer b = gy.buffer();
-        float[] sums = new float[s[1]];
-        for (int o = 0; o < s[1]; o++) {
-            double acc = 0;
-            for (int n = 0; n < s[0]; n++) {
-                int base = (n * s[1] + o) * plane;
-                for (int i = 0; i < plane; i++) {
-                    acc += b.get(base + i);
-                }
-            }
-            sums[o] = (float) acc;
-        }
-        return Tensor.of(sums, s[1]);
-    }
+    Tensor backwardBias(Tensor gy);
 
     private static void checkNotNull(Tensor t, String name) {
         if (t == null) {
