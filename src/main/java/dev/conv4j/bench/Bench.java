@@ -1,5 +1,6 @@
 package dev.conv4j.bench;
 
+import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
 import dev.conv4j.ConvGeometry;
@@ -60,6 +61,7 @@ public final class Bench {
         ConvGeometry g = s.geometry();
         BenchResult r = new BenchResult(s, pass);
         Random rnd = new Random(42);
+        Conv2dPlan plan = null;
         try (Tensor x = random(rnd, g.inputShape()); Tensor w = random(rnd, g.weightShape());
              Tensor b = random(rnd, g.o); Tensor y = Tensor.zeros(g.outputShape());
              Tensor gy = random(rnd, g.outputShape()); Tensor gx = Tensor.zeros(g.inputShape());
@@ -86,6 +88,12 @@ public final class Bench {
                 boolean naive = e.getKey().equals("naive");
                 watches.put(e.getKey(), new Stopwatch(call, naive ? 1 : config.samples));
             }
+            if (pass == Pass.FORWARD && engines.containsKey("blas")) {
+                plan = engines.get("blas").plan(s.params, g.inputShape(), g.weightShape());
+                plan.prepackWeights(w, b);
+                Conv2dPlan p = plan;
+                watches.put("plan", new Stopwatch(() -> p.forward(x, y), config.samples));
+            }
             if (sgemm != null) {
                 watches.put("sgemm", new Stopwatch(sgemm::run, config.samples));
             }
@@ -104,6 +112,10 @@ public final class Bench {
                 }
             }
             watches.forEach((k, v) -> r.gflops.put(k, g.flops() / v.median() / 1e9));
+        } finally {
+            if (plan != null) {
+                plan.close();
+            }
         }
         return r;
     }

@@ -17,36 +17,40 @@ import javax.imageio.ImageIO;
 
 /** The terminal table, the CSV and the PNG chart of a benchmark run. */
 public final class BenchReport {
-    private static final String[] CONTENDERS = {"naive", "java", "blas", "sgemm"};
-    private static final Color[] COLORS = {new Color(0x9e9e9e), new Color(0xf4a261), new Color(0x2a9d8f), new Color(0x264653)};
+    private static final String[] CONTENDERS = {"naive", "java", "blas", "plan", "sgemm"};
+    private static final Color[] COLORS = {new Color(0x9e9e9e), new Color(0xf4a261), new Color(0x2a9d8f),
+        new Color(0x8ab17d), new Color(0x264653)};
 
     private BenchReport() {
     }
 
     public static void table(List<BenchResult> results, PrintStream out) {
-        out.printf(Locale.ROOT, "%-22s %-11s %7s | %8s %8s %8s %8s | %9s %8s %8s%n", "shape", "pass", "GFLOP",
-                "naive", "java", "blas", "sgemm", "blas/naiv", "blas/jav", "blas/sgm");
+        out.printf(Locale.ROOT, "%-22s %-11s %7s | %7s %7s %7s %7s %7s | %9s %8s %8s %8s%n", "shape", "pass", "GFLOP",
+                "naive", "java", "blas", "plan", "sgemm", "blas/naiv", "blas/jav", "blas/sgm", "plan/sgm");
         for (BenchResult r : results) {
-            out.printf(Locale.ROOT, "%-22s %-11s %7.3f | %8s %8s %8s %8s | %9s %8s %8s%n", r.shape.name, r.pass.label,
-                    r.gflop, num(r.get("naive")), num(r.get("java")), num(r.get("blas")), num(r.get("sgemm")),
-                    ratio(r.ratio("blas", "naive")), ratio(r.ratio("blas", "java")), ratio(r.ratio("blas", "sgemm")));
+            out.printf(Locale.ROOT, "%-22s %-11s %7.3f | %7s %7s %7s %7s %7s | %9s %8s %8s %8s%n", r.shape.name, r.pass.label,
+                    r.gflop, num(r.get("naive")), num(r.get("java")), num(r.get("blas")), num(r.get("plan")),
+                    num(r.get("sgemm")), ratio(r.ratio("blas", "naive")), ratio(r.ratio("blas", "java")),
+                    ratio(r.ratio("blas", "sgemm")), ratio(r.ratio("plan", "sgemm")));
         }
         for (Pass p : Pass.values()) {
-            List<Double> blas = new ArrayList<>(), sgemm = new ArrayList<>();
-            for (BenchResult r : results) {
-                if (r.pass == p && r.shape.name.startsWith("r50_") && r.shape.name.endsWith("_b1")) {
-                    if (r.get("blas") != null) {
-                        blas.add(r.get("blas"));
-                    }
-                    if (r.get("sgemm") != null) {
-                        sgemm.add(r.get("sgemm"));
+            StringBuilder line = new StringBuilder();
+            int layers = 0;
+            for (String c : CONTENDERS) {
+                List<Double> v = new ArrayList<>();
+                for (BenchResult r : results) {
+                    if (r.pass == p && r.shape.name.startsWith("r50_") && r.shape.name.endsWith("_b1") && r.get(c) != null) {
+                        v.add(r.get(c));
                     }
                 }
+                if (!v.isEmpty()) {
+                    layers = Math.max(layers, v.size());
+                    line.append(line.length() == 0 ? "" : ", ").append(c).append(' ')
+                            .append(String.format(Locale.ROOT, "%.1f", geoMean(v))).append(v.size() < layers ? " (" + v.size() + " layers)" : "");
+                }
             }
-            if (!blas.isEmpty()) {
-                out.printf(Locale.ROOT, "geo-mean %s over the %d ResNet-50 batch-1 layers: blas %.1f GFLOP/s%s%n", p.label,
-                        blas.size(), geoMean(blas), sgemm.size() == blas.size()
-                                ? String.format(Locale.ROOT, ", sgemm ceiling %.1f", geoMean(sgemm)) : "");
+            if (layers > 0) {
+                out.printf(Locale.ROOT, "geo-mean GFLOP/s, %s, over the %d ResNet-50 batch-1 layers: %s%n", p.label, layers, line);
             }
         }
     }
@@ -69,11 +73,13 @@ public final class BenchReport {
 
     public static void csv(List<BenchResult> results, Path file, String header) throws IOException {
         StringBuilder sb = new StringBuilder("# ").append(header).append('\n');
-        sb.append("shape,pass,gflop,naive_gflops,java_gflops,blas_gflops,sgemm_gflops,blas_over_naive,blas_over_java,blas_over_sgemm\n");
+        sb.append("shape,pass,gflop,naive_gflops,java_gflops,blas_gflops,plan_gflops,sgemm_gflops,blas_over_naive,"
+                + "blas_over_java,blas_over_sgemm,plan_over_sgemm\n");
         for (BenchResult r : results) {
-            sb.append(String.format(Locale.ROOT, "%s,%s,%.6f,%s,%s,%s,%s,%s,%s,%s%n", r.shape.name, r.pass.label, r.gflop,
-                    csvNum(r.get("naive")), csvNum(r.get("java")), csvNum(r.get("blas")), csvNum(r.get("sgemm")),
-                    csvNum(r.ratio("blas", "naive")), csvNum(r.ratio("blas", "java")), csvNum(r.ratio("blas", "sgemm"))));
+            sb.append(String.format(Locale.ROOT, "%s,%s,%.6f,%s,%s,%s,%s,%s,%s,%s,%s,%s%n", r.shape.name, r.pass.label, r.gflop,
+                    csvNum(r.get("naive")), csvNum(r.get("java")), csvNum(r.get("blas")), csvNum(r.get("plan")),
+                    csvNum(r.get("sgemm")), csvNum(r.ratio("blas", "naive")), csvNum(r.ratio("blas", "java")),
+                    csvNum(r.ratio("blas", "sgemm")), csvNum(r.ratio("plan", "sgemm"))));
         }
         Files.writeString(file, sb.toString());
     }
@@ -83,8 +89,8 @@ public final class BenchReport {
     }
 
     /** Horizontal bars per shape and pass, GFLOP/s on a log axis (naive and blas differ by 100x and more). */
-    public static void chart(List<BenchResult> results, Path file, String title) throws IOException {
-        int rowH = 12 * CONTENDERS.length + 10, left = 230, right = 40, top = 60, plotW = 640;
+    public static void chart(List<BenchResult> results, Path file, String title, String subtitle) throws IOException {
+        int rowH = 12 * CONTENDERS.length + 10, left = 230, right = 40, top = 76, plotW = 680;
         int height = top + results.size() * rowH + 50, width = left + plotW + right;
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
@@ -94,8 +100,9 @@ public final class BenchReport {
         g.fillRect(0, 0, width, height);
         g.setColor(Color.BLACK);
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
-        g.drawString(title, 10, 22);
+        g.drawString(title, 10, 20);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+        g.drawString(subtitle, 10, 36);
         double lo = -1, hi = 3; // 0.1 .. 1000 GFLOP/s
         for (int e = (int) lo; e <= hi; e++) {
             int x = left + (int) ((e - lo) / (hi - lo) * plotW);
@@ -107,9 +114,10 @@ public final class BenchReport {
         g.drawString("GFLOP/s (log scale)", left + plotW / 2 - 50, height - 10);
         for (int c = 0; c < CONTENDERS.length; c++) {
             g.setColor(COLORS[c]);
-            g.fillRect(left + 120 * c, 32, 12, 10);
+            g.fillRect(left + 120 * c, 48, 12, 10);
             g.setColor(Color.BLACK);
-            g.drawString(CONTENDERS[c].equals("sgemm") ? "sgemm ceiling" : CONTENDERS[c], left + 120 * c + 16, 41);
+            String label = CONTENDERS[c].equals("sgemm") ? "sgemm ceiling" : CONTENDERS[c].equals("plan") ? "blas plan" : CONTENDERS[c];
+            g.drawString(label, left + 120 * c + 16, 57);
         }
         int y = top;
         for (BenchResult r : results) {

@@ -55,8 +55,8 @@ final class BenchCommand {
             Files.createDirectories(outDir);
             String header = machine + ", threads " + c.threads + ", " + LocalDate.now();
             BenchReport.csv(results, outDir.resolve("bench.csv"), header);
-            BenchReport.chart(results, outDir.resolve("bench.png"), "conv4j, " + c.threads + " thread"
-                    + (c.threads == 1 ? "" : "s") + " - " + header);
+            BenchReport.chart(results, outDir.resolve("bench.png"), "conv4j bench: GFLOP/s per layer and pass, "
+                    + c.threads + " thread" + (c.threads == 1 ? "" : "s"), header);
             out.println("wrote " + outDir.resolve("bench.csv") + " and " + outDir.resolve("bench.png"));
         } catch (IOException e) {
             err.println("bench: cannot write results: " + e.getMessage());
