@@ -9,24 +9,35 @@ import dev.conv4j.ConvGeometry;
  * bit-identical results whatever number of threads runs it.
  */
 final class Partition {
-    /** Largest column buffer of one unit, in floats (8 MiB): bounds memory for huge images. */
-    static final long COLUMN_BUDGET = 2L << 20;
+    /**
+     * Largest column buffer of one unit, in floats (1 MiB): about what a core's L2 holds, so the GEMM
+     * reads the columns im2col just wrote from cache; it also bounds memory for huge images.
+     * (Measured on ResNet-50 layers here: 1 MiB was as fast as 8 MiB, or faster.)
+     */
+    static final long COLUMN_BUDGET = 1L << 18;
     /** Output columns per forward band: enough for an efficient GEMM, several bands per large image. */
     static final int BAND_COLUMNS = 1024;
     /** Column-matrix rows per channel block in the backward passes. */
-    static final int BLOCK_ROWS = 256;
+    static final int BLOCK_ROWS = 1024;
     /** Channels per unit of the depthwise kernels. */
     static final int DEPTHWISE_BLOCK = 8;
 
     private Partition() {
     }
 
-    /** Forward units a call should offer, so that small batches still spread over a few threads. */
-    static final int FORWARD_UNITS = 4;
+    /**
+     * Forward units a call should offer, so that small batches still spread over the machine's
+     * cores. It depends on the machine, never on an engine's thread count, so all thread counts on
+     * one machine cut a call alike.
+     */
+    static final int FORWARD_UNITS = Math.min(16, Runtime.getRuntime().availableProcessors());
     /** The narrowest forward band worth its own GEMM, in output columns. */
     static final int MIN_BAND_COLUMNS = 256;
-    /** The fewest output channels per forward block: narrower GEMMs lose much of their speed. */
-    static final int MIN_CHANNEL_BLOCK = 128;
+    /**
+     * The fewest output channels per forward block: narrower GEMMs lose much of their speed (blocks
+     * of 128 cost ResNet-50's res4/res5 layers a quarter of their one-thread speed here).
+     */
+    static final int MIN_CHANNEL_BLOCK = 256;
 
     /**
      * Output rows per forward band: about {@link #BAND_COLUMNS} columns, fewer when the batch and
