@@ -39,43 +39,70 @@ static inline void conv4j_dw_cols(const float *xc, const float *wk, float *yr, i
     }
 }
 
-/* Four blocks of 16 outputs of row i, starting at columns o[0..3], each accumulated over all taps
-   in its own vector register (four independent chains hide the multiply-add latency) from init,
-   and stored once. Blocks may overlap: each is computed from scratch, so overlapping writes agree. */
-__attribute__((always_inline)) static inline void conv4j_dw_block4(const float *xc, const float *wk, float init, float *yr, int i, const int *o,
+/* Four blocks of 16 outputs, starting at columns o[0..3], of output row i (into yr) and, when yr2
+   is not NULL, of row i + 1 (into yr2): up to eight vector registers, each accumulated over all taps
+   from init (eight independent chains hide the multiply-add latency) and stored once. Blocks may
+   overlap: each is computed from scratch, so overlapping writes agree. */
+__attribute__((always_inline)) static inline void conv4j_dw_block4(const float *xc, const float *wk, float init,
+                                    float *yr, float *yr2, int i, const int *o,
                                     int h, int kh, int kw, int w, int sh, int pt, int pl, int dh, int dw) {
-    conv4j_v16 a0 = {0}, a1, a2, a3;
+    conv4j_v16 a0 = {0}, a1, a2, a3, b0, b1, b2, b3;
     a0 += init;
     a1 = a0; a2 = a0; a3 = a0;
+    b0 = a0; b1 = a0; b2 = a0; b3 = a0;
     for (int p = 0; p < kh; p++) {
-        int ih = i * sh - pt + p * dh;
-        if ((unsigned)ih >= (unsigned)h) continue;
-        const float *row = xc + (size_t)ih * w - pl;
-        for (int q = 0; q < kw; q++) {
-            const float wv = wk[p * kw + q];
-            const float *src = row + q * dw;
-            a0 += wv * *(const conv4j_v16 *)(src + o[0]);
-            a1 += wv * *(const conv4j_v16 *)(src + o[1]);
-            a2 += wv * *(const conv4j_v16 *)(src + o[2]);
-            a3 += wv * *(const conv4j_v16 *)(src + o[3]);
+        int ih = i * sh - pt + p * dh, ih2 = ih + sh;
+        int v1 = (unsigned)ih < (unsigned)h, v2 = yr2 && (unsigned)ih2 < (unsigned)h;
+        const float *row = xc + (size_t)ih * w - pl, *row2 = xc + (size_t)ih2 * w - pl;
+        if (v1 && v2) {
+            for (int q = 0; q < kw; q++) {
+                const float wv = wk[p * kw + q];
+                const float *s1 = row + q * dw, *s2 = row2 + q * dw;
+                a0 += wv * *(const conv4j_v16 *)(s1 + o[0]);
+                a1 += wv * *(const conv4j_v16 *)(s1 + o[1]);
+                a2 += wv * *(const conv4j_v16 *)(s1 + o[2]);
+                a3 += wv * *(const conv4j_v16 *)(s1 + o[3]);
+                b0 += wv * *(const conv4j_v16 *)(s2 + o[0]);
+                b1 += wv * *(const conv4j_v16 *)(s2 + o[1]);
+                b2 += wv * *(const conv4j_v16 *)(s2 + o[2]);
+                b3 += wv * *(const conv4j_v16 *)(s2 + o[3]);
+            }
+        } else if (v1) {
+            for (int q = 0; q < kw; q++) {
+                const float wv = wk[p * kw + q];
+                const float *s1 = row + q * dw;
+                a0 += wv * *(const conv4j_v16 *)(s1 + o[0]);
+                a1 += wv * *(const conv4j_v16 *)(s1 + o[1]);
+                a2 += wv * *(const conv4j_v16 *)(s1 + o[2]);
+                a3 += wv * *(const conv4j_v16 *)(s1 + o[3]);
+            }
+        } else if (v2) {
+            for (int q = 0; q < kw; q++) {
+                const float wv = wk[p * kw + q];
+                const float *s2 = row2 + q * dw;
+                b0 += wv * *(const conv4j_v16 *)(s2 + o[0]);
+                b1 += wv * *(const conv4j_v16 *)(s2 + o[1]);
+                b2 += wv * *(const conv4j_v16 *)(s2 + o[2]);
+                b3 += wv * *(const conv4j_v16 *)(s2 + o[3]);
+            }
         }
     }
     *(conv4j_v16 *)(yr + o[0]) = a0;
     *(conv4j_v16 *)(yr + o[1]) = a1;
     *(conv4j_v16 *)(yr + o[2]) = a2;
     *(conv4j_v16 *)(yr + o[3]) = a3;
+    if (yr2) {
+        *(conv4j_v16 *)(yr2 + o[0]) = b0;
+        *(conv4j_v16 *)(yr2 + o[1]) = b1;
+        *(conv4j_v16 *)(yr2 + o[2]) = b2;
+        *(conv4j_v16 *)(yr2 + o[3]) = b3;
+    }
 }
 
-/* One output row i of one channel. The interior [ja, jb), where every tap of a stride-1 kernel
-   lies inside the image, goes by blocks of four vectors; the last, partial, group of blocks is
-   shifted left to end at jb. The border columns go tap by tap. */
-CONV4J_MULTIVERSION
-static void conv4j_dw_row(const float *xc, const float *wk, float init, float *yr, int i,
-                          int h, int w, int kh, int kw, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
-                          const int *los, const int *his, int ja, int jb) {
-    if (jb - ja < 16) {
-        ja = jb = ow;
-    }
+/* The border columns [0, ja) and [jb, ow) of output row i. */
+static inline void conv4j_dw_borders(const float *xc, const float *wk, float init, float *yr, int i,
+                                     int h, int w, int kh, int kw, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
+                                     const int *los, const int *his, int ja, int jb) {
     if (ja + (ow - jb) <= 8) {
         /* a few border columns: each output by itself, skipping the taps in the padding */
         for (int side = 0; side < 2; side++) {
@@ -99,12 +126,29 @@ static void conv4j_dw_row(const float *xc, const float *wk, float init, float *y
         conv4j_dw_cols(xc, wk, yr, i, 0, ja, h, kh, kw, w, sh, sw, pt, pl, dh, dw, los, his);
         conv4j_dw_cols(xc, wk, yr, i, jb, ow, h, kh, kw, w, sh, sw, pt, pl, dh, dw, los, his);
     }
+}
+
+/* Output rows i and, when two is set, i + 1 of one channel. The interior [ja, jb), where every tap of
+   a stride-1 kernel lies inside the image, goes by blocks of four vectors per row; the last, partial,
+   group of blocks is shifted left to end at jb. The border columns go tap by tap. */
+CONV4J_MULTIVERSION
+static void conv4j_dw_rows(const float *xc, const float *wk, float init, float *yr, int i, int two,
+                           int h, int w, int kh, int kw, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
+                           const int *los, const int *his, int ja, int jb) {
+    if (jb - ja < 16) {
+        ja = jb = ow;
+    }
+    conv4j_dw_borders(xc, wk, init, yr, i, h, w, kh, kw, ow, sh, sw, pt, pl, dh, dw, los, his, ja, jb);
+    if (two) {
+        conv4j_dw_borders(xc, wk, init, yr + ow, i + 1, h, w, kh, kw, ow, sh, sw, pt, pl, dh, dw, los, his, ja, jb);
+    }
     for (int j = ja; j < jb; j += 64) {
         int o[4];
         for (int u = 0; u < 4; u++) o[u] = j + 16 * u + 16 <= jb ? j + 16 * u : jb - 16;
-        conv4j_dw_block4(xc, wk, init, yr, i, o, h, kh, kw, w, sh, pt, pl, dh, dw);
+        conv4j_dw_block4(xc, wk, init, yr, two ? yr + ow : NULL, i, o, h, kh, kw, w, sh, pt, pl, dh, dw);
     }
 }
+
 
 /* IEEE semantics: padding is zeros that are multiplied, so a NaN or infinite weight (or output
    gradient) meets 0 there and makes NaN, as in the definition on the explicitly padded input. The
@@ -166,9 +210,9 @@ static inline void conv4j_dw_forward(const float *x, long long xoff, const float
             conv4j_dw_forward_padded(xc, wk, init, yc, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw);
             continue;
         }
-        for (int i = 0; i < oh; i++) {
-            conv4j_dw_row(xc, wk, init, yc + (size_t)i * ow, i, h, w, kh, kw, ow, sh, sw, pt, pl, dh, dw,
-                          los, his, ja, jb);
+        for (int i = 0; i < oh; i += 2) {
+            conv4j_dw_rows(xc, wk, init, yc + (size_t)i * ow, i, i + 1 < oh, h, w, kh, kw, ow, sh, sw, pt, pl, dh, dw,
+                           los, his, ja, jb);
         }
     }
     if (los != stack_lo) free(los);
