@@ -25,6 +25,10 @@ public final class Main {
                     return VerifyCommand.run(Options.parse(rest), out, err);
                 case "info":
                     return InfoCommand.run(out);
+                case "train":
+                    return TrainCommand.run(Options.parse(rest), out, err);
+                case "predict":
+                    return PredictCommand.run(Options.parse(rest), out, err);
                 default:
                     err.println("unknown command '" + args[0] + "'");
                     usage(err);
@@ -47,5 +51,11 @@ public final class Main {
         out.println("        run every golden case in DIR through the engine(s), print failures and");
         out.println("        'N passed, M failed'; --save writes each engine's results as .npy files");
         out.println("  info  version, Java, the engines available (and why not), OpenBLAS build, core, threads");
+        out.println("  train [--data DIR|synthetic] [--epochs N] [--engine naive|java|blas|fastest] [--threads N]");
+        out.println("        [--save MODEL_DIR] [--batch N] [--lr X] [--schedule cosine|constant] [--seed N] [--limit N]");
+        out.println("        train a LeNet on the Fashion-MNIST IDX files in DIR (default: the Debian package's");
+        out.println("        folder, else a synthetic set) and print 'test accuracy: A (N images)'");
+        out.println("  predict --model MODEL_DIR [--data DIR|synthetic] [--engine ...] [--threads N] [--batch N]");
+        out.println("        classify the test images with a saved model; print accuracy and images/s");
     }
 }
