@@ -2,6 +2,7 @@ package dev.conv4j.cli;
 
 import dev.conv4j.ConvEngine;
 import dev.conv4j.examples.Dataset;
+import dev.conv4j.examples.FashionMnist;
 import dev.conv4j.examples.LeNet;
 import dev.conv4j.examples.ModelFiles;
 import dev.conv4j.examples.Trainer;
@@ -20,18 +21,12 @@ final class PredictCommand {
         Path modelDir = Path.of(o.require("model"));
         int batch = o.getInt("batch", 256);
         ConvEngine engine = TrainCommand.engine(o);
-        Dataset test;
-        try {
-            Dataset.Split data = TrainCommand.loadData(o, out);
-            test = data.test();
-            out.println("data: " + data.description() + ": " + test.size() + " test images");
-        } catch (IOException e) {
-            err.println("predict: " + e.getMessage());
-            return 1;
-        }
         try (LeNet net = ModelFiles.load(modelDir, engine)) {
             out.println(String.format(Locale.ROOT, "model: %s: %s; engine %s, %d threads, batch %d", modelDir,
                     TrainCommand.describe(net), engine.name(), TrainCommand.threads(o), batch));
+            Path dir = TrainCommand.dataFolder(o, out);
+            Dataset test = dir == null ? TrainCommand.synthetic().test() : FashionMnist.loadTest(dir);
+            out.println("data: " + (dir == null ? "synthetic" : dir.toString()) + ": " + test.size() + " test images");
             // a first pass warms up the JIT and allocates the batch buffers; the second is timed
             Trainer.evaluate(net, test.first(Math.min(test.size(), 4 * batch)), batch);
             Trainer.Evaluation r = Trainer.evaluate(net, test, batch);

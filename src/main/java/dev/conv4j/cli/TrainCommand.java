@@ -95,25 +95,36 @@ final class TrainCommand {
         return 0;
     }
 
+    /** The data {@code --data} names (see {@link #dataFolder}). */
+    private static Dataset.Split loadData(Options o, PrintStream out) throws IOException {
+        Path dir = dataFolder(o, out);
+        return dir == null ? synthetic() : FashionMnist.load(dir);
+    }
+
+    static Dataset.Split synthetic() {
+        return SyntheticImages.generate(SYNTHETIC_TRAIN, SYNTHETIC_TEST, SYNTHETIC_SEED);
+    }
+
     /**
-     * The data {@code --data} names: a folder of Fashion-MNIST-style IDX files, or {@code synthetic};
-     * without the option the Debian folder when it is installed, else the synthetic set.
+     * The folder of Fashion-MNIST-style IDX files {@code --data} names, or null for the synthetic
+     * set ({@code --data synthetic}); without the option the Debian folder when it is installed,
+     * else null.
      */
-    static Dataset.Split loadData(Options o, PrintStream out) throws IOException {
+    static Path dataFolder(Options o, PrintStream out) throws IOException {
         String arg = o.has("data") ? o.require("data") : null;
         if (SYNTHETIC.equals(arg)) {
-            return SyntheticImages.generate(SYNTHETIC_TRAIN, SYNTHETIC_TEST, SYNTHETIC_SEED);
+            return null;
         }
         Path dir = arg != null ? Path.of(arg) : FashionMnist.DEBIAN_DIR;
         if (arg == null && !FashionMnist.isPresent(dir)) {
             out.println("no --data and no Fashion-MNIST in " + dir + " (apt-get install dataset-fashion-mnist):"
                     + " using a synthetic data set");
-            return SyntheticImages.generate(SYNTHETIC_TRAIN, SYNTHETIC_TEST, SYNTHETIC_SEED);
+            return null;
         }
         if (!Files.isDirectory(dir)) {
             throw new IOException("--data " + dir + ": no such folder");
         }
-        return FashionMnist.load(dir);
+        return dir;
     }
 
     /** {@code --engine naive|java|blas|fastest} with {@code --threads N}. */

@@ -34,4 +34,9 @@ public final class FashionMnist {
         Dataset test = Dataset.readIdx(dir, "t10k", CLASSES);
         return new Dataset.Split(train, test, "Fashion-MNIST from " + dir);
     }
+
+    /** Reads only the test set ({@code t10k-*}) from a folder. */
+    public static Dataset loadTest(Path dir) throws IOException {
+        return Dataset.readIdx(dir, "t10k", CLASSES);
+    }
 }
