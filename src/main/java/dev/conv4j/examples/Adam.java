@@ -18,6 +18,7 @@ public final class Adam {
         this(params, lr, 0.9f, 0.999f, 1e-8f);
     }
 
+    /** Adam with explicit decay rates of the running averages and the epsilon added to their root. */
     public Adam(List<Parameter> params, float lr, float beta1, float beta2, float eps) {
         this.params = List.copyOf(params);
         this.lr = lr;
@@ -32,6 +33,7 @@ public final class Adam {
         }
     }
 
+    /** The learning rate of the next step. */
     public float learningRate() {
         return lr;
     }

@@ -35,10 +35,12 @@ public final class Conv2d implements AutoCloseable {
         sync();
     }
 
+    /** The kernels, O×C×KH×KW. */
     public Parameter weight() {
         return weight;
     }
 
+    /** One bias per output channel. */
     public Parameter bias() {
         return bias;
     }
@@ -72,6 +74,7 @@ public final class Conv2d implements AutoCloseable {
         b.copyFrom(bias.value);
     }
 
+    /** Releases the off-heap copies of the weights and gradients. */
     @Override
     public void close() {
         w.close();

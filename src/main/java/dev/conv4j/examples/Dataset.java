@@ -94,26 +94,32 @@ public final class Dataset {
         return new Dataset(Arrays.copyOf(pixels, m * height * width), Arrays.copyOf(labels, m), height, width, classNames);
     }
 
+    /** The number of images. */
     public int size() {
         return count;
     }
 
+    /** Rows of every image. */
     public int height() {
         return height;
     }
 
+    /** Columns of every image. */
     public int width() {
         return width;
     }
 
+    /** The number of classes. */
     public int classes() {
         return classes;
     }
 
+    /** The name of each class, by label. */
     public List<String> classNames() {
         return classNames;
     }
 
+    /** The class of image {@code i}. */
     public int label(int i) {
         return labels[i] & 0xff;
     }

@@ -38,18 +38,22 @@ public final class Dense {
         sync();
     }
 
+    /** The weights, {@code [out][in]}. */
     public Parameter weight() {
         return weight;
     }
 
+    /** One bias per output. */
     public Parameter bias() {
         return bias;
     }
 
+    /** Values per input row. */
     public int inputs() {
         return in;
     }
 
+    /** Values per output row. */
     public int outputs() {
         return out;
     }

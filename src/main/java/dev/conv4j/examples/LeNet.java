@@ -89,14 +89,17 @@ public final class LeNet implements AutoCloseable {
         fc2 = new Dense("fc2", a.hidden(), a.classes());
     }
 
+    /** The sizes of this network. */
     public Architecture architecture() {
         return arch;
     }
 
+    /** The mean subtracted from pixels scaled to [0, 1]. */
     public float mean() {
         return mean;
     }
 
+    /** The standard deviation the centred pixels are divided by. */
     public float std() {
         return std;
     }

@@ -28,10 +28,12 @@ public final class Parameter {
         return name;
     }
 
+    /** The shape (a copy). */
     public int[] shape() {
         return shape.clone();
     }
 
+    /** The number of values. */
     public int size() {
         return value.length;
     }

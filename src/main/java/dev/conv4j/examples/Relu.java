@@ -5,6 +5,7 @@ public final class Relu {
     private Relu() {
     }
 
+    /** Replaces every negative value by zero. */
     public static void forward(float[] v, int n) {
         for (int i = 0; i < n; i++) {
             v[i] = Math.max(0f, v[i]);

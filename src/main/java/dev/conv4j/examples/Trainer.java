@@ -47,6 +47,10 @@ public final class Trainer {
     private final float baseRate;
     private long steps, decaySteps;
 
+    /**
+     * @param batchSize images per step
+     * @param seed      seeds the order in which each epoch visits the images
+     */
     public Trainer(LeNet net, Adam optimizer, int batchSize, long seed) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
