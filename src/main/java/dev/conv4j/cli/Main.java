@@ -27,6 +27,10 @@ public final class Main {
                     return InfoCommand.run(out);
                 case "bench":
                     return BenchCommand.run(Options.parse(rest), out, err);
+                case "train":
+                    return TrainCommand.run(Options.parse(rest), out, err);
+                case "predict":
+                    return PredictCommand.run(Options.parse(rest), out, err);
                 default:
                     err.println("unknown command '" + args[0] + "'");
                     usage(err);
@@ -52,5 +56,11 @@ public final class Main {
         out.println("        [--only SHAPE,...] [--samples N]: GFLOP/s of each engine and of the raw sgemm ceiling");
         out.println("        per shape (default: the bundled ResNet-50/LeNet/depthwise suite); table, CSV and PNG");
         out.println("  info  version, Java, the engines available (and why not), OpenBLAS build, core, threads");
+        out.println("  train [--data DIR|synthetic] [--epochs N] [--engine naive|java|blas|fastest] [--threads N]");
+        out.println("        [--save MODEL_DIR] [--batch N] [--lr X] [--schedule cosine|constant] [--seed N] [--limit N]");
+        out.println("        train a LeNet on the Fashion-MNIST IDX files in DIR (default: the Debian package's");
+        out.println("        folder, else a synthetic set) and print 'test accuracy: A (N images)'");
+        out.println("  predict --model MODEL_DIR [--data DIR|synthetic] [--engine ...] [--threads N] [--batch N]");
+        out.println("        classify the test images with a saved model; print accuracy and images/s");
     }
 }

@@ -132,7 +132,9 @@ class MemoryTest {
     @Test
     void perThreadWorkspacesOfThreadsThatEndedAreReclaimed() throws Exception {
         int[] xs = {1, 64, 64, 64}, ws = {8, 64, 3, 3};
-        long column = 4L * 64 * 9 * 16 * 64; // one thread's column buffer for this shape: (C*KH*KW) x (16 rows * OW) floats
+        // the least one thread's column buffer for this shape can hold: (C*KH*KW) x (one output row) floats
+        long column = 4L * 64 * 9 * 64;
+        long slack = 4L << 20;
         List<ConvEngine> engines = new ArrayList<>(List.of(ConvEngines.java(1)));
         if (ConvEngines.isNativeAvailable()) {
             engines.add(0, ConvEngines.blas(1));
@@ -179,12 +181,12 @@ class MemoryTest {
                     batches * perBatch, engines.stream().map(ConvEngine::name).reduce((a, b2) -> a + "+" + b2).orElse(""),
                     mb(grownOffHeap), mb(grownHeap), mb(before.offHeap), mb(after.offHeap), mb(before.heap), mb(after.heap));
             if (ConvEngines.isNativeAvailable()) {
-                assertTrue(grownOffHeap >= perBatch * column * 9 / 10, "8 live threads should hold 8 native workspaces of "
+                assertTrue(grownOffHeap >= perBatch * column, "8 live threads should hold 8 native workspaces of at least "
                         + mb(column) + ", found +" + mb(grownOffHeap) + ": the test does not measure what it should");
-                assertTrue(after.offHeap <= before.offHeap + 2 * column, "native workspaces of ended threads were not reclaimed: "
+                assertTrue(after.offHeap <= before.offHeap + slack, "native workspaces of ended threads were not reclaimed: "
                         + mb(before.offHeap) + " -> " + mb(after.offHeap));
             }
-            assertTrue(after.heap <= before.heap + 2 * column + HEAP_SLACK, "heap workspaces of ended threads were not reclaimed: "
+            assertTrue(after.heap <= before.heap + slack + HEAP_SLACK, "heap workspaces of ended threads were not reclaimed: "
                     + mb(before.heap) + " -> " + mb(after.heap));
         }
     }
