@@ -6,22 +6,26 @@ import java.nio.FloatBuffer;
 /**
  * im2col and col2im in Java, the same loops as {@code native/conv4j_im2col.h}: the column matrix
  * of channels [c0, c0+cn) of an image over output rows [oh0, oh0+rows) has cn·KH·KW rows and
- * rows·OW columns.
+ * rows·OW columns, held as an array of rows (see {@link Gemm} for why).
  */
 final class Im2col {
     private Im2col() {
     }
 
-    /** Fills {@code col} from the image plane block starting at {@code xoff} of {@code x}. */
-    static void im2col(ConvGeometry g, FloatBuffer x, int xoff, int cn, int oh0, int rows, float[] col) {
-        int ow = g.ow, k = 0;
+    /**
+     * Fills the rows of {@code col} (one per channel and kernel tap, rows·OW columns each) from the
+     * image plane block starting at {@code xoff} of {@code x}.
+     */
+    static void im2col(ConvGeometry g, FloatBuffer x, int xoff, int cn, int oh0, int rows, float[][] cols) {
+        int ow = g.ow, tap = 0;
         for (int c = 0; c < cn; c++) {
             int xc = xoff + c * g.h * g.w;
             for (int p = 0; p < g.kh; p++) {
-                for (int q = 0; q < g.kw; q++) {
+                for (int q = 0; q < g.kw; q++, tap++) {
+                    float[] col = cols[tap];
                     int iw0 = q * g.dilationW - g.padLeft;
                     int lo = firstValid(iw0, g.strideW, ow), hi = endValid(iw0, g.strideW, g.w, ow, lo);
-                    for (int r = 0; r < rows; r++, k += ow) {
+                    for (int r = 0, k = 0; r < rows; r++, k += ow) {
                         int ih = (oh0 + r) * g.strideH - g.padTop + p * g.dilationH;
                         if (ih < 0 || ih >= g.h) {
                             java.util.Arrays.fill(col, k, k + ow, 0f);
@@ -45,16 +49,17 @@ final class Im2col {
         }
     }
 
-    /** Adds {@code col} back onto the image block {@code x} (cn planes of H·W, starting at index 0). */
-    static void col2im(ConvGeometry g, float[] col, int cn, int oh0, int rows, float[] x) {
-        int ow = g.ow, k = 0;
+    /** Adds the rows of {@code cols} back onto the image block {@code x} (cn planes of H·W, from index 0). */
+    static void col2im(ConvGeometry g, float[][] cols, int cn, int oh0, int rows, float[] x) {
+        int ow = g.ow, tap = 0;
         for (int c = 0; c < cn; c++) {
             int xc = c * g.h * g.w;
             for (int p = 0; p < g.kh; p++) {
-                for (int q = 0; q < g.kw; q++) {
+                for (int q = 0; q < g.kw; q++, tap++) {
+                    float[] col = cols[tap];
                     int iw0 = q * g.dilationW - g.padLeft;
                     int lo = firstValid(iw0, g.strideW, ow), hi = endValid(iw0, g.strideW, g.w, ow, lo);
-                    for (int r = 0; r < rows; r++, k += ow) {
+                    for (int r = 0, k = 0; r < rows; r++, k += ow) {
                         int ih = (oh0 + r) * g.strideH - g.padTop + p * g.dilationH;
                         if (ih < 0 || ih >= g.h) {
                             continue;

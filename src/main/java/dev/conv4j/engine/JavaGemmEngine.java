@@ -42,15 +42,15 @@ public final class JavaGemmEngine extends AbstractConvEngine {
             int band = u % bands, grp = (u / bands) % g.groups, n = u / (bands * g.groups);
             int oh0 = band * rows, r = Math.min(rows, g.oh - oh0), cols = r * g.ow;
             Workspace ws = workspace.get();
-            float[] col = ws.col(g.k * cols), out = ws.out(g.og * cols);
+            float[][] col = ws.rows(COLUMNS, g.k, cols), out = ws.rows(OUTPUT, g.og, cols);
             Im2col.im2col(g, xb, (n * g.c + grp * g.cg) * g.inPlane(), g.cg, oh0, r, col);
             for (int o = 0; o < g.og; o++) {
-                java.util.Arrays.fill(out, o * cols, (o + 1) * cols, bb == null ? 0f : bb.get(grp * g.og + o));
+                java.util.Arrays.fill(out[o], 0, cols, bb == null ? 0f : bb.get(grp * g.og + o));
             }
             Gemm.nn(g.og, cols, g.k, wa, grp * g.og * g.k, g.k, col, out);
             int yoff = (n * g.o + grp * g.og) * plane + oh0 * g.ow;
             for (int o = 0; o < g.og; o++) {
-                yb.put(yoff + o * plane, out, o * cols, cols);
+                yb.put(yoff + o * plane, out[o], 0, cols);
             }
         });
     }
@@ -80,7 +80,7 @@ public final class JavaGemmEngine extends AbstractConvEngine {
             int gyoff = (n * g.o + grp * g.og) * g.outPlane();
             for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
                 int r = Math.min(rows, g.oh - oh0), cols = r * g.ow;
-                float[] band = ws.out(g.og * cols), col = ws.col(kb * cols);
+                float[][] band = ws.rows(OUTPUT, g.og, cols), col = ws.rows(COLUMNS, kb, cols);
                 readBand(gyb, gyoff, g.og, g.outPlane(), oh0 * g.ow, cols, band);
                 Gemm.tn(kb, cols, g.og, wa, grp * g.og * g.k + c0 * khkw, g.k, band, col);
                 Im2col.col2im(g, col, cn, oh0, r, image);
@@ -108,13 +108,13 @@ public final class JavaGemmEngine extends AbstractConvEngine {
             int c0 = blk * cb, cn = Math.min(cb, g.cg - c0), kb = cn * khkw;
             int rows = Partition.backwardRows(g, kb);
             Workspace ws = workspace.get();
-            float[] acc = ws.image(g.og * kb);
+            float[][] acc = ws.rows(ACCUMULATOR, g.og, kb);
             int gwoff = grp * g.og * g.k + c0 * khkw;
             for (int o = 0; o < g.og; o++) {
                 if (accumulate) {
-                    gwb.get(gwoff + o * g.k, acc, o * kb, kb);
+                    gwb.get(gwoff + o * g.k, acc[o], 0, kb);
                 } else {
-                    java.util.Arrays.fill(acc, o * kb, (o + 1) * kb, 0f);
+                    java.util.Arrays.fill(acc[o], 0, kb, 0f);
                 }
             }
             for (int n = 0; n < g.n; n++) {
@@ -122,15 +122,18 @@ public final class JavaGemmEngine extends AbstractConvEngine {
                 int gyoff = (n * g.o + grp * g.og) * g.outPlane();
                 for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
                     int r = Math.min(rows, g.oh - oh0), cols = r * g.ow;
-                    float[] col = ws.col(kb * cols), colT = ws.aux(kb * cols), band = ws.out(g.og * cols);
+                    float[][] col = ws.rows(COLUMNS, kb, cols), colT = ws.rows(TRANSPOSED, cols, kb);
+                    float[] band = ws.flat(g.og * cols);
                     Im2col.im2col(g, xb, xoff, cn, oh0, r, col);
                     Gemm.transpose(kb, cols, col, colT);
-                    readBand(gyb, gyoff, g.og, g.outPlane(), oh0 * g.ow, cols, band);
+                    for (int o = 0; o < g.og; o++) {
+                        gyb.get(gyoff + o * g.outPlane() + oh0 * g.ow, band, o * cols, cols);
+                    }
                     Gemm.nn(g.og, kb, cols, band, 0, cols, colT, acc);
                 }
             }
             for (int o = 0; o < g.og; o++) {
-                gwb.put(gwoff + o * g.k, acc, o * kb, kb);
+                gwb.put(gwoff + o * g.k, acc[o], 0, kb);
             }
         });
     }
@@ -149,10 +152,10 @@ public final class JavaGemmEngine extends AbstractConvEngine {
         }
     }
 
-    /** Copies columns [col0, col0+cols) of {@code rows} planes of size {@code plane} into a dense block. */
-    private static void readBand(FloatBuffer src, int off, int rows, int plane, int col0, int cols, float[] dst) {
+    /** Copies columns [col0, col0+cols) of {@code rows} planes of size {@code plane} into rows of dst. */
+    private static void readBand(FloatBuffer src, int off, int rows, int plane, int col0, int cols, float[][] dst) {
         for (int i = 0; i < rows; i++) {
-            src.get(off + i * plane + col0, dst, i * cols, cols);
+            src.get(off + i * plane + col0, dst[i], 0, cols);
         }
     }
 
@@ -163,21 +166,25 @@ public final class JavaGemmEngine extends AbstractConvEngine {
         return a;
     }
 
+    private static final int COLUMNS = 0, OUTPUT = 1, TRANSPOSED = 2, ACCUMULATOR = 3;
+
     /** One thread's scratch arrays, grown on demand and kept for the next call. */
     private static final class Workspace {
-        private float[] col = new float[0], aux = new float[0], out = new float[0], image = new float[0];
-        private float[] weights = new float[0];
+        private final float[][][] rows = {new float[0][], new float[0][], new float[0][], new float[0][]};
+        private float[] image = new float[0], weights = new float[0], flat = new float[0];
 
-        float[] col(int size) {
-            return col.length >= size ? col : (col = new float[size]);
-        }
-
-        float[] aux(int size) {
-            return aux.length >= size ? aux : (aux = new float[size]);
-        }
-
-        float[] out(int size) {
-            return out.length >= size ? out : (out = new float[size]);
+        /**
+         * At least {@code count} rows of at least {@code length} floats (rows may be longer). A shape that
+         * does not fit gets rows of exactly its size: growing each dimension to the largest ever seen
+         * could multiply a tall shape's row count by a wide shape's row length.
+         */
+        float[][] rows(int kind, int count, int length) {
+            float[][] r = rows[kind];
+            if (r.length < count || (count > 0 && r[0].length < length)) {
+                r = new float[count][length];
+                rows[kind] = r;
+            }
+            return r;
         }
 
         float[] image(int size) {
@@ -186,6 +193,10 @@ public final class JavaGemmEngine extends AbstractConvEngine {
 
         float[] weights(int size) {
             return weights.length >= size ? weights : (weights = new float[size]);
+        }
+
+        float[] flat(int size) {
+            return flat.length >= size ? flat : (flat = new float[size]);
         }
     }
 }
