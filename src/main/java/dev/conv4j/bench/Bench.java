@@ -101,6 +101,12 @@ public final class Bench {
                 withCeilingThreads(e.getKey(), () -> e.getValue().warmUp(
                         e.getKey().equals("naive") ? 1 : config.warmupNanos, config.sampleNanos));
             }
+            if (config.threads > 1 && watches.containsKey("sgemm")) {
+                pause(OPENBLAS_IDLE_MILLIS);
+            }
+            // With several threads the ceiling runs OpenBLAS's own threads, which spin for a while after
+            // each call and would steal cores from the engines: sample it apart, after them, then wait.
+            Stopwatch ceilingWatch = config.threads > 1 ? watches.remove("sgemm") : null;
             boolean more = true;
             while (more) {
                 more = false;
@@ -110,6 +116,15 @@ public final class Bench {
                         more |= !e.getValue().done();
                     }
                 }
+            }
+            if (ceilingWatch != null) {
+                withCeilingThreads("sgemm", () -> {
+                    while (!ceilingWatch.done()) {
+                        ceilingWatch.sample();
+                    }
+                });
+                watches.put("sgemm", ceilingWatch);
+                pause(OPENBLAS_IDLE_MILLIS);
             }
             watches.forEach((k, v) -> r.gflops.put(k, g.flops() / v.median() / 1e9));
         } finally {
@@ -131,6 +146,17 @@ public final class Bench {
             r.run();
         } finally {
             SgemmCeiling.threads(1);
+        }
+    }
+
+    /** Longer than OpenBLAS's threads keep spinning after their last call (about 0.1 s). */
+    private static final long OPENBLAS_IDLE_MILLIS = 200;
+
+    private static void pause(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

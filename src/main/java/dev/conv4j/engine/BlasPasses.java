@@ -72,7 +72,7 @@ final class BlasPasses {
         if (g.isDepthwise()) {
             return g.n * Partition.bands(g.c, Partition.DEPTHWISE_BLOCK);
         }
-        return g.n * g.groups * Partition.bands(g.cg, Partition.channelBlock(g));
+        return g.n * g.groups * Partition.bands(g.cg, Partition.dataChannelBlock(g));
     }
 
     static void backwardDataUnit(ConvGeometry g, int u, Args a, Scratch s) {
@@ -83,7 +83,7 @@ final class BlasPasses {
                     Math.min(Partition.DEPTHWISE_BLOCK, g.c - c0), a.accumulate);
             return;
         }
-        int cb = Partition.channelBlock(g), blocks = Partition.bands(g.cg, cb), khkw = g.kh * g.kw;
+        int cb = Partition.dataChannelBlock(g), blocks = Partition.bands(g.cg, cb), khkw = g.kh * g.kw;
         int blk = u % blocks, grp = (u / blocks) % g.groups, n = u / (blocks * g.groups);
         int c0 = blk * cb, cn = Math.min(cb, g.cg - c0);
         if (!a.accumulate) {
@@ -102,7 +102,7 @@ final class BlasPasses {
     /** Weight units, plus one unit for the bias gradient when there is one. */
     static int backwardWeightsUnits(ConvGeometry g, boolean bias) {
         int units = g.isDepthwise() ? Partition.bands(g.o, Partition.DEPTHWISE_BLOCK)
-                : g.groups * Partition.bands(g.cg, Partition.channelBlock(g));
+                : g.groups * Partition.bands(g.cg, Partition.weightChannelBlock(g));
         return units + (bias && !g.isDepthwise() ? 1 : 0);
     }
 
@@ -115,7 +115,7 @@ final class BlasPasses {
             }
             return;
         }
-        int cb = Partition.channelBlock(g), blocks = Partition.bands(g.cg, cb), khkw = g.kh * g.kw;
+        int cb = Partition.weightChannelBlock(g), blocks = Partition.bands(g.cg, cb), khkw = g.kh * g.kw;
         if (u == g.groups * blocks) {
             NativeKernels.channelSums(g, a.gy, a.gbias, 0, g.o, a.accumulate);
             return;
@@ -146,8 +146,11 @@ final class BlasPasses {
         if (!g.isPointwise()) {
             int rows = Partition.forwardRows(g);
             long forward = winograd ? 0 : (long) g.k * rows * g.ow;
-            int cb = Partition.channelBlock(g), khkw = g.kh * g.kw;
-            long backward = (long) cb * khkw * Partition.backwardRows(g, cb * khkw) * g.ow;
+            long backward = 0;
+            for (int cb : new int[] {Partition.dataChannelBlock(g), Partition.weightChannelBlock(g)}) {
+                int rowsOfBlock = cb * g.kh * g.kw;
+                backward = Math.max(backward, (long) rowsOfBlock * Partition.backwardRows(g, rowsOfBlock) * g.ow);
+            }
             size[COLUMNS] = Math.max(forward, backward);
         }
         if (winograd) {

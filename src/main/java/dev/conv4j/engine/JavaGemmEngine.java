@@ -62,7 +62,7 @@ public final class JavaGemmEngine extends AbstractConvEngine {
         checkBufferable(gx, "gx");
         FloatBuffer gyb = gy.buffer(), gxb = gx.buffer();
         float[] wa = copyOf(w);
-        int cb = Partition.channelBlock(g);
+        int cb = Partition.dataChannelBlock(g);
         int blocks = Partition.bands(g.cg, cb);
         int khkw = g.kh * g.kw;
         pool.run(g.n * g.groups * blocks, u -> {
@@ -95,7 +95,7 @@ public final class JavaGemmEngine extends AbstractConvEngine {
         checkBufferable(gy, "gy");
         checkBufferable(gw, "gw");
         FloatBuffer xb = x.buffer(), gyb = gy.buffer(), gwb = gw.buffer(), gbb = gbias == null ? null : gbias.buffer();
-        int cb = Partition.channelBlock(g);
+        int cb = Partition.weightChannelBlock(g);
         int blocks = Partition.bands(g.cg, cb);
         int khkw = g.kh * g.kw;
         int weightUnits = g.groups * blocks;

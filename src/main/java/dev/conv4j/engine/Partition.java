@@ -74,11 +74,24 @@ final class Partition {
         return Math.min(g.oh, budgetRows(g, blockRows));
     }
 
-    /** Channels per block of the backward passes (within one group). */
-    static int channelBlock(ConvGeometry g) {
-        int khkw = g.kh * g.kw;
-        int blocks = Math.max(1, ceilDiv(g.k, BLOCK_ROWS));
-        return Math.max(1, ceilDiv(g.cg, Math.min(blocks, g.cg)));
+    /**
+     * Channels per block of the backward passes (within one group): blocks of about
+     * {@link #BLOCK_ROWS} column-matrix rows, and at least enough blocks that, with
+     * {@code otherUnits} units from images and groups, a call offers {@link #FORWARD_UNITS} units.
+     */
+    static int channelBlock(ConvGeometry g, int otherUnits) {
+        int blocks = Math.max(ceilDiv(g.k, BLOCK_ROWS), ceilDiv(FORWARD_UNITS, Math.max(1, otherUnits)));
+        return Math.max(1, ceilDiv(g.cg, Math.max(1, Math.min(blocks, g.cg))));
+    }
+
+    /** Channels per block of the backward-data pass, whose units are images x groups x blocks. */
+    static int dataChannelBlock(ConvGeometry g) {
+        return channelBlock(g, g.n * g.groups);
+    }
+
+    /** Channels per block of the backward-weights pass, whose units are groups x blocks (it sums over the batch). */
+    static int weightChannelBlock(ConvGeometry g) {
+        return channelBlock(g, g.groups);
     }
 
     /** Floats of Winograd transform workspace (V and M) per unit: 4 MiB. */
