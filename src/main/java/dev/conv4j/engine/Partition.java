@@ -99,10 +99,11 @@ final class Partition {
 
     /**
      * Whether the blas engine's forward pass uses Winograd F(2x2, 3x3): when asked, or under AUTO
-     * when it applies and pays off. Measured here (one core, AVX-512): with the weight transform
-     * already done (a plan), Winograd beat im2col on every ResNet-50 3x3 layer; done per call, the
-     * transform of O·C weights costs more than Winograd saves unless the batch has at least about
-     * 128 tiles (2x2 output blocks). Narrow layers (C or O below 16) make its products inefficient.
+     * when it applies and pays off. Measured here (AVX-512, one and two threads): with the weight
+     * transform already done (a plan), Winograd beat im2col on the ResNet-50 3x3 layers with at least
+     * 49 tiles (2x2 output blocks) per batch, and lost on res5 (16 tiles, products too narrow); done
+     * per call, the transform of O·C weights costs more than Winograd saves below about 128 tiles.
+     * Narrow layers (C or O below 16) make its products inefficient.
      */
     static boolean useWinograd(ConvGeometry g, boolean weightsPrepared) {
         switch (g.algorithm) {
@@ -112,7 +113,7 @@ final class Partition {
                 return false;
             default:
                 return ConvAlgorithm.winogradApplies(g) && g.c >= 16 && g.o >= 16
-                        && (weightsPrepared || tiles(g) >= 128);
+                        && tiles(g) >= (weightsPrepared ? 32 : 128);
         }
     }
 
@@ -120,12 +121,19 @@ final class Partition {
         return g.n * ((g.oh + 1) / 2) * ((g.ow + 1) / 2);
     }
 
-    /** Tiles per Winograd unit: as many as the budget allows, split evenly. */
+    /**
+     * Tiles per Winograd unit: as many as the budget allows, but cut into at least
+     * {@link #FORWARD_UNITS} units while each keeps {@link #MIN_WINOGRAD_TILES} tiles, split evenly.
+     */
     static int winogradChunk(ConvGeometry g, int tiles) {
         long max = Math.max(32, WINOGRAD_BUDGET / (16L * (g.c + g.o)));
         int chunks = (int) Math.max(1, (tiles + max - 1) / max);
-        return ceilDiv(tiles, chunks);
+        chunks = Math.max(chunks, Math.min(FORWARD_UNITS, tiles / MIN_WINOGRAD_TILES));
+        return ceilDiv(tiles, Math.max(1, chunks));
     }
+
+    /** The fewest tiles a Winograd unit is cut to for parallelism: its 16 products are that wide. */
+    static final int MIN_WINOGRAD_TILES = 8;
 
     static int bands(int extent, int per) {
         return ceilDiv(extent, per);
