@@ -5,7 +5,6 @@ import dev.conv4j.Tensor;
 import dev.conv4j.io.Json;
 import dev.conv4j.io.Npy;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -102,19 +101,6 @@ public final class GoldenCase implements AutoCloseable {
             if (t != null) {
                 t.close();
             }
-        }
-    }
-
-    /** Loads every case under {@code root}, for callers that want them all at once. */
-    public static List<GoldenCase> loadAll(Path root) {
-        try {
-            List<GoldenCase> all = new ArrayList<>();
-            for (Path p : list(root)) {
-                all.add(load(p));
-            }
-            return all;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 }

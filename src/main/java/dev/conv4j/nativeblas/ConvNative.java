@@ -76,9 +76,4 @@ final class ConvNative {
 
     static native void openblas_set_num_threads(int threads);
 
-    static native void conv4j_im2col(@Const FloatPointer x, int cn, int h, int wd, int kh, int kw,
-            int pt, int pl, int sh, int sw, int dh, int dw, int oh0, int rows, int ow, FloatPointer col);
-
-    static native void conv4j_col2im(@Const FloatPointer col, int cn, int h, int wd, int kh, int kw,
-            int pt, int pl, int sh, int sw, int dh, int dw, int oh0, int rows, int ow, FloatPointer x);
 }
