@@ -75,5 +75,4 @@ final class ConvNative {
     static native int openblas_get_num_threads();
 
     static native void openblas_set_num_threads(int threads);
-
 }
