@@ -2,11 +2,13 @@ package dev.conv4j.engine;
 
 import dev.conv4j.ConvAlgorithm;
 import dev.conv4j.ConvGeometry;
+import dev.conv4j.nativeblas.NativeKernels;
 
 /**
- * How a convolution is cut into independent units of work: bands of output rows, blocks of
- * channels. The cut depends on the shapes only, never on the thread count, so every engine gives
- * bit-identical results whatever number of threads runs it.
+ * How a convolution is cut into independent units of work: bands of output rows, blocks of input
+ * or output channels, chunks of Winograd tiles. The cut depends on the shapes and the machine's
+ * core count, never on an engine's thread count, so an engine gives bit-identical results whatever
+ * number of threads runs it.
  */
 final class Partition {
     /**
@@ -113,12 +115,8 @@ final class Partition {
                 return false;
             default:
                 return ConvAlgorithm.winogradApplies(g) && g.c >= 16 && g.o >= 16
-                        && tiles(g) >= (weightsPrepared ? 32 : 128);
+                        && NativeKernels.winogradTiles(g) >= (weightsPrepared ? 32 : 128);
         }
-    }
-
-    static int tiles(ConvGeometry g) {
-        return g.n * ((g.oh + 1) / 2) * ((g.ow + 1) / 2);
     }
 
     /**
@@ -145,6 +143,6 @@ final class Partition {
     }
 
     static int ceilDiv(int a, int b) {
-        return (a + b - 1) / b;
+        return (int) ((a + (long) b - 1) / b);
     }
 }
