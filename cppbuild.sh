@@ -32,7 +32,7 @@ fi
 
 # a shared library exporting the kernels (they are static inline in the headers)
 printf '#include "conv4j_kernels.h"\n' > "$OUT/conv4j_lib.c"
-sed -n 's/^static inline \(.*\) \(conv4j_[a-z0-9_]*\)(.*/\2/p' native/*.h | sort -u | while read -r f; do
+sed -n 's/^static \(inline \)\{0,1\}[a-z ]*[ *]\(conv4j_[a-z0-9_]*\)(.*/\2/p' native/*.h | sort -u | while read -r f; do
     printf 'void *conv4j_export_%s = (void *)&%s;\n' "$f" "$f"
 done >> "$OUT/conv4j_lib.c"
 gcc $CFLAGS $VEC -I native -I "$BLAS/include" -shared -o "$OUT/libconv4j.so" "$OUT/conv4j_lib.c" \

@@ -108,15 +108,24 @@ static inline void conv4j_fill(float *p, long long off, long long n, float v) {
     }
 }
 
-/* out[i] (+)= sum over n < batch and j < plane of in[(n*channels + c0 + i)*plane + j], i < cn,
-   summed in double in a fixed order, so the result does not depend on how channels are split. */
-static inline void conv4j_channel_sums(const float *in, int batch, int channels, int plane,
-                                       int c0, int cn, float *out, int accumulate) {
+/* out[i] (+)= sum over n < batch and j < plane of in[(n*channels + c0 + i)*plane + j], i < cn.
+   Each plane is summed in 16 float lanes (each lane in index order, so the loop vectorizes without
+   reassociating anything), the lanes and planes are then added in double in a fixed order: the
+   result does not depend on how channels are split across threads. */
+CONV4J_MULTIVERSION
+static void conv4j_channel_sums(const float *in, int batch, int channels, int plane,
+                                int c0, int cn, float *out, int accumulate) {
     for (int i = 0; i < cn; i++) {
         double s = 0;
         for (int n = 0; n < batch; n++) {
             const float *p = in + ((size_t)n * channels + c0 + i) * plane;
-            for (int j = 0; j < plane; j++) s += p[j];
+            float lane[16] = {0};
+            int j = 0;
+            for (; j + 16 <= plane; j += 16) {
+                for (int l = 0; l < 16; l++) lane[l] += p[j + l];
+            }
+            for (int l = 0; j < plane; j++, l++) lane[l] += p[j];
+            for (int l = 0; l < 16; l++) s += lane[l];
         }
         out[c0 + i] = (float)(accumulate ? out[c0 + i] + s : s);
     }

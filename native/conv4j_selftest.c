@@ -70,6 +70,22 @@ int main(void) {
         free(x); free(w); free(b); free(y); free(col);
         if (failures) break;
     }
-    printf("conv4j native self-test: %d convolutions, %s\n", runs, failures ? "FAILED" : "all match");
+    /* bias gradient: channel sums over the batch and the plane, against a plain double loop */
+    for (int t = 0; t < 20 && !failures; t++) {
+        int n = 1 + rand() % 3, c = 1 + rand() % 5, plane = 1 + rand() % 70;
+        float *g = rnd((size_t)n * c * plane), out[5];
+        conv4j_channel_sums(g, n, c, plane, 0, c, out, 0);
+        for (int i = 0; i < c; i++) {
+            double ref = 0;
+            for (int k = 0; k < n; k++)
+                for (int j = 0; j < plane; j++) ref += g[((size_t)k * c + i) * plane + j];
+            if (fabs(out[i] - ref) > 1e-4 * (1 + fabs(ref))) {
+                fprintf(stderr, "channel sum mismatch: %g vs %g\n", out[i], ref);
+                failures++;
+            }
+        }
+        free(g);
+    }
+    printf("conv4j native self-test: %d convolutions and 20 bias gradients, %s\n", runs, failures ? "FAILED" : "all match");
     return failures ? 1 : 0;
 }
