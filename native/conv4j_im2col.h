@@ -17,19 +17,20 @@
 /* The output columns j in [*lo, *hi) whose input column j*sw + iw0 lies inside [0, w):
    splitting the row this way leaves the inner loops without bounds tests, so they vectorize. */
 static inline void conv4j_valid_cols(int iw0, int sw, int w, int ow, int *lo, int *hi) {
-    int a, b;
+    /* 64-bit: with a huge padding and a huge stride, -iw0 + sw would wrap around in 32 bits */
+    long long a, b, x0 = iw0;
     if (sw == 1) {  /* no division: this runs once per kernel column of every call */
-        a = iw0 >= 0 ? 0 : -iw0;
-        b = w - iw0;
+        a = x0 >= 0 ? 0 : -x0;
+        b = (long long)w - x0;
     } else {
-        a = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
-        b = iw0 > w - 1 ? 0 : (w - 1 - iw0) / sw + 1;
+        a = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
+        b = x0 > w - 1 ? 0 : ((long long)w - 1 - x0) / sw + 1;
     }
     if (a > ow) a = ow;
     if (b > ow) b = ow;
     if (b < a) b = a;
-    *lo = a;
-    *hi = b;
+    *lo = (int)a;
+    *hi = (int)b;
 }
 
 /* The valid output columns of each of the first (up to) 32 kernel columns, computed once per call
@@ -60,21 +61,30 @@ static inline void conv4j_im2col(const float *__restrict x, int cn, int h, int w
             for (int q = 0; q < kw; q++) {
                 int iw0 = q * dw - pl, lo, hi;
                 conv4j_col_range(q, dw, pl, sw, w, ow, los, his, &lo, &hi);
-                for (int r = 0; r < rows; r++, col += ow) {
-                    int ih = (oh0 + r) * sh - pt + p * dh;
-                    if ((unsigned)ih >= (unsigned)h) {
-                        for (int j = 0; j < ow; j++) col[j] = 0.f;
-                        continue;
+                /* the rows [r0, r1) whose input row lies inside the image; the others are padding */
+                int r0, r1;
+                conv4j_valid_cols(p * dh - pt + oh0 * sh, sh, h, rows, &r0, &r1);
+                memset(col, 0, sizeof(float) * (size_t)r0 * ow);
+                const float *__restrict src = r1 > r0 ? xc + (size_t)((oh0 + r0) * sh - pt + p * dh) * w + iw0 : xc;
+                if (r1 <= r0) {
+                    /* every row is padding: zeroed above and below */
+                } else if (sw == 1 && sh == 1 && lo == 0 && hi == ow && ow == w) {
+                    /* whole rows, consecutive in the image and in the column matrix: one copy */
+                    memcpy(col + (size_t)r0 * ow, src, sizeof(float) * (size_t)(r1 - r0) * ow);
+                } else {
+                    for (int r = r0; r < r1; r++, src += (size_t)sh * w) {
+                        float *__restrict dst = col + (size_t)r * ow;
+                        for (int j = 0; j < lo; j++) dst[j] = 0.f;
+                        if (sw == 1) {
+                            for (int j = lo; j < hi; j++) dst[j] = src[j];
+                        } else {
+                            for (int j = lo; j < hi; j++) dst[j] = src[(size_t)j * sw];
+                        }
+                        for (int j = hi; j < ow; j++) dst[j] = 0.f;
                     }
-                    const float *__restrict src = xc + (size_t)ih * w + iw0;
-                    for (int j = 0; j < lo; j++) col[j] = 0.f;
-                    if (sw == 1) {
-                        for (int j = lo; j < hi; j++) col[j] = src[j];
-                    } else {
-                        for (int j = lo; j < hi; j++) col[j] = src[(size_t)j * sw];
-                    }
-                    for (int j = hi; j < ow; j++) col[j] = 0.f;
                 }
+                memset(col + (size_t)r1 * ow, 0, sizeof(float) * (size_t)(rows - r1) * ow);
+                col += (size_t)rows * ow;
             }
         }
     }

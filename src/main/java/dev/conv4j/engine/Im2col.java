@@ -82,12 +82,13 @@ final class Im2col {
 
     /** The first output column whose input column {@code iw0 + j*sw} is not left of the image. */
     private static int firstValid(int iw0, int sw, int ow) {
-        return Math.min(ow, iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw);
+        // in long: with a huge padding and a huge stride, -iw0 + sw would wrap around
+        return (int) Math.min(ow, iw0 >= 0 ? 0 : (-(long) iw0 + sw - 1) / sw);
     }
 
     /** One past the last output column whose input column lies inside the image. */
     private static int endValid(int iw0, int sw, int w, int ow, int lo) {
-        int hi = iw0 > w - 1 ? 0 : Math.min(ow, (w - 1 - iw0) / sw + 1);
-        return Math.max(lo, hi);
+        long hi = iw0 > w - 1 ? 0 : Math.min(ow, ((long) w - 1 - iw0) / sw + 1);
+        return (int) Math.max(lo, hi);
     }
 }

@@ -51,6 +51,21 @@ class WideShapesTest {
         check(engine, Conv2dParams.DEFAULT, new int[] {1, 40, 4, 4}, new int[] {520, 40, 1, 1}, r);
     }
 
+    /**
+     * A padding and a stride so large that their sum passes 2^31: the valid-column arithmetic of
+     * im2col must not wrap around (it once did, and wrote before the column buffer).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("engines")
+    void hugePaddingWithHugeStride(ConvEngine engine) {
+        Random r = new Random(13);
+        int big = 1 << 30;
+        check(engine, Conv2dParams.builder().padding(big, 0, big, 0).stride(big + 1).build(),
+                new int[] {1, 2, 4, 4}, new int[] {3, 2, 2, 2}, r);
+        check(engine, Conv2dParams.builder().padding(0, big, 1, big).stride(big + 1, big + 3).dilation(2).build(),
+                new int[] {2, 3, 5, 6}, new int[] {2, 3, 2, 3}, r);
+    }
+
     private static void check(ConvEngine engine, Conv2dParams p, int[] xs, int[] ws, Random r) {
         ConvGeometry g = ConvGeometry.of(p, xs, ws);
         ConvEngine naive = ConvEngines.naive();
