@@ -62,6 +62,9 @@ class WideShapesTest {
         int big = 1 << 30;
         check(engine, Conv2dParams.builder().padding(big, 0, big, 0).stride(big + 1).build(),
                 new int[] {1, 2, 4, 4}, new int[] {3, 2, 2, 2}, r);
+        // rows inside the image, columns in the padding: the case that wrote out of bounds
+        check(engine, Conv2dParams.builder().padding(0, 0, big, 0).stride(1, big + 1).build(),
+                new int[] {1, 2, 4, 4}, new int[] {3, 2, 2, 2}, r);
         check(engine, Conv2dParams.builder().padding(0, big, 1, big).stride(big + 1, big + 3).dilation(2).build(),
                 new int[] {2, 3, 5, 6}, new int[] {2, 3, 2, 3}, r);
     }
