@@ -1,16 +1,28 @@
 /*
- * Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1, dilation 1 and one group (Lavin & Gray,
- * arXiv:1509.09308). Each 2x2 block of outputs (a tile) comes from a 4x4 input patch d:
+ * Winograd F(m x m, 3x3), m = 2 or 4, for 3x3 convolutions with stride 1, dilation 1 and one group
+ * (Lavin & Gray, arXiv:1509.09308). Each m x m block of outputs (a tile) comes from an a x a input
+ * patch d, a = m + 2:
  *     Y = Aᵀ [ U ⊙ V ] A,  U = G g Gᵀ (per weight), V = Bᵀ d B (per patch),
- * and the sum over input channels of U ⊙ V is, for each of the 16 positions xi of the 4x4 transform
- * domain, one matrix product M[xi] (O x T) = U[xi] (O x C) · V[xi] (C x T) over T tiles: 16 sgemm
- * calls doing 16·O·C·T multiply-adds where im2col does 36·O·C·T. Tiles are numbered across the
- * batch (tile t = (n·th + ty)·tw + tx), so small images still give wide products.
+ * and the sum over input channels of U ⊙ V is, for each of the a² positions xi of the transform
+ * domain, one matrix product M[xi] (O x T) = U[xi] (O x C) · V[xi] (C x T) over T tiles: a² sgemm
+ * calls doing a²·O·C·T multiply-adds where im2col does 9·m²·O·C·T (2.25x fewer for m = 2, 4x for
+ * m = 4). Tiles are numbered across the batch (tile t = (n·th + ty)·tw + tx), so small images still
+ * give wide products.
  *
+ * F(2x2, 3x3), points 0, ±1, ∞:
  *   Bᵀ = | 1  0 -1  0 |   G = |  1    0    0  |   Aᵀ = | 1  1  1  0 |
  *        | 0  1  1  0 |       | 1/2  1/2  1/2 |        | 0  1 -1 -1 |
  *        | 0 -1  1  0 |       | 1/2 -1/2  1/2 |
  *        | 0  1  0 -1 |       |  0    0    1  |
+ *
+ * F(4x4, 3x3), points 0, ±1, ±2, ∞ (its constants grow, so its rounding error is larger; the code
+ * uses 24 G and divides the result by 576, see conv4j_wino_g):
+ *   Bᵀ = | 4  0 -5  0  1  0 |   G = |  1/4     0     0  |   Aᵀ = | 1  1  1  1  1  0 |
+ *        | 0 -4 -4  1  1  0 |       | -1/6  -1/6  -1/6  |        | 0  1 -1  2 -2  0 |
+ *        | 0  4 -4 -1  1  0 |       | -1/6   1/6  -1/6  |        | 0  1  1  4  4  0 |
+ *        | 0 -2 -1  2  1  0 |       | 1/24  1/12   1/6  |        | 0  1 -1  8 -8  1 |
+ *        | 0  2 -1 -2  1  0 |       | 1/24 -1/12   1/6  |
+ *        | 0  4  0 -5  0  1 |       |   0     0     1   |
  */
 #ifndef CONV4J_WINOGRAD_H
 #define CONV4J_WINOGRAD_H
@@ -19,138 +31,228 @@
 #include <string.h>
 #include <cblas.h>
 
-/* The distance between the 16 planes of a transform holding n floats each: n rounded up, plus 16.
-   Planes exactly a multiple of 4 KiB apart would map the 16 streams of a transform onto the same
+/* The distance between the planes of a transform holding n floats each: n rounded up, plus 16.
+   Planes exactly a multiple of 4 KiB apart would map the streams of a transform onto the same
    L1 sets and thrash them. */
-static inline size_t conv4j_wino2_plane(size_t n) {
+static inline size_t conv4j_wino_plane(size_t n) {
     return ((n + 15) & ~(size_t)15) + 16;
 }
 
-/* U[xi][o][c] = (G g[o][c] Gᵀ)[xi] for a weight of shape O x C x 3 x 3 (planes conv4j_wino2_plane(O·C) apart). */
-static inline void conv4j_wino2_weights(const float *w, int o_count, int c_count, float *u) {
-    const size_t plane = conv4j_wino2_plane((size_t)o_count * c_count);
-    for (int o = 0; o < o_count; o++) {
-        for (int c = 0; c < c_count; c++) {
-            const float *g = w + ((size_t)o * c_count + c) * 9;
-            float t[4][3];
-            for (int j = 0; j < 3; j++) {  /* G g */
-                t[0][j] = g[j];
-                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-                t[3][j] = g[6 + j];
-            }
-            for (int i = 0; i < 4; i++) {  /* (G g) Gᵀ */
-                float r[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-                for (int j = 0; j < 4; j++) u[(size_t)(i * 4 + j) * plane + (size_t)o * c_count + c] = r[j];
-            }
+/* G g (or, applied to rows, g Gᵀ): the a values of one 3-vector g read with stride s. For m = 4 this
+   is 24 G, whose entries are small integers: U then carries a factor 576 that the output transform
+   divides out once, so integer data stay exact through the whole data path and the weight
+   transform rounds no fractions like 1/6. */
+static inline void conv4j_wino_g(int m, const float *g, size_t s, float *r) {
+    const float g0 = g[0], g1 = g[s], g2 = g[2 * s];
+    if (m == 2) {
+        r[0] = g0;
+        r[1] = 0.5f * (g0 + g1 + g2);
+        r[2] = 0.5f * (g0 - g1 + g2);
+        r[3] = g2;
+    } else {
+        r[0] = 6.f * g0;
+        r[1] = -4.f * (g0 + g1 + g2);
+        r[2] = -4.f * (g0 - g1 + g2);
+        r[3] = g0 + 2.f * g1 + 4.f * g2;
+        r[4] = g0 - 2.f * g1 + 4.f * g2;
+        r[5] = 24.f * g2;
+    }
+}
+
+/* U[xi][o][c] = (G g[o][c] Gᵀ)[xi] for a weight of shape O x C x 3 x 3 (a² planes conv4j_wino_plane(O·C) apart).
+   U[xi] is linear in the 9 taps of g: with T[xi][tap] = G[i][p]·G[j][q] (xi = i·a + j, tap = 3p + q),
+   U = T · Wᵀ for W the (O·C) x 9 weight matrix, one sgemm that writes each plane as a whole row
+   rather than a² scattered values per weight. */
+static inline void conv4j_wino_weights(const float *w, int o_count, int c_count, float *u, int m) {
+    const int a = m + 2;
+    float gm[6][3], t[36 * 9];
+    for (int p = 0; p < 3; p++) {
+        float e[3] = {0.f, 0.f, 0.f}, r[6];
+        e[p] = 1.f;
+        conv4j_wino_g(m, e, 1, r);
+        for (int i = 0; i < a; i++) gm[i][p] = r[i];
+    }
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++)
+            for (int p = 0; p < 3; p++)
+                for (int q = 0; q < 3; q++) t[(i * a + j) * 9 + p * 3 + q] = gm[i][p] * gm[j][q];
+    const int oc = o_count * c_count;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a * a, oc, 9, 1.f, t, 9, w, 9, 0.f, u,
+                (int)conv4j_wino_plane((size_t)oc));
+}
+
+/* Bᵀ applied down the columns [c0, c1) of the a rows d into the a rows b. */
+static inline void conv4j_wino_bt_rows(int m, float *const *d, float *const *b, int c0, int c1) {
+    if (m == 2) {
+        for (int s = c0; s < c1; s++) {
+            b[0][s] = d[0][s] - d[2][s];
+            b[1][s] = d[1][s] + d[2][s];
+            b[2][s] = d[2][s] - d[1][s];
+            b[3][s] = d[1][s] - d[3][s];
+        }
+    } else {
+        for (int s = c0; s < c1; s++) {
+            const float d0 = d[0][s], d1 = d[1][s], d2 = d[2][s], d3 = d[3][s], d4 = d[4][s], d5 = d[5][s];
+            b[0][s] = 4.f * d0 - 5.f * d2 + d4;
+            b[1][s] = (d3 + d4) - 4.f * (d1 + d2);
+            b[2][s] = (d4 - d3) + 4.f * (d1 - d2);
+            b[3][s] = (d4 - d2) + 2.f * (d3 - d1);
+            b[4][s] = (d4 - d2) - 2.f * (d3 - d1);
+            b[5][s] = 4.f * d1 - 5.f * d3 + d5;
+        }
+    }
+}
+
+/* B applied along one row b of n tiles (tile k starts at b[m·k]) into the a planes v[j·vplane + k]. */
+static inline void conv4j_wino_b_tiles(int m, const float *b, int n, float *v, size_t vplane) {
+    float *v0 = v, *v1 = v0 + vplane, *v2 = v1 + vplane, *v3 = v2 + vplane;
+    if (m == 2) {
+        for (int k = 0; k < n; k++) {
+            const float e0 = b[2 * k], e1 = b[2 * k + 1], e2 = b[2 * k + 2], e3 = b[2 * k + 3];
+            v0[k] = e0 - e2;
+            v1[k] = e1 + e2;
+            v2[k] = e2 - e1;
+            v3[k] = e1 - e3;
+        }
+    } else {
+        float *v4 = v3 + vplane, *v5 = v4 + vplane;
+        for (int k = 0; k < n; k++) {
+            const float *e = b + 4 * k;
+            const float e0 = e[0], e1 = e[1], e2 = e[2], e3 = e[3], e4 = e[4], e5 = e[5];
+            v0[k] = 4.f * e0 - 5.f * e2 + e4;
+            v1[k] = (e3 + e4) - 4.f * (e1 + e2);
+            v2[k] = (e4 - e3) + 4.f * (e1 - e2);
+            v3[k] = (e4 - e2) + 2.f * (e3 - e1);
+            v4[k] = (e4 - e2) - 2.f * (e3 - e1);
+            v5[k] = 4.f * e1 - 5.f * e3 + e5;
         }
     }
 }
 
 /* Bᵀ d B for the tiles tx in [tx0, tx1) of tile row ty of channel plane xc, into v[xi][c][k0 + (tx - tx0)].
-   The four input rows of the tile row are first copied with their zero padding into rows of
-   2*tw + 2 values, so every tile reads in bounds; then the row combinations (Bᵀ d) run along whole
-   rows and the column combinations along tiles, both as plain loops the compiler vectorizes. */
-static inline void conv4j_wino2_input_row(const float *xc, int h, int w, int pt, int pl, int ty, int tw,
-                                          int tx0, int tx1, float *scratch, float *vk, size_t vplane) {
-    const int wp = 2 * tw + 2;
-    float *d0 = scratch, *d1 = d0 + wp, *d2 = d1 + wp, *d3 = d2 + wp;
-    float *rows[4] = {d0, d1, d2, d3};
-    const int c0 = 2 * tx0, c1 = 2 * tx1 + 2;     /* patch columns used, in padded coordinates */
-    for (int r = 0; r < 4; r++) {
-        int ih = 2 * ty - pt + r;
-        float *dst = rows[r];
+   The a input rows of the tile row are first copied with their zero padding into rows of
+   m·tw + 2 values, so every tile reads in bounds; then the row combinations (Bᵀ d) run along whole
+   rows and the column combinations along tiles, both as plain loops. */
+static inline void conv4j_wino_input_row(int m, const float *xc, int h, int w, int pt, int pl, int ty, int tw,
+                                         int tx0, int tx1, float *scratch, float *vk, size_t vplane) {
+    const int a = m + 2, wp = m * tw + 2;
+    float *d[6], *b[6];
+    for (int r = 0; r < a; r++) {
+        d[r] = scratch + (size_t)r * wp;
+        b[r] = scratch + (size_t)(a + r) * wp;
+    }
+    const int c0 = m * tx0, c1 = m * tx1 + 2;     /* patch columns used, in padded coordinates */
+    for (int r = 0; r < a; r++) {
+        int ih = m * ty - pt + r;
+        float *dst = d[r];
         if ((unsigned)ih >= (unsigned)h) {
             for (int s = c0; s < c1; s++) dst[s] = 0.f;
             continue;
         }
         /* padded column s holds input column s - pl: zeros, a copy, zeros */
         const float *src = xc + (size_t)ih * w - pl;
-        int a = pl > c0 ? (pl < c1 ? pl : c1) : c0, b = pl + w < c1 ? pl + w : c1;
-        if (b < a) b = a;
-        for (int s = c0; s < a; s++) dst[s] = 0.f;
-        if (b > a) memcpy(dst + a, src + a, sizeof(float) * (size_t)(b - a));
-        for (int s = b; s < c1; s++) dst[s] = 0.f;
+        int lo = pl > c0 ? (pl < c1 ? pl : c1) : c0, hi = pl + w < c1 ? pl + w : c1;
+        if (hi < lo) hi = lo;
+        for (int s = c0; s < lo; s++) dst[s] = 0.f;
+        if (hi > lo) memcpy(dst + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+        for (int s = hi; s < c1; s++) dst[s] = 0.f;
     }
-    float *b0 = d0 + 4 * wp, *b1 = b0 + wp, *b2 = b1 + wp, *b3 = b2 + wp;
-    for (int s = c0; s < c1; s++) {                /* Bᵀ d, along the rows */
-        b0[s] = d0[s] - d2[s];
-        b1[s] = d1[s] + d2[s];
-        b2[s] = d2[s] - d1[s];
-        b3[s] = d1[s] - d3[s];
+    conv4j_wino_bt_rows(m, d, b, c0, c1);
+    for (int r = 0; r < a; r++) {
+        conv4j_wino_b_tiles(m, b[r] + c0, tx1 - tx0, vk + (size_t)(r * a) * vplane, vplane);
     }
-    const float *bs[4] = {b0, b1, b2, b3};
-    const int n = tx1 - tx0;
-    for (int r = 0; r < 4; r++) {                  /* (Bᵀ d) B, along the tiles */
-        const float *b = bs[r] + c0;
-        float *v0 = vk + (size_t)(r * 4) * vplane, *v1 = v0 + vplane, *v2 = v1 + vplane, *v3 = v2 + vplane;
-        for (int k = 0; k < n; k++) {
-            float e0 = b[2 * k], e1 = b[2 * k + 1], e2 = b[2 * k + 2], e3 = b[2 * k + 3];
-            v0[k] = e0 - e2;
-            v1[k] = e1 + e2;
-            v2[k] = e2 - e1;
-            v3[k] = e1 - e3;
+}
+
+/* Aᵀ q A (+ bias) of one tile, q holding its a x a products: m rows of m values into r[i] + j0. */
+static inline void conv4j_wino_a_tile(int m, const float *q, float bias, float *const *r, int j0) {
+    if (m == 2) {
+        float t0[4], t1[4];
+        for (int s = 0; s < 4; s++) {             /* Aᵀ q */
+            t0[s] = q[s] + q[4 + s] + q[8 + s];
+            t1[s] = q[4 + s] - q[8 + s] - q[12 + s];
+        }
+        const float *t[2] = {t0, t1};
+        for (int i = 0; i < 2; i++) {              /* (Aᵀ q) A */
+            r[i][j0] = bias + t[i][0] + t[i][1] + t[i][2];
+            r[i][j0 + 1] = bias + t[i][1] - t[i][2] - t[i][3];
+        }
+    } else {
+        float t[4][6];
+        for (int s = 0; s < 6; s++) {
+            const float q0 = q[s], q1 = q[6 + s], q2 = q[12 + s], q3 = q[18 + s], q4 = q[24 + s], q5 = q[30 + s];
+            const float p12 = q1 + q2, m12 = q1 - q2, p34 = q3 + q4, m34 = q3 - q4;
+            t[0][s] = q0 + p12 + p34;
+            t[1][s] = m12 + 2.f * m34;
+            t[2][s] = p12 + 4.f * p34;
+            t[3][s] = m12 + 8.f * m34 + q5;
+        }
+        for (int i = 0; i < 4; i++) {
+            const float *e = t[i];
+            const float p12 = e[1] + e[2], m12 = e[1] - e[2], p34 = e[3] + e[4], m34 = e[3] - e[4];
+            r[i][j0] = (e[0] + p12 + p34) / 576.f + bias;
+            r[i][j0 + 1] = (m12 + 2.f * m34) / 576.f + bias;
+            r[i][j0 + 2] = (p12 + 4.f * p34) / 576.f + bias;
+            r[i][j0 + 3] = (m12 + 8.f * m34 + e[5]) / 576.f + bias;
         }
     }
 }
 
 /* Aᵀ M A (+ bias) for the tiles tx in [tx0, tx1) of tile row ty of output channel plane yo, from
    m[xi][o][k0 + (tx - tx0)]; outputs beyond oh x ow are dropped. */
-static inline void conv4j_wino2_output_row(const float *mk, size_t mplane, float bias, float *yo, int oh, int ow,
-                                           int ty, int tx0, int tx1, float *scratch) {
-    const int n = tx1 - tx0;
-    float *r0 = scratch, *r1 = r0 + 2 * n + 2;
+static inline void conv4j_wino_output_row(int m, const float *mk, size_t mplane, float bias, float *yo, int oh,
+                                          int ow, int ty, int tx0, int tx1, float *scratch) {
+    const int a = m + 2, n = tx1 - tx0, a2 = a * a;
+    float *r[4];
+    for (int i = 0; i < m; i++) r[i] = scratch + (size_t)i * (m * n + 2);
     for (int k = 0; k < n; k++) {
-        float q[16];
-        for (int xi = 0; xi < 16; xi++) q[xi] = mk[(size_t)xi * mplane + k];
-        float a0[4], a1[4];
-        for (int s = 0; s < 4; s++) {             /* Aᵀ M */
-            a0[s] = q[s] + q[4 + s] + q[8 + s];
-            a1[s] = q[4 + s] - q[8 + s] - q[12 + s];
-        }
-        r0[2 * k] = bias + a0[0] + a0[1] + a0[2];   /* (Aᵀ M) A */
-        r0[2 * k + 1] = bias + a0[1] - a0[2] - a0[3];
-        r1[2 * k] = bias + a1[0] + a1[1] + a1[2];
-        r1[2 * k + 1] = bias + a1[1] - a1[2] - a1[3];
+        float q[36];
+        for (int xi = 0; xi < a2; xi++) q[xi] = mk[(size_t)xi * mplane + k];
+        conv4j_wino_a_tile(m, q, bias, r, m * k);
     }
-    int j0 = 2 * tx0, cols = 2 * n;
+    int j0 = m * tx0, cols = m * n;
     if (j0 + cols > ow) cols = ow - j0;
-    float *rows[2] = {r0, r1};
-    for (int r = 0; r < 2 && 2 * ty + r < oh; r++) {
-        float *dst = yo + (size_t)(2 * ty + r) * ow + j0;
-        for (int j = 0; j < cols; j++) dst[j] = rows[r][j];
+    for (int i = 0; i < m && m * ty + i < oh; i++) {
+        memcpy(yo + (size_t)(m * ty + i) * ow + j0, r[i], sizeof(float) * (size_t)cols);
     }
 }
 
-/* Tiles [t0, t0+tc) of the batch: V = Bᵀ d B into v[xi][c][tc], 16 products into m[xi][o][tc],
-   then Y = Aᵀ M A (+ bias) into y. v, m and u hold 16 planes conv4j_wino2_plane(C·tc), (O·tc),
-   (O·C) apart; scratch holds 8 rows of 2*tw + 2 floats. */
-static inline void conv4j_wino2_forward_tiles(const float *x, const float *u, const float *bias, float *y,
-                                              float *v, float *m, float *scratch, int c_count, int h, int w,
-                                              int o_count, int oh, int ow, int pt, int pl, int t0, int tc) {
-    const int th = (oh + 1) / 2, tw = (ow + 1) / 2, per_image = th * tw;
-    const size_t vplane = conv4j_wino2_plane((size_t)c_count * tc), mplane = conv4j_wino2_plane((size_t)o_count * tc);
+/* The row length of the V and M planes of tc tiles: tc rounded up to 16, so every row of the
+   products starts aligned (an odd tc made OpenBLAS's kernels up to 1.7x slower). */
+static inline size_t conv4j_wino_ld(int tc) {
+    return ((size_t)tc + 15) & ~(size_t)15;
+}
+
+/* Tiles [t0, t0+tc) of the batch: V = Bᵀ d B into v[xi][c][tc], a² products into m[xi][o][tc],
+   then Y = Aᵀ M A (+ bias) into y. v, m and u hold a² planes conv4j_wino_plane(C·ld), (O·ld),
+   (O·C) apart, ld = conv4j_wino_ld(tc); scratch holds 2a rows of m·tw + 2 floats. */
+static inline void conv4j_wino_forward_tiles(const float *x, const float *u, const float *bias, float *y,
+                                             float *v, float *mp, float *scratch, int c_count, int h, int w,
+                                             int o_count, int oh, int ow, int pt, int pl, int t0, int tc, int m) {
+    const int a = m + 2;
+    const int th = (oh + m - 1) / m, tw = (ow + m - 1) / m, per_image = th * tw;
+    const size_t ld = conv4j_wino_ld(tc);
+    const size_t vplane = conv4j_wino_plane((size_t)c_count * ld), mplane = conv4j_wino_plane((size_t)o_count * ld);
     /* the chunk's tiles, cut into runs along one tile row */
     for (int k = 0; k < tc; ) {
         int t = t0 + k, n = t / per_image, ty = (t % per_image) / tw, tx0 = t % tw;
         int tx1 = tx0 + (tc - k) < tw ? tx0 + (tc - k) : tw;
         for (int c = 0; c < c_count; c++) {
-            conv4j_wino2_input_row(x + ((size_t)n * c_count + c) * h * w, h, w, pt, pl, ty, tw, tx0, tx1,
-                                   scratch, v + (size_t)c * tc + k, vplane);
+            conv4j_wino_input_row(m, x + ((size_t)n * c_count + c) * h * w, h, w, pt, pl, ty, tw, tx0, tx1,
+                                  scratch, v + (size_t)c * ld + k, vplane);
         }
         k += tx1 - tx0;
     }
-    const size_t uplane = conv4j_wino2_plane((size_t)o_count * c_count);
-    for (int xi = 0; xi < 16; xi++) {
+    const size_t uplane = conv4j_wino_plane((size_t)o_count * c_count);
+    for (int xi = 0; xi < a * a; xi++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o_count, tc, c_count, 1.f,
-                    u + xi * uplane, c_count, v + xi * vplane, tc, 0.f, m + xi * mplane, tc);
+                    u + xi * uplane, c_count, v + xi * vplane, (int)ld, 0.f, mp + xi * mplane, (int)ld);
     }
     for (int k = 0; k < tc; ) {
         int t = t0 + k, n = t / per_image, ty = (t % per_image) / tw, tx0 = t % tw;
         int tx1 = tx0 + (tc - k) < tw ? tx0 + (tc - k) : tw;
         for (int o = 0; o < o_count; o++) {
-            conv4j_wino2_output_row(m + (size_t)o * tc + k, mplane, bias ? bias[o] : 0.f,
-                                    y + ((size_t)n * o_count + o) * oh * ow, oh, ow, ty, tx0, tx1, scratch);
+            conv4j_wino_output_row(m, mp + (size_t)o * ld + k, mplane, bias ? bias[o] : 0.f,
+                                   y + ((size_t)n * o_count + o) * oh * ow, oh, ow, ty, tx0, tx1, scratch);
         }
         k += tx1 - tx0;
     }

@@ -4,33 +4,48 @@ package dev.conv4j;
  * How the blas engine computes a forward pass. The backward passes always use im2col + GEMM, and
  * the naive and java engines always compute the definition directly or by im2col; they accept any
  * choice that is valid for the shape.
+ *
+ * <p>Winograd F(m x m, 3x3) computes each m x m block of outputs from an (m+2) x (m+2) input patch
+ * with (m+2)² multiplications per channel pair instead of 9m², trading multiplications for a
+ * larger rounding error. Its tolerances below are the bounds conv4j's tests hold it to, as the
+ * scale-free error {@code max|y - ref| / max|ref|} over every golden case it applies to and over
+ * randomized layers; integer-valued inputs and weights small enough to stay exact in float32 give
+ * exact results with either tile size.
  */
 public enum ConvAlgorithm {
     /**
-     * The engine picks: Winograd F(2x2, 3x3) for 3x3, stride-1, dense, single-group layers wide enough
-     * for its products to pay off; im2col + GEMM otherwise.
+     * The engine picks: Winograd for 3x3, stride-1, dense, single-group layers wide enough for its
+     * products to pay off (F(4x4, 3x3) where there are enough 4x4 output blocks, else F(2x2, 3x3)),
+     * im2col + GEMM otherwise. Its error is at most {@link #WINOGRAD_4X4_TOLERANCE}.
      */
     AUTO,
     /** im2col + GEMM (a direct kernel for depthwise layers): exact to float32 rounding of a dot product. */
     IM2COL,
     /**
-     * Winograd F(2x2, 3x3): 2.25x fewer multiplications than im2col. Only for 3x3 kernels with stride 1,
-     * dilation 1 and one group; asking for it on another shape throws {@link IllegalArgumentException}.
-     * Its rounding error is somewhat larger than im2col's (see {@link #WINOGRAD_TOLERANCE}).
+     * Winograd F(2x2, 3x3): 2.25x fewer multiplications than im2col; its transforms only add and
+     * halve, so its error stays close to im2col's ({@link #WINOGRAD_2X2_TOLERANCE}).
      */
-    WINOGRAD;
-
+    WINOGRAD_2X2,
     /**
-     * The bound conv4j's tests hold Winograd forward results to: {@code max|y - ref| / max|ref|} over
-     * every golden case it applies to and over randomized layers. The worst error seen there is about
-     * 3e-7 (im2col: about 1e-7); F(2x2, 3x3) adds only additions and halvings to the data path, so
-     * its error grows little with channel count.
+     * Winograd F(4x4, 3x3): 4x fewer multiplications than im2col; its transform constants (up to 8
+     * and 1/6) raise the error to about 1e-5 ({@link #WINOGRAD_4X4_TOLERANCE}).
      */
-    public static final double WINOGRAD_TOLERANCE = 1e-5;
+    WINOGRAD_4X4;
 
-    /** True when Winograd F(2x2, 3x3) can compute this convolution. */
+    /** Bound on the scale-free error of {@link #WINOGRAD_2X2}; the worst seen in the tests is about 6e-7. */
+    public static final double WINOGRAD_2X2_TOLERANCE = 1e-5;
+
+    /** Bound on the scale-free error of {@link #WINOGRAD_4X4} (and AUTO); the worst seen in the tests is about 2e-5. */
+    public static final double WINOGRAD_4X4_TOLERANCE = 1e-4;
+
+    /** True for the Winograd choices, which apply only where {@link #winogradApplies} holds. */
+    public boolean isWinograd() {
+        return this == WINOGRAD_2X2 || this == WINOGRAD_4X4;
+    }
+
+    /** True when Winograd can compute this convolution: a 3x3 kernel, stride 1, dilation 1, one group. */
     public static boolean winogradApplies(ConvGeometry g) {
         return g.kh == 3 && g.kw == 3 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1
-                && g.groups == 1;
+                && g.groups == 1 && g.oh < (1 << 30) && g.ow < (1 << 30);
     }
 }

@@ -102,9 +102,10 @@ public final class ConvGeometry {
                     + Integer.MAX_VALUE + " positions" + context(inputShape, weightShape, g) + ", " + p);
         }
         ConvGeometry geometry = new ConvGeometry(p, inputShape, weightShape, pad, (int) oh, (int) ow);
-        if (p.algorithm() == ConvAlgorithm.WINOGRAD && !ConvAlgorithm.winogradApplies(geometry)) {
-            throw new IllegalArgumentException("the WINOGRAD algorithm needs a 3x3 kernel, stride 1, dilation 1 and"
-                    + " one group" + context(inputShape, weightShape, p.groups()) + ", " + p);
+        if (p.algorithm().isWinograd() && !ConvAlgorithm.winogradApplies(geometry)) {
+            throw new IllegalArgumentException("the " + p.algorithm() + " algorithm needs a 3x3 kernel, stride 1,"
+                    + " dilation 1, one group and output sides below 2^30" + context(inputShape, weightShape, p.groups())
+                    + ", " + p);
         }
         return geometry;
     }

@@ -56,9 +56,9 @@ public final class BlasEngine extends AbstractConvEngine {
         a.w = TensorPointers.of(w);
         a.bias = TensorPointers.of(bias);
         a.y = TensorPointers.of(y);
-        a.winograd = !g.isDepthwise() && Partition.useWinograd(g, false);
-        if (a.winograd) {
-            a.w = transformedWeights(g, a.w);
+        a.winograd = Partition.winogradTile(g, false);
+        if (a.winograd != 0) {
+            a.w = transformedWeights(g, a.w, a.winograd);
         }
         try {
             pool.run(BlasPasses.forwardUnits(g, a.winograd), c.forward);
@@ -119,22 +119,23 @@ public final class BlasEngine extends AbstractConvEngine {
         void end() {
             BlasPasses.Args a = args;
             a.x = a.w = a.bias = a.y = a.gy = a.gx = a.gw = a.gbias = null;
-            a.accumulate = a.winograd = false;
+            a.accumulate = false;
+            a.winograd = 0;
             g = null;
         }
     }
 
     /** U = G w Gᵀ into the calling thread's buffer, grown as needed and kept. */
-    private FloatPointer transformedWeights(ConvGeometry g, FloatPointer w) {
+    private FloatPointer transformedWeights(ConvGeometry g, FloatPointer w, int m) {
         FloatPointer[] holder = winogradWeights.get();
-        long size = NativeKernels.winogradWeightSize(g);
+        long size = NativeKernels.winogradWeightSize(g, m);
         if (holder[0] == null || holder[0].limit() < size) {
             if (holder[0] != null) {
                 holder[0].close();
             }
             holder[0] = new FloatPointer(size);
         }
-        NativeKernels.winogradWeights(g, w, holder[0]);
+        NativeKernels.winogradWeights(g, w, holder[0], m);
         return holder[0];
     }
 }

@@ -22,7 +22,8 @@ final class BlasPasses {
     static final class Args {
         FloatPointer x, w, bias, y, gy, gx, gw, gbias;
         boolean accumulate;
-        boolean winograd;
+        /** The Winograd tile size of the forward pass, 2 or 4, or 0 for none (see {@link Partition#winogradTile}). */
+        int winograd;
     }
 
     private BlasPasses() {
@@ -30,13 +31,13 @@ final class BlasPasses {
 
     // ---- forward -------------------------------------------------------------------------------
 
-    static int forwardUnits(ConvGeometry g, boolean winograd) {
+    static int forwardUnits(ConvGeometry g, int winograd) {
         if (g.isDepthwise()) {
             return g.n * Partition.bands(g.o, Partition.DEPTHWISE_BLOCK);
         }
-        if (winograd) {
-            int tiles = NativeKernels.winogradTiles(g);
-            return Partition.bands(tiles, Partition.winogradChunk(g, tiles));
+        if (winograd != 0) {
+            int tiles = NativeKernels.winogradTiles(g, winograd);
+            return Partition.bands(tiles, Partition.winogradChunk(g, tiles, winograd));
         }
         return g.n * g.groups * Partition.bands(g.oh, Partition.forwardRows(g))
                 * Partition.bands(g.og, Partition.forwardChannelBlock(g));
@@ -48,13 +49,13 @@ final class BlasPasses {
             int o0 = (u % blocks) * Partition.DEPTHWISE_BLOCK;
             NativeKernels.depthwiseForward(g, a.x, a.w, a.bias, a.y, u / blocks, o0,
                     Math.min(Partition.DEPTHWISE_BLOCK, g.o - o0));
-        } else if (a.winograd) {
-            int tiles = NativeKernels.winogradTiles(g), chunk = Partition.winogradChunk(g, tiles);
+        } else if (a.winograd != 0) {
+            int m = a.winograd, tiles = NativeKernels.winogradTiles(g, m), chunk = Partition.winogradChunk(g, tiles, m);
             int t0 = u * chunk, tc = Math.min(chunk, tiles - t0);
             NativeKernels.winogradForwardTiles(g, a.x, a.w, a.bias, a.y,
-                    s.get(WINOGRAD_INPUT, NativeKernels.winogradInputSize(g, tc)),
-                    s.get(WINOGRAD_PRODUCT, NativeKernels.winogradProductSize(g, tc)),
-                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g)), t0, tc);
+                    s.get(WINOGRAD_INPUT, NativeKernels.winogradInputSize(g, tc, m)),
+                    s.get(WINOGRAD_PRODUCT, NativeKernels.winogradProductSize(g, tc, m)),
+                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m);
         } else {
             int rows = Partition.forwardRows(g), bands = Partition.bands(g.oh, rows);
             int ob = Partition.forwardChannelBlock(g), blocks = Partition.bands(g.og, ob);
@@ -138,14 +139,14 @@ final class BlasPasses {
      * The most floats of each scratch kind any unit of any pass needs, so a plan can allocate its
      * workspaces once.
      */
-    static long[] scratchSizes(ConvGeometry g, boolean winograd) {
+    static long[] scratchSizes(ConvGeometry g, int winograd) {
         long[] size = new long[KINDS];
         if (g.isDepthwise()) {
             return size;
         }
         if (!g.isPointwise()) {
             int rows = Partition.forwardRows(g);
-            long forward = winograd ? 0 : (long) g.k * rows * g.ow;
+            long forward = winograd != 0 ? 0 : (long) g.k * rows * g.ow;
             long backward = 0;
             for (int cb : new int[] {Partition.dataChannelBlock(g), Partition.weightChannelBlock(g)}) {
                 int rowsOfBlock = cb * g.kh * g.kw;
@@ -153,11 +154,11 @@ final class BlasPasses {
             }
             size[COLUMNS] = Math.max(forward, backward);
         }
-        if (winograd) {
-            int tiles = NativeKernels.winogradTiles(g), chunk = Partition.winogradChunk(g, tiles);
-            size[WINOGRAD_INPUT] = NativeKernels.winogradInputSize(g, chunk);
-            size[WINOGRAD_PRODUCT] = NativeKernels.winogradProductSize(g, chunk);
-            size[WINOGRAD_SCRATCH] = NativeKernels.winogradScratchSize(g);
+        if (winograd != 0) {
+            int m = winograd, tiles = NativeKernels.winogradTiles(g, m), chunk = Partition.winogradChunk(g, tiles, m);
+            size[WINOGRAD_INPUT] = NativeKernels.winogradInputSize(g, chunk, m);
+            size[WINOGRAD_PRODUCT] = NativeKernels.winogradProductSize(g, chunk, m);
+            size[WINOGRAD_SCRATCH] = NativeKernels.winogradScratchSize(g, m);
         }
         return size;
     }

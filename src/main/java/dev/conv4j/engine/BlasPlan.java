@@ -20,7 +20,8 @@ final class BlasPlan implements Conv2dPlan {
     private final WorkerPool pool;
     private final ConvGeometry g;
     private final int[] xShape, wShape, yShape, bShape;
-    private final boolean winogradPacked, winogradPerCall;
+    /** Winograd tile sizes (0: im2col) of the forward with prepacked weights and with weights per call. */
+    private final int winogradPacked, winogradPerCall;
     private final NativeWorkspace[] slots;
     private final FloatPointer callTransform;
     private final BlasPasses.Args args = new BlasPasses.Args();
@@ -36,12 +37,15 @@ final class BlasPlan implements Conv2dPlan {
         wShape = g.weightShape();
         yShape = g.outputShape();
         bShape = new int[] {g.o};
-        winogradPacked = !g.isDepthwise() && Partition.useWinograd(g, true);
-        winogradPerCall = !g.isDepthwise() && Partition.useWinograd(g, false);
+        winogradPacked = Partition.winogradTile(g, true);
+        winogradPerCall = Partition.winogradTile(g, false);
         int most = Math.max(Math.max(BlasPasses.forwardUnits(g, winogradPacked), BlasPasses.forwardUnits(g, winogradPerCall)),
                 Math.max(BlasPasses.backwardDataUnits(g), BlasPasses.backwardWeightsUnits(g, true)));
         slots = new NativeWorkspace[Math.max(1, Math.min(pool.threads(), most))];
-        long[] sizes = BlasPasses.scratchSizes(g, winogradPacked || winogradPerCall);
+        long[] sizes = BlasPasses.scratchSizes(g, winogradPacked), perCall = BlasPasses.scratchSizes(g, winogradPerCall);
+        for (int k = 0; k < sizes.length; k++) {
+            sizes[k] = Math.max(sizes[k], perCall[k]);
+        }
         try {
             for (int s = 0; s < slots.length; s++) {
                 slots[s] = new NativeWorkspace();
@@ -51,7 +55,7 @@ final class BlasPlan implements Conv2dPlan {
             release();
             throw e;
         }
-        callTransform = winogradPerCall ? new FloatPointer(NativeKernels.winogradWeightSize(g)) : null;
+        callTransform = winogradPerCall != 0 ? new FloatPointer(NativeKernels.winogradWeightSize(g, winogradPerCall)) : null;
     }
 
     @Override
@@ -81,10 +85,10 @@ final class BlasPlan implements Conv2dPlan {
                 PlanChecks.require(bias, "bias", bShape);
             }
             if (packedWeights == null) {
-                packedWeights = new FloatPointer(winogradPacked ? NativeKernels.winogradWeightSize(g) : w.size());
+                packedWeights = new FloatPointer(winogradPacked != 0 ? NativeKernels.winogradWeightSize(g, winogradPacked) : w.size());
             }
-            if (winogradPacked) {
-                NativeKernels.winogradWeights(g, TensorPointers.of(w), packedWeights);
+            if (winogradPacked != 0) {
+                NativeKernels.winogradWeights(g, TensorPointers.of(w), packedWeights, winogradPacked);
             } else {
                 packedWeights.put(TensorPointers.of(w));
             }
@@ -147,8 +151,8 @@ final class BlasPlan implements Conv2dPlan {
             args.bias = TensorPointers.of(bias);
             args.y = TensorPointers.of(y);
             args.winograd = winogradPerCall;
-            if (winogradPerCall) {
-                NativeKernels.winogradWeights(g, args.w, callTransform);
+            if (winogradPerCall != 0) {
+                NativeKernels.winogradWeights(g, args.w, callTransform, winogradPerCall);
                 args.w = callTransform;
             }
             execute(FORWARD, BlasPasses.forwardUnits(g, winogradPerCall));
@@ -235,7 +239,7 @@ final class BlasPlan implements Conv2dPlan {
     private void clearArgs() {
         args.x = args.w = args.bias = args.y = args.gy = args.gx = args.gw = args.gbias = null;
         args.accumulate = false;
-        args.winograd = false;
+        args.winograd = 0;
     }
 
     private void open() {

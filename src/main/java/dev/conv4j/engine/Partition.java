@@ -100,38 +100,49 @@ final class Partition {
     static final long WINOGRAD_BUDGET = 1L << 20;
 
     /**
-     * Whether the blas engine's forward pass uses Winograd F(2x2, 3x3): when asked, or under AUTO
-     * when it applies and pays off. Measured here (AVX-512, one and two threads): with the weight
-     * transform already done (a plan), Winograd beat im2col on the ResNet-50 3x3 layers with at least
-     * 49 tiles (2x2 output blocks) per batch, and lost on res5 (16 tiles, products too narrow); done
-     * per call, the transform of O·C weights costs more than Winograd saves below about 128 tiles.
-     * Narrow layers (C or O below 16) make its products inefficient.
+     * The Winograd tile size of the blas engine's forward pass: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3),
+     * 0 for im2col. As asked, or under AUTO where Winograd applies and pays off. Measured here
+     * (AVX-512, one and two threads) on the ResNet-50 3x3 layers: F(4x4) does 4x fewer
+     * multiplications than im2col but needs wide products, and won from 32 tiles (4x4 output blocks)
+     * per batch, weight transform per call included; below, F(2x2) won from 32 of its tiles with the
+     * weight transform done once (a plan) and from 128 with it done per call. Narrow layers (C or O
+     * below 16) make the products inefficient.
      */
-    static boolean useWinograd(ConvGeometry g, boolean weightsPrepared) {
+    static int winogradTile(ConvGeometry g, boolean weightsPrepared) {
         switch (g.algorithm) {
-            case WINOGRAD:
-                return true;
+            case WINOGRAD_2X2:
+                return 2;
+            case WINOGRAD_4X4:
+                return 4;
             case IM2COL:
-                return false;
+                return 0;
             default:
-                return ConvAlgorithm.winogradApplies(g) && g.c >= 16 && g.o >= 16
-                        && NativeKernels.winogradTiles(g) >= (weightsPrepared ? 32 : 128);
+                if (!ConvAlgorithm.winogradApplies(g) || g.c < 16 || g.o < 16) {
+                    return 0;
+                }
+                long t4 = NativeKernels.winogradTileCount(g, 4), t2 = NativeKernels.winogradTileCount(g, 2);
+                if (t4 <= Integer.MAX_VALUE && t4 >= 32) {
+                    return 4;
+                }
+                return t2 >= (weightsPrepared ? 32 : 128) ? 2 : 0;
         }
     }
 
     /**
      * Tiles per Winograd unit: as many as the budget allows, but cut into at least
-     * {@link #FORWARD_UNITS} units while each keeps {@link #MIN_WINOGRAD_TILES} tiles, split evenly.
+     * {@link #FORWARD_UNITS} units while each keeps {@link #MIN_WINOGRAD_TILES} tiles, split evenly
+     * and rounded up to a multiple of 16 (products of a width that is not were up to 1.7x slower).
      */
-    static int winogradChunk(ConvGeometry g, int tiles) {
-        long max = Math.max(32, WINOGRAD_BUDGET / (16L * (g.c + g.o)));
+    static int winogradChunk(ConvGeometry g, int tiles, int m) {
+        long max = Math.max(64, WINOGRAD_BUDGET / ((long) (m + 2) * (m + 2) * (g.c + g.o)));
         int chunks = (int) Math.max(1, (tiles + max - 1) / max);
         chunks = Math.max(chunks, Math.min(FORWARD_UNITS, tiles / MIN_WINOGRAD_TILES));
-        return ceilDiv(tiles, Math.max(1, chunks));
+        int chunk = ceilDiv(tiles, Math.max(1, chunks));
+        return (int) Math.min(tiles, ((long) chunk + 15) & ~15L);
     }
 
-    /** The fewest tiles a Winograd unit is cut to for parallelism: its 16 products are that wide. */
-    static final int MIN_WINOGRAD_TILES = 8;
+    /** The fewest tiles a Winograd unit is cut to for parallelism: its products are that wide. */
+    static final int MIN_WINOGRAD_TILES = 16;
 
     static int bands(int extent, int per) {
         return ceilDiv(extent, per);

@@ -131,69 +131,105 @@ public final class NativeKernels {
                 accumulate ? 1 : 0);
     }
 
-    /** Elements of the Winograd weight transform U (16 planes of O x C) of a layer. */
-    public static long winogradWeightSize(ConvGeometry g) {
-        return 16L * winogradPlane((long) g.o * g.c);
+    /*
+     * Winograd F(m x m, 3x3) with tile size m = 2 or 4: transforms hold a² planes, a = m + 2, each
+     * conv4j_wino_plane apart.
+     */
+
+    /** Elements of the Winograd weight transform U (a² planes of O x C) of a layer. */
+    public static long winogradWeightSize(ConvGeometry g, int m) {
+        return planes(m) * winogradPlane((long) g.o * g.c);
     }
 
-    /** Elements of the Winograd input transform of {@code tiles} tiles (16 planes of C x tiles). */
-    public static long winogradInputSize(ConvGeometry g, int tiles) {
-        return 16L * winogradPlane((long) g.c * tiles);
+    /** Elements of the Winograd input transform of {@code tiles} tiles (a² planes of C rows). */
+    public static long winogradInputSize(ConvGeometry g, int tiles, int m) {
+        return planes(m) * winogradPlane((long) g.c * rowLength(tiles));
     }
 
-    /** Elements of the Winograd products of {@code tiles} tiles (16 planes of O x tiles). */
-    public static long winogradProductSize(ConvGeometry g, int tiles) {
-        return 16L * winogradPlane((long) g.o * tiles);
+    /** Elements of the Winograd products of {@code tiles} tiles (a² planes of O rows). */
+    public static long winogradProductSize(ConvGeometry g, int tiles, int m) {
+        return planes(m) * winogradPlane((long) g.o * rowLength(tiles));
     }
 
-    /** The distance between transform planes of n floats, as {@code conv4j_wino2_plane} computes it. */
+    /** The row length of transform planes of {@code tiles} tiles, as {@code conv4j_wino_ld} computes it. */
+    private static long rowLength(int tiles) {
+        return ((long) tiles + 15) & ~15L;
+    }
+
+    /** The distance between transform planes of n floats, as {@code conv4j_wino_plane} computes it. */
     private static long winogradPlane(long n) {
         return ((n + 15) & ~15L) + 16;
     }
 
-    /** Tiles (2x2 output blocks) of the whole batch for Winograd F(2x2, 3x3). */
-    public static int winogradTiles(ConvGeometry g) {
-        return g.n * ((g.oh + 1) / 2) * ((g.ow + 1) / 2);
+    private static long planes(int m) {
+        checkTile(m);
+        return (long) (m + 2) * (m + 2);
     }
 
-    /** U = G w Gᵀ for every output and input channel, into {@code u} (16 x O x C). */
-    public static void winogradWeights(ConvGeometry g, FloatPointer w, FloatPointer u) {
+    /** Tiles (m x m output blocks) of the whole batch. */
+    public static long winogradTileCount(ConvGeometry g, int m) {
+        checkTile(m);
+        return (long) g.n * ((g.oh + m - 1) / m) * ((g.ow + m - 1) / m);
+    }
+
+    /** {@link #winogradTileCount}, which must fit an int for the Winograd kernels. */
+    public static int winogradTiles(ConvGeometry g, int m) {
+        long tiles = winogradTileCount(g, m);
+        if (tiles > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("Winograd needs fewer than 2^31 tiles, " + g + " has " + tiles);
+        }
+        return (int) tiles;
+    }
+
+    /** U = G w Gᵀ for every output and input channel, into {@code u} (a² x O x C). */
+    public static void winogradWeights(ConvGeometry g, FloatPointer w, FloatPointer u, int m) {
         checkWinograd(g);
         check(w, 0, (long) g.o * g.c * 9, "w");
-        check(u, 0, winogradWeightSize(g), "Winograd weight workspace");
-        ConvNative.conv4j_wino2_weights(w, g.o, g.c, u);
+        check(u, 0, winogradWeightSize(g, m), "Winograd weight workspace");
+        ConvNative.conv4j_wino_weights(w, g.o, g.c, u, m);
     }
 
-    /** Floats of row scratch the Winograd transforms need: 8 rows of 2·tiles-per-row + 2. */
-    public static long winogradScratchSize(ConvGeometry g) {
-        return 8L * (2L * ((g.ow + 1) / 2) + 2);
+    /** Floats of row scratch the Winograd transforms need: 2a rows of m·tiles-per-row + 2. */
+    public static long winogradScratchSize(ConvGeometry g, int m) {
+        checkTile(m);
+        return 2L * (m + 2) * ((long) m * ((g.ow + m - 1) / m) + 2);
     }
 
     /**
-     * Forward of tiles [t0, t0+tc) of the batch by Winograd F(2x2, 3x3), with workspaces v (16·C·tc),
-     * m (16·O·tc) and scratch ({@link #winogradScratchSize}).
+     * Forward of tiles [t0, t0+tc) of the batch by Winograd F(m x m, 3x3), with workspaces v
+     * ({@link #winogradInputSize}), mp ({@link #winogradProductSize}) and scratch
+     * ({@link #winogradScratchSize}).
      */
     public static void winogradForwardTiles(ConvGeometry g, FloatPointer x, FloatPointer u, FloatPointer bias,
-                                            FloatPointer y, FloatPointer v, FloatPointer m, FloatPointer scratch,
-                                            int t0, int tc) {
+                                            FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
+                                            int t0, int tc, int m) {
         checkWinograd(g);
-        checkRange(t0, tc, winogradTiles(g), "tile range");
+        checkRange(t0, tc, winogradTiles(g, m), "tile range");
+        if (tc > 1 << 24) {
+            throw new IllegalArgumentException("Winograd tile chunk of " + tc + " tiles exceeds 2^24");
+        }
         check(x, 0, (long) g.n * g.c * g.inPlane(), "x");
-        check(u, 0, winogradWeightSize(g), "Winograd weights");
+        check(u, 0, winogradWeightSize(g, m), "Winograd weights");
         check(y, 0, (long) g.n * g.o * g.outPlane(), "y");
-        check(v, 0, winogradInputSize(g, tc), "Winograd input workspace");
-        check(m, 0, winogradProductSize(g, tc), "Winograd product workspace");
-        check(scratch, 0, winogradScratchSize(g), "Winograd row scratch");
+        check(v, 0, winogradInputSize(g, tc, m), "Winograd input workspace");
+        check(mp, 0, winogradProductSize(g, tc, m), "Winograd product workspace");
+        check(scratch, 0, winogradScratchSize(g, m), "Winograd row scratch");
         if (bias != null) {
             check(bias, 0, g.o, "bias");
         }
-        ConvNative.conv4j_wino2_forward_tiles(x, u, bias, y, v, m, scratch, g.c, g.h, g.w, g.o, g.oh, g.ow, g.padTop, g.padLeft,
-                t0, tc);
+        ConvNative.conv4j_wino_forward_tiles(x, u, bias, y, v, mp, scratch, g.c, g.h, g.w, g.o, g.oh, g.ow,
+                g.padTop, g.padLeft, t0, tc, m);
     }
 
     private static void checkWinograd(ConvGeometry g) {
         if (!dev.conv4j.ConvAlgorithm.winogradApplies(g)) {
-            throw new IllegalArgumentException("Winograd F(2x2, 3x3) does not apply to " + g);
+            throw new IllegalArgumentException("Winograd does not apply to " + g);
+        }
+    }
+
+    private static void checkTile(int m) {
+        if (m != 2 && m != 4) {
+            throw new IllegalArgumentException("Winograd tile size must be 2 or 4, got " + m);
         }
     }
 

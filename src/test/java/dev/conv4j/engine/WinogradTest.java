@@ -1,9 +1,12 @@
 package dev.conv4j.engine;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.conv4j.Conv2dParams;
+import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvAlgorithm;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
@@ -14,23 +17,29 @@ import dev.conv4j.golden.GoldenCase;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Winograd F(2x2, 3x3) in the blas engine, held to {@link ConvAlgorithm#WINOGRAD_TOLERANCE}: every
- * golden case it applies to, and randomized layers (odd sizes, asymmetric padding, batches, and
- * enough channels and tiles to split into several units) against the naive engine.
+ * Winograd F(2x2, 3x3) and F(4x4, 3x3) in the blas engine, each held to its tolerance: every golden
+ * case it applies to, and randomized layers (odd sizes, asymmetric padding, batches, and enough
+ * channels and tiles to split into several units) against the naive engine.
  */
 class WinogradTest {
     private static final ConvEngine[] ENGINES = {ConvEngines.blas(1), ConvEngines.blas(2)};
 
-    @Test
-    void goldenCases() throws IOException {
+    static double tolerance(ConvAlgorithm a) {
+        return a == ConvAlgorithm.WINOGRAD_2X2 ? ConvAlgorithm.WINOGRAD_2X2_TOLERANCE : ConvAlgorithm.WINOGRAD_4X4_TOLERANCE;
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"WINOGRAD_2X2", "WINOGRAD_4X4"})
+    void goldenCases(ConvAlgorithm a) throws IOException {
         int used = 0;
         double worst = 0;
         for (Path dir : GoldenCase.list(TestData.goldenRoot())) {
             try (GoldenCase c = GoldenCase.load(dir)) {
-                Conv2dParams p = c.params.toBuilder().algorithm(ConvAlgorithm.WINOGRAD).build();
+                Conv2dParams p = c.params.toBuilder().algorithm(a).build();
                 ConvGeometry g = ConvGeometry.of(c.params, c.x.shape(), c.w.shape());
                 if (!ConvAlgorithm.winogradApplies(g)) {
                     continue;
@@ -39,26 +48,30 @@ class WinogradTest {
                 for (ConvEngine e : ENGINES) {
                     try (Tensor y = TestData.garbage(c.y.shape())) {
                         e.forward(p, c.x, c.w, c.b, y);
+                        if (c.name.startsWith("exact_int")) {
+                            assertArrayEquals(c.y.toArray(), y.toArray(), c.name + ": integer data must stay exact");
+                        }
                         double err = TestData.relErr(y.toArray(), c.y.toArray());
                         worst = Math.max(worst, err);
-                        assertTrue(err <= ConvAlgorithm.WINOGRAD_TOLERANCE, c.name + ": Winograd error " + err);
+                        assertTrue(err <= tolerance(a), c.name + ": " + a + " error " + err);
                     }
                 }
             }
         }
         assertTrue(used >= 5, "only " + used + " golden cases are 3x3 stride 1");
-        System.out.printf("Winograd: %d golden cases, worst scale-free error %.2e%n", used, worst);
+        System.out.printf("%s: %d golden cases, worst scale-free error %.2e%n", a, used, worst);
     }
 
-    @Test
-    void randomizedAgainstNaive() {
+    @ParameterizedTest
+    @EnumSource(names = {"WINOGRAD_2X2", "WINOGRAD_4X4"})
+    void randomizedAgainstNaive(ConvAlgorithm a) {
         Random r = new Random(5);
         double worst = 0;
         for (int t = 0; t < 60; t++) {
             int n = 1 + r.nextInt(3), c = 1 + r.nextInt(40), o = 1 + r.nextInt(40);
             int h = 1 + r.nextInt(30), w = 1 + r.nextInt(30);
             Conv2dParams p = Conv2dParams.builder().padding(r.nextInt(3), r.nextInt(3), r.nextInt(3), r.nextInt(3))
-                    .algorithm(ConvAlgorithm.WINOGRAD).build();
+                    .algorithm(a).build();
             int[] xs = {n, c, h + 2, w + 2}, ws = {o, c, 3, 3};
             ConvGeometry g = ConvGeometry.of(p, xs, ws);
             try (Tensor x = TestData.random(r, 1, xs); Tensor wt = TestData.random(r, 1, ws);
@@ -69,45 +82,100 @@ class WinogradTest {
                         e.forward(p, x, wt, b, y);
                         double err = TestData.relErr(y.toArray(), ref.toArray());
                         worst = Math.max(worst, err);
-                        assertTrue(err <= ConvAlgorithm.WINOGRAD_TOLERANCE, "error " + err + " for " + g);
+                        assertTrue(err <= tolerance(a), "error " + err + " for " + g);
                     }
                 }
             }
         }
-        System.out.printf("Winograd: worst scale-free error over random layers %.2e%n", worst);
+        System.out.printf("%s: worst scale-free error over random layers %.2e%n", a, worst);
     }
 
-    @Test
-    void aLayerLargeEnoughForSeveralUnits() {
+    /** Wide layers, where the error grows with the channel count, and several units per call. */
+    @ParameterizedTest
+    @EnumSource(names = {"WINOGRAD_2X2", "WINOGRAD_4X4"})
+    void wideLayersSplitIntoUnits(ConvAlgorithm a) {
         Random r = new Random(6);
-        Conv2dParams p = Conv2dParams.builder().padding(1).algorithm(ConvAlgorithm.WINOGRAD).build();
-        int[] xs = {2, 64, 45, 37}, ws = {48, 64, 3, 3};
-        try (Tensor x = TestData.random(r, 1, xs); Tensor w = TestData.random(r, 0.1f, ws); Tensor b = TestData.random(r, 1, 48);
-             Tensor ref = ConvEngines.naive().forward(p, x, w, b)) {
-            for (ConvEngine e : ENGINES) {
-                try (Tensor y = e.forward(p, x, w, b)) {
-                    assertTrue(TestData.relErr(y.toArray(), ref.toArray()) <= ConvAlgorithm.WINOGRAD_TOLERANCE);
+        int[][] layers = {{2, 64, 45, 37, 48}, {1, 256, 14, 14, 256}, {1, 512, 9, 9, 64}};
+        for (int[] l : layers) {
+            Conv2dParams p = Conv2dParams.builder().padding(1).algorithm(a).build();
+            int[] xs = {l[0], l[1], l[2], l[3]}, ws = {l[4], l[1], 3, 3};
+            try (Tensor x = TestData.random(r, 1, xs); Tensor w = TestData.random(r, 0.1f, ws);
+                 Tensor b = TestData.random(r, 1, l[4]); Tensor ref = ConvEngines.naive().forward(p, x, w, b)) {
+                for (ConvEngine e : ENGINES) {
+                    try (Tensor y = e.forward(p, x, w, b)) {
+                        double err = TestData.relErr(y.toArray(), ref.toArray());
+                        assertTrue(err <= tolerance(a), a + " error " + err + " on " + java.util.Arrays.toString(l));
+                    }
+                    try (Conv2dPlan plan = e.plan(p, xs, ws); Tensor y = TestData.garbage(ref.shape())) {
+                        plan.prepackWeights(w, b);
+                        plan.forward(x, y);
+                        assertTrue(TestData.relErr(y.toArray(), ref.toArray()) <= tolerance(a), "plan " + a);
+                    }
                 }
             }
         }
     }
 
-    @Test
-    void refusedWhereItDoesNotApply() {
+    /** Small integers keep every step of both transforms exact, so the result equals the definition. */
+    @ParameterizedTest
+    @EnumSource(names = {"WINOGRAD_2X2", "WINOGRAD_4X4"})
+    void integerDataStayExact(ConvAlgorithm a) {
+        Random r = new Random(7);
+        int[] xs = {2, 24, 13, 11}, ws = {20, 24, 3, 3};
+        try (Tensor x = Tensor.of(ints(r, 7, xs), xs); Tensor w = Tensor.of(ints(r, 5, ws), ws);
+             Tensor b = Tensor.of(ints(r, 9, 20), 20)) {
+            Conv2dParams p = Conv2dParams.builder().padding(1).algorithm(a).build();
+            try (Tensor ref = ConvEngines.naive().forward(p, x, w, b)) {
+                for (ConvEngine e : ENGINES) {
+                    try (Tensor y = e.forward(p, x, w, b)) {
+                        assertArrayEquals(ref.toArray(), y.toArray(), a.toString());
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[] ints(Random r, int range, int... shape) {
+        int n = 1;
+        for (int s : shape) {
+            n *= s;
+        }
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = r.nextInt(range) - range / 2;
+        }
+        return v;
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"WINOGRAD_2X2", "WINOGRAD_4X4"})
+    void refusedWhereItDoesNotApply(ConvAlgorithm a) {
         try (Tensor x = Tensor.zeros(1, 4, 8, 8); Tensor w5 = Tensor.zeros(4, 4, 5, 5); Tensor w3 = Tensor.zeros(4, 4, 3, 3);
              Tensor w3g = Tensor.zeros(4, 2, 3, 3)) {
-            Conv2dParams wino = Conv2dParams.builder().algorithm(ConvAlgorithm.WINOGRAD).build();
+            Conv2dParams wino = Conv2dParams.builder().algorithm(a).build();
             for (ConvEngine e : new ConvEngine[] {ConvEngines.naive(), ConvEngines.java(1), ConvEngines.blas(1)}) {
                 IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> e.forward(wino, x, w5, null));
-                assertTrue(ex.getMessage().contains("WINOGRAD"), ex.getMessage());
+                assertTrue(ex.getMessage().contains(a.toString()) && ex.getMessage().contains("[4, 4, 5, 5]"), ex.getMessage());
                 assertThrows(IllegalArgumentException.class,
                         () -> e.forward(wino.toBuilder().stride(2).build(), x, w3, null));
                 assertThrows(IllegalArgumentException.class,
                         () -> e.forward(wino.toBuilder().groups(2).build(), x, w3g, null));
                 try (Tensor y = e.forward(wino, x, w3, null)) {
-                    assertTrue(y.size() == 4 * 6 * 6);
+                    assertEquals(4 * 6 * 6, y.size());
                 }
             }
         }
+    }
+
+    /** AUTO: F(4x4) on wide layers with many tiles, F(2x2) or im2col below, never on narrow layers. */
+    @org.junit.jupiter.api.Test
+    void autoPicksByShape() {
+        Conv2dParams p = Conv2dParams.builder().padding(1).build();
+        assertEquals(4, Partition.winogradTile(ConvGeometry.of(p, new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3}), false));
+        assertEquals(0, Partition.winogradTile(ConvGeometry.of(p, new int[] {1, 8, 56, 56}, new int[] {64, 8, 3, 3}), false));
+        assertEquals(0, Partition.winogradTile(ConvGeometry.of(p.toBuilder().stride(2).build(),
+                new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3}), true));
+        assertEquals(0, Partition.winogradTile(ConvGeometry.of(p.toBuilder().algorithm(ConvAlgorithm.IM2COL).build(),
+                new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3}), true));
     }
 }
