@@ -59,11 +59,12 @@ static inline void conv4j_wino_g(int m, const float *g, size_t s, float *r) {
     }
 }
 
-/* U[xi][o][c] = (G g[o][c] Gᵀ)[xi] for a weight of shape O x C x 3 x 3 (a² planes conv4j_wino_plane(O·C) apart).
-   U[xi] is linear in the 9 taps of g: with T[xi][tap] = G[i][p]·G[j][q] (xi = i·a + j, tap = 3p + q),
-   U = T · Wᵀ for W the (O·C) x 9 weight matrix, one sgemm that writes each plane as a whole row
-   rather than a² scattered values per weight. */
-static inline void conv4j_wino_weights(const float *w, int o_count, int c_count, float *u, int m) {
+/* U[xi][o][c] = (G g[o][c] Gᵀ)[xi] for a weight of shape O x C x 3 x 3 (a² planes conv4j_wino_plane(O·C) apart);
+   with flip, g is the kernel turned by 180 degrees, as the input gradient (a convolution of the
+   output gradient) needs. U[xi] is linear in the 9 taps of g: with T[xi][tap] = G[i][p]·G[j][q]
+   (xi = i·a + j, tap = 3p + q), U = T · Wᵀ for W the (O·C) x 9 weight matrix, one sgemm that writes
+   each plane as a whole row rather than a² scattered values per weight. */
+static inline void conv4j_wino_weights(const float *w, int o_count, int c_count, float *u, int m, int flip) {
     const int a = m + 2;
     float gm[6][3], t[36 * 9];
     for (int p = 0; p < 3; p++) {
@@ -75,7 +76,7 @@ static inline void conv4j_wino_weights(const float *w, int o_count, int c_count,
     for (int i = 0; i < a; i++)
         for (int j = 0; j < a; j++)
             for (int p = 0; p < 3; p++)
-                for (int q = 0; q < 3; q++) t[(i * a + j) * 9 + p * 3 + q] = gm[i][p] * gm[j][q];
+                for (int q = 0; q < 3; q++) t[(i * a + j) * 9 + (flip ? 8 - p * 3 - q : p * 3 + q)] = gm[i][p] * gm[j][q];
     const int oc = o_count * c_count;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a * a, oc, 9, 1.f, t, 9, w, 9, 0.f, u,
                 (int)conv4j_wino_plane((size_t)oc));
@@ -132,7 +133,8 @@ static inline void conv4j_wino_b_tiles(int m, const float *b, int n, float *v, s
 /* Bᵀ d B for the tiles tx in [tx0, tx1) of tile row ty of channel plane xc, into v[xi][c][k0 + (tx - tx0)].
    The a input rows of the tile row are first copied with their zero padding into rows of
    m·tw + 2 values, so every tile reads in bounds; then the row combinations (Bᵀ d) run along whole
-   rows and the column combinations along tiles, both as plain loops. */
+   rows and the column combinations along tiles, both as plain loops. The padding may be negative
+   (an input gradient whose padding exceeds the kernel's reach crops its source). */
 static inline void conv4j_wino_input_row(int m, const float *xc, int h, int w, int pt, int pl, int ty, int tw,
                                          int tx0, int tx1, float *scratch, float *vk, size_t vplane) {
     const int a = m + 2, wp = m * tw + 2;
@@ -143,18 +145,19 @@ static inline void conv4j_wino_input_row(int m, const float *xc, int h, int w, i
     }
     const int c0 = m * tx0, c1 = m * tx1 + 2;     /* patch columns used, in padded coordinates */
     for (int r = 0; r < a; r++) {
-        int ih = m * ty - pt + r;
+        const long long ih = (long long)m * ty - pt + r;
         float *dst = d[r];
-        if ((unsigned)ih >= (unsigned)h) {
+        if (ih < 0 || ih >= h) {
             for (int s = c0; s < c1; s++) dst[s] = 0.f;
             continue;
         }
         /* padded column s holds input column s - pl: zeros, a copy, zeros */
-        const float *src = xc + (size_t)ih * w - pl;
-        int lo = pl > c0 ? (pl < c1 ? pl : c1) : c0, hi = pl + w < c1 ? pl + w : c1;
+        const long long l = (long long)pl, e = l + w;
+        const int lo = (int)(l > c0 ? (l < c1 ? l : c1) : c0);
+        int hi = (int)(e < c1 ? e : c1);
         if (hi < lo) hi = lo;
         for (int s = c0; s < lo; s++) dst[s] = 0.f;
-        if (hi > lo) memcpy(dst + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+        if (hi > lo) memcpy(dst + lo, xc + (size_t)ih * w + (lo - l), sizeof(float) * (size_t)(hi - lo));
         for (int s = hi; s < c1; s++) dst[s] = 0.f;
     }
     conv4j_wino_bt_rows(m, d, b, c0, c1);
@@ -198,9 +201,9 @@ static inline void conv4j_wino_a_tile(int m, const float *q, float bias, float *
 }
 
 /* Aᵀ M A (+ bias) for the tiles tx in [tx0, tx1) of tile row ty of output channel plane yo, from
-   m[xi][o][k0 + (tx - tx0)]; outputs beyond oh x ow are dropped. */
+   m[xi][o][k0 + (tx - tx0)], stored or added; outputs beyond oh x ow are dropped. */
 static inline void conv4j_wino_output_row(int m, const float *mk, size_t mplane, float bias, float *yo, int oh,
-                                          int ow, int ty, int tx0, int tx1, float *scratch) {
+                                          int ow, int ty, int tx0, int tx1, float *scratch, int accumulate) {
     const int a = m + 2, n = tx1 - tx0, a2 = a * a;
     float *r[4];
     for (int i = 0; i < m; i++) r[i] = scratch + (size_t)i * (m * n + 2);
@@ -211,8 +214,13 @@ static inline void conv4j_wino_output_row(int m, const float *mk, size_t mplane,
     }
     int j0 = m * tx0, cols = m * n;
     if (j0 + cols > ow) cols = ow - j0;
-    for (int i = 0; i < m && m * ty + i < oh; i++) {
-        memcpy(yo + (size_t)(m * ty + i) * ow + j0, r[i], sizeof(float) * (size_t)cols);
+    for (int i = 0; i < m && (long long)m * ty + i < oh; i++) {
+        float *dst = yo + ((size_t)m * ty + i) * ow + j0;
+        if (accumulate) {
+            for (int j = 0; j < cols; j++) dst[j] += r[i][j];
+        } else {
+            memcpy(dst, r[i], sizeof(float) * (size_t)cols);
+        }
     }
 }
 
@@ -223,11 +231,14 @@ static inline size_t conv4j_wino_ld(int tc) {
 }
 
 /* Tiles [t0, t0+tc) of the batch: V = Bᵀ d B into v[xi][c][tc], a² products into m[xi][o][tc],
-   then Y = Aᵀ M A (+ bias) into y. v, m and u hold a² planes conv4j_wino_plane(C·ld), (O·ld),
-   (O·C) apart, ld = conv4j_wino_ld(tc); scratch holds 2a rows of m·tw + 2 floats. */
-static inline void conv4j_wino_forward_tiles(const float *x, const float *u, const float *bias, float *y,
-                                             float *v, float *mp, float *scratch, int c_count, int h, int w,
-                                             int o_count, int oh, int ow, int pt, int pl, int t0, int tc, int m) {
+   then Y = Aᵀ M A (+ bias) stored into (or, with accumulate, added to) y. v, m and u hold a² planes
+   conv4j_wino_plane(C·ld), (O·ld), (O·C) apart, ld = conv4j_wino_ld(tc); u[xi] is O x C, or, with
+   transpose_u, C x O (the forward transform of a layer whose input gradient this computes);
+   scratch holds 2a rows of m·tw + 2 floats. */
+static inline void conv4j_wino_tiles(const float *x, const float *u, const float *bias, float *y,
+                                     float *v, float *mp, float *scratch, int c_count, int h, int w,
+                                     int o_count, int oh, int ow, int pt, int pl, int t0, int tc, int m,
+                                     int transpose_u, int accumulate) {
     const int a = m + 2;
     const int th = (oh + m - 1) / m, tw = (ow + m - 1) / m, per_image = th * tw;
     const size_t ld = conv4j_wino_ld(tc);
@@ -244,15 +255,16 @@ static inline void conv4j_wino_forward_tiles(const float *x, const float *u, con
     }
     const size_t uplane = conv4j_wino_plane((size_t)o_count * c_count);
     for (int xi = 0; xi < a * a; xi++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o_count, tc, c_count, 1.f,
-                    u + xi * uplane, c_count, v + xi * vplane, (int)ld, 0.f, mp + xi * mplane, (int)ld);
+        cblas_sgemm(CblasRowMajor, transpose_u ? CblasTrans : CblasNoTrans, CblasNoTrans, o_count, tc, c_count, 1.f,
+                    u + xi * uplane, transpose_u ? o_count : c_count, v + xi * vplane, (int)ld, 0.f,
+                    mp + xi * mplane, (int)ld);
     }
     for (int k = 0; k < tc; ) {
         int t = t0 + k, n = t / per_image, ty = (t % per_image) / tw, tx0 = t % tw;
         int tx1 = tx0 + (tc - k) < tw ? tx0 + (tc - k) : tw;
         for (int o = 0; o < o_count; o++) {
             conv4j_wino_output_row(m, mp + (size_t)o * ld + k, mplane, bias ? bias[o] : 0.f,
-                                   y + ((size_t)n * o_count + o) * oh * ow, oh, ow, ty, tx0, tx1, scratch);
+                                   y + ((size_t)n * o_count + o) * oh * ow, oh, ow, ty, tx0, tx1, scratch, accumulate);
         }
         k += tx1 - tx0;
     }

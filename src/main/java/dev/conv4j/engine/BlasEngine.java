@@ -58,7 +58,7 @@ public final class BlasEngine extends AbstractConvEngine {
         a.y = TensorPointers.of(y);
         a.winograd = Partition.winogradTile(g, false);
         if (a.winograd != 0) {
-            a.w = transformedWeights(g, a.w, a.winograd);
+            a.w = transformedWeights(g, a.w, a.winograd, false);
         }
         try {
             pool.run(BlasPasses.forwardUnits(g, a.winograd), c.forward);
@@ -75,8 +75,12 @@ public final class BlasEngine extends AbstractConvEngine {
         a.w = TensorPointers.of(w);
         a.gx = TensorPointers.of(gx);
         a.accumulate = accumulate;
+        a.winograd = Partition.dataWinogradTile(g);
+        if (a.winograd != 0) {
+            a.w = transformedWeights(g, a.w, a.winograd, true);
+        }
         try {
-            pool.run(BlasPasses.backwardDataUnits(g), c.backwardData);
+            pool.run(BlasPasses.backwardDataUnits(g, a.winograd), c.backwardData);
         } finally {
             c.end();
         }
@@ -126,7 +130,7 @@ public final class BlasEngine extends AbstractConvEngine {
     }
 
     /** U = G w Gᵀ into the calling thread's buffer, grown as needed and kept. */
-    private FloatPointer transformedWeights(ConvGeometry g, FloatPointer w, int m) {
+    private FloatPointer transformedWeights(ConvGeometry g, FloatPointer w, int m, boolean flip) {
         FloatPointer[] holder = winogradWeights.get();
         long size = NativeKernels.winogradWeightSize(g, m);
         if (holder[0] == null || holder[0].limit() < size) {
@@ -135,7 +139,7 @@ public final class BlasEngine extends AbstractConvEngine {
             }
             holder[0] = new FloatPointer(size);
         }
-        NativeKernels.winogradWeights(g, w, holder[0], m);
+        NativeKernels.winogradWeights(g, w, holder[0], m, flip);
         return holder[0];
     }
 }

@@ -22,7 +22,10 @@ final class BlasPasses {
     static final class Args {
         FloatPointer x, w, bias, y, gy, gx, gw, gbias;
         boolean accumulate;
-        /** The Winograd tile size of the forward pass, 2 or 4, or 0 for none (see {@link Partition#winogradTile}). */
+        /**
+         * The Winograd tile size of the pass being run (forward or backward-data), 2 or 4, or 0 for
+         * none (see {@link Partition#winogradTile}).
+         */
         int winograd;
     }
 
@@ -53,8 +56,8 @@ final class BlasPasses {
             int m = a.winograd, tiles = NativeKernels.winogradTiles(g, m), chunk = Partition.winogradChunk(g, tiles, m);
             int t0 = u * chunk, tc = Math.min(chunk, tiles - t0);
             NativeKernels.winogradForwardTiles(g, a.x, a.w, a.bias, a.y,
-                    s.get(WINOGRAD_INPUT, NativeKernels.winogradInputSize(g, tc, m)),
-                    s.get(WINOGRAD_PRODUCT, NativeKernels.winogradProductSize(g, tc, m)),
+                    s.get(WINOGRAD_INPUT, NativeKernels.winogradTransformSize(g, tc, m)),
+                    s.get(WINOGRAD_PRODUCT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m);
         } else {
             int rows = Partition.forwardRows(g), bands = Partition.bands(g.oh, rows);
@@ -69,14 +72,27 @@ final class BlasPasses {
 
     // ---- backward data -------------------------------------------------------------------------
 
-    static int backwardDataUnits(ConvGeometry g) {
+    static int backwardDataUnits(ConvGeometry g, int winograd) {
         if (g.isDepthwise()) {
             return g.n * Partition.bands(g.c, Partition.DEPTHWISE_BLOCK);
+        }
+        if (winograd != 0) {
+            int tiles = (int) NativeKernels.winogradBackwardTileCount(g, winograd);
+            return Partition.bands(tiles, Partition.winogradChunk(g, tiles, winograd));
         }
         return g.n * g.groups * Partition.bands(g.cg, Partition.dataChannelBlock(g));
     }
 
     static void backwardDataUnit(ConvGeometry g, int u, Args a, Scratch s) {
+        if (a.winograd != 0) {
+            int m = a.winograd, tiles = (int) NativeKernels.winogradBackwardTileCount(g, m);
+            int chunk = Partition.winogradChunk(g, tiles, m), t0 = u * chunk, tc = Math.min(chunk, tiles - t0);
+            NativeKernels.winogradBackwardDataTiles(g, a.gy, a.w, a.gx,
+                    s.get(WINOGRAD_INPUT, NativeKernels.winogradTransformSize(g, tc, m)),
+                    s.get(WINOGRAD_PRODUCT, NativeKernels.winogradTransformSize(g, tc, m)),
+                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m, a.accumulate);
+            return;
+        }
         if (g.isDepthwise()) {
             int blocks = Partition.bands(g.c, Partition.DEPTHWISE_BLOCK);
             int c0 = (u % blocks) * Partition.DEPTHWISE_BLOCK;
@@ -139,7 +155,7 @@ final class BlasPasses {
      * The most floats of each scratch kind any unit of any pass needs, so a plan can allocate its
      * workspaces once.
      */
-    static long[] scratchSizes(ConvGeometry g, int winograd) {
+    static long[] scratchSizes(ConvGeometry g, int winograd, int dataWinograd) {
         long[] size = new long[KINDS];
         if (g.isDepthwise()) {
             return size;
@@ -148,17 +164,23 @@ final class BlasPasses {
             int rows = Partition.forwardRows(g);
             long forward = winograd != 0 ? 0 : (long) g.k * rows * g.ow;
             long backward = 0;
-            for (int cb : new int[] {Partition.dataChannelBlock(g), Partition.weightChannelBlock(g)}) {
+            int[] blocks = dataWinograd != 0 ? new int[] {Partition.weightChannelBlock(g)}
+                    : new int[] {Partition.dataChannelBlock(g), Partition.weightChannelBlock(g)};
+            for (int cb : blocks) {
                 int rowsOfBlock = cb * g.kh * g.kw;
                 backward = Math.max(backward, (long) rowsOfBlock * Partition.backwardRows(g, rowsOfBlock) * g.ow);
             }
             size[COLUMNS] = Math.max(forward, backward);
         }
-        if (winograd != 0) {
-            int m = winograd, tiles = NativeKernels.winogradTiles(g, m), chunk = Partition.winogradChunk(g, tiles, m);
-            size[WINOGRAD_INPUT] = NativeKernels.winogradInputSize(g, chunk, m);
-            size[WINOGRAD_PRODUCT] = NativeKernels.winogradProductSize(g, chunk, m);
-            size[WINOGRAD_SCRATCH] = NativeKernels.winogradScratchSize(g, m);
+        for (int pass = 0; pass < 2; pass++) {
+            int m = pass == 0 ? winograd : dataWinograd;
+            if (m != 0) {
+                int tiles = pass == 0 ? NativeKernels.winogradTiles(g, m) : (int) NativeKernels.winogradBackwardTileCount(g, m);
+                long t = NativeKernels.winogradTransformSize(g, Partition.winogradChunk(g, tiles, m), m);
+                size[WINOGRAD_INPUT] = Math.max(size[WINOGRAD_INPUT], t);
+                size[WINOGRAD_PRODUCT] = Math.max(size[WINOGRAD_PRODUCT], t);
+                size[WINOGRAD_SCRATCH] = Math.max(size[WINOGRAD_SCRATCH], NativeKernels.winogradScratchSize(g, m));
+            }
         }
         return size;
     }

@@ -21,7 +21,7 @@ final class BlasPlan implements Conv2dPlan {
     private final ConvGeometry g;
     private final int[] xShape, wShape, yShape, bShape;
     /** Winograd tile sizes (0: im2col) of the forward with prepacked weights and with weights per call. */
-    private final int winogradPacked, winogradPerCall;
+    private final int winogradPacked, winogradPerCall, winogradData;
     private final NativeWorkspace[] slots;
     private final FloatPointer callTransform;
     private final BlasPasses.Args args = new BlasPasses.Args();
@@ -39,10 +39,12 @@ final class BlasPlan implements Conv2dPlan {
         bShape = new int[] {g.o};
         winogradPacked = Partition.winogradTile(g, true);
         winogradPerCall = Partition.winogradTile(g, false);
+        winogradData = Partition.dataWinogradTile(g);
         int most = Math.max(Math.max(BlasPasses.forwardUnits(g, winogradPacked), BlasPasses.forwardUnits(g, winogradPerCall)),
-                Math.max(BlasPasses.backwardDataUnits(g), BlasPasses.backwardWeightsUnits(g, true)));
+                Math.max(BlasPasses.backwardDataUnits(g, winogradData), BlasPasses.backwardWeightsUnits(g, true)));
         slots = new NativeWorkspace[Math.max(1, Math.min(pool.threads(), most))];
-        long[] sizes = BlasPasses.scratchSizes(g, winogradPacked), perCall = BlasPasses.scratchSizes(g, winogradPerCall);
+        long[] sizes = BlasPasses.scratchSizes(g, winogradPacked, winogradData);
+        long[] perCall = BlasPasses.scratchSizes(g, winogradPerCall, winogradData);
         for (int k = 0; k < sizes.length; k++) {
             sizes[k] = Math.max(sizes[k], perCall[k]);
         }
@@ -55,7 +57,9 @@ final class BlasPlan implements Conv2dPlan {
             release();
             throw e;
         }
-        callTransform = winogradPerCall != 0 ? new FloatPointer(NativeKernels.winogradWeightSize(g, winogradPerCall)) : null;
+        long transform = Math.max(winogradPerCall != 0 ? NativeKernels.winogradWeightSize(g, winogradPerCall) : 0,
+                winogradData != 0 ? NativeKernels.winogradWeightSize(g, winogradData) : 0);
+        callTransform = transform > 0 ? new FloatPointer(transform) : null;
     }
 
     @Override
@@ -88,7 +92,7 @@ final class BlasPlan implements Conv2dPlan {
                 packedWeights = new FloatPointer(winogradPacked != 0 ? NativeKernels.winogradWeightSize(g, winogradPacked) : w.size());
             }
             if (winogradPacked != 0) {
-                NativeKernels.winogradWeights(g, TensorPointers.of(w), packedWeights, winogradPacked);
+                NativeKernels.winogradWeights(g, TensorPointers.of(w), packedWeights, winogradPacked, false);
             } else {
                 packedWeights.put(TensorPointers.of(w));
             }
@@ -152,7 +156,7 @@ final class BlasPlan implements Conv2dPlan {
             args.y = TensorPointers.of(y);
             args.winograd = winogradPerCall;
             if (winogradPerCall != 0) {
-                NativeKernels.winogradWeights(g, args.w, callTransform, winogradPerCall);
+                NativeKernels.winogradWeights(g, args.w, callTransform, winogradPerCall, false);
                 args.w = callTransform;
             }
             execute(FORWARD, BlasPasses.forwardUnits(g, winogradPerCall));
@@ -176,7 +180,12 @@ final class BlasPlan implements Conv2dPlan {
             args.w = TensorPointers.of(w);
             args.gx = TensorPointers.of(gx);
             args.accumulate = accumulate;
-            execute(BACKWARD_DATA, BlasPasses.backwardDataUnits(g));
+            args.winograd = winogradData;
+            if (winogradData != 0) {
+                NativeKernels.winogradWeights(g, args.w, callTransform, winogradData, true);
+                args.w = callTransform;
+            }
+            execute(BACKWARD_DATA, BlasPasses.backwardDataUnits(g, winogradData));
         } finally {
             Holds.release(gy, w, gx, null);
         }

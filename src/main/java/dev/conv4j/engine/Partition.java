@@ -109,6 +109,22 @@ final class Partition {
      * below 16) make the products inefficient.
      */
     static int winogradTile(ConvGeometry g, boolean weightsPrepared) {
+        return pick(g, NativeKernels.winogradTileCount(g, 4), NativeKernels.winogradTileCount(g, 2), weightsPrepared);
+    }
+
+    /**
+     * The same choice for the backward-data pass, whose input gradient is the convolution of the
+     * output gradient with the turned kernels: Winograd tiles the input gradient, and the weight
+     * transform is done per call.
+     */
+    static int dataWinogradTile(ConvGeometry g) {
+        if (g.h >= 1 << 30 || g.w >= 1 << 30) {
+            return 0;
+        }
+        return pick(g, NativeKernels.winogradBackwardTileCount(g, 4), NativeKernels.winogradBackwardTileCount(g, 2), false);
+    }
+
+    private static int pick(ConvGeometry g, long tiles4, long tiles2, boolean weightsPrepared) {
         switch (g.algorithm) {
             case WINOGRAD_2X2:
                 return 2;
@@ -117,14 +133,13 @@ final class Partition {
             case IM2COL:
                 return 0;
             default:
-                if (!ConvAlgorithm.winogradApplies(g) || g.c < 16 || g.o < 16) {
+                if (!ConvAlgorithm.winogradApplies(g) || g.c < 16 || g.o < 16 || tiles4 > Integer.MAX_VALUE) {
                     return 0;
                 }
-                long t4 = NativeKernels.winogradTileCount(g, 4), t2 = NativeKernels.winogradTileCount(g, 2);
-                if (t4 <= Integer.MAX_VALUE && t4 >= 32) {
+                if (tiles4 >= 32) {
                     return 4;
                 }
-                return t2 >= (weightsPrepared ? 32 : 128) ? 2 : 0;
+                return tiles2 >= (weightsPrepared ? 32 : 128) ? 2 : 0;
         }
     }
 

@@ -56,12 +56,12 @@ final class ConvNative {
             int h, int wd, int kh, int kw, int oh, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
             int mult, int o0, int on, int accumulate);
 
-    static native void conv4j_wino_weights(@Const FloatPointer w, int o, int c, FloatPointer u, int m);
+    static native void conv4j_wino_weights(@Const FloatPointer w, int o, int c, FloatPointer u, int m, int flip);
 
-    static native void conv4j_wino_forward_tiles(@Const FloatPointer x, @Const FloatPointer u,
+    static native void conv4j_wino_tiles(@Const FloatPointer x, @Const FloatPointer u,
             @Const FloatPointer bias, FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
             int c, int h, int wd, int o,
-            int oh, int ow, int pt, int pl, int t0, int tc, int m);
+            int oh, int ow, int pt, int pl, int t0, int tc, int m, int transposeU, int accumulate);
 
     static native void conv4j_fill(FloatPointer p, long off, long n, float v);
 

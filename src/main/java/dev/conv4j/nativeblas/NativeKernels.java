@@ -141,14 +141,12 @@ public final class NativeKernels {
         return planes(m) * winogradPlane((long) g.o * g.c);
     }
 
-    /** Elements of the Winograd input transform of {@code tiles} tiles (a² planes of C rows). */
-    public static long winogradInputSize(ConvGeometry g, int tiles, int m) {
-        return planes(m) * winogradPlane((long) g.c * rowLength(tiles));
-    }
-
-    /** Elements of the Winograd products of {@code tiles} tiles (a² planes of O rows). */
-    public static long winogradProductSize(ConvGeometry g, int tiles, int m) {
-        return planes(m) * winogradPlane((long) g.o * rowLength(tiles));
+    /**
+     * Elements of the Winograd input transform, and of the products, of {@code tiles} tiles in either
+     * pass (a² planes of max(C, O) rows).
+     */
+    public static long winogradTransformSize(ConvGeometry g, int tiles, int m) {
+        return planes(m) * winogradPlane((long) Math.max(g.c, g.o) * rowLength(tiles));
     }
 
     /** The row length of transform planes of {@code tiles} tiles, as {@code conv4j_wino_ld} computes it. */
@@ -181,23 +179,60 @@ public final class NativeKernels {
         return (int) tiles;
     }
 
-    /** U = G w Gᵀ for every output and input channel, into {@code u} (a² x O x C). */
-    public static void winogradWeights(ConvGeometry g, FloatPointer w, FloatPointer u, int m) {
+    /**
+     * U = G w Gᵀ for every output and input channel, into {@code u} (a² x O x C); with {@code flip},
+     * of every kernel turned by 180 degrees, for {@link #winogradBackwardDataTiles}.
+     */
+    public static void winogradWeights(ConvGeometry g, FloatPointer w, FloatPointer u, int m, boolean flip) {
         checkWinograd(g);
         check(w, 0, (long) g.o * g.c * 9, "w");
         check(u, 0, winogradWeightSize(g, m), "Winograd weight workspace");
-        ConvNative.conv4j_wino_weights(w, g.o, g.c, u, m);
+        ConvNative.conv4j_wino_weights(w, g.o, g.c, u, m, flip ? 1 : 0);
     }
 
-    /** Floats of row scratch the Winograd transforms need: 2a rows of m·tiles-per-row + 2. */
+    /** Floats of row scratch the Winograd transforms need: 2a rows of m·tiles-per-row + 2, for either pass. */
     public static long winogradScratchSize(ConvGeometry g, int m) {
         checkTile(m);
-        return 2L * (m + 2) * ((long) m * ((g.ow + m - 1) / m) + 2);
+        return 2L * (m + 2) * ((long) m * ((Math.max(g.ow, g.w) + m - 1) / m) + 2);
+    }
+
+    /** Tiles (m x m blocks of the input gradient) of the whole batch, for {@link #winogradBackwardDataTiles}. */
+    public static long winogradBackwardTileCount(ConvGeometry g, int m) {
+        checkTile(m);
+        return (long) g.n * ((g.h + m - 1) / m) * ((g.w + m - 1) / m);
+    }
+
+    /**
+     * The input gradient of tiles [t0, t0+tc) of the batch by Winograd F(m x m, 3x3): the convolution
+     * of gy with the kernels turned by 180 degrees and transposed, padded by 2 - pad (negative padding
+     * crops). {@code u} is the flipped transform ({@link #winogradWeights} with flip); the workspaces
+     * are those of a forward pass with C and O swapped. gx is stored into, or added to with accumulate.
+     */
+    public static void winogradBackwardDataTiles(ConvGeometry g, FloatPointer gy, FloatPointer u, FloatPointer gx,
+                                                 FloatPointer v, FloatPointer mp, FloatPointer scratch,
+                                                 int t0, int tc, int m, boolean accumulate) {
+        checkWinograd(g);
+        long tiles = winogradBackwardTileCount(g, m);
+        if (tiles > Integer.MAX_VALUE || g.h >= 1 << 30 || g.w >= 1 << 30) {
+            throw new IllegalArgumentException("Winograd input gradient too large for " + g);
+        }
+        checkRange(t0, tc, (int) tiles, "tile range");
+        if (tc > 1 << 24) {
+            throw new IllegalArgumentException("Winograd tile chunk of " + tc + " tiles exceeds 2^24");
+        }
+        check(gy, 0, (long) g.n * g.o * g.outPlane(), "gy");
+        check(u, 0, winogradWeightSize(g, m), "Winograd weights");
+        check(gx, 0, (long) g.n * g.c * g.inPlane(), "gx");
+        check(v, 0, winogradTransformSize(g, tc, m), "Winograd input workspace");
+        check(mp, 0, winogradTransformSize(g, tc, m), "Winograd product workspace");
+        check(scratch, 0, winogradScratchSize(g, m), "Winograd row scratch");
+        ConvNative.conv4j_wino_tiles(gy, u, null, gx, v, mp, scratch, g.o, g.oh, g.ow, g.c, g.h, g.w,
+                2 - g.padTop, 2 - g.padLeft, t0, tc, m, 1, accumulate ? 1 : 0);
     }
 
     /**
      * Forward of tiles [t0, t0+tc) of the batch by Winograd F(m x m, 3x3), with workspaces v
-     * ({@link #winogradInputSize}), mp ({@link #winogradProductSize}) and scratch
+     * and mp ({@link #winogradTransformSize}) and scratch
      * ({@link #winogradScratchSize}).
      */
     public static void winogradForwardTiles(ConvGeometry g, FloatPointer x, FloatPointer u, FloatPointer bias,
@@ -211,14 +246,14 @@ public final class NativeKernels {
         check(x, 0, (long) g.n * g.c * g.inPlane(), "x");
         check(u, 0, winogradWeightSize(g, m), "Winograd weights");
         check(y, 0, (long) g.n * g.o * g.outPlane(), "y");
-        check(v, 0, winogradInputSize(g, tc, m), "Winograd input workspace");
-        check(mp, 0, winogradProductSize(g, tc, m), "Winograd product workspace");
+        check(v, 0, winogradTransformSize(g, tc, m), "Winograd input workspace");
+        check(mp, 0, winogradTransformSize(g, tc, m), "Winograd product workspace");
         check(scratch, 0, winogradScratchSize(g, m), "Winograd row scratch");
         if (bias != null) {
             check(bias, 0, g.o, "bias");
         }
-        ConvNative.conv4j_wino_forward_tiles(x, u, bias, y, v, mp, scratch, g.c, g.h, g.w, g.o, g.oh, g.ow,
-                g.padTop, g.padLeft, t0, tc, m);
+        ConvNative.conv4j_wino_tiles(x, u, bias, y, v, mp, scratch, g.c, g.h, g.w, g.o, g.oh, g.ow,
+                g.padTop, g.padLeft, t0, tc, m, 0, 0);
     }
 
     private static void checkWinograd(ConvGeometry g) {

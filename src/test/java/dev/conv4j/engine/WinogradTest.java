@@ -55,6 +55,15 @@ class WinogradTest {
                         worst = Math.max(worst, err);
                         assertTrue(err <= tolerance(a), c.name + ": " + a + " error " + err);
                     }
+                    try (Tensor gx = TestData.garbage(c.gx.shape())) {
+                        e.backwardData(p, c.gy, c.w, gx);
+                        if (c.name.startsWith("exact_int")) {
+                            assertArrayEquals(c.gx.toArray(), gx.toArray(), c.name + ": integer data must stay exact");
+                        }
+                        double err = TestData.relErr(gx.toArray(), c.gx.toArray());
+                        worst = Math.max(worst, err);
+                        assertTrue(err <= tolerance(a), c.name + ": " + a + " input gradient error " + err);
+                    }
                 }
             }
         }
@@ -88,6 +97,42 @@ class WinogradTest {
             }
         }
         System.out.printf("%s: worst scale-free error over random layers %.2e%n", a, worst);
+    }
+
+    /** The input gradient, a Winograd convolution of gy with the turned kernels, stored and accumulated. */
+    @ParameterizedTest
+    @EnumSource(names = {"WINOGRAD_2X2", "WINOGRAD_4X4"})
+    void backwardDataAgainstNaive(ConvAlgorithm a) {
+        Random r = new Random(8);
+        double worst = 0;
+        for (int t = 0; t < 40; t++) {
+            int n = 1 + r.nextInt(2), c = 1 + r.nextInt(40), o = 1 + r.nextInt(40);
+            int h = 1 + r.nextInt(25), w = 1 + r.nextInt(25);
+            Conv2dParams p = Conv2dParams.builder().padding(r.nextInt(4), r.nextInt(4), r.nextInt(4), r.nextInt(4))
+                    .algorithm(a).build();
+            int[] xs = {n, c, h + 2, w + 2}, ws = {o, c, 3, 3};
+            ConvGeometry g = ConvGeometry.of(p, xs, ws);
+            boolean accumulate = t % 2 == 1;
+            try (Tensor gy = TestData.random(r, 1, g.outputShape()); Tensor wt = TestData.random(r, 1, ws);
+                 Tensor base = TestData.random(r, 1, xs); Tensor ref = Tensor.zeros(xs)) {
+                ref.copyFrom(base.toArray());
+                ConvEngines.naive().backwardData(p, gy, wt, ref, accumulate);
+                for (ConvEngine e : ENGINES) {
+                    try (Tensor gx = accumulate ? Tensor.of(base.toArray(), xs) : TestData.garbage(xs)) {
+                        e.backwardData(p, gy, wt, gx, accumulate);
+                        double err = TestData.relErr(gx.toArray(), ref.toArray());
+                        worst = Math.max(worst, err);
+                        assertTrue(err <= tolerance(a), a + " input gradient error " + err + " for " + g);
+                    }
+                    try (Conv2dPlan plan = e.plan(p, xs, ws); Tensor gx = accumulate ? Tensor.of(base.toArray(), xs)
+                            : TestData.garbage(xs)) {
+                        plan.backwardData(gy, wt, gx, accumulate);
+                        assertTrue(TestData.relErr(gx.toArray(), ref.toArray()) <= tolerance(a), "plan, " + g);
+                    }
+                }
+            }
+        }
+        System.out.printf("%s: worst scale-free input-gradient error over random layers %.2e%n", a, worst);
     }
 
     /** Wide layers, where the error grows with the channel count, and several units per call. */
@@ -129,6 +174,10 @@ class WinogradTest {
                 for (ConvEngine e : ENGINES) {
                     try (Tensor y = e.forward(p, x, w, b)) {
                         assertArrayEquals(ref.toArray(), y.toArray(), a.toString());
+                    }
+                    try (Tensor gxRef = ConvEngines.naive().backwardData(p, ref, w, xs);
+                         Tensor gx = e.backwardData(p, ref, w, xs)) {
+                        assertArrayEquals(gxRef.toArray(), gx.toArray(), a + " input gradient");
                     }
                 }
             }
