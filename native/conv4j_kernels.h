@@ -63,19 +63,20 @@ static inline void conv4j_forward_band(const float *x, long long xoff, const flo
 
 /* Input gradient of channels [c0, c0+cn) of one group of one image, from output rows [oh0, oh0+rows):
    dcol = W_g[:, c0*kh*kw ...]^T * gy band, added onto gx by col2im. gx points at channel c0;
-   the caller clears it first unless it accumulates. */
+   the caller clears it first unless it accumulates. A pointwise kernel writes the band of gx
+   directly, scaled by beta first (0: overwrite, 1: accumulate), and needs no clearing. */
 static inline void conv4j_backward_data_band(const float *gy, long long gyoff, const float *wt, long long woff,
                                              float *gx, long long gxoff, float *col, int pointwise,
                                              int cg, int cn, int h, int w, int og, int kh, int kw, int oh, int ow,
                                              int sh, int sw, int pt, int pl, int dh, int dw,
-                                             int oh0, int rows) {
+                                             int oh0, int rows, float beta) {
     gy += gyoff; wt += woff; gx += gxoff;
     const int K = cg * kh * kw, P = oh * ow, cols = rows * ow, kb = cn * kh * kw;
     const float *gyb = gy + (size_t)oh0 * ow;
     if (pointwise) {
         /* the column matrix is gx itself: add W^T * gy straight into it */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kb, cols, og,
-                    1.f, wt, K, gyb, P, 1.f, gx + (size_t)oh0 * ow, h * w);
+                    1.f, wt, K, gyb, P, beta, gx + (size_t)oh0 * ow, h * w);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kb, cols, og,

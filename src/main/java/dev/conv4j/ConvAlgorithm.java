@@ -1,9 +1,11 @@
 package dev.conv4j;
 
 /**
- * How the blas engine computes a forward pass. The backward passes always use im2col + GEMM, and
- * the naive and java engines always compute the definition directly or by im2col; they accept any
- * choice that is valid for the shape.
+ * How the blas engine computes the forward and the input-gradient (backward-data) passes; the
+ * input gradient of a 3x3 stride-1 layer is itself such a convolution (of the output gradient with
+ * the kernels turned by 180 degrees). The weight gradient always uses im2col + GEMM, and the naive
+ * and java engines always compute the definition directly or by im2col; they accept any choice
+ * that is valid for the shape.
  *
  * <p>Winograd F(m x m, 3x3) computes each m x m block of outputs from an (m+2) x (m+2) input patch
  * with (m+2)² multiplications per channel pair instead of 9m², trading multiplications for a

@@ -80,6 +80,9 @@ final class BlasPasses {
             int tiles = (int) NativeKernels.winogradBackwardTileCount(g, winograd);
             return Partition.bands(tiles, Partition.winogradChunk(g, tiles, winograd));
         }
+        if (g.isPointwise()) {
+            return g.n * g.groups * Partition.bands(g.oh, Partition.forwardRows(g));
+        }
         return g.n * g.groups * Partition.bands(g.cg, Partition.dataChannelBlock(g));
     }
 
@@ -100,6 +103,14 @@ final class BlasPasses {
                     Math.min(Partition.DEPTHWISE_BLOCK, g.c - c0), a.accumulate);
             return;
         }
+        if (g.isPointwise()) {
+            /* gx = Wᵀ gy, band by band of pixels: every channel in one product, no column matrix */
+            int rows = Partition.forwardRows(g), bands = Partition.bands(g.oh, rows);
+            int band = u % bands, grp = (u / bands) % g.groups, n = u / (bands * g.groups), oh0 = band * rows;
+            NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, null, n, grp, 0, g.cg, oh0, Math.min(rows, g.oh - oh0),
+                    a.accumulate);
+            return;
+        }
         int cb = Partition.dataChannelBlock(g), blocks = Partition.bands(g.cg, cb), khkw = g.kh * g.kw;
         int blk = u % blocks, grp = (u / blocks) % g.groups, n = u / (blocks * g.groups);
         int c0 = blk * cb, cn = Math.min(cb, g.cg - c0);
@@ -110,7 +121,7 @@ final class BlasPasses {
         int rows = Partition.backwardRows(g, cn * khkw);
         FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) cn * khkw * rows * g.ow);
         for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
-            NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, col, n, grp, c0, cn, oh0, Math.min(rows, g.oh - oh0));
+            NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, col, n, grp, c0, cn, oh0, Math.min(rows, g.oh - oh0), true);
         }
     }
 

@@ -34,7 +34,7 @@ final class ConvNative {
     static native void conv4j_backward_data_band(@Const FloatPointer gy, long gyoff, @Const FloatPointer w, long woff,
             FloatPointer gx, long gxoff, FloatPointer col, int pointwise,
             int cg, int cn, int h, int wd, int og, int kh, int kw, int oh, int ow,
-            int sh, int sw, int pt, int pl, int dh, int dw, int oh0, int rows);
+            int sh, int sw, int pt, int pl, int dh, int dw, int oh0, int rows, float beta);
 
     static native void conv4j_backward_weights_band(@Const FloatPointer x, long xoff, @Const FloatPointer gy, long gyoff,
             FloatPointer gw, long gwoff, FloatPointer col, int pointwise, float beta,

@@ -41,10 +41,12 @@ public final class NativeKernels {
 
     /**
      * Adds the input gradient of channels [c0, c0+cn) of group {@code grp} of image {@code n}
-     * coming from output rows [oh0, oh0+rows).
+     * coming from output rows [oh0, oh0+rows). A pointwise layer's band of gx is written directly:
+     * overwritten, or added to with {@code accumulate}.
      */
     public static void backwardDataBand(ConvGeometry g, FloatPointer gy, FloatPointer w, FloatPointer gx,
-                                        FloatPointer col, int n, int grp, int c0, int cn, int oh0, int rows) {
+                                        FloatPointer col, int n, int grp, int c0, int cn, int oh0, int rows,
+                                        boolean accumulate) {
         checkBand(g, oh0, rows);
         checkRange(c0, cn, g.cg, "channel block");
         boolean pw = g.isPointwise();
@@ -60,7 +62,7 @@ public final class NativeKernels {
         }
         ConvNative.conv4j_backward_data_band(gy, gyoff, w, woff, gx, gxoff, pw ? null : col, pw ? 1 : 0,
                 g.cg, cn, g.h, g.w, g.og, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
-                g.dilationH, g.dilationW, oh0, rows);
+                g.dilationH, g.dilationW, oh0, rows, accumulate ? 1f : 0f);
     }
 
     /**

@@ -39,7 +39,7 @@ class NativeKernelsTest {
                 assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, col, 0, 0, 0, 2, 0, 3));
                 assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, col, 0, 1, 0, 1, 0, 3));
                 assertThrows(IllegalArgumentException.class, () -> NativeKernels.fill(y, 5, 5, 0f));
-                assertThrows(IllegalArgumentException.class, () -> NativeKernels.backwardDataBand(G, y, w, x, col, 0, 0, 0, 1, 0, 3));
+                assertThrows(IllegalArgumentException.class, () -> NativeKernels.backwardDataBand(G, y, w, x, col, 0, 0, 0, 1, 0, 3, true));
             }
         }
     }
