@@ -61,18 +61,24 @@ final class Options {
     }
 
     int getInt(String name, int fallback) {
+        return getInt(name, fallback, 1);
+    }
+
+    /** The integer value of {@code --name}, at least {@code min}, or {@code fallback} when absent. */
+    int getInt(String name, int fallback, int min) {
         String v = values.get(name);
         if (v == null) {
             return fallback;
         }
         try {
             int n = Integer.parseInt(v);
-            if (n < 1) {
+            if (n < min) {
                 throw new NumberFormatException();
             }
             return n;
         } catch (NumberFormatException e) {
-            throw new UsageException("--" + name + " needs a positive integer, got '" + v + "'");
+            throw new UsageException("--" + name + " needs " + (min == 1 ? "a positive integer" : "an integer of at least " + min)
+                    + ", got '" + v + "'");
         }
     }
 

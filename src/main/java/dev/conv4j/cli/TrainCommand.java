@@ -32,7 +32,7 @@ final class TrainCommand {
         o.allow("data", "epochs", "engine", "threads", "save", "batch", "lr", "seed", "limit", "schedule");
         int epochs = o.getInt("epochs", 3);
         int batch = o.getInt("batch", 64);
-        int seed = o.getInt("seed", 1);
+        int seed = o.getInt("seed", 1, 0);
         float lr = positiveFloat(o, "lr", 2e-3f);
         String schedule = o.get("schedule", "cosine");
         if (!schedule.equals("cosine") && !schedule.equals("constant")) {

@@ -81,4 +81,13 @@ class MainTest {
         assertEquals(2, run("verify", "--bogus", "1"));
         assertEquals(2, run("frobnicate"));
     }
+
+    @Test
+    void integerOptionsHaveTheirOwnLowerBound() {
+        Options o = Options.parse(new String[] {"--seed", "0", "--epochs", "0"});
+        assertEquals(0, o.getInt("seed", 1, 0));
+        Options.UsageException e = org.junit.jupiter.api.Assertions.assertThrows(Options.UsageException.class,
+                () -> o.getInt("epochs", 3));
+        assertTrue(e.getMessage().contains("--epochs needs a positive integer, got '0'"), e.getMessage());
+    }
 }
