@@ -1,9 +1,9 @@
 package dev.conv4j.engine;
 
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Runs the independent units of one call on at most {@code threads} threads: the caller plus
@@ -15,8 +15,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>A call returns only after every unit it handed out has finished, on whatever thread: an
  * engine releases its tensors after {@link #run} returns, so no helper can touch them later. If a
  * helper cannot be started (the JVM is out of threads), the caller runs the units itself.
- * Helpers are named {@code conv4j-<engine>(<threads>)-<i>} and stop after a minute without work,
- * taking their per-thread workspaces with them.
+ * Helpers are named {@code conv4j-<engine>(<threads>)-<i>}; after a request they look for the
+ * next one for 0.1 ms before sleeping, and they stop after a minute without work, taking their
+ * per-thread workspaces with them. A call allocates nothing on the heap once its caller and the
+ * helpers are running.
  */
 final class WorkerPool {
     /** One unit of work, identified by its index. */
@@ -24,26 +26,30 @@ final class WorkerPool {
         void run(int index);
     }
 
+    /** Queued requests for help per helper thread; beyond that, callers work alone. */
+    private static final int QUEUE_PER_HELPER = 64;
+    /**
+     * How long a helper keeps looking for the next request before it sleeps: back-to-back calls
+     * then find it awake (waking a sleeping thread costs tens of microseconds, and going to sleep
+     * allocates a queue node).
+     */
+    private static final long SPIN_NANOS = 100_000;
+    /** A helper that found no work for this long ends, and its workspaces go with it. */
+    private static final long IDLE_SECONDS = 60;
+
     private final int threads;
-    private final ThreadPoolExecutor helpers;
+    private final String prefix;
+    private final ArrayBlockingQueue<Job> queue;
+    private final AtomicInteger alive = new AtomicInteger(), started = new AtomicInteger();
+    private final ThreadLocal<Job> jobs = ThreadLocal.withInitial(Job::new);
 
     WorkerPool(String name, int threads) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
         this.threads = threads;
-        if (threads == 1) {
-            helpers = null;
-        } else {
-            AtomicInteger count = new AtomicInteger();
-            helpers = new ThreadPoolExecutor(threads - 1, threads - 1, 60, TimeUnit.SECONDS,
-                    new LinkedBlockingQueue<>(), r -> {
-                        Thread t = new Thread(r, prefix(name, threads) + count.incrementAndGet());
-                        t.setDaemon(true);
-                        return t;
-                    });
-            helpers.allowCoreThreadTimeOut(true);
-        }
+        prefix = prefix(name, threads);
+        queue = threads == 1 ? null : new ArrayBlockingQueue<>(QUEUE_PER_HELPER * (threads - 1));
     }
 
     int threads() {
@@ -57,50 +63,107 @@ final class WorkerPool {
 
     /** Runs units {@code 0 .. units-1}, returning when all are done; rethrows the first failure. */
     void run(int units, Unit unit) {
-        if (helpers == null || units == 1) {
+        if (queue == null || units == 1) {
             for (int i = 0; i < units; i++) {
                 unit.run(i);
             }
             return;
         }
-        Job job = new Job(unit, units);
+        Job job = jobs.get();
+        job.start(unit, units);
         int extra = Math.min(threads - 1, units - 1);
-        for (int i = 0; i < extra; i++) {
-            try {
-                helpers.execute(job);
-            } catch (RuntimeException | OutOfMemoryError e) {
-                break; // no helper thread could be started: the caller does the rest itself
-            }
+        for (int i = 0; i < extra && queue.offer(job); i++) {
+            // a full queue: the caller does the rest itself
         }
+        startHelpers();
         job.run();
         job.await();
     }
 
+    /** Brings the helpers up to {@code threads - 1}; if the JVM cannot start one, callers work alone. */
+    private void startHelpers() {
+        for (int a; (a = alive.get()) < threads - 1; ) {
+            if (alive.compareAndSet(a, a + 1)) {
+                try {
+                    Thread t = new Thread(this::help, prefix + started.incrementAndGet());
+                    t.setDaemon(true);
+                    t.start();
+                } catch (RuntimeException | OutOfMemoryError e) {
+                    alive.decrementAndGet();
+                    return;
+                }
+            }
+        }
+    }
+
+    /** A helper's life: take requests, spin briefly between them, end after a long idle time. */
+    private void help() {
+        try {
+            for (;;) {
+                Job job = queue.poll();
+                if (job == null) {
+                    long deadline = System.nanoTime() + SPIN_NANOS;
+                    while ((job = queue.poll()) == null && System.nanoTime() - deadline < 0) {
+                        Thread.onSpinWait();
+                    }
+                }
+                if (job == null && (job = queue.poll(IDLE_SECONDS, TimeUnit.SECONDS)) == null) {
+                    return;  // a request queued meanwhile is run by its caller, or by the next helper
+                }
+                job.run();
+            }
+        } catch (InterruptedException e) {
+            // ends the helper; callers run their own units
+        } finally {
+            alive.decrementAndGet();
+        }
+    }
+
+    /**
+     * The units of one call of one caller thread, which reuses it for every call so that a call
+     * allocates nothing. Helpers may still hold it, from the queue, after its call has ended: a
+     * claim is an atomic increment of {@code state} (the call's epoch in the high 32 bits, the next
+     * unit in the low 32 bits), and a claim whose epoch is not the current one, or whose unit is
+     * past the end, runs nothing. A call cannot end before every valid claim has finished, so the
+     * caller only rewrites the job once no helper can still run a unit of the previous call.
+     */
     private static final class Job implements Runnable {
-        private final Unit unit;
-        private final int units;
-        private final AtomicInteger next = new AtomicInteger();
+        private final AtomicLong state = new AtomicLong();
         private final AtomicInteger done = new AtomicInteger();
+        private volatile int epoch;
+        private volatile Unit unit;
+        private volatile int units;
         private volatile Throwable failure;
 
-        Job(Unit unit, int units) {
-            this.unit = unit;
-            this.units = units;
+        void start(Unit u, int n) {
+            int e = epoch + 1;
+            epoch = e;          // first, so a stale claim that sees the new unit or units sees the new epoch
+            unit = u;
+            units = n;
+            failure = null;
+            done.set(0);
+            state.set((long) e << 32);
         }
 
         @Override
         public void run() {
-            for (int i; (i = next.getAndIncrement()) < units; ) {
+            for (;;) {
+                long s = state.getAndIncrement();
+                Unit u = unit;
+                int n = units, i = (int) s;
+                if (epoch != (int) (s >>> 32) || i >= n) {
+                    return;
+                }
                 try {
                     if (failure == null) {
-                        unit.run(i);
+                        u.run(i);
                     }
                 } catch (Throwable t) {
                     if (failure == null) {
                         failure = t;
                     }
                 } finally {
-                    if (done.incrementAndGet() == units) {
+                    if (done.incrementAndGet() == n) {
                         synchronized (this) {
                             notifyAll();
                         }
@@ -120,10 +183,12 @@ final class WorkerPool {
                     }
                 }
             }
+            unit = null;  // the caller's objects are not kept past the call
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
             Throwable f = failure;
+            failure = null;
             if (f instanceof RuntimeException) {
                 throw (RuntimeException) f;
             }

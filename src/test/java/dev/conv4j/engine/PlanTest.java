@@ -111,4 +111,42 @@ class PlanTest {
             assertTrue(perCall < 16, "a planned call allocated " + perCall + " bytes on the heap");
         }
     }
+    /** With helper threads too, a call of the engine or of a plan allocates nothing, on any thread. */
+    @Test
+    void twoThreadCallsDoNotAllocate() {
+        Conv2dParams p = Conv2dParams.builder().padding(1).build();
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Random r = new Random(4);
+        ConvEngine engine = ConvEngines.blas(2);
+        int[] xs = {2, 16, 24, 24}, ws = {16, 16, 3, 3};
+        try (Conv2dPlan plan = engine.plan(p, xs, ws); Tensor x = TestData.random(r, 1, xs); Tensor w = TestData.random(r, 1, ws);
+             Tensor y = Tensor.zeros(xs); Tensor gy = TestData.random(r, 1, xs); Tensor gx = Tensor.zeros(xs);
+             Tensor gw = Tensor.zeros(ws)) {
+            plan.prepackWeights(w, null);
+            Runnable calls = () -> {
+                engine.forward(p, x, w, null, y);
+                engine.backwardData(p, gy, w, gx, false);
+                engine.backwardWeights(p, x, gy, gw, null, false);
+                plan.forward(x, y);
+            };
+            for (int i = 0; i < 10_000; i++) {
+                calls.run();
+            }
+            long[] ids = mx.getAllThreadIds();
+            long before = sum(mx.getThreadAllocatedBytes(ids));
+            for (int i = 0; i < 1000; i++) {
+                calls.run();
+            }
+            long perCall = (sum(mx.getThreadAllocatedBytes(ids)) - before) / 4000;
+            assertTrue(perCall < 16, "a two-thread call allocated " + perCall + " bytes on the heap");
+        }
+    }
+
+    private static long sum(long[] bytes) {
+        long s = 0;
+        for (long b : bytes) {
+            s += Math.max(0, b);
+        }
+        return s;
+    }
 }
