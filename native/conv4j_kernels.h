@@ -20,6 +20,7 @@
 #include "conv4j_im2col.h"
 #include "conv4j_depthwise.h"
 #include "conv4j_winograd.h"
+#include "conv4j_direct.h"
 
 /* The column matrix of channels [0, cn) over output rows [oh0, oh0+rows): the input plane itself
    for a pointwise kernel (row stride h*w), else im2col into col (row stride rows*ow). */

@@ -42,6 +42,9 @@ final class BlasPasses {
             int tiles = NativeKernels.winogradTiles(g, winograd);
             return Partition.bands(tiles, Partition.winogradChunk(g, tiles, winograd));
         }
+        if (Partition.useDirect(g)) {
+            return g.n * g.groups * Partition.bands(g.og, Partition.directChannelBlock(g));
+        }
         return g.n * g.groups * Partition.bands(g.oh, Partition.forwardRows(g))
                 * Partition.bands(g.og, Partition.forwardChannelBlock(g));
     }
@@ -59,6 +62,11 @@ final class BlasPasses {
                     s.get(WINOGRAD_INPUT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_PRODUCT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m);
+        } else if (Partition.useDirect(g)) {
+            int ob = Partition.directChannelBlock(g), blocks = Partition.bands(g.og, ob);
+            int blk = u % blocks, grp = (u / blocks) % g.groups, n = u / (blocks * g.groups), o0 = blk * ob;
+            NativeKernels.directForward(g, a.x, a.w, a.bias, a.y, s.get(COLUMNS, NativeKernels.directScratchSize(g)),
+                    n, grp, o0, Math.min(ob, g.og - o0));
         } else {
             int rows = Partition.forwardRows(g), bands = Partition.bands(g.oh, rows);
             int ob = Partition.forwardChannelBlock(g), blocks = Partition.bands(g.og, ob);
@@ -173,7 +181,8 @@ final class BlasPasses {
         }
         if (!g.isPointwise()) {
             int rows = Partition.forwardRows(g);
-            long forward = winograd != 0 ? 0 : (long) g.k * rows * g.ow;
+            long forward = winograd != 0 ? 0 : Partition.useDirect(g) ? NativeKernels.directScratchSize(g)
+                    : (long) g.k * rows * g.ow;
             long backward = 0;
             int[] blocks = dataWinograd != 0 ? new int[] {Partition.weightChannelBlock(g)}
                     : new int[] {Partition.dataChannelBlock(g), Partition.weightChannelBlock(g)};

@@ -1,9 +1,9 @@
 package dev.conv4j.engine;
 
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Runs the independent units of one call on at most {@code threads} threads: the caller plus
@@ -26,21 +26,27 @@ final class WorkerPool {
         void run(int index);
     }
 
-    /** Queued requests for help per helper thread; beyond that, callers work alone. */
-    private static final int QUEUE_PER_HELPER = 64;
+    /** Slots for requests for help per helper thread; when all are taken, callers work alone. */
+    private static final int REQUESTS_PER_HELPER = 16;
     /**
      * How long a helper keeps looking for the next request before it sleeps: back-to-back calls
-     * then find it awake (waking a sleeping thread costs tens of microseconds, and going to sleep
-     * allocates a queue node).
+     * then find it awake (waking a sleeping thread costs tens of microseconds).
      */
     private static final long SPIN_NANOS = 100_000;
     /** A helper that found no work for this long ends, and its workspaces go with it. */
-    private static final long IDLE_SECONDS = 60;
+    private static final long IDLE_NANOS = 60_000_000_000L;
 
     private final int threads;
     private final String prefix;
-    private final ArrayBlockingQueue<Job> queue;
-    private final AtomicInteger alive = new AtomicInteger(), started = new AtomicInteger();
+    /**
+     * Requests for help: a caller puts its job in free slots, a helper takes any; lock-free, so
+     * neither side allocates or blocks. A request is only a hint: the caller runs every unit no
+     * helper claims.
+     */
+    private final AtomicReferenceArray<Job> requests;
+    /** The running helpers, so a caller can wake sleeping ones. */
+    private final AtomicReferenceArray<Thread> helpers;
+    private final AtomicInteger alive = new AtomicInteger(), started = new AtomicInteger(), sleeping = new AtomicInteger();
     private final ThreadLocal<Job> jobs = ThreadLocal.withInitial(Job::new);
 
     WorkerPool(String name, int threads) {
@@ -49,7 +55,8 @@ final class WorkerPool {
         }
         this.threads = threads;
         prefix = prefix(name, threads);
-        queue = threads == 1 ? null : new ArrayBlockingQueue<>(QUEUE_PER_HELPER * (threads - 1));
+        requests = threads == 1 ? null : new AtomicReferenceArray<>(REQUESTS_PER_HELPER * (threads - 1));
+        helpers = threads == 1 ? null : new AtomicReferenceArray<>(threads - 1);
     }
 
     int threads() {
@@ -63,7 +70,7 @@ final class WorkerPool {
 
     /** Runs units {@code 0 .. units-1}, returning when all are done; rethrows the first failure. */
     void run(int units, Unit unit) {
-        if (queue == null || units == 1) {
+        if (requests == null || units == 1) {
             for (int i = 0; i < units; i++) {
                 unit.run(i);
             }
@@ -72,12 +79,39 @@ final class WorkerPool {
         Job job = jobs.get();
         job.start(unit, units);
         int extra = Math.min(threads - 1, units - 1);
-        for (int i = 0; i < extra && queue.offer(job); i++) {
-            // a full queue: the caller does the rest itself
+        for (int i = 0; i < extra && offer(job); i++) {
+            // no free slot: the caller does the rest itself
         }
         startHelpers();
+        if (sleeping.get() > 0) {
+            for (int i = 0; i < helpers.length(); i++) {
+                Thread t = helpers.get(i);
+                if (t != null) {
+                    LockSupport.unpark(t);
+                }
+            }
+        }
         job.run();
         job.await();
+    }
+
+    private boolean offer(Job job) {
+        for (int i = 0; i < requests.length(); i++) {
+            if (requests.get(i) == null && requests.compareAndSet(i, null, job)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private Job poll() {
+        for (int i = 0; i < requests.length(); i++) {
+            Job j = requests.get(i);
+            if (j != null && requests.compareAndSet(i, j, null)) {
+                return j;
+            }
+        }
+        return null;
     }
 
     /** Brings the helpers up to {@code threads - 1}; if the JVM cannot start one, callers work alone. */
@@ -96,25 +130,53 @@ final class WorkerPool {
         }
     }
 
-    /** A helper's life: take requests, spin briefly between them, end after a long idle time. */
+    /**
+     * A helper's life: take requests, spin briefly between them, then sleep until a caller wakes it;
+     * end after a long idle time. A helper announces that it sleeps before its last look for work
+     * and a caller looks for sleepers after posting its request, so no request is missed.
+     */
     private void help() {
+        Thread self = Thread.currentThread();
+        int slot = -1;
+        for (int i = 0; i < helpers.length() && slot < 0; i++) {
+            if (helpers.compareAndSet(i, null, self)) {
+                slot = i;
+            }
+        }
         try {
+            long idleSince = System.nanoTime();
             for (;;) {
-                Job job = queue.poll();
+                Job job = poll();
                 if (job == null) {
                     long deadline = System.nanoTime() + SPIN_NANOS;
-                    while ((job = queue.poll()) == null && System.nanoTime() - deadline < 0) {
+                    while ((job = poll()) == null && System.nanoTime() - deadline < 0) {
                         Thread.onSpinWait();
                     }
                 }
-                if (job == null && (job = queue.poll(IDLE_SECONDS, TimeUnit.SECONDS)) == null) {
-                    return;  // a request queued meanwhile is run by its caller, or by the next helper
+                if (job == null) {
+                    sleeping.incrementAndGet();
+                    try {
+                        if ((job = poll()) == null) {
+                            LockSupport.parkNanos(this, IDLE_NANOS);
+                            job = poll();
+                        }
+                    } finally {
+                        sleeping.decrementAndGet();
+                    }
+                }
+                if (job == null) {
+                    if (System.nanoTime() - idleSince >= IDLE_NANOS || Thread.interrupted()) {
+                        return;  // a request posted meanwhile is run by its caller, or by the next helper
+                    }
+                    continue;
                 }
                 job.run();
+                idleSince = System.nanoTime();
             }
-        } catch (InterruptedException e) {
-            // ends the helper; callers run their own units
         } finally {
+            if (slot >= 0) {
+                helpers.set(slot, null);
+            }
             alive.decrementAndGet();
         }
     }

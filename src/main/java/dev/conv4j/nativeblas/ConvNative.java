@@ -56,6 +56,10 @@ final class ConvNative {
             int h, int wd, int kh, int kw, int oh, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
             int mult, int o0, int on, int accumulate);
 
+    static native void conv4j_direct_forward(@Const FloatPointer x, long xoff, @Const FloatPointer w, long woff,
+            @Const FloatPointer bias, long boff, FloatPointer y, long yoff, FloatPointer scratch,
+            int cg, int h, int wd, int kh, int kw, int oh, int ow, int pt, int pl, int dh, int dw, int o0, int on);
+
     static native void conv4j_wino_weights(@Const FloatPointer w, int o, int c, FloatPointer u, int m, int flip);
 
     static native void conv4j_wino_tiles(@Const FloatPointer x, @Const FloatPointer u,

@@ -106,6 +106,37 @@ public final class NativeKernels {
                 g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.og, o0, on);
     }
 
+    /** Floats of scratch {@link #directForward} needs: the padded input planes of one group, plus slack. */
+    public static long directScratchSize(ConvGeometry g) {
+        return (long) g.cg * ((long) g.oh + (long) (g.kh - 1) * g.dilationH) * ((long) g.ow + (long) (g.kw - 1) * g.dilationW) + 16;
+    }
+
+    /**
+     * Forward of output channels [o0, o0+on) of group {@code grp} of image {@code n} by the direct
+     * kernel for small stride-1 layers, with {@code scratch} of {@link #directScratchSize} floats.
+     */
+    public static void directForward(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias, FloatPointer y,
+                                     FloatPointer scratch, int n, int grp, int o0, int on) {
+        if (g.strideH != 1 || g.strideW != 1) {
+            throw new IllegalArgumentException("the direct kernel needs stride 1: " + g);
+        }
+        checkRange(n, 1, g.n, "image");
+        checkRange(grp, 1, g.groups, "group");
+        checkRange(o0, on, g.og, "output channel block");
+        long xoff = ((long) n * g.c + (long) grp * g.cg) * g.inPlane();
+        long woff = (long) grp * g.og * g.k;
+        long yoff = ((long) n * g.o + (long) grp * g.og) * g.outPlane();
+        check(x, xoff, (long) g.cg * g.inPlane(), "x");
+        check(w, woff, (long) g.og * g.k, "w");
+        check(y, yoff, (long) g.og * g.outPlane(), "y");
+        check(scratch, 0, directScratchSize(g), "direct-kernel scratch");
+        if (bias != null) {
+            check(bias, (long) grp * g.og, g.og, "bias");
+        }
+        ConvNative.conv4j_direct_forward(x, xoff, w, woff, bias, (long) grp * g.og, y, yoff, scratch, g.cg, g.h, g.w,
+                g.kh, g.kw, g.oh, g.ow, g.padTop, g.padLeft, g.dilationH, g.dilationW, o0, on);
+    }
+
     /** Depthwise input gradient of input channels [c0, c0+cn) of image {@code n}. */
     public static void depthwiseBackwardData(ConvGeometry g, FloatPointer gy, FloatPointer w, FloatPointer gx,
                                              int n, int c0, int cn, boolean accumulate) {

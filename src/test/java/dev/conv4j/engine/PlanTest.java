@@ -138,6 +138,7 @@ class PlanTest {
                 calls.run();
             }
             long perCall = (sum(mx.getThreadAllocatedBytes(ids)) - before) / 4000;
+            System.out.printf("two-thread calls: %d bytes allocated per call on all threads%n", perCall);
             assertTrue(perCall < 16, "a two-thread call allocated " + perCall + " bytes on the heap");
         }
     }

@@ -1,0 +1,122 @@
+/*
+ * Direct convolution for small dense layers with stride 1 (the tiny and LeNet-sized ones), where
+ * an im2col + sgemm call costs more in fixed overhead and narrow products (few output channels,
+ * short rows) than the arithmetic itself. The input channels of one image are first copied with
+ * their zero padding into scratch, so every tap reads in bounds and padded zeros are multiplied as
+ * in the definition (NaN and infinite weights behave as IEEE arithmetic on the padded input). Then
+ * eight output channels at a time, eight output columns at a time, are accumulated in registers
+ * over every tap: one load of input feeds eight multiply-adds.
+ */
+#ifndef CONV4J_DIRECT_H
+#define CONV4J_DIRECT_H
+
+#include <stddef.h>
+#include <string.h>
+#include "conv4j_dispatch.h"
+
+typedef float conv4j_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+
+/* Floats of scratch conv4j_direct_forward needs: the padded planes plus one vector of slack, read
+   (and discarded) when a row is narrower than a vector. */
+static inline long long conv4j_direct_scratch(int cg, int oh, int ow, int kh, int kw, int dh, int dw) {
+    return (long long)cg * (oh + (long long)(kh - 1) * dh) * (ow + (long long)(kw - 1) * dw) + 16;
+}
+
+/* The padded planes: plane c holds rows -pt .. -pt+ph-1 and columns -pl .. -pl+pw-1 of input channel c.
+   Plain loops rather than memset/memcpy: the rows are short, and a library call per row cost as
+   much as the copy. */
+static inline void conv4j_direct_pad(const float *x, float *xp, int cg, int h, int w, int ph, int pw, int pt, int pl) {
+    for (int c = 0; c < cg; c++) {
+        const float *xc = x + (size_t)c * h * w;
+        for (int r = 0; r < ph; r++) {
+            float *dst = xp + ((size_t)c * ph + r) * pw;
+            long long ih = (long long)r - pt;
+            if (ih < 0 || ih >= h) {
+                for (int s = 0; s < pw; s++) dst[s] = 0.f;
+                continue;
+            }
+            const int lo = pl < pw ? pl : pw, hi = (long long)pl + w < pw ? pl + w : pw;
+            const float *src = xc + (size_t)ih * w;
+            for (int s = 0; s < lo; s++) dst[s] = 0.f;
+            for (int s = lo; s < hi; s++) dst[s] = src[s - pl];
+            for (int s = hi > lo ? hi : lo; s < pw; s++) dst[s] = 0.f;
+        }
+    }
+}
+
+/* Eight output channels (weights w[0..7]) of row i, columns [j, j+8), into out (8 x 8): eight
+   independent accumulator chains, enough to hide the multiply-add latency. */
+__attribute__((always_inline)) static inline void conv4j_direct_block(const float *xp, const float *const *w,
+                                                                      const float *init, int i, int j, int cg,
+                                                                      int ph, int pw, int kh, int kw, int dh, int dw,
+                                                                      float *out) {
+    const int taps = kh * kw;
+    conv4j_v8 a[8];
+    for (int t = 0; t < 8; t++) a[t] = (conv4j_v8){0} + init[t];
+    for (int c = 0; c < cg; c++) {
+        for (int p = 0; p < kh; p++) {
+            const float *row = xp + ((size_t)c * ph + (size_t)i + (size_t)p * dh) * pw + j;
+            const size_t t0 = (size_t)c * taps + (size_t)p * kw;
+            for (int q = 0; q < kw; q++) {
+                const conv4j_v8 v = *(const conv4j_v8 *)(row + (size_t)q * dw);
+                for (int t = 0; t < 8; t++) a[t] += w[t][t0 + q] * v;
+            }
+        }
+    }
+    for (int t = 0; t < 8; t++) *(conv4j_v8 *)(out + 8 * t) = a[t];
+}
+
+__attribute__((always_inline)) static inline void conv4j_direct_channels_body(
+        const float *xp, const float *wt, const float *bias, float *y, int cg, int ph,
+        int pw, int kh, int kw, int oh, int ow, int dh, int dw, int o0, int on) {
+    const size_t k = (size_t)cg * kh * kw, plane = (size_t)oh * ow;
+    float acc[64];
+    for (int o = o0; o < o0 + on; o += 8) {
+        /* a last group of fewer than eight channels repeats its last one and drops the copies */
+        const int n = o0 + on - o < 8 ? o0 + on - o : 8;
+        const float *wk[8];
+        float init[8];
+        for (int t = 0; t < 8; t++) {
+            const int oc = o + (t < n ? t : n - 1);
+            wk[t] = wt + (size_t)oc * k;
+            init[t] = bias ? bias[oc] : 0.f;
+        }
+        for (int i = 0; i < oh; i++) {
+            for (int j = 0; j < ow; j += 8) {
+                /* the last block ends at ow: shifted left when ow allows, else computed over slack and cut */
+                const int jb = j + 8 <= ow ? j : (ow >= 8 ? ow - 8 : 0);
+                const int cols = ow >= 8 ? 8 : ow;
+                conv4j_direct_block(xp, wk, init, i, jb, cg, ph, pw, kh, kw, dh, dw, acc);
+                for (int t = 0; t < n; t++) {
+                    float *dst = y + (size_t)(o + t) * plane + (size_t)i * ow + jb;
+                    if (cols == 8) {
+                        *(conv4j_v8 *)dst = *(const conv4j_v8 *)(acc + 8 * t);
+                    } else {
+                        for (int u = 0; u < cols; u++) dst[u] = acc[8 * t + u];
+                    }
+                }
+            }
+        }
+    }
+}
+
+CONV4J_DISPATCH(conv4j_direct_channels,
+                (const float *xp, const float *wt, const float *bias, float *y, int cg, int ph, int pw,
+                 int kh, int kw, int oh, int ow, int dh, int dw, int o0, int on),
+                (xp, wt, bias, y, cg, ph, pw, kh, kw, oh, ow, dh, dw, o0, on))
+
+/* Output channels [o0, o0+on) of one group of one image, stride 1: x points at the group's first
+   input channel, wt at its weights (og x cg x kh x kw), bias at its biases (or NULL), y at its first
+   output channel; scratch holds conv4j_direct_scratch floats. */
+static inline void conv4j_direct_forward(const float *x, long long xoff, const float *wt, long long woff,
+                                         const float *bias, long long boff, float *y, long long yoff, float *scratch,
+                                         int cg, int h, int w, int kh, int kw, int oh, int ow,
+                                         int pt, int pl, int dh, int dw, int o0, int on) {
+    x += xoff; wt += woff; y += yoff;
+    if (bias) bias += boff;
+    const int ph = oh + (kh - 1) * dh, pw = ow + (kw - 1) * dw;
+    conv4j_direct_pad(x, scratch, cg, h, w, ph, pw, pt, pl);
+    conv4j_direct_channels(scratch, wt, bias, y, cg, ph, pw, kh, kw, oh, ow, dh, dw, o0, on);
+}
+
+#endif
