@@ -46,9 +46,10 @@ typedef struct {
     float *buf, **rowp;          /* nb scratch rows; the current band's rows in order */
 } conv4j_dw_layout;
 
-/* Stores columns [j, j + n) of one output row from an accumulator. */
-__attribute__((always_inline)) static inline void conv4j_dw_store(float *yr, conv4j_v16 a, int n) {
-    if (n == 16) *(conv4j_v16 *)yr = a;
+/* Stores n columns of one output row from an accumulator; all 16 when they fit before the end of
+   the plane (room floats), the columns past n being overwritten later (see conv4j_dw_band). */
+__attribute__((always_inline)) static inline void conv4j_dw_store(float *yr, conv4j_v16 a, int n, long long room) {
+    if (n == 16 || room >= 16) *(conv4j_v16 *)yr = a;
     else memcpy(yr, &a, sizeof(float) * (size_t)n);
 }
 
@@ -57,7 +58,7 @@ __attribute__((always_inline)) static inline void conv4j_dw_store(float *yr, con
    is loaded once for all the output rows that read it. The last vector stores n columns. */
 __attribute__((always_inline)) static inline void conv4j_dw_block3(float *const *rowp, const long long *off,
                                                                    const float *wk, float init, float *y, int ow,
-                                                                   int j, int n, int R, int V, int a, int c) {
+                                                                   long long room, int j, int n, int R, int V, int a, int c) {
     conv4j_v16 acc[4][2];
     for (int t = 0; t < R; t++)
         for (int v = 0; v < V; v++) {
@@ -78,13 +79,16 @@ __attribute__((always_inline)) static inline void conv4j_dw_block3(float *const 
                 }
             }
     for (int t = 0; t < R; t++)
-        for (int v = 0; v < V; v++) conv4j_dw_store(y + (size_t)t * ow + j + 16 * v, acc[t][v], v == V - 1 ? n : 16);
+        for (int v = 0; v < V; v++) {
+            long long at = (long long)t * ow + j + 16 * v;
+            conv4j_dw_store(y + at, acc[t][v], v == V - 1 ? n : 16, room - at);
+        }
 }
 
 /* The same for any kernel, tap by tap. */
 __attribute__((always_inline)) static inline void conv4j_dw_block(float *const *rowp, const long long *off,
                                                                   const float *wk, float init, float *y, int ow,
-                                                                  int j, int n, int R, int V, int kh, int kw, int a, int c) {
+                                                                  long long room, int j, int n, int R, int V, int kh, int kw, int a, int c) {
     conv4j_v16 acc[4][2];
     for (int t = 0; t < R; t++)
         for (int v = 0; v < V; v++) {
@@ -99,34 +103,45 @@ __attribute__((always_inline)) static inline void conv4j_dw_block(float *const *
                     acc[t][v] += wv * *(const conv4j_v16 *)(rowp[t * a + p * c] + off[q] + j + 16 * v);
         }
     for (int t = 0; t < R; t++)
-        for (int v = 0; v < V; v++) conv4j_dw_store(y + (size_t)t * ow + j + 16 * v, acc[t][v], v == V - 1 ? n : 16);
+        for (int v = 0; v < V; v++) {
+            long long at = (long long)t * ow + j + 16 * v;
+            conv4j_dw_store(y + at, acc[t][v], v == V - 1 ? n : 16, room - at);
+        }
 }
 
-/* The R output rows of a band, by blocks of two vectors, then one. */
+/* The R output rows of a band, whose rows follow each other in y. A partial last vector goes
+   first: its full store spills into the start of the next row, stored after it, and is cut only
+   where it would pass the end of the plane (room floats from y). Then blocks of two vectors, then
+   one. */
 __attribute__((always_inline)) static inline void conv4j_dw_band(float *const *rowp, const long long *off,
                                                                  const float *wk, float init, float *y, int ow,
-                                                                 int R, int three, int kh, int kw, int a, int c) {
-    int j = 0;
-    for (; j + 32 <= ow; j += 32) {
-        if (three) conv4j_dw_block3(rowp, off, wk, init, y, ow, j, 16, R, 2, a, c);
-        else conv4j_dw_block(rowp, off, wk, init, y, ow, j, 16, R, 2, kh, kw, a, c);
+                                                                 long long room, int R, int three, int kh, int kw,
+                                                                 int a, int c) {
+    int jt = ow % 16 ? ow / 16 * 16 : ow;
+    if (jt < ow) {
+        if (three) conv4j_dw_block3(rowp, off, wk, init, y, ow, room, jt, ow - jt, R, 1, a, c);
+        else conv4j_dw_block(rowp, off, wk, init, y, ow, room, jt, ow - jt, R, 1, kh, kw, a, c);
     }
-    for (; j < ow; j += 16) {
-        int n = ow - j < 16 ? ow - j : 16;
-        if (three) conv4j_dw_block3(rowp, off, wk, init, y, ow, j, n, R, 1, a, c);
-        else conv4j_dw_block(rowp, off, wk, init, y, ow, j, n, R, 1, kh, kw, a, c);
+    int j = 0;
+    for (; j + 32 <= jt; j += 32) {
+        if (three) conv4j_dw_block3(rowp, off, wk, init, y, ow, room, j, 16, R, 2, a, c);
+        else conv4j_dw_block(rowp, off, wk, init, y, ow, room, j, 16, R, 2, kh, kw, a, c);
+    }
+    for (; j < jt; j += 16) {
+        if (three) conv4j_dw_block3(rowp, off, wk, init, y, ow, room, j, 16, R, 1, a, c);
+        else conv4j_dw_block(rowp, off, wk, init, y, ow, room, j, 16, R, 1, kh, kw, a, c);
     }
 }
 
 /* R as a constant, so that the accumulators are registers. */
 __attribute__((always_inline)) static inline void conv4j_dw_bands(float *const *rowp, const long long *off,
                                                                   const float *wk, float init, float *y, int ow,
-                                                                  int R, int three, int kh, int kw, int a, int c) {
+                                                                  long long room, int R, int three, int kh, int kw, int a, int c) {
     switch (R) {
-    case 4: conv4j_dw_band(rowp, off, wk, init, y, ow, 4, three, kh, kw, a, c); break;
-    case 3: conv4j_dw_band(rowp, off, wk, init, y, ow, 3, three, kh, kw, a, c); break;
-    case 2: conv4j_dw_band(rowp, off, wk, init, y, ow, 2, three, kh, kw, a, c); break;
-    default: conv4j_dw_band(rowp, off, wk, init, y, ow, 1, three, kh, kw, a, c); break;
+    case 4: conv4j_dw_band(rowp, off, wk, init, y, ow, room, 4, three, kh, kw, a, c); break;
+    case 3: conv4j_dw_band(rowp, off, wk, init, y, ow, room, 3, three, kh, kw, a, c); break;
+    case 2: conv4j_dw_band(rowp, off, wk, init, y, ow, room, 2, three, kh, kw, a, c); break;
+    default: conv4j_dw_band(rowp, off, wk, init, y, ow, room, 1, three, kh, kw, a, c); break;
     }
 }
 
@@ -178,12 +193,13 @@ static void conv4j_dw_plane(const conv4j_dw_layout *L, const float *xc, const fl
         slot0 += L->reuse ? (long long)R * a : 0;
         if (slot0 >= L->nb) slot0 = slot0 - L->nb < L->nb ? slot0 - L->nb : slot0 % L->nb;
         float *y = yc + (size_t)i0 * ow;
+        long long room = (long long)(oh - i0) * ow;
         if (kh == 3 && kw == 3 && a == 1 && c == 1) {
-            conv4j_dw_bands(L->rowp, L->off, wk, init, y, ow, R, 1, 3, 3, 1, 1);
+            conv4j_dw_bands(L->rowp, L->off, wk, init, y, ow, room, R, 1, 3, 3, 1, 1);
         } else if (kh == 3 && kw == 3 && a == 2 && c == 1) {
-            conv4j_dw_bands(L->rowp, L->off, wk, init, y, ow, R, 1, 3, 3, 2, 1);
+            conv4j_dw_bands(L->rowp, L->off, wk, init, y, ow, room, R, 1, 3, 3, 2, 1);
         } else {
-            conv4j_dw_bands(L->rowp, L->off, wk, init, y, ow, R, 0, kh, kw, a, c);
+            conv4j_dw_bands(L->rowp, L->off, wk, init, y, ow, room, R, 0, kh, kw, a, c);
         }
     }
 }
