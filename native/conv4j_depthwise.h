@@ -235,7 +235,7 @@ static inline void conv4j_dw_forward_padded(const float *xc, const float *wk, fl
     }
 }
 
-static long long conv4j_gcd(long long a, long long b) {
+static inline long long conv4j_gcd(long long a, long long b) {
     while (b) {
         long long t = a % b;
         a = b;
@@ -252,6 +252,7 @@ static inline void conv4j_dw_forward(const float *x, long long xoff, const float
                                      int mult, int o0, int on) {
     x += xoff; wt += woff; y += yoff;
     if (bias) bias += boff;
+    if (oh <= 0 || ow <= 0) return;
     conv4j_dw_layout L;
     /* four output rows per band, unless the rows they read are far apart (a stride or dilation far
        larger than the kernel): then one row at a time, copying only the rows it reads */
