@@ -21,131 +21,186 @@
 
 typedef float conv4j_v16 __attribute__((vector_size(64), aligned(4), may_alias));
 
-/* Columns [j0, j1) of output row i, tap by tap: each tap adds its weight times a slice of one
-   input row. Used near the borders, where taps fall in the padding, and for strides above 1. */
-static inline void conv4j_dw_cols(const float *xc, const float *wk, float *yr, int i, int j0, int j1,
-                                  int h, int kh, int kw, int w, int sh, int sw, int pt, int pl, int dh, int dw,
-                                  const int *los, const int *his) {
-    for (int p = 0; p < kh; p++) {
-        int ih = i * sh - pt + p * dh;
-        if ((unsigned)ih >= (unsigned)h) continue;
-        const float *row = xc + (size_t)ih * w;
+/* The vector code wants FMA, which AVX2 alone does not imply; x86-64-v3 is AVX2 with FMA (every
+   AVX2 CPU has it). Defining the macro beforehand builds one variant only, to time it. */
+#ifndef CONV4J_DW_MULTIVERSION
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define CONV4J_DW_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CONV4J_DW_MULTIVERSION
+#endif
+#endif
+
+/* The forward pass copies the input rows a band of output rows reads into scratch rows, with the
+   padding written as zeros, so every output column is an interior one and each row is one plain
+   vector loop. A scratch row holds nph phases of len floats: phase f is the padded row at columns
+   k*sw + phase[f] - pl, so that kernel column q reads the contiguous slice at off[q], whatever the
+   stride. Scratch rows follow input rows step apart (gcd of stride and dilation); output row t of a
+   band, kernel row p, reads the band's scratch row t*a + p*c. The nb scratch rows are a ring:
+   with reuse, a band copies only the rows the previous band did not. */
+typedef struct {
+    int rows, a, c, reuse, nph;
+    long long nb, step, len;
+    const int *phase, *lo, *hi;  /* per phase: its first column; [lo, hi) inside the image */
+    const long long *off;        /* per kernel column */
+    float *buf, **rowp;          /* nb scratch rows; the current band's rows in order */
+} conv4j_dw_layout;
+
+/* Stores n columns of one output row from an accumulator; all 16 when they fit before the end of
+   the plane (room floats), the columns past n being overwritten later (see conv4j_dw_band). */
+__attribute__((always_inline)) static inline void conv4j_dw_store(float *yr, conv4j_v16 a, int n, long long room) {
+    if (n == 16 || room >= 16) *(conv4j_v16 *)yr = a;
+    else memcpy(yr, &a, sizeof(float) * (size_t)n);
+}
+
+/* Columns [j, j + 16*V) of the R output rows of a band, 3x3 kernel, a and c constants: R*V
+   accumulators (enough independent chains to hide the multiply-add latency), and each input slice
+   is loaded once for all the output rows that read it. The last vector stores n columns. */
+__attribute__((always_inline)) static inline void conv4j_dw_block3(float *const *rowp, const long long *off,
+                                                                   const float *wk, float init, float *y, int ow,
+                                                                   long long room, int j, int n, int R, int V, int a, int c) {
+    conv4j_v16 acc[4][2];
+    for (int t = 0; t < R; t++)
+        for (int v = 0; v < V; v++) {
+            acc[t][v] = (conv4j_v16){0};
+            acc[t][v] += init;
+        }
+#pragma GCC unroll 16
+    for (int r = 0; r < (R - 1) * a + 2 * c + 1; r++)
+#pragma GCC unroll 3
+        for (int q = 0; q < 3; q++)
+#pragma GCC unroll 2
+            for (int v = 0; v < V; v++) {
+                conv4j_v16 s = *(const conv4j_v16 *)(rowp[r] + off[q] + j + 16 * v);
+#pragma GCC unroll 4
+                for (int t = 0; t < R; t++) {
+                    int d = r - t * a;
+                    if (d >= 0 && d % c == 0 && d / c < 3) acc[t][v] += wk[d / c * 3 + q] * s;
+                }
+            }
+    for (int t = 0; t < R; t++)
+        for (int v = 0; v < V; v++) {
+            long long at = (long long)t * ow + j + 16 * v;
+            conv4j_dw_store(y + at, acc[t][v], v == V - 1 ? n : 16, room - at);
+        }
+}
+
+/* The same for any kernel, tap by tap. */
+__attribute__((always_inline)) static inline void conv4j_dw_block(float *const *rowp, const long long *off,
+                                                                  const float *wk, float init, float *y, int ow,
+                                                                  long long room, int j, int n, int R, int V, int kh, int kw, int a, int c) {
+    conv4j_v16 acc[4][2];
+    for (int t = 0; t < R; t++)
+        for (int v = 0; v < V; v++) {
+            acc[t][v] = (conv4j_v16){0};
+            acc[t][v] += init;
+        }
+    for (int p = 0; p < kh; p++)
         for (int q = 0; q < kw; q++) {
             const float wv = wk[p * kw + q];
-            const float *src = row + q * dw - pl;
-            int lo = los[q] > j0 ? los[q] : j0, hi = his[q] < j1 ? his[q] : j1;
-            for (int j = lo; j < hi; j++) yr[j] += wv * src[(size_t)j * sw];
+            for (int t = 0; t < R; t++)
+                for (int v = 0; v < V; v++)
+                    acc[t][v] += wv * *(const conv4j_v16 *)(rowp[t * a + p * c] + off[q] + j + 16 * v);
+        }
+    for (int t = 0; t < R; t++)
+        for (int v = 0; v < V; v++) {
+            long long at = (long long)t * ow + j + 16 * v;
+            conv4j_dw_store(y + at, acc[t][v], v == V - 1 ? n : 16, room - at);
+        }
+}
+
+/* The R output rows of a band, whose rows follow each other in y. A partial last vector goes
+   first: its full store spills into the start of the next row, stored after it, and is cut only
+   where it would pass the end of the plane (room floats from y). Then blocks of two vectors, then
+   one. */
+__attribute__((always_inline)) static inline void conv4j_dw_band(float *const *rowp, const long long *off,
+                                                                 const float *wk, float init, float *y, int ow,
+                                                                 long long room, int R, int three, int kh, int kw,
+                                                                 int a, int c) {
+    int jt = ow % 16 ? ow / 16 * 16 : ow;
+    if (jt < ow) {
+        if (three) conv4j_dw_block3(rowp, off, wk, init, y, ow, room, jt, ow - jt, R, 1, a, c);
+        else conv4j_dw_block(rowp, off, wk, init, y, ow, room, jt, ow - jt, R, 1, kh, kw, a, c);
+    }
+    int j = 0;
+    for (; j + 32 <= jt; j += 32) {
+        if (three) conv4j_dw_block3(rowp, off, wk, init, y, ow, room, j, 16, R, 2, a, c);
+        else conv4j_dw_block(rowp, off, wk, init, y, ow, room, j, 16, R, 2, kh, kw, a, c);
+    }
+    for (; j < jt; j += 16) {
+        if (three) conv4j_dw_block3(rowp, off, wk, init, y, ow, room, j, 16, R, 1, a, c);
+        else conv4j_dw_block(rowp, off, wk, init, y, ow, room, j, 16, R, 1, kh, kw, a, c);
+    }
+}
+
+/* R as a constant, so that the accumulators are registers. */
+__attribute__((always_inline)) static inline void conv4j_dw_bands(float *const *rowp, const long long *off,
+                                                                  const float *wk, float init, float *y, int ow,
+                                                                  long long room, int R, int three, int kh, int kw, int a, int c) {
+    switch (R) {
+    case 4: conv4j_dw_band(rowp, off, wk, init, y, ow, room, 4, three, kh, kw, a, c); break;
+    case 3: conv4j_dw_band(rowp, off, wk, init, y, ow, room, 3, three, kh, kw, a, c); break;
+    case 2: conv4j_dw_band(rowp, off, wk, init, y, ow, room, 2, three, kh, kw, a, c); break;
+    default: conv4j_dw_band(rowp, off, wk, init, y, ow, room, 1, three, kh, kw, a, c); break;
+    }
+}
+
+/* Input row ih into a scratch row (its zero head and tail are never written). */
+__attribute__((always_inline)) static inline void conv4j_dw_fill(const conv4j_dw_layout *L, float *dst, const float *xc,
+                                                                 long long ih, int h, int w, int sw, int pl) {
+    if (ih < 0 || ih >= h) {
+        memset(dst, 0, sizeof(float) * (size_t)(L->nph * L->len));
+        return;
+    }
+    const float *row = xc + (size_t)ih * w;
+    for (int f = 0; f < L->nph; f++, dst += L->len) {
+        long long k = L->lo[f], hi = L->hi[f];
+        const float *src = row + (L->phase[f] - (long long)pl);  /* src[k * sw] is inside the row */
+        if (sw == 1) {
+            if (hi - k >= 16) {  /* vectors, the last one overlapping the one before */
+                for (; k + 16 < hi; k += 16) *(conv4j_v16 *)(dst + k) = *(const conv4j_v16 *)(src + k);
+                k = hi - 16;
+                *(conv4j_v16 *)(dst + k) = *(const conv4j_v16 *)(src + k);
+            } else {
+                for (; k < hi; k++) dst[k] = src[k];
+            }
+        } else if (sw == 2) {
+            for (; k < hi; k++) dst[k] = src[2 * k];
+        } else {
+            for (; k < hi; k++) dst[k] = src[k * sw];
         }
     }
 }
 
-/* Four blocks of 16 outputs, starting at columns o[0..3], of output row i (into yr) and, when yr2
-   is not NULL, of row i + 1 (into yr2): up to eight vector registers, each accumulated over all taps
-   from init (eight independent chains hide the multiply-add latency) and stored once. Blocks may
-   overlap: each is computed from scratch, so overlapping writes agree. */
-__attribute__((always_inline)) static inline void conv4j_dw_block4(const float *xc, const float *wk, float init,
-                                    float *yr, float *yr2, int i, const int *o,
-                                    int h, int kh, int kw, int w, int sh, int pt, int pl, int dh, int dw) {
-    conv4j_v16 a0 = {0}, a1, a2, a3, b0, b1, b2, b3;
-    a0 += init;
-    a1 = a0; a2 = a0; a3 = a0;
-    b0 = a0; b1 = a0; b2 = a0; b3 = a0;
-    for (int p = 0; p < kh; p++) {
-        int ih = i * sh - pt + p * dh, ih2 = ih + sh;
-        int v1 = (unsigned)ih < (unsigned)h, v2 = yr2 && (unsigned)ih2 < (unsigned)h;
-        const float *row = xc + (size_t)ih * w - pl, *row2 = xc + (size_t)ih2 * w - pl;
-        if (v1 && v2) {
-            for (int q = 0; q < kw; q++) {
-                const float wv = wk[p * kw + q];
-                const float *s1 = row + q * dw, *s2 = row2 + q * dw;
-                a0 += wv * *(const conv4j_v16 *)(s1 + o[0]);
-                a1 += wv * *(const conv4j_v16 *)(s1 + o[1]);
-                a2 += wv * *(const conv4j_v16 *)(s1 + o[2]);
-                a3 += wv * *(const conv4j_v16 *)(s1 + o[3]);
-                b0 += wv * *(const conv4j_v16 *)(s2 + o[0]);
-                b1 += wv * *(const conv4j_v16 *)(s2 + o[1]);
-                b2 += wv * *(const conv4j_v16 *)(s2 + o[2]);
-                b3 += wv * *(const conv4j_v16 *)(s2 + o[3]);
-            }
-        } else if (v1) {
-            for (int q = 0; q < kw; q++) {
-                const float wv = wk[p * kw + q];
-                const float *s1 = row + q * dw;
-                a0 += wv * *(const conv4j_v16 *)(s1 + o[0]);
-                a1 += wv * *(const conv4j_v16 *)(s1 + o[1]);
-                a2 += wv * *(const conv4j_v16 *)(s1 + o[2]);
-                a3 += wv * *(const conv4j_v16 *)(s1 + o[3]);
-            }
-        } else if (v2) {
-            for (int q = 0; q < kw; q++) {
-                const float wv = wk[p * kw + q];
-                const float *s2 = row2 + q * dw;
-                b0 += wv * *(const conv4j_v16 *)(s2 + o[0]);
-                b1 += wv * *(const conv4j_v16 *)(s2 + o[1]);
-                b2 += wv * *(const conv4j_v16 *)(s2 + o[2]);
-                b3 += wv * *(const conv4j_v16 *)(s2 + o[3]);
-            }
+/* All output rows of one channel, band by band. One function for the whole plane, so that the CPU
+   dispatch happens once per channel. */
+CONV4J_DW_MULTIVERSION
+static void conv4j_dw_plane(const conv4j_dw_layout *L, const float *xc, const float *wk, float init, float *yc,
+                            int h, int w, int kh, int kw, int oh, int ow, int sh, int sw, int pt, int pl) {
+    long long S = L->nph * L->len, filled = 0;  /* with reuse, the ring holds the rows before filled */
+    long long slot0 = 0;  /* the ring slot of the band's first row (no division in the loop) */
+    int a = L->a, c = L->c;
+    for (int i0 = 0; i0 < oh; i0 += L->rows) {
+        int R = oh - i0 < L->rows ? oh - i0 : L->rows;
+        long long n = (R - 1LL) * a + (kh - 1LL) * c + 1;
+        long long g0 = L->reuse ? (long long)i0 * a : 0;
+        long long ih0 = L->reuse ? -(long long)pt : (long long)i0 * sh - pt;
+        for (long long b = 0, s = slot0; b < n; b++, s = s + 1 == L->nb ? 0 : s + 1) {
+            if (g0 + b >= filled) conv4j_dw_fill(L, L->buf + s * S, xc, ih0 + (g0 + b) * L->step, h, w, sw, pl);
+            L->rowp[b] = L->buf + s * S;
         }
-    }
-    *(conv4j_v16 *)(yr + o[0]) = a0;
-    *(conv4j_v16 *)(yr + o[1]) = a1;
-    *(conv4j_v16 *)(yr + o[2]) = a2;
-    *(conv4j_v16 *)(yr + o[3]) = a3;
-    if (yr2) {
-        *(conv4j_v16 *)(yr2 + o[0]) = b0;
-        *(conv4j_v16 *)(yr2 + o[1]) = b1;
-        *(conv4j_v16 *)(yr2 + o[2]) = b2;
-        *(conv4j_v16 *)(yr2 + o[3]) = b3;
-    }
-}
-
-/* The border columns [0, ja) and [jb, ow) of output row i. */
-static inline void conv4j_dw_borders(const float *xc, const float *wk, float init, float *yr, int i,
-                                     int h, int w, int kh, int kw, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
-                                     const int *los, const int *his, int ja, int jb) {
-    if (ja + (ow - jb) <= 8) {
-        /* a few border columns: each output by itself, skipping the taps in the padding */
-        for (int side = 0; side < 2; side++) {
-            for (int j = side ? jb : 0; j < (side ? ow : ja); j++) {
-                float acc = init;
-                for (int p = 0; p < kh; p++) {
-                    int ih = i * sh - pt + p * dh;
-                    if ((unsigned)ih >= (unsigned)h) continue;
-                    const float *row = xc + (size_t)ih * w;
-                    for (int q = 0; q < kw; q++) {
-                        int iw = j * sw - pl + q * dw;
-                        if ((unsigned)iw < (unsigned)w) acc += wk[p * kw + q] * row[iw];
-                    }
-                }
-                yr[j] = acc;
-            }
+        filled = L->reuse ? g0 + n : 0;
+        slot0 += L->reuse ? (long long)R * a : 0;
+        if (slot0 >= L->nb) slot0 = slot0 - L->nb < L->nb ? slot0 - L->nb : slot0 % L->nb;
+        float *y = yc + (size_t)i0 * ow;
+        long long room = (long long)(oh - i0) * ow;
+        if (kh == 3 && kw == 3 && a == 1 && c == 1) {
+            conv4j_dw_bands(L->rowp, L->off, wk, init, y, ow, room, R, 1, 3, 3, 1, 1);
+        } else if (kh == 3 && kw == 3 && a == 2 && c == 1) {
+            conv4j_dw_bands(L->rowp, L->off, wk, init, y, ow, room, R, 1, 3, 3, 2, 1);
+        } else {
+            conv4j_dw_bands(L->rowp, L->off, wk, init, y, ow, room, R, 0, kh, kw, a, c);
         }
-    } else {
-        for (int j = 0; j < ja; j++) yr[j] = init;
-        for (int j = jb; j < ow; j++) yr[j] = init;
-        conv4j_dw_cols(xc, wk, yr, i, 0, ja, h, kh, kw, w, sh, sw, pt, pl, dh, dw, los, his);
-        conv4j_dw_cols(xc, wk, yr, i, jb, ow, h, kh, kw, w, sh, sw, pt, pl, dh, dw, los, his);
-    }
-}
-
-/* Output rows i and, when two is set, i + 1 of one channel. The interior [ja, jb), where every tap of
-   a stride-1 kernel lies inside the image, goes by blocks of four vectors per row; the last, partial,
-   group of blocks is shifted left to end at jb. The border columns go tap by tap. */
-CONV4J_MULTIVERSION
-static void conv4j_dw_rows(const float *xc, const float *wk, float init, float *yr, int i, int two,
-                           int h, int w, int kh, int kw, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
-                           const int *los, const int *his, int ja, int jb) {
-    if (jb - ja < 16) {
-        ja = jb = ow;
-    }
-    conv4j_dw_borders(xc, wk, init, yr, i, h, w, kh, kw, ow, sh, sw, pt, pl, dh, dw, los, his, ja, jb);
-    if (two) {
-        conv4j_dw_borders(xc, wk, init, yr + ow, i + 1, h, w, kh, kw, ow, sh, sw, pt, pl, dh, dw, los, his, ja, jb);
-    }
-    for (int j = ja; j < jb; j += 64) {
-        int o[4];
-        for (int u = 0; u < 4; u++) o[u] = j + 16 * u + 16 <= jb ? j + 16 * u : jb - 16;
-        conv4j_dw_block4(xc, wk, init, yr, two ? yr + ow : NULL, i, o, h, kh, kw, w, sh, pt, pl, dh, dw);
     }
 }
 
@@ -180,6 +235,15 @@ static inline void conv4j_dw_forward_padded(const float *xc, const float *wk, fl
     }
 }
 
+static inline long long conv4j_gcd(long long a, long long b) {
+    while (b) {
+        long long t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 /* Output channels [o0, o0+on) of one image. */
 static inline void conv4j_dw_forward(const float *x, long long xoff, const float *wt, long long woff,
                                      const float *bias, long long boff, float *y, long long yoff,
@@ -188,34 +252,72 @@ static inline void conv4j_dw_forward(const float *x, long long xoff, const float
                                      int mult, int o0, int on) {
     x += xoff; wt += woff; y += yoff;
     if (bias) bias += boff;
-    /* the valid output columns of each kernel column are the same on every row: find them once
-       (two integer divisions each) rather than per row, and the interior [ja, jb) valid for all */
-    int stack_lo[64], stack_hi[64];
-    int *los = kw <= 64 ? stack_lo : (int *)malloc(sizeof(int) * 2 * (size_t)kw);
-    int *his = kw <= 64 ? stack_hi : los + kw;
-    if (!los) return;
-    int ja = 0, jb = ow;
-    for (int q = 0; q < kw; q++) {
-        conv4j_valid_cols(q * dw - pl, sw, w, ow, &los[q], &his[q]);
-        if (los[q] > ja) ja = los[q];
-        if (his[q] < jb) jb = his[q];
+    if (oh <= 0 || ow <= 0) return;
+    conv4j_dw_layout L;
+    /* four output rows per band, unless the rows they read are far apart (a stride or dilation far
+       larger than the kernel): then one row at a time, copying only the rows it reads */
+    L.rows = oh < 4 ? oh : 4;
+    L.step = conv4j_gcd(sh, dh);
+    L.nb = ((L.rows - 1LL) * sh + (kh - 1LL) * dh) / L.step + 1;
+    L.reuse = 1;
+    if (L.nb > 4LL * kh) {
+        L.rows = 1;
+        L.step = dh;
+        L.nb = kh;
+        L.reuse = sh % dh == 0;
     }
-    if (sw != 1 || jb < ja) ja = jb = ow;  /* no stride-1 interior: the plain path does all */
+    L.a = L.reuse ? (int)(sh / L.step) : 0;
+    L.c = (int)(dh / L.step);
+    /* small arrays: per kernel column, and the band's row pointers */
+    int stack_ints[4 * 16];
+    long long stack_off[16];
+    float *stack_rowp[64];
+    int *ints = kw <= 16 ? stack_ints : (int *)malloc(sizeof(int) * 4 * (size_t)kw);
+    long long *off = kw <= 16 ? stack_off : (long long *)malloc(sizeof(long long) * (size_t)kw);
+    float **rowp = L.nb <= 64 ? stack_rowp : (float **)malloc(sizeof(float *) * (size_t)L.nb);
+    int ok = ints && off && rowp;
+    int *phase = ints, *fq = ints + kw, *lo = ints + 2 * kw, *hi = ints + 3 * kw;
+    /* the phases the kernel columns read: at most min(sw, kw) */
+    L.nph = 0;
+    long long kmax = 0;
+    for (int q = 0; ok && q < kw; q++) {
+        int r = (int)((long long)q * dw % sw), f = 0;
+        while (f < L.nph && phase[f] != r) f++;
+        if (f == L.nph) phase[L.nph++] = r;
+        fq[q] = f;
+        if ((long long)q * dw / sw > kmax) kmax = (long long)q * dw / sw;
+    }
+    /* room for the vectors that pass ow, reading zeros */
+    L.len = ((ow + 15LL) / 16 * 16 + kmax + 15) / 16 * 16;
+    for (int q = 0; ok && q < kw; q++) off[q] = fq[q] * L.len + (long long)q * dw / sw;
+    ok = ok && L.len < (1LL << 30);  /* else the fallback below: such rows would not fit in memory */
+    for (int f = 0; ok && f < L.nph; f++) conv4j_valid_cols(phase[f] - pl, sw, w, (int)L.len, &lo[f], &hi[f]);
+    L.phase = phase; L.lo = lo; L.hi = hi; L.off = off; L.rowp = rowp;
+    /* the scratch rows, 64-byte aligned, zero where nothing is copied */
+    size_t need = (size_t)(L.nb * L.nph * L.len);
+    float stack_buf[4096 + 16];
+    float *heap = need + 16 > 4096 + 16 ? (float *)malloc(sizeof(float) * (need + 16)) : NULL;
+    L.buf = need + 16 > 4096 + 16 ? heap : stack_buf;
+    ok = ok && L.buf;
+    if (ok) {
+        L.buf = (float *)(((size_t)L.buf + 63) & ~(size_t)63);
+        memset(L.buf, 0, sizeof(float) * need);
+    }
     for (int oc = o0; oc < o0 + on; oc++) {
         const float *xc = x + (size_t)(oc / mult) * h * w;
         const float *wk = wt + (size_t)oc * kh * kw;
         float *yc = y + (size_t)oc * oh * ow;
         const float init = bias ? bias[oc] : 0.f;
-        if (!conv4j_all_finite(wk, (size_t)kh * kw)) {
+        if (!ok || !conv4j_all_finite(wk, (size_t)kh * kw)) {
             conv4j_dw_forward_padded(xc, wk, init, yc, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw);
             continue;
         }
-        for (int i = 0; i < oh; i += 2) {
-            conv4j_dw_rows(xc, wk, init, yc + (size_t)i * ow, i, i + 1 < oh, h, w, kh, kw, ow, sh, sw, pt, pl, dh, dw,
-                           los, his, ja, jb);
-        }
+        conv4j_dw_plane(&L, xc, wk, init, yc, h, w, kh, kw, oh, ow, sh, sw, pt, pl);
     }
-    if (los != stack_lo) free(los);
+    free(heap);
+    if (ints != stack_ints) free(ints);
+    if (off != stack_off) free(off);
+    if (rowp != stack_rowp) free(rowp);
 }
 
 /* Input gradient of input channels [c0, c0+cn) of one image; gx is cleared first unless accumulate. */
