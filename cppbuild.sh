@@ -15,7 +15,7 @@ OPENBLAS_VERSION=0.3.31-1.5.13
 PLATFORM=linux-x86_64
 JAR="$HOME/.m2/repository/org/bytedeco/openblas/$OPENBLAS_VERSION/openblas-$OPENBLAS_VERSION-$PLATFORM.jar"
 OUT=target/native
-CFLAGS="-O3 -march=x86-64 -m64 -fPIC -Wall -Wextra -Wno-unused-parameter -std=c11"
+CFLAGS="-O3 -march=x86-64 -m64 -fPIC -Wall -Wextra -Wno-unused-parameter -std=gnu11"
 
 if [[ ! -f "$JAR" ]]; then
     mvn -q -B dependency:get -Dartifact="org.bytedeco:openblas:$OPENBLAS_VERSION:jar:$PLATFORM" -Dtransitive=false

@@ -10,26 +10,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include "conv4j_im2col.h"
-
-/* Runtime dispatch: the same C compiled for AVX-512, AVX2 and baseline x86-64; the loader picks
-   the best one the CPU has (GCC ifunc), so the library still runs on any x86-64 CPU. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define CONV4J_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CONV4J_MULTIVERSION
-#endif
+#include "conv4j_dispatch.h"
 
 typedef float conv4j_v16 __attribute__((vector_size(64), aligned(4), may_alias));
 
-/* The vector code wants FMA, which AVX2 alone does not imply; x86-64-v3 is AVX2 with FMA (every
-   AVX2 CPU has it). Defining the macro beforehand builds one variant only, to time it. */
-#ifndef CONV4J_DW_MULTIVERSION
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define CONV4J_DW_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CONV4J_DW_MULTIVERSION
-#endif
-#endif
 
 /* The forward pass copies the input rows a band of output rows reads into scratch rows, with the
    padding written as zeros, so every output column is an interior one and each row is one plain
@@ -174,7 +158,7 @@ __attribute__((always_inline)) static inline void conv4j_dw_fill(const conv4j_dw
 
 /* All output rows of one channel, band by band. One function for the whole plane, so that the CPU
    dispatch happens once per channel. */
-CONV4J_DW_MULTIVERSION
+CONV4J_MULTIVERSION
 static void conv4j_dw_plane(const conv4j_dw_layout *L, const float *xc, const float *wk, float init, float *yc,
                             int h, int w, int kh, int kw, int oh, int ow, int sh, int sw, int pt, int pl) {
     long long S = L->nph * L->len, filled = 0;  /* with reuse, the ring holds the rows before filled */

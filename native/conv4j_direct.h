@@ -66,9 +66,9 @@ __attribute__((always_inline)) static inline void conv4j_direct_block(const floa
     for (int t = 0; t < 8; t++) *(conv4j_v8 *)(out + 8 * t) = a[t];
 }
 
-__attribute__((always_inline)) static inline void conv4j_direct_channels_body(
-        const float *xp, const float *wt, const float *bias, float *y, int cg, int ph,
-        int pw, int kh, int kw, int oh, int ow, int dh, int dw, int o0, int on) {
+CONV4J_MULTIVERSION
+static void conv4j_direct_channels(const float *xp, const float *wt, const float *bias, float *y, int cg, int ph,
+                                   int pw, int kh, int kw, int oh, int ow, int dh, int dw, int o0, int on) {
     const size_t k = (size_t)cg * kh * kw, plane = (size_t)oh * ow;
     float acc[64];
     for (int o = o0; o < o0 + on; o += 8) {
@@ -99,11 +99,6 @@ __attribute__((always_inline)) static inline void conv4j_direct_channels_body(
         }
     }
 }
-
-CONV4J_DISPATCH(conv4j_direct_channels,
-                (const float *xp, const float *wt, const float *bias, float *y, int cg, int ph, int pw,
-                 int kh, int kw, int oh, int ow, int dh, int dw, int o0, int on),
-                (xp, wt, bias, y, cg, ph, pw, kh, kw, oh, ow, dh, dw, o0, on))
 
 /* Output channels [o0, o0+on) of one group of one image, stride 1: x points at the group's first
    input channel, wt at its weights (og x cg x kh x kw), bias at its biases (or NULL), y at its first
