@@ -4,7 +4,10 @@ import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
 import dev.conv4j.bench.BenchShape;
 import dev.conv4j.nativeblas.NativeKernels;
+import java.io.FileOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,20 +28,24 @@ import java.util.Map;
  * <p>The machine this was written for is shared and noisy, so the systems are measured interleaved:
  * for each layer and pass, every system is warmed up, then in each of {@code --rounds} rounds each
  * system runs back-to-back calls for {@code --burst-ms} (after a short pause that lets the other
- * systems' idle threads go to sleep), in an order that rotates from round to round. A system's time
- * is the median over the rounds of its mean time per call in the burst; GFLOP/s is
- * {@code 2·N·O·(C/G)·KH·KW·OH·OW / time} for all three passes.
+ * systems' idle threads go to sleep), in an order that rotates from round to round. Every call is
+ * timed; a burst counts as the 10th percentile of its call times (the calls that no other process
+ * interrupted, on a machine with more busy threads than cores), and a system's time is the median
+ * over the rounds of its bursts. GFLOP/s is {@code 2·N·O·(C/G)·KH·KW·OH·OW / time} for all three passes.
  *
  * <pre>
  * --threads N        threads of every system (default 1); OpenMP's count comes from OMP_NUM_THREADS,
- *                    so the program restarts itself with OMP_NUM_THREADS=N when it differs
+ *                    so the program restarts itself with OMP_NUM_THREADS=N when it differs (and with
+ *                    OMP_WAIT_POLICY=PASSIVE when that is unset: see README.md)
  * --rounds N         measured rounds (default 7), after --warmup N rounds (default 2)
  * --burst-ms N       length of one system's burst in a round (default 100)
  * --pause-ms N       pause before each burst (default 20)
+ * --call-quantile q  the quantile of a burst's call times that counts (default 0.1; 0.5 is the median)
  * --shapes a,b,...   names from conv4j's benchmark-shapes.csv, or resnet50 (the default: the nine
  *                    ResNet-50 batch-1 layers) or all
  * --passes a,b,...   forward, backward-data, backward-weights (default: all three)
  * --no-torch         leave libtorch out even when its natives are on the class path
+ * --out FILE         also write the report (not the progress lines) to FILE
  * </pre>
  */
 public final class Compare {
@@ -50,6 +57,9 @@ public final class Compare {
     /** The reference of the correctness check, and the denominator of the ratios. */
     static final String REFERENCE = "dnnl-nchw";
 
+    /** Where the report goes: standard output, and the --out file when there is one. */
+    static PrintStream out = System.out;
+
     private Compare() {
     }
 
@@ -60,7 +70,8 @@ public final class Compare {
 
     static final class Options {
         int threads = 1, rounds = 7, warmup = 2, burstMs = 100, pauseMs = 20;
-        String shapes = "resnet50";
+        double callQuantile = 0.1;
+        String shapes = "resnet50", out = "";
         List<Pass> passes = List.of(Pass.values());
         boolean torch = true;
 
@@ -83,6 +94,13 @@ public final class Compare {
                     case "--burst-ms": o.burstMs = positive(a, v); break;
                     case "--pause-ms": o.pauseMs = Integer.parseInt(v); break;
                     case "--shapes": o.shapes = v; break;
+                    case "--out": o.out = v; break;
+                    case "--call-quantile":
+                        o.callQuantile = Double.parseDouble(v);
+                        if (!(o.callQuantile >= 0 && o.callQuantile <= 1)) {
+                            throw new IllegalArgumentException("--call-quantile must lie in [0, 1]");
+                        }
+                        break;
                     case "--passes":
                         List<Pass> ps = new ArrayList<>();
                         for (String p : v.split(",")) {
@@ -109,10 +127,13 @@ public final class Compare {
     public static void main(String[] args) throws Exception {
         Locale.setDefault(Locale.ROOT);
         Options o = Options.parse(args);
-        if (!String.valueOf(o.threads).equals(System.getenv("OMP_NUM_THREADS"))) {
+        if (!String.valueOf(o.threads).equals(System.getenv("OMP_NUM_THREADS")) || System.getenv("OMP_WAIT_POLICY") == null) {
             System.exit(restart(args, o.threads));
         }
         List<BenchShape> shapes = select(o.shapes);
+        if (!o.out.isEmpty()) {
+            out = new PrintStream(new Tee(System.out, new FileOutputStream(o.out)), true, "UTF-8");
+        }
         ConvEngine blas = ConvEngines.blas(o.threads);
         DnnlRunners.init();
 
@@ -144,10 +165,10 @@ public final class Compare {
         for (Pass pass : o.passes) {
             print(pass, new ArrayList<>(systems.get(pass).keySet()), rows.get(pass), o);
         }
-        System.out.println();
-        System.out.println("Implementations (oneDNN: impl_info_str of the primitive; conv4j plan: the algorithm asked for)");
-        details.forEach(d -> System.out.println("  " + d));
-        System.out.printf("%nTotal time %.0f s; load average at the end: %s%n", (System.nanoTime() - start) / 1e9, loadAverage());
+        out.println();
+        out.println("Implementations (oneDNN: impl_info_str of the primitive; conv4j plan: the algorithm asked for)");
+        details.forEach(d -> out.println("  " + d));
+        out.printf("%nTotal time %.0f s; load average at the end: %s%n", (System.nanoTime() - start) / 1e9, loadAverage());
     }
 
     static Map<Pass, Map<String, Factory>> systems(ConvEngine blas, Options o, boolean torch) {
@@ -233,6 +254,7 @@ public final class Compare {
             List<String> names = new ArrayList<>(runners.keySet());
             int n = names.size();
             long burst = o.burstMs * 1_000_000L;
+            long[] callTimes = new long[1024];
             for (String name : names) {
                 row.seconds.put(name, new double[o.rounds]);
             }
@@ -241,15 +263,19 @@ public final class Compare {
                     String name = names.get(Math.floorMod(k + round, n));
                     Runner r = runners.get(name);
                     pause(o.pauseMs);
-                    long t0 = System.nanoTime(), elapsed;
+                    long start = System.nanoTime(), now = start;
                     int calls = 0;
                     do {
+                        long t0 = now;
                         r.run();
-                        calls++;
-                        elapsed = System.nanoTime() - t0;
-                    } while (elapsed < burst);
+                        now = System.nanoTime();
+                        if (calls == callTimes.length) {
+                            callTimes = Arrays.copyOf(callTimes, 2 * calls);
+                        }
+                        callTimes[calls++] = now - t0;
+                    } while (now - start < burst);
                     if (round >= 0) {
-                        row.seconds.get(name)[round] = elapsed / 1e9 / calls;
+                        row.seconds.get(name)[round] = callQuantile(callTimes, calls, o.callQuantile) / 1e9;
                     }
                 }
             }
@@ -287,18 +313,18 @@ public final class Compare {
             ratios.add(new String[] {pass == Pass.FORWARD ? "plan/torch" : "c4j/torch",
                     pass == Pass.FORWARD ? "c4j-plan" : "c4j-blas", "torch"});
         }
-        System.out.printf("%n%s, %s: GFLOP/s (median of %d rounds), %d thread(s)%n", pass.label, pass.what, o.rounds, o.threads);
+        out.printf("%n%s, %s: GFLOP/s (median of %d rounds), %d thread(s)%n", pass.label, pass.what, o.rounds, o.threads);
         StringBuilder h = new StringBuilder(String.format("%-18s %6s", "shape", "GFLOP"));
         systems.forEach(s -> h.append(String.format(" %9s", s)));
         ratios.forEach(r -> h.append(String.format(" %10s", r[0])));
         h.append(String.format(" %6s", "iqr%"));
-        System.out.println(h);
+        out.println(h);
         for (Row row : rows) {
             StringBuilder b = new StringBuilder(String.format("%-18s %6.3f", row.shape, row.gflop));
             systems.forEach(s -> b.append(String.format(" %9s", fmt(row.gflops(s), 1))));
             ratios.forEach(r -> b.append(String.format(" %10s", fmt(row.gflops(r[1]) / row.gflops(r[2]), 2))));
             b.append(String.format(" %6.0f", 100 * row.spread()));
-            System.out.println(b);
+            out.println(b);
         }
         List<Row> geo = new ArrayList<>();
         for (Row row : rows) {
@@ -318,19 +344,19 @@ public final class Compare {
         for (String[] r : ratios) {
             b.append(String.format(" %10s", fmt(geomean(geo, row -> row.gflops(r[1]) / row.gflops(r[2])), 2)));
         }
-        System.out.println(b);
+        out.println(b);
 
         List<String> compared = new ArrayList<>(systems);
         compared.remove(REFERENCE);
-        System.out.printf("%s, max|a - b| / max|b| against %s:%n", pass.label, REFERENCE);
+        out.printf("%s, max|a - b| / max|b| against %s:%n", pass.label, REFERENCE);
         StringBuilder dh = new StringBuilder(String.format("%-18s %6s", "", ""));
         compared.forEach(s -> dh.append(String.format(" %9s", s)));
-        System.out.println(dh);
+        out.println(dh);
         for (Row row : rows) {
             StringBuilder d = new StringBuilder(String.format("%-18s %6s", row.shape, ""));
             compared.forEach(s -> d.append(String.format(" %9s", row.diff.containsKey(s) ? String.format("%.1e", row.diff.get(s)) : "-")));
-            System.out.println(d);
-            row.failed.forEach((k, v) -> System.out.printf("%-18s %s failed: %s%n", "", k, v));
+            out.println(d);
+            row.failed.forEach((k, v) -> out.printf("%-18s %s failed: %s%n", "", k, v));
         }
     }
 
@@ -350,6 +376,16 @@ public final class Compare {
 
     static String fmt(double v, int decimals) {
         return Double.isNaN(v) ? "-" : String.format("%." + decimals + "f", v);
+    }
+
+    /** The q-quantile of the first n call times. */
+    static double callQuantile(long[] t, int n, double q) {
+        double[] d = new double[n];
+        for (int i = 0; i < n; i++) {
+            d[i] = t[i];
+        }
+        Arrays.sort(d);
+        return quantile(d, q);
     }
 
     static double median(double[] t) {
@@ -388,32 +424,34 @@ public final class Compare {
     }
 
     static void header(Options o, ConvEngine blas, String torchInfo) {
-        System.out.println("conv4j vs oneDNN" + (torchInfo != null && !torchInfo.startsWith("skipped") ? " vs libtorch" : "")
+        out.println("conv4j vs oneDNN" + (torchInfo != null && !torchInfo.startsWith("skipped") ? " vs libtorch" : "")
                 + ": 2-D convolution, NCHW float32, one JVM, systems interleaved");
-        System.out.println("date:     " + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")));
-        System.out.println("cpu:      " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
+        out.println("date:     " + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")));
+        out.println("cpu:      " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
                 + " logical CPU(s) visible; load average at the start: " + loadAverage());
-        System.out.println("java:     " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
-        System.out.println("conv4j:   " + blas.name() + " engine, " + o.threads + " thread(s); "
+        out.println("java:     " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+        out.println("conv4j:   " + blas.name() + " engine, " + o.threads + " thread(s); "
                 + firstWords(NativeKernels.openblasConfig(), 4) + ", core " + NativeKernels.openblasCore());
-        System.out.println("oneDNN:   " + DnnlRunners.version() + ", OMP_NUM_THREADS=" + System.getenv("OMP_NUM_THREADS"));
+        out.println("oneDNN:   " + DnnlRunners.version() + ", OMP_NUM_THREADS=" + System.getenv("OMP_NUM_THREADS")
+                + ", OMP_WAIT_POLICY=" + System.getenv("OMP_WAIT_POLICY"));
         if (torchInfo != null) {
-            System.out.println("libtorch: " + torchInfo);
+            out.println("libtorch: " + torchInfo);
         }
-        System.out.printf("method:   per layer and pass, %d warm-up + %d measured rounds; in each round every system runs"
+        out.printf("method:   per layer and pass, %d warm-up + %d measured rounds; in each round every system runs"
                 + " calls for %d ms after a %d ms pause, in rotating order;%n          time = median over rounds of the"
-                + " mean time per call; GFLOP/s = 2*N*O*(C/G)*KH*KW*OH*OW / time%n", o.warmup, o.rounds, o.burstMs, o.pauseMs);
-        System.out.println("systems:  c4j-blas  ConvEngines.blas(threads): forward/backwardData/backwardWeights into preallocated outputs");
-        System.out.println("          c4j-plan  engine.plan(...) with prepackWeights, plan.forward(x, y)");
-        System.out.println("          dnnl-nchw oneDNN primitive (convolution_direct) on plain nchw/oihw memory in and out,"
+                + " %s of the burst's call times; GFLOP/s = 2*N*O*(C/G)*KH*KW*OH*OW / time%n", o.warmup, o.rounds, o.burstMs, o.pauseMs,
+                o.callQuantile == 0.5 ? "median" : o.callQuantile == 0 ? "minimum" : (int) Math.round(100 * o.callQuantile) + "th percentile");
+        out.println("systems:  c4j-blas  ConvEngines.blas(threads): forward/backwardData/backwardWeights into preallocated outputs");
+        out.println("          c4j-plan  engine.plan(...) with prepackWeights, plan.forward(x, y)");
+        out.println("          dnnl-nchw oneDNN primitive (convolution_direct) on plain nchw/oihw memory in and out,"
                 + " reference implementations skipped");
-        System.out.println("          dnnl-any  oneDNN primitive with format_tag::any: blocked layouts, inputs reordered once"
+        out.println("          dnnl-any  oneDNN primitive with format_tag::any: blocked layouts, inputs reordered once"
                 + " before timing (primitive only)");
         if (torchInfo != null && !torchInfo.startsWith("skipped")) {
-            System.out.println("          torch     at::conv2d / at::convolution_backward on tensors wrapping the same memory"
+            out.println("          torch     at::conv2d / at::convolution_backward on tensors wrapping the same memory"
                     + " (allocates its output per call)");
         }
-        System.out.println("all systems: bias in forward, bias gradient in backward-weights; iqr% = widest interquartile"
+        out.println("all systems: bias in forward, bias gradient in backward-weights; iqr% = widest interquartile"
                 + " range of a system's round times, relative to its median");
     }
 
@@ -454,7 +492,38 @@ public final class Compare {
         }
     }
 
-    /** Runs this program again in a new JVM with OMP_NUM_THREADS set, which OpenMP reads only at start-up. */
+    /** Writes to two streams. */
+    static final class Tee extends OutputStream {
+        private final OutputStream a, b;
+
+        Tee(OutputStream a, OutputStream b) {
+            this.a = a;
+            this.b = b;
+        }
+
+        @Override
+        public void write(int c) throws IOException {
+            a.write(c);
+            b.write(c);
+        }
+
+        @Override
+        public void write(byte[] buf, int off, int len) throws IOException {
+            a.write(buf, off, len);
+            b.write(buf, off, len);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            a.flush();
+            b.flush();
+        }
+    }
+
+    /**
+     * Runs this program again in a new JVM with OMP_NUM_THREADS set, and OMP_WAIT_POLICY (PASSIVE
+     * unless set), which OpenMP reads only at start-up.
+     */
     static int restart(String[] args, int threads) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -465,7 +534,8 @@ public final class Compare {
         cmd.addAll(Arrays.asList(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
         pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
-        System.err.println("restarting with OMP_NUM_THREADS=" + threads);
+        pb.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
+        System.err.println("restarting with OMP_NUM_THREADS=" + threads + " OMP_WAIT_POLICY=" + pb.environment().get("OMP_WAIT_POLICY"));
         return pb.start().waitFor();
     }
 }
