@@ -1,0 +1,541 @@
+package example;
+
+import dev.conv4j.ConvEngine;
+import dev.conv4j.ConvEngines;
+import dev.conv4j.bench.BenchShape;
+import dev.conv4j.nativeblas.NativeKernels;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Times conv4j against oneDNN (and libtorch when its natives are present) on the same layers, in one
+ * JVM, and checks that they agree.
+ *
+ * <p>The machine this was written for is shared and noisy, so the systems are measured interleaved:
+ * for each layer and pass, every system is warmed up, then in each of {@code --rounds} rounds each
+ * system runs back-to-back calls for {@code --burst-ms} (after a short pause that lets the other
+ * systems' idle threads go to sleep), in an order that rotates from round to round. Every call is
+ * timed; a burst counts as the 10th percentile of its call times (the calls that no other process
+ * interrupted, on a machine with more busy threads than cores), and a system's time is the median
+ * over the rounds of its bursts. GFLOP/s is {@code 2·N·O·(C/G)·KH·KW·OH·OW / time} for all three passes.
+ *
+ * <pre>
+ * --threads N        threads of every system (default 1); OpenMP's count comes from OMP_NUM_THREADS,
+ *                    so the program restarts itself with OMP_NUM_THREADS=N when it differs (and with
+ *                    OMP_WAIT_POLICY=PASSIVE when that is unset: see README.md)
+ * --rounds N         measured rounds (default 7), after --warmup N rounds (default 2)
+ * --burst-ms N       length of one system's burst in a round (default 100)
+ * --pause-ms N       pause before each burst (default 20)
+ * --call-quantile q  the quantile of a burst's call times that counts (default 0.1; 0.5 is the median)
+ * --shapes a,b,...   names from conv4j's benchmark-shapes.csv, or resnet50 (the default: the nine
+ *                    ResNet-50 batch-1 layers) or all
+ * --passes a,b,...   forward, backward-data, backward-weights (default: all three)
+ * --no-torch         leave libtorch out even when its natives are on the class path
+ * --out FILE         also write the report (not the progress lines) to FILE
+ * </pre>
+ */
+public final class Compare {
+    /** The layers of the geometric means: ResNet-50 at batch 1. */
+    static final List<String> RESNET50 = List.of("r50_conv1_b1", "r50_res2_3x3_b1", "r50_res2_1x1a_b1",
+            "r50_res2_1x1b_b1", "r50_res3_3x3s2_b1", "r50_res3_3x3_b1", "r50_res4_3x3_b1", "r50_res5_3x3_b1",
+            "r50_down_1x1s2_b1");
+
+    /** The reference of the correctness check, and the denominator of the ratios. */
+    static final String REFERENCE = "dnnl-nchw";
+
+    /** Where the report goes: standard output, and the --out file when there is one. */
+    static PrintStream out = System.out;
+
+    private Compare() {
+    }
+
+    /** One column: a system of one pass. */
+    interface Factory {
+        Runner create(Layer l);
+    }
+
+    static final class Options {
+        int threads = 1, rounds = 7, warmup = 2, burstMs = 100, pauseMs = 20;
+        double callQuantile = 0.1;
+        String shapes = "resnet50", out = "";
+        List<Pass> passes = List.of(Pass.values());
+        boolean torch = true;
+
+        static Options parse(String[] args) {
+            Options o = new Options();
+            for (int i = 0; i < args.length; i++) {
+                String a = args[i];
+                if (a.equals("--no-torch")) {
+                    o.torch = false;
+                    continue;
+                }
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException("missing value after " + a);
+                }
+                String v = args[++i];
+                switch (a) {
+                    case "--threads": o.threads = positive(a, v); break;
+                    case "--rounds": o.rounds = positive(a, v); break;
+                    case "--warmup": o.warmup = Integer.parseInt(v); break;
+                    case "--burst-ms": o.burstMs = positive(a, v); break;
+                    case "--pause-ms": o.pauseMs = Integer.parseInt(v); break;
+                    case "--shapes": o.shapes = v; break;
+                    case "--out": o.out = v; break;
+                    case "--call-quantile":
+                        o.callQuantile = Double.parseDouble(v);
+                        if (!(o.callQuantile >= 0 && o.callQuantile <= 1)) {
+                            throw new IllegalArgumentException("--call-quantile must lie in [0, 1]");
+                        }
+                        break;
+                    case "--passes":
+                        List<Pass> ps = new ArrayList<>();
+                        for (String p : v.split(",")) {
+                            ps.add(Pass.of(p.trim()));
+                        }
+                        o.passes = ps;
+                        break;
+                    default:
+                        throw new IllegalArgumentException("unknown option " + a + " (see the class comment of example.Compare)");
+                }
+            }
+            return o;
+        }
+
+        private static int positive(String name, String v) {
+            int n = Integer.parseInt(v);
+            if (n < 1) {
+                throw new IllegalArgumentException(name + " must be at least 1");
+            }
+            return n;
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        Locale.setDefault(Locale.ROOT);
+        Options o = Options.parse(args);
+        if (!String.valueOf(o.threads).equals(System.getenv("OMP_NUM_THREADS")) || System.getenv("OMP_WAIT_POLICY") == null) {
+            System.exit(restart(args, o.threads));
+        }
+        List<BenchShape> shapes = select(o.shapes);
+        if (!o.out.isEmpty()) {
+            out = new PrintStream(new Tee(System.out, new FileOutputStream(o.out)), true, "UTF-8");
+        }
+        ConvEngine blas = ConvEngines.blas(o.threads);
+        DnnlRunners.init();
+
+        String torchInfo = null;
+        if (o.torch) {
+            try {
+                torchInfo = TorchRunners.init(o.threads);
+            } catch (Throwable t) {
+                torchInfo = "skipped: " + t; // natives missing (-DskipTorch) or failing to load
+            }
+        }
+        boolean torch = torchInfo != null && !torchInfo.startsWith("skipped");
+
+        header(o, blas, torchInfo);
+        Map<Pass, Map<String, Factory>> systems = systems(blas, o, torch);
+
+        Map<Pass, List<Row>> rows = new EnumMap<>(Pass.class);
+        List<String> details = new ArrayList<>();
+        long start = System.nanoTime();
+        for (BenchShape s : shapes) {
+            try (Layer l = new Layer(s)) {
+                for (Pass pass : o.passes) {
+                    Row row = measure(l, pass, systems.get(pass), o, details);
+                    rows.computeIfAbsent(pass, k -> new ArrayList<>()).add(row);
+                    System.err.printf("  %-18s %-16s %s%n", s.name, pass.label, row.brief());
+                }
+            }
+        }
+        for (Pass pass : o.passes) {
+            print(pass, new ArrayList<>(systems.get(pass).keySet()), rows.get(pass), o);
+        }
+        out.println();
+        out.println("Implementations (oneDNN: impl_info_str of the primitive; conv4j plan: the algorithm asked for)");
+        details.forEach(d -> out.println("  " + d));
+        out.printf("%nTotal time %.0f s; load average at the end: %s%n", (System.nanoTime() - start) / 1e9, loadAverage());
+    }
+
+    static Map<Pass, Map<String, Factory>> systems(ConvEngine blas, Options o, boolean torch) {
+        Map<Pass, Map<String, Factory>> m = new EnumMap<>(Pass.class);
+        Map<String, Factory> f = new LinkedHashMap<>();
+        f.put("c4j-blas", l -> Conv4jRunners.forward(blas, l));
+        f.put("c4j-plan", l -> Conv4jRunners.planForward(blas, l));
+        f.put("dnnl-nchw", l -> DnnlRunners.forward(l, false));
+        f.put("dnnl-any", l -> DnnlRunners.forward(l, true));
+        if (torch) {
+            f.put("torch", TorchRunners::forward);
+        }
+        m.put(Pass.FORWARD, f);
+        f = new LinkedHashMap<>();
+        f.put("c4j-blas", l -> Conv4jRunners.backwardData(blas, l));
+        f.put("dnnl-nchw", l -> DnnlRunners.backwardData(l, false));
+        if (torch) {
+            f.put("torch", TorchRunners::backwardData);
+        }
+        m.put(Pass.BACKWARD_DATA, f);
+        f = new LinkedHashMap<>();
+        f.put("c4j-blas", l -> Conv4jRunners.backwardWeights(blas, l));
+        f.put("dnnl-nchw", l -> DnnlRunners.backwardWeights(l, false));
+        if (torch) {
+            f.put("torch", TorchRunners::backwardWeights);
+        }
+        m.put(Pass.BACKWARD_WEIGHTS, f);
+        return m;
+    }
+
+    /** The measurements of one layer and pass. */
+    static final class Row {
+        final String shape;
+        final double gflop;
+        final Map<String, double[]> seconds = new LinkedHashMap<>(); // per system: one mean time per call per round
+        final Map<String, Double> diff = new LinkedHashMap<>();       // per system: max|a - ref| / max|ref|
+        final Map<String, String> failed = new LinkedHashMap<>();
+
+        Row(String shape, double gflop) {
+            this.shape = shape;
+            this.gflop = gflop;
+        }
+
+        double gflops(String system) {
+            double[] t = seconds.get(system);
+            return t == null ? Double.NaN : gflop / median(t);
+        }
+
+        /** The widest interquartile range of the systems' round times, relative to their median. */
+        double spread() {
+            double worst = 0;
+            for (double[] t : seconds.values()) {
+                double[] s = t.clone();
+                Arrays.sort(s);
+                worst = Math.max(worst, (quantile(s, 0.75) - quantile(s, 0.25)) / quantile(s, 0.5));
+            }
+            return worst;
+        }
+
+        String brief() {
+            StringBuilder b = new StringBuilder();
+            seconds.keySet().forEach(k -> b.append(String.format("%s %.1f  ", k, gflops(k))));
+            failed.forEach((k, v) -> b.append(k).append(" failed: ").append(v).append("  "));
+            return b.toString().trim();
+        }
+    }
+
+    static Row measure(Layer l, Pass pass, Map<String, Factory> factories, Options o, List<String> details) {
+        Row row = new Row(l.shape.name, l.flops() / 1e9);
+        Map<String, Runner> runners = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, Factory> e : factories.entrySet()) {
+                try {
+                    Runner r = e.getValue().create(l);
+                    runners.put(e.getKey(), r);
+                    if (r.detail() != null) {
+                        details.add(String.format("%-18s %-16s %-9s %s", l.shape.name, pass.label, e.getKey(), r.detail()));
+                    }
+                } catch (RuntimeException | LinkageError ex) {
+                    row.failed.put(e.getKey(), String.valueOf(ex.getMessage()));
+                }
+            }
+            List<String> names = new ArrayList<>(runners.keySet());
+            int n = names.size();
+            long burst = o.burstMs * 1_000_000L;
+            long[] callTimes = new long[1024];
+            for (String name : names) {
+                row.seconds.put(name, new double[o.rounds]);
+            }
+            for (int round = -o.warmup; round < o.rounds; round++) {
+                for (int k = 0; k < n; k++) {
+                    String name = names.get(Math.floorMod(k + round, n));
+                    Runner r = runners.get(name);
+                    pause(o.pauseMs);
+                    long start = System.nanoTime(), now = start;
+                    int calls = 0;
+                    do {
+                        long t0 = now;
+                        r.run();
+                        now = System.nanoTime();
+                        if (calls == callTimes.length) {
+                            callTimes = Arrays.copyOf(callTimes, 2 * calls);
+                        }
+                        callTimes[calls++] = now - t0;
+                    } while (now - start < burst);
+                    if (round >= 0) {
+                        row.seconds.get(name)[round] = callQuantile(callTimes, calls, o.callQuantile) / 1e9;
+                    }
+                }
+            }
+            float[] ref = runners.containsKey(REFERENCE) ? runners.get(REFERENCE).result() : null;
+            for (String name : names) {
+                if (ref != null && !name.equals(REFERENCE)) {
+                    row.diff.put(name, scaleFreeDiff(runners.get(name).result(), ref));
+                }
+            }
+        } finally {
+            runners.values().forEach(Runner::close);
+        }
+        return row;
+    }
+
+    static double scaleFreeDiff(float[] a, float[] ref) {
+        double d = 0, m = 0;
+        for (int i = 0; i < ref.length; i++) {
+            d = Math.max(d, Math.abs((double) a[i] - ref[i]));
+            m = Math.max(m, Math.abs((double) ref[i]));
+        }
+        return m == 0 ? d : d / m;
+    }
+
+    static void print(Pass pass, List<String> systems, List<Row> rows, Options o) {
+        List<String[]> ratios = new ArrayList<>(); // {label, numerator, denominator}
+        if (pass == Pass.FORWARD) {
+            ratios.add(new String[] {"blas/dnnl", "c4j-blas", REFERENCE});
+            ratios.add(new String[] {"plan/dnnl", "c4j-plan", REFERENCE});
+            ratios.add(new String[] {"plan/any", "c4j-plan", "dnnl-any"});
+        } else {
+            ratios.add(new String[] {"c4j/dnnl", "c4j-blas", REFERENCE});
+        }
+        if (systems.contains("torch")) {
+            ratios.add(new String[] {pass == Pass.FORWARD ? "plan/torch" : "c4j/torch",
+                    pass == Pass.FORWARD ? "c4j-plan" : "c4j-blas", "torch"});
+        }
+        out.printf("%n%s, %s: GFLOP/s (median of %d rounds), %d thread(s)%n", pass.label, pass.what, o.rounds, o.threads);
+        StringBuilder h = new StringBuilder(String.format("%-18s %6s", "shape", "GFLOP"));
+        systems.forEach(s -> h.append(String.format(" %9s", s)));
+        ratios.forEach(r -> h.append(String.format(" %10s", r[0])));
+        h.append(String.format(" %6s", "iqr%"));
+        out.println(h);
+        for (Row row : rows) {
+            StringBuilder b = new StringBuilder(String.format("%-18s %6.3f", row.shape, row.gflop));
+            systems.forEach(s -> b.append(String.format(" %9s", fmt(row.gflops(s), 1))));
+            ratios.forEach(r -> b.append(String.format(" %10s", fmt(row.gflops(r[1]) / row.gflops(r[2]), 2))));
+            b.append(String.format(" %6.0f", 100 * row.spread()));
+            out.println(b);
+        }
+        List<Row> geo = new ArrayList<>();
+        for (Row row : rows) {
+            if (RESNET50.contains(row.shape)) {
+                geo.add(row);
+            }
+        }
+        String label = geo.size() == RESNET50.size() ? "geomean ResNet-50" : "geomean of " + geo.size() + " r50";
+        if (geo.isEmpty()) {
+            geo = rows;
+            label = "geomean of " + rows.size();
+        }
+        StringBuilder b = new StringBuilder(String.format("%-18s %6s", label, ""));
+        for (String s : systems) {
+            b.append(String.format(" %9s", fmt(geomean(geo, r -> r.gflops(s)), 1)));
+        }
+        for (String[] r : ratios) {
+            b.append(String.format(" %10s", fmt(geomean(geo, row -> row.gflops(r[1]) / row.gflops(r[2])), 2)));
+        }
+        out.println(b);
+
+        List<String> compared = new ArrayList<>(systems);
+        compared.remove(REFERENCE);
+        out.printf("%s, max|a - b| / max|b| against %s:%n", pass.label, REFERENCE);
+        StringBuilder dh = new StringBuilder(String.format("%-18s %6s", "", ""));
+        compared.forEach(s -> dh.append(String.format(" %9s", s)));
+        out.println(dh);
+        for (Row row : rows) {
+            StringBuilder d = new StringBuilder(String.format("%-18s %6s", row.shape, ""));
+            compared.forEach(s -> d.append(String.format(" %9s", row.diff.containsKey(s) ? String.format("%.1e", row.diff.get(s)) : "-")));
+            out.println(d);
+            row.failed.forEach((k, v) -> out.printf("%-18s %s failed: %s%n", "", k, v));
+        }
+    }
+
+    static double geomean(List<Row> rows, java.util.function.ToDoubleFunction<Row> f) {
+        double s = 0;
+        int n = 0;
+        for (Row r : rows) {
+            double v = f.applyAsDouble(r);
+            if (!(v > 0)) {
+                return Double.NaN;
+            }
+            s += Math.log(v);
+            n++;
+        }
+        return n == 0 ? Double.NaN : Math.exp(s / n);
+    }
+
+    static String fmt(double v, int decimals) {
+        return Double.isNaN(v) ? "-" : String.format("%." + decimals + "f", v);
+    }
+
+    /** The q-quantile of the first n call times. */
+    static double callQuantile(long[] t, int n, double q) {
+        double[] d = new double[n];
+        for (int i = 0; i < n; i++) {
+            d[i] = t[i];
+        }
+        Arrays.sort(d);
+        return quantile(d, q);
+    }
+
+    static double median(double[] t) {
+        double[] s = t.clone();
+        Arrays.sort(s);
+        return quantile(s, 0.5);
+    }
+
+    static double quantile(double[] sorted, double q) {
+        double pos = q * (sorted.length - 1);
+        int i = (int) Math.floor(pos);
+        int j = Math.min(i + 1, sorted.length - 1);
+        return sorted[i] + (pos - i) * (sorted[j] - sorted[i]);
+    }
+
+    static List<BenchShape> select(String spec) throws IOException {
+        List<BenchShape> all = BenchShape.defaults();
+        if (spec.equals("all")) {
+            return all;
+        }
+        List<String> names = spec.equals("resnet50") ? RESNET50 : Arrays.asList(spec.split(","));
+        List<BenchShape> out = new ArrayList<>();
+        for (String name : names) {
+            BenchShape found = null;
+            for (BenchShape s : all) {
+                if (s.name.equals(name.trim())) {
+                    found = s;
+                }
+            }
+            if (found == null) {
+                throw new IllegalArgumentException("no shape '" + name + "' in benchmark-shapes.csv; there are " + all);
+            }
+            out.add(found);
+        }
+        return out;
+    }
+
+    static void header(Options o, ConvEngine blas, String torchInfo) {
+        out.println("conv4j vs oneDNN" + (torchInfo != null && !torchInfo.startsWith("skipped") ? " vs libtorch" : "")
+                + ": 2-D convolution, NCHW float32, one JVM, systems interleaved");
+        out.println("date:     " + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")));
+        out.println("cpu:      " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
+                + " logical CPU(s) visible; load average at the start: " + loadAverage());
+        out.println("java:     " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+        out.println("conv4j:   " + blas.name() + " engine, " + o.threads + " thread(s); "
+                + firstWords(NativeKernels.openblasConfig(), 4) + ", core " + NativeKernels.openblasCore());
+        out.println("oneDNN:   " + DnnlRunners.version() + ", OMP_NUM_THREADS=" + System.getenv("OMP_NUM_THREADS")
+                + ", OMP_WAIT_POLICY=" + System.getenv("OMP_WAIT_POLICY"));
+        if (torchInfo != null) {
+            out.println("libtorch: " + torchInfo);
+        }
+        out.printf("method:   per layer and pass, %d warm-up + %d measured rounds; in each round every system runs"
+                + " calls for %d ms after a %d ms pause, in rotating order;%n          time = median over rounds of the"
+                + " %s of the burst's call times; GFLOP/s = 2*N*O*(C/G)*KH*KW*OH*OW / time%n", o.warmup, o.rounds, o.burstMs, o.pauseMs,
+                o.callQuantile == 0.5 ? "median" : o.callQuantile == 0 ? "minimum" : (int) Math.round(100 * o.callQuantile) + "th percentile");
+        out.println("systems:  c4j-blas  ConvEngines.blas(threads): forward/backwardData/backwardWeights into preallocated outputs");
+        out.println("          c4j-plan  engine.plan(...) with prepackWeights, plan.forward(x, y)");
+        out.println("          dnnl-nchw oneDNN primitive (convolution_direct) on plain nchw/oihw memory in and out,"
+                + " reference implementations skipped");
+        out.println("          dnnl-any  oneDNN primitive with format_tag::any: blocked layouts, inputs reordered once"
+                + " before timing (primitive only)");
+        if (torchInfo != null && !torchInfo.startsWith("skipped")) {
+            out.println("          torch     at::conv2d / at::convolution_backward on tensors wrapping the same memory"
+                    + " (allocates its output per call)");
+        }
+        out.println("all systems: bias in forward, bias gradient in backward-weights; iqr% = widest interquartile"
+                + " range of a system's round times, relative to its median");
+    }
+
+    static String cpuModel() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    return line.substring(line.indexOf(':') + 1).trim();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return System.getProperty("os.arch");
+    }
+
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
+    static String firstWords(String s, int n) {
+        String[] w = s.trim().split("\\s+");
+        return String.join(" ", Arrays.copyOf(w, Math.min(n, w.length)));
+    }
+
+    private static void pause(int ms) {
+        if (ms > 0) {
+            try {
+                Thread.sleep(ms);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Writes to two streams. */
+    static final class Tee extends OutputStream {
+        private final OutputStream a, b;
+
+        Tee(OutputStream a, OutputStream b) {
+            this.a = a;
+            this.b = b;
+        }
+
+        @Override
+        public void write(int c) throws IOException {
+            a.write(c);
+            b.write(c);
+        }
+
+        @Override
+        public void write(byte[] buf, int off, int len) throws IOException {
+            a.write(buf, off, len);
+            b.write(buf, off, len);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            a.flush();
+            b.flush();
+        }
+    }
+
+    /**
+     * Runs this program again in a new JVM with OMP_NUM_THREADS set, and OMP_WAIT_POLICY (PASSIVE
+     * unless set), which OpenMP reads only at start-up.
+     */
+    static int restart(String[] args, int threads) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Compare.class.getName());
+        cmd.addAll(Arrays.asList(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+        pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
+        pb.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
+        System.err.println("restarting with OMP_NUM_THREADS=" + threads + " OMP_WAIT_POLICY=" + pb.environment().get("OMP_WAIT_POLICY"));
+        return pb.start().waitFor();
+    }
+}

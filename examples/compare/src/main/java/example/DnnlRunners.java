@@ -1,0 +1,276 @@
+package example;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_BIAS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
+
+import dev.conv4j.ConvGeometry;
+import dev.conv4j.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.convolution_backward_data;
+import org.bytedeco.dnnl.convolution_backward_weights;
+import org.bytedeco.dnnl.convolution_forward;
+import org.bytedeco.dnnl.dnnl_version_t;
+import org.bytedeco.dnnl.engine;
+import org.bytedeco.dnnl.global.dnnl;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.primitive;
+import org.bytedeco.dnnl.primitive_desc;
+import org.bytedeco.dnnl.primitive_desc_base;
+import org.bytedeco.dnnl.reorder;
+import org.bytedeco.dnnl.stream;
+
+/**
+ * oneDNN convolution primitives through the JavaCPP preset's C++ API, on one CPU engine and stream.
+ *
+ * <p>Two layouts: {@code nchw}, where source, weights and destination are plain NCHW/OIHW memory
+ * (conv4j's tensors, wrapped without copying), as a library that takes and returns plain arrays
+ * would run it; and {@code any}, where the primitive picks its preferred (blocked) layouts and the
+ * inputs are reordered once before timing, so only the primitive runs: oneDNN's best case inside a
+ * network that stays in blocked layouts from layer to layer. oneDNN's thread count is OpenMP's,
+ * fixed when the process starts ({@code OMP_NUM_THREADS}).
+ */
+final class DnnlRunners {
+    private static engine eng;
+    private static stream strm;
+
+    private DnnlRunners() {
+    }
+
+    static synchronized void init() {
+        if (eng == null) {
+            eng = new engine(engine.kind.cpu, 0);
+            strm = new stream(eng);
+        }
+    }
+
+    static String version() {
+        dnnl_version_t v = dnnl.dnnl_version();
+        String runtime = v.cpu_runtime() == dnnl.DNNL_RUNTIME_OMP ? "OpenMP" : "runtime " + v.cpu_runtime();
+        return "oneDNN " + v.major() + "." + v.minor() + "." + v.patch() + " (" + v.hash().getString() + "), CPU "
+                + runtime;
+    }
+
+    /** Forward inference, direct algorithm, with bias. */
+    static Runner forward(Layer l, boolean any) {
+        Conv c = new Conv(l);
+        memory.desc src = c.md(c.src, any), wei = c.md(c.wei, any), dst = c.md(c.dst, any);
+        convolution_forward.primitive_desc pd = new convolution_forward.primitive_desc(eng,
+                dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct, src, wei, c.md(c.bias, false), dst,
+                c.strides, c.dilates, c.padL, c.padR);
+        c.pick(pd);
+        c.keep(src, wei, dst, pd);
+        c.arg(DNNL_ARG_SRC, c.input(pd.src_desc(), c.src, l.x));
+        c.arg(DNNL_ARG_WEIGHTS, c.input(pd.weights_desc(), c.wei, l.w));
+        c.arg(DNNL_ARG_BIAS, c.input(pd.bias_desc(), c.bias, l.b));
+        c.arg(DNNL_ARG_DST, c.output(pd.dst_desc(), c.dst));
+        c.finish(new convolution_forward(pd), pd);
+        return c;
+    }
+
+    /** Backward-data, direct algorithm, with a forward-training hint. */
+    static Runner backwardData(Layer l, boolean any) {
+        Conv c = new Conv(l);
+        convolution_forward.primitive_desc hint = c.hint(any);
+        memory.desc dsrc = c.md(c.src, any), wei = c.md(c.wei, any), ddst = c.md(c.dst, any);
+        convolution_backward_data.primitive_desc pd = new convolution_backward_data.primitive_desc(eng,
+                dnnl.algorithm.convolution_direct, dsrc, wei, ddst, c.strides, c.dilates, c.padL, c.padR, hint);
+        c.pick(pd);
+        c.keep(dsrc, wei, ddst, hint, pd);
+        c.arg(DNNL_ARG_DIFF_DST, c.input(pd.diff_dst_desc(), c.dst, l.gy));
+        c.arg(DNNL_ARG_WEIGHTS, c.input(pd.weights_desc(), c.wei, l.w));
+        c.arg(DNNL_ARG_DIFF_SRC, c.output(pd.diff_src_desc(), c.src));
+        c.finish(new convolution_backward_data(pd), pd);
+        return c;
+    }
+
+    /** Backward-weights with the bias gradient, direct algorithm, with a forward-training hint. */
+    static Runner backwardWeights(Layer l, boolean any) {
+        Conv c = new Conv(l);
+        convolution_forward.primitive_desc hint = c.hint(any);
+        memory.desc src = c.md(c.src, any), dwei = c.md(c.wei, any), ddst = c.md(c.dst, any);
+        convolution_backward_weights.primitive_desc pd = new convolution_backward_weights.primitive_desc(eng,
+                dnnl.algorithm.convolution_direct, src, dwei, c.md(c.bias, false), ddst, c.strides, c.dilates, c.padL,
+                c.padR, hint);
+        c.pick(pd);
+        c.keep(src, dwei, ddst, hint, pd);
+        c.arg(DNNL_ARG_SRC, c.input(pd.src_desc(), c.src, l.x));
+        c.arg(DNNL_ARG_DIFF_DST, c.input(pd.diff_dst_desc(), c.dst, l.gy));
+        c.arg(DNNL_ARG_DIFF_WEIGHTS, c.output(pd.diff_weights_desc(), c.wei));
+        c.arg(DNNL_ARG_DIFF_BIAS, c.output(pd.diff_bias_desc(), c.bias));
+        c.finish(new convolution_backward_weights(pd), pd);
+        return c;
+    }
+
+    /** One primitive with its memories; everything is referenced from here so nothing is collected early. */
+    private static final class Conv implements Runner {
+        final long[] src, wei, bias, dst;
+        final memory.format_tag srcTag, weiTag;
+        final long[] strides, dilates, padL, padR;
+        final List<Object> keep = new ArrayList<>();
+        final IntMemoryMap args = new IntMemoryMap();
+        final List<Tensor> owned = new ArrayList<>();
+        primitive prim;
+        String impl;
+        /** The result memory as the primitive writes it, and a plain copy of it. */
+        memory resultMem, plainMem;
+        Tensor plain;
+
+        Conv(Layer l) {
+            ConvGeometry g = l.g;
+            src = Layer.longs(g.inputShape());
+            dst = Layer.longs(g.outputShape());
+            bias = new long[] {g.o};
+            if (g.groups == 1) {
+                wei = Layer.longs(g.weightShape());
+                weiTag = memory.format_tag.oihw;
+            } else {
+                wei = new long[] {g.groups, g.o / g.groups, g.cg, g.kh, g.kw};
+                weiTag = memory.format_tag.goihw;
+            }
+            srcTag = memory.format_tag.nchw;
+            strides = new long[] {g.strideH, g.strideW};
+            dilates = new long[] {g.dilationH - 1, g.dilationW - 1}; // oneDNN counts the gaps: 0 is a dense kernel
+            padL = new long[] {g.padTop, g.padLeft};
+            padR = new long[] {g.padBottom, g.padRight};
+        }
+
+        memory.desc md(long[] dims, boolean any) {
+            memory.format_tag tag = any ? memory.format_tag.any
+                    : dims == wei ? weiTag : dims == bias ? memory.format_tag.x : srcTag;
+            memory.desc d = new memory.desc(dims, memory.data_type.f32, tag);
+            keep.add(d);
+            return d;
+        }
+
+        memory.desc plainMd(long[] dims) {
+            return md(dims, false);
+        }
+
+        convolution_forward.primitive_desc hint(boolean any) {
+            return new convolution_forward.primitive_desc(eng, dnnl.prop_kind.forward_training,
+                    dnnl.algorithm.convolution_direct, md(src, any), md(wei, any), md(bias, false), md(dst, any),
+                    strides, dilates, padL, padR);
+        }
+
+        void keep(Object... objects) {
+            keep.addAll(List.of(objects));
+        }
+
+        /** The input as the primitive wants it: the tensor itself when the layouts agree, else a reordered copy. */
+        memory input(memory.desc want, long[] dims, Tensor t) {
+            memory user = new memory(plainMd(dims), eng, t.pointer());
+            keep.add(user);
+            if (want.equals(user.get_desc())) {
+                return user;
+            }
+            memory m = new memory(want, eng);
+            keep.add(m);
+            new reorder(user, m).execute(strm, user, m);
+            strm._wait();
+            return m;
+        }
+
+        /** An output in the layout the primitive wants; the runner's result is read back through a plain copy. */
+        memory output(memory.desc want, long[] dims) {
+            Tensor t = Tensor.zeros(toInts(dims));
+            owned.add(t);
+            memory user = new memory(plainMd(dims), eng, t.pointer());
+            keep.add(user);
+            memory m = want.equals(user.get_desc()) ? user : new memory(want, eng);
+            keep.add(m);
+            if (resultMem == null) { // the first output is the one compared: y, gx or gw
+                resultMem = m;
+                plainMem = user;
+                plain = t;
+            }
+            return m;
+        }
+
+        void arg(int key, memory m) {
+            args.put(key, m);
+        }
+
+        /**
+         * Moves {@code pd} past implementations that run a reference (naive loop) kernel, which oneDNN
+         * offers first for some plain-layout problems: with nchw/oihw, its first choice
+         * {@code jit_uni_ncsp:conv+ref:any} reorders to nhwc around a nested reference convolution
+         * (the nested optimized kernels need blocked weights) and runs at well under 1 GFLOP/s. A user
+         * who looks at the implementation would do the same. Stays on the first when all are reference.
+         */
+        void pick(primitive_desc pd) {
+            List<String> skipped = new ArrayList<>();
+            String chosen = pd.impl_info_str().getString();
+            while (chosen.contains("ref") && pd.next_impl()) {
+                skipped.add(chosen);
+                chosen = pd.impl_info_str().getString();
+            }
+            if (chosen.contains("ref")) {
+                throw new IllegalStateException("oneDNN offers only reference implementations here: " + skipped);
+            }
+            impl = skipped.isEmpty() ? chosen : chosen + "  (skipped oneDNN's first choice" + (skipped.size() > 1 ? "s " : " ")
+                    + String.join(", ", skipped) + ": reference kernel)";
+        }
+
+        void finish(primitive p, primitive_desc_base pd) {
+            prim = p;
+            keep.add(pd);
+        }
+
+        @Override
+        public void run() {
+            prim.execute(strm, args);
+            strm._wait();
+        }
+
+        @Override
+        public float[] result() {
+            if (resultMem != plainMem) {
+                new reorder(resultMem, plainMem).execute(strm, resultMem, plainMem);
+                strm._wait();
+            }
+            return plain.toArray();
+        }
+
+        @Override
+        public String detail() {
+            return impl;
+        }
+
+        @Override
+        public void close() {
+            prim.close();
+            args.close();
+            for (Object o : keep) {
+                if (o instanceof AutoCloseable) {
+                    try {
+                        ((AutoCloseable) o).close();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+            }
+            owned.forEach(Tensor::close);
+        }
+
+        private static int[] toInts(long[] dims) {
+            int[] a;
+            if (dims.length == 5) { // grouped weights G×O/G×C/G×KH×KW: the same memory as O×C/G×KH×KW
+                a = new int[] {(int) (dims[0] * dims[1]), (int) dims[2], (int) dims[3], (int) dims[4]};
+            } else {
+                a = new int[dims.length];
+                for (int i = 0; i < dims.length; i++) {
+                    a[i] = (int) dims[i];
+                }
+            }
+            return a;
+        }
+    }
+}
