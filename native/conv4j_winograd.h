@@ -64,7 +64,8 @@ static inline void conv4j_wino_g(int m, const float *g, size_t s, float *r) {
    output gradient) needs. U[xi] is linear in the 9 taps of g: with T[xi][tap] = G[i][p]·G[j][q]
    (xi = i·a + j, tap = 3p + q), U = T · Wᵀ for W the (O·C) x 9 weight matrix, one sgemm that writes
    each plane as a whole row rather than a² scattered values per weight. */
-static inline void conv4j_wino_weights(const float *w, int o_count, int c_count, float *u, int m, int flip) {
+static inline void conv4j_wino_weights(const float *w, int o_count, int c_count, float *u, int m, int flip,
+                                       long long j0, long long jn) {
     const int a = m + 2;
     float gm[6][3], t[36 * 9];
     for (int p = 0; p < 3; p++) {
@@ -77,9 +78,13 @@ static inline void conv4j_wino_weights(const float *w, int o_count, int c_count,
         for (int j = 0; j < a; j++)
             for (int p = 0; p < 3; p++)
                 for (int q = 0; q < 3; q++) t[(i * a + j) * 9 + (flip ? 8 - p * 3 - q : p * 3 + q)] = gm[i][p] * gm[j][q];
-    const int oc = o_count * c_count;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a * a, oc, 9, 1.f, t, 9, w, 9, 0.f, u,
-                (int)conv4j_wino_plane((size_t)oc));
+    /* weights [j0, j0+jn) of the O·C, so that threads can share the transform */
+    const int ldu = (int)conv4j_wino_plane((size_t)o_count * c_count);
+    for (long long j = j0; j < j0 + jn; j += 1 << 28) {
+        const int n = (int)(j0 + jn - j < (1 << 28) ? j0 + jn - j : (1 << 28));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a * a, n, 9, 1.f, t, 9, w + (size_t)j * 9, 9, 0.f,
+                    u + j, ldu);
+    }
 }
 
 /* Bᵀ applied down the columns [c0, c1) of the a rows d into the a rows b. */
@@ -231,18 +236,19 @@ static inline size_t conv4j_wino_ld(int tc) {
 }
 
 /* Tiles [t0, t0+tc) of the batch: V = Bᵀ d B into v[xi][c][tc], a² products into m[xi][o][tc],
-   then Y = Aᵀ M A (+ bias) stored into (or, with accumulate, added to) y. v, m and u hold a² planes
-   conv4j_wino_plane(C·ld), (O·ld), (O·C) apart, ld = conv4j_wino_ld(tc); u[xi] is O x C, or, with
+   then Y = Aᵀ M A (+ bias) of output channels [o0, o0+on) stored into (or, with accumulate, added
+   to) y. v, m and u hold a² planes conv4j_wino_plane(C·ld), (on·ld), (O·C) apart,
+   ld = conv4j_wino_ld(tc); u[xi] is O x C, or, with
    transpose_u, C x O (the forward transform of a layer whose input gradient this computes);
    scratch holds 2a rows of m·tw + 2 floats. */
 static inline void conv4j_wino_tiles(const float *x, const float *u, const float *bias, float *y,
                                      float *v, float *mp, float *scratch, int c_count, int h, int w,
                                      int o_count, int oh, int ow, int pt, int pl, int t0, int tc, int m,
-                                     int transpose_u, int accumulate) {
+                                     int transpose_u, int accumulate, int o0, int on) {
     const int a = m + 2;
     const int th = (oh + m - 1) / m, tw = (ow + m - 1) / m, per_image = th * tw;
     const size_t ld = conv4j_wino_ld(tc);
-    const size_t vplane = conv4j_wino_plane((size_t)c_count * ld), mplane = conv4j_wino_plane((size_t)o_count * ld);
+    const size_t vplane = conv4j_wino_plane((size_t)c_count * ld), mplane = conv4j_wino_plane((size_t)on * ld);
     /* the chunk's tiles, cut into runs along one tile row */
     for (int k = 0; k < tc; ) {
         int t = t0 + k, n = t / per_image, ty = (t % per_image) / tw, tx0 = t % tw;
@@ -255,15 +261,15 @@ static inline void conv4j_wino_tiles(const float *x, const float *u, const float
     }
     const size_t uplane = conv4j_wino_plane((size_t)o_count * c_count);
     for (int xi = 0; xi < a * a; xi++) {
-        cblas_sgemm(CblasRowMajor, transpose_u ? CblasTrans : CblasNoTrans, CblasNoTrans, o_count, tc, c_count, 1.f,
-                    u + xi * uplane, transpose_u ? o_count : c_count, v + xi * vplane, (int)ld, 0.f,
-                    mp + xi * mplane, (int)ld);
+        const float *uo = u + xi * uplane + (transpose_u ? (size_t)o0 : (size_t)o0 * c_count);
+        cblas_sgemm(CblasRowMajor, transpose_u ? CblasTrans : CblasNoTrans, CblasNoTrans, on, tc, c_count, 1.f,
+                    uo, transpose_u ? o_count : c_count, v + xi * vplane, (int)ld, 0.f, mp + xi * mplane, (int)ld);
     }
     for (int k = 0; k < tc; ) {
         int t = t0 + k, n = t / per_image, ty = (t % per_image) / tw, tx0 = t % tw;
         int tx1 = tx0 + (tc - k) < tw ? tx0 + (tc - k) : tw;
-        for (int o = 0; o < o_count; o++) {
-            conv4j_wino_output_row(m, mp + (size_t)o * ld + k, mplane, bias ? bias[o] : 0.f,
+        for (int o = o0; o < o0 + on; o++) {
+            conv4j_wino_output_row(m, mp + (size_t)(o - o0) * ld + k, mplane, bias ? bias[o] : 0.f,
                                    y + ((size_t)n * o_count + o) * oh * ow, oh, ow, ty, tx0, tx1, scratch, accumulate);
         }
         k += tx1 - tx0;

@@ -48,6 +48,6 @@ public enum ConvAlgorithm {
     /** True when Winograd can compute this convolution: a 3x3 kernel, stride 1, dilation 1, one group. */
     public static boolean winogradApplies(ConvGeometry g) {
         return g.kh == 3 && g.kw == 3 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1
-                && g.groups == 1 && g.oh < (1 << 30) && g.ow < (1 << 30);
+                && g.groups == 1 && g.oh < (1 << 30) && g.ow < (1 << 30) && (long) g.o * g.c < (1L << 31) - 64;
     }
 }

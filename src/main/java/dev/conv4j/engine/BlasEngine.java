@@ -57,10 +57,10 @@ public final class BlasEngine extends AbstractConvEngine {
         a.bias = TensorPointers.of(bias);
         a.y = TensorPointers.of(y);
         a.winograd = Partition.winogradTile(g, false);
-        if (a.winograd != 0) {
-            a.w = transformedWeights(g, a.w, a.winograd, false);
-        }
         try {
+            if (a.winograd != 0) {
+                transformWeights(c, g, false);
+            }
             pool.run(BlasPasses.forwardUnits(g, a.winograd), c.forward);
         } finally {
             c.end();
@@ -76,10 +76,10 @@ public final class BlasEngine extends AbstractConvEngine {
         a.gx = TensorPointers.of(gx);
         a.accumulate = accumulate;
         a.winograd = Partition.dataWinogradTile(g);
-        if (a.winograd != 0) {
-            a.w = transformedWeights(g, a.w, a.winograd, true);
-        }
         try {
+            if (a.winograd != 0) {
+                transformWeights(c, g, true);
+            }
             pool.run(BlasPasses.backwardDataUnits(g, a.winograd), c.backwardData);
         } finally {
             c.end();
@@ -113,6 +113,7 @@ public final class BlasEngine extends AbstractConvEngine {
         final WorkerPool.Unit forward = u -> BlasPasses.forwardUnit(g, u, args, workspace.get());
         final WorkerPool.Unit backwardData = u -> BlasPasses.backwardDataUnit(g, u, args, workspace.get());
         final WorkerPool.Unit backwardWeights = u -> BlasPasses.backwardWeightsUnit(g, u, args, workspace.get());
+        final WorkerPool.Unit transform = u -> BlasPasses.transformUnit(g, u, args);
 
         Call start(ConvGeometry geometry) {
             g = geometry;
@@ -122,24 +123,31 @@ public final class BlasEngine extends AbstractConvEngine {
         /** Drops the references to the call's memory. */
         void end() {
             BlasPasses.Args a = args;
-            a.x = a.w = a.bias = a.y = a.gy = a.gx = a.gw = a.gbias = null;
+            a.x = a.w = a.bias = a.y = a.gy = a.gx = a.gw = a.gbias = a.wSource = a.transform = null;
             a.accumulate = false;
             a.winograd = 0;
             g = null;
         }
     }
 
-    /** U = G w Gᵀ into the calling thread's buffer, grown as needed and kept. */
-    private FloatPointer transformedWeights(ConvGeometry g, FloatPointer w, int m, boolean flip) {
+    /**
+     * U = G w Gᵀ (of the turned kernels with flip) into the calling thread's buffer, grown as needed
+     * and kept, on the engine's threads; the call's weights become U.
+     */
+    private void transformWeights(Call c, ConvGeometry g, boolean flip) {
+        BlasPasses.Args a = c.args;
         FloatPointer[] holder = winogradWeights.get();
-        long size = NativeKernels.winogradWeightSize(g, m);
+        long size = NativeKernels.winogradWeightSize(g, a.winograd);
         if (holder[0] == null || holder[0].limit() < size) {
             if (holder[0] != null) {
                 holder[0].close();
             }
             holder[0] = new FloatPointer(size);
         }
-        NativeKernels.winogradWeights(g, w, holder[0], m, flip);
-        return holder[0];
+        a.wSource = a.w;
+        a.transform = holder[0];
+        a.flip = flip;
+        pool.run(BlasPasses.transformUnits(g), c.transform);
+        a.w = holder[0];
     }
 }

@@ -21,6 +21,9 @@ final class BlasPasses {
     /** The pointers one call works on; weights are the Winograd transform U when the pass uses Winograd. */
     static final class Args {
         FloatPointer x, w, bias, y, gy, gx, gw, gbias;
+        /** The weights to transform for Winograd, the transform's buffer, and whether to turn the kernels. */
+        FloatPointer wSource, transform;
+        boolean flip;
         boolean accumulate;
         /**
          * The Winograd tile size of the pass being run (forward or backward-data), 2 or 4, or 0 for
@@ -32,6 +35,18 @@ final class BlasPasses {
     private BlasPasses() {
     }
 
+    // ---- Winograd weight transform (per call) --------------------------------------------------
+
+    /** Units of the weight transform: ranges of the O·C kernels, so that threads share it. */
+    static int transformUnits(ConvGeometry g) {
+        return (int) Math.max(1, Math.min(Partition.FORWARD_UNITS, (long) g.o * g.c / Partition.MIN_TRANSFORM_KERNELS));
+    }
+
+    static void transformUnit(ConvGeometry g, int u, Args a) {
+        long oc = (long) g.o * g.c, units = transformUnits(g), j0 = oc * u / units, j1 = oc * (u + 1) / units;
+        NativeKernels.winogradWeights(g, a.wSource, a.transform, a.winograd, a.flip, j0, j1 - j0);
+    }
+
     // ---- forward -------------------------------------------------------------------------------
 
     static int forwardUnits(ConvGeometry g, int winograd) {
@@ -40,7 +55,8 @@ final class BlasPasses {
         }
         if (winograd != 0) {
             int tiles = NativeKernels.winogradTiles(g, winograd);
-            return Partition.bands(tiles, Partition.winogradChunk(g, tiles, winograd));
+            return Partition.bands(tiles, Partition.winogradChunk(g, tiles, winograd))
+                    * Partition.bands(g.o, Partition.winogradChannelBlock(g, tiles, winograd, g.o));
         }
         if (Partition.useDirect(g)) {
             return g.n * g.groups * Partition.bands(g.og, Partition.directChannelBlock(g));
@@ -57,11 +73,12 @@ final class BlasPasses {
                     Math.min(Partition.DEPTHWISE_BLOCK, g.o - o0));
         } else if (a.winograd != 0) {
             int m = a.winograd, tiles = NativeKernels.winogradTiles(g, m), chunk = Partition.winogradChunk(g, tiles, m);
-            int t0 = u * chunk, tc = Math.min(chunk, tiles - t0);
+            int ob = Partition.winogradChannelBlock(g, tiles, m, g.o), blocks = Partition.bands(g.o, ob);
+            int t0 = (u / blocks) * chunk, tc = Math.min(chunk, tiles - t0), o0 = (u % blocks) * ob;
             NativeKernels.winogradForwardTiles(g, a.x, a.w, a.bias, a.y,
                     s.get(WINOGRAD_INPUT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_PRODUCT, NativeKernels.winogradTransformSize(g, tc, m)),
-                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m);
+                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m, o0, Math.min(ob, g.o - o0));
         } else if (Partition.useDirect(g)) {
             int ob = Partition.directChannelBlock(g), blocks = Partition.bands(g.og, ob);
             int blk = u % blocks, grp = (u / blocks) % g.groups, n = u / (blocks * g.groups), o0 = blk * ob;
@@ -86,7 +103,8 @@ final class BlasPasses {
         }
         if (winograd != 0) {
             int tiles = (int) NativeKernels.winogradBackwardTileCount(g, winograd);
-            return Partition.bands(tiles, Partition.winogradChunk(g, tiles, winograd));
+            return Partition.bands(tiles, Partition.winogradChunk(g, tiles, winograd))
+                    * Partition.bands(g.c, Partition.winogradChannelBlock(g, tiles, winograd, g.c));
         }
         if (g.isPointwise()) {
             return g.n * g.groups * Partition.bands(g.oh, Partition.forwardRows(g));
@@ -97,11 +115,14 @@ final class BlasPasses {
     static void backwardDataUnit(ConvGeometry g, int u, Args a, Scratch s) {
         if (a.winograd != 0) {
             int m = a.winograd, tiles = (int) NativeKernels.winogradBackwardTileCount(g, m);
-            int chunk = Partition.winogradChunk(g, tiles, m), t0 = u * chunk, tc = Math.min(chunk, tiles - t0);
+            int chunk = Partition.winogradChunk(g, tiles, m);
+            int cb = Partition.winogradChannelBlock(g, tiles, m, g.c), blocks = Partition.bands(g.c, cb);
+            int t0 = (u / blocks) * chunk, tc = Math.min(chunk, tiles - t0), c0 = (u % blocks) * cb;
             NativeKernels.winogradBackwardDataTiles(g, a.gy, a.w, a.gx,
                     s.get(WINOGRAD_INPUT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_PRODUCT, NativeKernels.winogradTransformSize(g, tc, m)),
-                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m, a.accumulate);
+                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m, a.accumulate,
+                    c0, Math.min(cb, g.c - c0));
             return;
         }
         if (g.isDepthwise()) {

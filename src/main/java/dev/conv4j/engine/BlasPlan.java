@@ -15,7 +15,7 @@ import org.bytedeco.javacpp.FloatPointer;
  * (with the transform done once, AUTO picks Winograd for every layer it applies to).
  */
 final class BlasPlan implements Conv2dPlan {
-    private static final int FORWARD = 0, BACKWARD_DATA = 1, BACKWARD_WEIGHTS = 2;
+    private static final int FORWARD = 0, BACKWARD_DATA = 1, BACKWARD_WEIGHTS = 2, TRANSFORM = 3;
 
     private final WorkerPool pool;
     private final ConvGeometry g;
@@ -156,8 +156,7 @@ final class BlasPlan implements Conv2dPlan {
             args.y = TensorPointers.of(y);
             args.winograd = winogradPerCall;
             if (winogradPerCall != 0) {
-                NativeKernels.winogradWeights(g, args.w, callTransform, winogradPerCall, false);
-                args.w = callTransform;
+                transformWeights(false);
             }
             execute(FORWARD, BlasPasses.forwardUnits(g, winogradPerCall));
         } finally {
@@ -182,8 +181,7 @@ final class BlasPlan implements Conv2dPlan {
             args.accumulate = accumulate;
             args.winograd = winogradData;
             if (winogradData != 0) {
-                NativeKernels.winogradWeights(g, args.w, callTransform, winogradData, true);
-                args.w = callTransform;
+                transformWeights(true);
             }
             execute(BACKWARD_DATA, BlasPasses.backwardDataUnits(g, winogradData));
         } finally {
@@ -219,6 +217,15 @@ final class BlasPlan implements Conv2dPlan {
         }
     }
 
+    /** The call's weights, transformed for Winograd into the plan's buffer on its threads, become U. */
+    private void transformWeights(boolean flip) {
+        args.wSource = args.w;
+        args.transform = callTransform;
+        args.flip = flip;
+        execute(TRANSFORM, BlasPasses.transformUnits(g));
+        args.w = callTransform;
+    }
+
     private void execute(int which, int unitCount) {
         pass = which;
         units = unitCount;
@@ -238,6 +245,9 @@ final class BlasPlan implements Conv2dPlan {
                 case BACKWARD_DATA:
                     BlasPasses.backwardDataUnit(g, u, args, ws);
                     break;
+                case TRANSFORM:
+                    BlasPasses.transformUnit(g, u, args);
+                    break;
                 default:
                     BlasPasses.backwardWeightsUnit(g, u, args, ws);
                     break;
@@ -246,7 +256,7 @@ final class BlasPlan implements Conv2dPlan {
     }
 
     private void clearArgs() {
-        args.x = args.w = args.bias = args.y = args.gy = args.gx = args.gw = args.gbias = null;
+        args.x = args.w = args.bias = args.y = args.gy = args.gx = args.gw = args.gbias = args.wSource = args.transform = null;
         args.accumulate = false;
         args.winograd = 0;
     }

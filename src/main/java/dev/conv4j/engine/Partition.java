@@ -128,10 +128,11 @@ final class Partition {
     /**
      * The Winograd tile size of the blas engine's forward pass: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3),
      * 0 for im2col. As asked, or under AUTO where Winograd applies and pays off. Measured here
-     * (AVX-512, one and two threads) on the ResNet-50 3x3 layers: F(4x4) does 4x fewer
-     * multiplications than im2col but needs wide products, and won from 32 tiles (4x4 output blocks)
-     * per batch, weight transform per call included; below, F(2x2) won from 32 of its tiles with the
-     * weight transform done once (a plan) and from 128 with it done per call. Narrow layers (C or O
+     * (AVX-512, one and two threads) on the ResNet-50 3x3 layers, F(4x4) does 4x fewer
+     * multiplications than im2col and won on every one of them once its weights were transformed
+     * (a plan), down to res5's 4 tiles (4x4 output blocks) per batch: 103 against 81 GFLOP/s. Done
+     * per call, the transform of the O·C kernels (36 floats each) costs more than Winograd saves
+     * below about 32 tiles; F(2x2) is then left for 128 or more 2x2 tiles. Narrow layers (C or O
      * below 16) make the products inefficient.
      */
     static int winogradTile(ConvGeometry g, boolean weightsPrepared) {
@@ -163,7 +164,7 @@ final class Partition {
                         || useDirect(g)) {
                     return 0;
                 }
-                if (tiles4 >= 32) {
+                if (tiles4 >= (weightsPrepared ? 4 : 32)) {
                     return 4;
                 }
                 return tiles2 >= (weightsPrepared ? 32 : 128) ? 2 : 0;
@@ -171,20 +172,39 @@ final class Partition {
     }
 
     /**
-     * Tiles per Winograd unit: as many as the budget allows, but cut into at least
-     * {@link #FORWARD_UNITS} units while each keeps {@link #MIN_WINOGRAD_TILES} tiles, split evenly
-     * and rounded up to a multiple of 16 (products of a width that is not were up to 1.7x slower).
+     * Tiles per Winograd unit: as many as the budget allows; split evenly into
+     * {@link #FORWARD_UNITS} chunks when each keeps {@link #MIN_WINOGRAD_TILES} tiles (the width of
+     * its products).
      */
     static int winogradChunk(ConvGeometry g, int tiles, int m) {
         long max = Math.max(64, WINOGRAD_BUDGET / ((long) (m + 2) * (m + 2) * (g.c + g.o)));
         int chunks = (int) Math.max(1, (tiles + max - 1) / max);
         chunks = Math.max(chunks, Math.min(FORWARD_UNITS, tiles / MIN_WINOGRAD_TILES));
-        int chunk = ceilDiv(tiles, Math.max(1, chunks));
-        return (int) Math.min(tiles, ((long) chunk + 15) & ~15L);
+        return ceilDiv(tiles, Math.max(1, chunks));
     }
 
+    /**
+     * Channels (of the pass's output: O forward, C for the input gradient) per Winograd unit: all,
+     * unless there are too few tile chunks for {@link #FORWARD_UNITS} units; then the channels are
+     * split, each block keeping {@link #MIN_WINOGRAD_CHANNELS}. Each block transforms the input of
+     * its tiles again, which costs little next to its products.
+     */
+    static int winogradChannelBlock(ConvGeometry g, int tiles, int m, int channels) {
+        int chunks = bands(tiles, winogradChunk(g, tiles, m));
+        if (chunks >= FORWARD_UNITS) {
+            return channels;
+        }
+        int blocks = Math.min(ceilDiv(FORWARD_UNITS, chunks), channels / MIN_WINOGRAD_CHANNELS);
+        return blocks <= 1 ? channels : ceilDiv(channels, blocks);
+    }
+
+    /** The fewest kernels (of O·C) a unit of the per-call Winograd weight transform takes. */
+    static final long MIN_TRANSFORM_KERNELS = 8192;
+
     /** The fewest tiles a Winograd unit is cut to for parallelism: its products are that wide. */
-    static final int MIN_WINOGRAD_TILES = 16;
+    static final int MIN_WINOGRAD_TILES = 64;
+    /** The fewest channels a Winograd unit is cut to for parallelism: its products are that tall. */
+    static final int MIN_WINOGRAD_CHANNELS = 32;
 
     static int bands(int extent, int per) {
         return ceilDiv(extent, per);

@@ -60,12 +60,13 @@ final class ConvNative {
             @Const FloatPointer bias, long boff, FloatPointer y, long yoff, FloatPointer scratch,
             int cg, int h, int wd, int kh, int kw, int oh, int ow, int pt, int pl, int dh, int dw, int o0, int on);
 
-    static native void conv4j_wino_weights(@Const FloatPointer w, int o, int c, FloatPointer u, int m, int flip);
+    static native void conv4j_wino_weights(@Const FloatPointer w, int o, int c, FloatPointer u, int m, int flip,
+            long j0, long jn);
 
     static native void conv4j_wino_tiles(@Const FloatPointer x, @Const FloatPointer u,
             @Const FloatPointer bias, FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
             int c, int h, int wd, int o,
-            int oh, int ow, int pt, int pl, int t0, int tc, int m, int transposeU, int accumulate);
+            int oh, int ow, int pt, int pl, int t0, int tc, int m, int transposeU, int accumulate, int o0, int on);
 
     static native void conv4j_fill(FloatPointer p, long off, long n, float v);
 

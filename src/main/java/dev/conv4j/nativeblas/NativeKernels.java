@@ -217,10 +217,19 @@ public final class NativeKernels {
      * of every kernel turned by 180 degrees, for {@link #winogradBackwardDataTiles}.
      */
     public static void winogradWeights(ConvGeometry g, FloatPointer w, FloatPointer u, int m, boolean flip) {
+        winogradWeights(g, w, u, m, flip, 0, (long) g.o * g.c);
+    }
+
+    /** As {@link #winogradWeights(ConvGeometry, FloatPointer, FloatPointer, int, boolean)}, for weights [j0, j0+jn) of the O·C. */
+    public static void winogradWeights(ConvGeometry g, FloatPointer w, FloatPointer u, int m, boolean flip, long j0, long jn) {
         checkWinograd(g);
-        check(w, 0, (long) g.o * g.c * 9, "w");
+        long oc = (long) g.o * g.c;
+        if (j0 < 0 || jn < 0 || j0 + jn > oc) {
+            throw new IllegalArgumentException("weight range [" + j0 + ", " + (j0 + jn) + ") is outside [0, " + oc + ")");
+        }
+        check(w, 0, oc * 9, "w");
         check(u, 0, winogradWeightSize(g, m), "Winograd weight workspace");
-        ConvNative.conv4j_wino_weights(w, g.o, g.c, u, m, flip ? 1 : 0);
+        ConvNative.conv4j_wino_weights(w, g.o, g.c, u, m, flip ? 1 : 0, j0, jn);
     }
 
     /** Floats of row scratch the Winograd transforms need: 2a rows of m·tiles-per-row + 2, for either pass. */
@@ -239,11 +248,12 @@ public final class NativeKernels {
      * The input gradient of tiles [t0, t0+tc) of the batch by Winograd F(m x m, 3x3): the convolution
      * of gy with the kernels turned by 180 degrees and transposed, padded by 2 - pad (negative padding
      * crops). {@code u} is the flipped transform ({@link #winogradWeights} with flip); the workspaces
-     * are those of a forward pass with C and O swapped. gx is stored into, or added to with accumulate.
+     * are those of a forward pass with C and O swapped. Input channels [c0, c0+cn) of gx are stored into,
+     * or added to with accumulate.
      */
     public static void winogradBackwardDataTiles(ConvGeometry g, FloatPointer gy, FloatPointer u, FloatPointer gx,
                                                  FloatPointer v, FloatPointer mp, FloatPointer scratch,
-                                                 int t0, int tc, int m, boolean accumulate) {
+                                                 int t0, int tc, int m, boolean accumulate, int c0, int cn) {
         checkWinograd(g);
         long tiles = winogradBackwardTileCount(g, m);
         if (tiles > Integer.MAX_VALUE || g.h >= 1 << 30 || g.w >= 1 << 30) {
@@ -253,6 +263,7 @@ public final class NativeKernels {
         if (tc > 1 << 24) {
             throw new IllegalArgumentException("Winograd tile chunk of " + tc + " tiles exceeds 2^24");
         }
+        checkRange(c0, cn, g.c, "input channel block");
         check(gy, 0, (long) g.n * g.o * g.outPlane(), "gy");
         check(u, 0, winogradWeightSize(g, m), "Winograd weights");
         check(gx, 0, (long) g.n * g.c * g.inPlane(), "gx");
@@ -260,19 +271,20 @@ public final class NativeKernels {
         check(mp, 0, winogradTransformSize(g, tc, m), "Winograd product workspace");
         check(scratch, 0, winogradScratchSize(g, m), "Winograd row scratch");
         ConvNative.conv4j_wino_tiles(gy, u, null, gx, v, mp, scratch, g.o, g.oh, g.ow, g.c, g.h, g.w,
-                2 - g.padTop, 2 - g.padLeft, t0, tc, m, 1, accumulate ? 1 : 0);
+                2 - g.padTop, 2 - g.padLeft, t0, tc, m, 1, accumulate ? 1 : 0, c0, cn);
     }
 
     /**
-     * Forward of tiles [t0, t0+tc) of the batch by Winograd F(m x m, 3x3), with workspaces v
+     * Forward of output channels [o0, o0+on) of tiles [t0, t0+tc) of the batch by Winograd F(m x m, 3x3), with workspaces v
      * and mp ({@link #winogradTransformSize}) and scratch
      * ({@link #winogradScratchSize}).
      */
     public static void winogradForwardTiles(ConvGeometry g, FloatPointer x, FloatPointer u, FloatPointer bias,
                                             FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
-                                            int t0, int tc, int m) {
+                                            int t0, int tc, int m, int o0, int on) {
         checkWinograd(g);
         checkRange(t0, tc, winogradTiles(g, m), "tile range");
+        checkRange(o0, on, g.o, "output channel block");
         if (tc > 1 << 24) {
             throw new IllegalArgumentException("Winograd tile chunk of " + tc + " tiles exceeds 2^24");
         }
@@ -286,7 +298,7 @@ public final class NativeKernels {
             check(bias, 0, g.o, "bias");
         }
         ConvNative.conv4j_wino_tiles(x, u, bias, y, v, mp, scratch, g.c, g.h, g.w, g.o, g.oh, g.ow,
-                g.padTop, g.padLeft, t0, tc, m, 0, 0);
+                g.padTop, g.padLeft, t0, tc, m, 0, 0, o0, on);
     }
 
     private static void checkWinograd(ConvGeometry g) {

@@ -156,6 +156,12 @@ class WinogradTest {
                         plan.forward(x, y);
                         assertTrue(TestData.relErr(y.toArray(), ref.toArray()) <= tolerance(a), "plan " + a);
                     }
+                    // the input gradient, split by input channels when there are few tiles
+                    try (Tensor gxRef = ConvEngines.naive().backwardData(p, ref, w, xs);
+                         Tensor gx = e.backwardData(p, ref, w, xs)) {
+                        double err = TestData.relErr(gx.toArray(), gxRef.toArray());
+                        assertTrue(err <= tolerance(a), a + " input gradient error " + err + " on " + java.util.Arrays.toString(l));
+                    }
                 }
             }
         }
