@@ -159,7 +159,8 @@ final class BlasPasses {
     /** Weight units, plus one unit for the bias gradient when there is one. */
     static int backwardWeightsUnits(ConvGeometry g, boolean bias) {
         int units = g.isDepthwise() ? Partition.bands(g.o, Partition.DEPTHWISE_BLOCK)
-                : g.groups * Partition.bands(g.cg, Partition.weightChannelBlock(g));
+                : g.groups * Partition.bands(g.cg, Partition.weightChannelBlock(g))
+                * Partition.bands(g.og, Partition.weightOutputBlock(g));
         return units + (bias && !g.isDepthwise() ? 1 : 0);
     }
 
@@ -173,18 +174,19 @@ final class BlasPasses {
             return;
         }
         int cb = Partition.weightChannelBlock(g), blocks = Partition.bands(g.cg, cb), khkw = g.kh * g.kw;
-        if (u == g.groups * blocks) {
+        int ob = Partition.weightOutputBlock(g), oblocks = Partition.bands(g.og, ob);
+        if (u == g.groups * blocks * oblocks) {
             NativeKernels.channelSums(g, a.gy, a.gbias, 0, g.o, a.accumulate);
             return;
         }
-        int blk = u % blocks, grp = u / blocks;
-        int c0 = blk * cb, cn = Math.min(cb, g.cg - c0);
+        int oblk = u % oblocks, blk = (u / oblocks) % blocks, grp = u / (oblocks * blocks);
+        int c0 = blk * cb, cn = Math.min(cb, g.cg - c0), o0 = oblk * ob, on = Math.min(ob, g.og - o0);
         int rows = Partition.backwardRows(g, cn * khkw);
         FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) cn * khkw * rows * g.ow);
         boolean add = a.accumulate;
         for (int n = 0; n < g.n; n++) {
             for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
-                NativeKernels.backwardWeightsBand(g, a.x, a.gy, a.gw, col, n, grp, c0, cn, oh0,
+                NativeKernels.backwardWeightsBand(g, a.x, a.gy, a.gw, col, n, grp, c0, cn, o0, on, oh0,
                         Math.min(rows, g.oh - oh0), add);
                 add = true;
             }

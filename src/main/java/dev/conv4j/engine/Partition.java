@@ -93,8 +93,28 @@ final class Partition {
 
     /** Channels per block of the backward-weights pass, whose units are groups x blocks (it sums over the batch). */
     static int weightChannelBlock(ConvGeometry g) {
-        return channelBlock(g, g.groups);
+        return splitsOutputs(g) ? g.cg : channelBlock(g, g.groups);
     }
+
+    /**
+     * Output channels per block of the backward-weights pass: all, except for a pointwise layer with
+     * more output than input channels, which is split by output channels instead (there is no
+     * column matrix to build twice, and the products stay as wide as the input channels).
+     */
+    static int weightOutputBlock(ConvGeometry g) {
+        if (!splitsOutputs(g)) {
+            return g.og;
+        }
+        int blocks = Math.max(1, Math.min(ceilDiv(FORWARD_UNITS, g.groups), g.og / MIN_WEIGHT_OUTPUTS));
+        return ceilDiv(g.og, blocks);
+    }
+
+    private static boolean splitsOutputs(ConvGeometry g) {
+        return g.isPointwise() && g.og > g.cg;
+    }
+
+    /** The fewest output channels per block when the backward-weights pass splits them. */
+    static final int MIN_WEIGHT_OUTPUTS = 64;
 
     /** The most floats of padded input the direct kernel copies per unit: 16 MiB. */
     static final long DIRECT_SCRATCH_LIMIT = 1L << 22;

@@ -70,23 +70,24 @@ public final class NativeKernels {
      * [oh0, oh0+rows) of image {@code n}.
      */
     public static void backwardWeightsBand(ConvGeometry g, FloatPointer x, FloatPointer gy, FloatPointer gw,
-                                           FloatPointer col, int n, int grp, int c0, int cn, int oh0, int rows,
-                                           boolean accumulate) {
+                                           FloatPointer col, int n, int grp, int c0, int cn, int o0, int on,
+                                           int oh0, int rows, boolean accumulate) {
         checkBand(g, oh0, rows);
         checkRange(c0, cn, g.cg, "channel block");
+        checkRange(o0, on, g.og, "output channel block");
         boolean pw = g.isPointwise();
         int khkw = g.kh * g.kw;
         long xoff = ((long) n * g.c + (long) grp * g.cg + c0) * g.inPlane();
-        long gyoff = ((long) n * g.o + (long) grp * g.og) * g.outPlane();
-        long gwoff = (long) grp * g.og * g.k + (long) c0 * khkw;
+        long gyoff = ((long) n * g.o + (long) grp * g.og + o0) * g.outPlane();
+        long gwoff = ((long) grp * g.og + o0) * g.k + (long) c0 * khkw;
         check(x, xoff, (long) cn * g.inPlane(), "x");
-        check(gy, gyoff, (long) g.og * g.outPlane(), "gy");
-        check(gw, gwoff, (long) (g.og - 1) * g.k + (long) cn * khkw, "gw");
+        check(gy, gyoff, (long) on * g.outPlane(), "gy");
+        check(gw, gwoff, (long) (on - 1) * g.k + (long) cn * khkw, "gw");
         if (!pw) {
             check(col, 0, (long) cn * khkw * rows * g.ow, "column workspace");
         }
         ConvNative.conv4j_backward_weights_band(x, xoff, gy, gyoff, gw, gwoff, pw ? null : col, pw ? 1 : 0,
-                accumulate ? 1f : 0f, g.cg, cn, g.h, g.w, g.og, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW,
+                accumulate ? 1f : 0f, g.cg, cn, g.h, g.w, on, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW,
                 g.padTop, g.padLeft, g.dilationH, g.dilationW, oh0, rows);
     }
 
