@@ -148,12 +148,15 @@ final class Partition {
     /**
      * The Winograd tile size of the blas engine's forward pass: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3),
      * 0 for im2col. As asked, or under AUTO where Winograd applies and pays off. Measured here
-     * (AVX-512, one and two threads) on the ResNet-50 3x3 layers, F(4x4) does 4x fewer
-     * multiplications than im2col and won on every one of them once its weights were transformed
-     * (a plan), down to res5's 4 tiles (4x4 output blocks) per batch: 103 against 81 GFLOP/s. Done
-     * per call, the transform of the O·C kernels (36 floats each) costs more than Winograd saves
-     * below about 32 tiles; F(2x2) is then left for 128 or more 2x2 tiles. Narrow layers (C or O
-     * below 16) make the products inefficient.
+     * (AVX-512, one and two threads) on the ResNet-50 3x3 layers: F(4x4) does 4x fewer
+     * multiplications than im2col, but its transformed weights are 4x larger (36 floats per
+     * kernel) and every call streams them, so it needs enough tiles (4x4 output blocks) per call
+     * to use each of them more than a few times. With the weights transformed once (a plan) it won
+     * from 16 tiles (res4: 145 against 110 GFLOP/s) and lost at 4 (res5: 55 against 70 inside the
+     * benchmark, whose other buffers keep the 38 MB transform out of cache); done per call, the
+     * transform itself costs more than Winograd saves below about 32 tiles. F(2x2) is left for 32
+     * (plan) or 128 (per call) 2x2 tiles. Narrow layers (C or O below 16) make the products
+     * inefficient.
      */
     static int winogradTile(ConvGeometry g, boolean weightsPrepared) {
         return pick(g, NativeKernels.winogradTileCount(g, 4), NativeKernels.winogradTileCount(g, 2), weightsPrepared);
@@ -184,7 +187,7 @@ final class Partition {
                         || useDirect(g)) {
                     return 0;
                 }
-                if (tiles4 >= (weightsPrepared ? 4 : 32)) {
+                if (tiles4 >= (weightsPrepared ? 16 : 32)) {
                     return 4;
                 }
                 return tiles2 >= (weightsPrepared ? 32 : 128) ? 2 : 0;
