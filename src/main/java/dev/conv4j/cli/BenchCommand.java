@@ -9,6 +9,7 @@ import dev.conv4j.nativeblas.NativeKernels;
 import dev.conv4j.nativeblas.NativeLibrary;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -40,8 +41,9 @@ final class BenchCommand {
             shapes.removeIf(s -> !names.contains(s.name));
         }
         String machine = machine();
-        out.println("conv4j bench: " + shapes.size() + " shapes, passes " + o.get("passes", "fwd,bwd") + ", threads "
-                + c.threads + ", " + c.samples + " interleaved samples (median)");
+        String title = "conv4j bench: " + shapes.size() + " shapes, passes " + o.get("passes", "fwd,bwd") + ", threads "
+                + c.threads + ", " + c.samples + " interleaved samples (median)";
+        out.println(title);
         out.println(machine);
         List<BenchResult> results;
         try {
@@ -57,7 +59,14 @@ final class BenchCommand {
             BenchReport.csv(results, outDir.resolve("bench.csv"), header);
             BenchReport.chart(results, outDir.resolve("bench.png"), "conv4j bench: GFLOP/s per layer and pass, "
                     + c.threads + " thread" + (c.threads == 1 ? "" : "s"), header);
-            out.println("wrote " + outDir.resolve("bench.csv") + " and " + outDir.resolve("bench.png"));
+            try (PrintStream txt = new PrintStream(Files.newOutputStream(outDir.resolve("bench.txt")), true,
+                    StandardCharsets.UTF_8)) {
+                txt.println(title);
+                txt.println(header);
+                BenchReport.table(results, txt);
+            }
+            out.println("wrote " + outDir.resolve("bench.txt") + ", " + outDir.resolve("bench.csv") + " and "
+                    + outDir.resolve("bench.png"));
         } catch (IOException e) {
             err.println("bench: cannot write results: " + e.getMessage());
             return 1;

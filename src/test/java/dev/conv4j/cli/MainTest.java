@@ -83,6 +83,16 @@ class MainTest {
     }
 
     @Test
+    void benchWritesItsTableCsvAndChart(@TempDir Path dir) throws IOException {
+        assertEquals(0, run("bench", "--only", "tiny_3x3", "--passes", "fwd", "--samples", "1", "--out", dir.toString()));
+        assertTrue(out().contains("tiny_3x3"), out());
+        for (String f : new String[] {"bench.txt", "bench.csv", "bench.png"}) {
+            assertTrue(Files.size(dir.resolve(f)) > 0, f);
+        }
+        assertTrue(Files.readString(dir.resolve("bench.txt")).contains("tiny_3x3"));
+    }
+
+    @Test
     void integerOptionsHaveTheirOwnLowerBound() {
         Options o = Options.parse(new String[] {"--seed", "0", "--epochs", "0"});
         assertEquals(0, o.getInt("seed", 1, 0));
