@@ -18,7 +18,8 @@ public enum ConvAlgorithm {
     /**
      * The engine picks: Winograd for 3x3, stride-1, dense, single-group layers wide enough for its
      * products to pay off (F(4x4, 3x3) where there are enough 4x4 output blocks, else F(2x2, 3x3)),
-     * im2col + GEMM otherwise. Its error is at most {@link #WINOGRAD_4X4_TOLERANCE}.
+     * a direct kernel for small stride-1 layers (at most 16 output channels per group), im2col +
+     * GEMM otherwise. Its error is at most {@link #WINOGRAD_4X4_TOLERANCE}.
      */
     AUTO,
     /** im2col + GEMM (a direct kernel for depthwise layers): exact to float32 rounding of a dot product. */
@@ -34,10 +35,13 @@ public enum ConvAlgorithm {
      */
     WINOGRAD_4X4;
 
-    /** Bound on the scale-free error of {@link #WINOGRAD_2X2}; the worst seen in the tests is about 6e-7. */
+    /** Bound on the scale-free error of {@link #WINOGRAD_2X2}; the worst seen in the tests is 3.7e-7. */
     public static final double WINOGRAD_2X2_TOLERANCE = 1e-5;
 
-    /** Bound on the scale-free error of {@link #WINOGRAD_4X4} (and AUTO); the worst seen in the tests is about 2e-5. */
+    /**
+     * Bound on the scale-free error of {@link #WINOGRAD_4X4} (and AUTO); the worst seen in the tests
+     * is 7.6e-6, and 1.2e-5 on a ResNet-50 layer with 256 channels (the error grows with the channel count).
+     */
     public static final double WINOGRAD_4X4_TOLERANCE = 1e-4;
 
     /** True for the Winograd choices, which apply only where {@link #winogradApplies} holds. */
