@@ -42,6 +42,10 @@ public final class Bench {
         for (String e : config.engines) {
             engines.put(e, ConvEngines.byName(e, config.threads));
         }
+        if (config.threads > 1 && engines.containsKey("blas")) {
+            // the speed-up over one thread, measured interleaved with the rest: runs apart drift too much
+            engines.put("blas1", ConvEngines.blas(1));
+        }
         boolean ceiling = ConvEngines.isNativeAvailable();
         List<BenchResult> results = new ArrayList<>();
         int i = 0;

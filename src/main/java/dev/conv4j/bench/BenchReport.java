@@ -17,21 +17,25 @@ import javax.imageio.ImageIO;
 
 /** The terminal table, the CSV and the PNG chart of a benchmark run. */
 public final class BenchReport {
-    private static final String[] CONTENDERS = {"naive", "java", "blas", "plan", "sgemm"};
+    /** "blas1" is the blas engine with one thread, measured beside the others in runs with more threads. */
+    private static final String[] CONTENDERS = {"naive", "java", "blas", "plan", "sgemm", "blas1"};
     private static final Color[] COLORS = {new Color(0x9e9e9e), new Color(0xf4a261), new Color(0x2a9d8f),
-        new Color(0x8ab17d), new Color(0x264653)};
+        new Color(0x8ab17d), new Color(0x264653), new Color(0xb5e2dc)};
 
     private BenchReport() {
     }
 
     public static void table(List<BenchResult> results, PrintStream out) {
-        out.printf(Locale.ROOT, "%-22s %-11s %7s | %7s %7s %7s %7s %7s | %9s %8s %8s %8s%n", "shape", "pass", "GFLOP",
-                "naive", "java", "blas", "plan", "sgemm", "blas/naiv", "blas/jav", "blas/sgm", "plan/sgm");
+        boolean scaling = results.stream().anyMatch(r -> r.get("blas1") != null);
+        out.printf(Locale.ROOT, "%-22s %-11s %7s | %7s %7s %7s %7s %7s | %9s %8s %8s %8s%s%n", "shape", "pass", "GFLOP",
+                "naive", "java", "blas", "plan", "sgemm", "blas/naiv", "blas/jav", "blas/sgm", "plan/sgm",
+                scaling ? " | blas 1 thr  blas/1thr" : "");
         for (BenchResult r : results) {
-            out.printf(Locale.ROOT, "%-22s %-11s %7.3f | %7s %7s %7s %7s %7s | %9s %8s %8s %8s%n", r.shape.name, r.pass.label,
+            out.printf(Locale.ROOT, "%-22s %-11s %7.3f | %7s %7s %7s %7s %7s | %9s %8s %8s %8s%s%n", r.shape.name, r.pass.label,
                     r.gflop, num(r.get("naive")), num(r.get("java")), num(r.get("blas")), num(r.get("plan")),
                     num(r.get("sgemm")), ratio(r.ratio("blas", "naive")), ratio(r.ratio("blas", "java")),
-                    ratio(r.ratio("blas", "sgemm")), ratio(r.ratio("plan", "sgemm")));
+                    ratio(r.ratio("blas", "sgemm")), ratio(r.ratio("plan", "sgemm")),
+                    scaling ? String.format(Locale.ROOT, " | %10s %10s", num(r.get("blas1")), ratio(r.ratio("blas", "blas1"))) : "");
         }
         for (Pass p : Pass.values()) {
             StringBuilder line = new StringBuilder();
@@ -74,12 +78,13 @@ public final class BenchReport {
     public static void csv(List<BenchResult> results, Path file, String header) throws IOException {
         StringBuilder sb = new StringBuilder("# ").append(header).append('\n');
         sb.append("shape,pass,gflop,naive_gflops,java_gflops,blas_gflops,plan_gflops,sgemm_gflops,blas_over_naive,"
-                + "blas_over_java,blas_over_sgemm,plan_over_sgemm\n");
+                + "blas_over_java,blas_over_sgemm,plan_over_sgemm,blas1_gflops,blas_over_blas1\n");
         for (BenchResult r : results) {
-            sb.append(String.format(Locale.ROOT, "%s,%s,%.6f,%s,%s,%s,%s,%s,%s,%s,%s,%s%n", r.shape.name, r.pass.label, r.gflop,
+            sb.append(String.format(Locale.ROOT, "%s,%s,%.6f,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s%n", r.shape.name, r.pass.label, r.gflop,
                     csvNum(r.get("naive")), csvNum(r.get("java")), csvNum(r.get("blas")), csvNum(r.get("plan")),
                     csvNum(r.get("sgemm")), csvNum(r.ratio("blas", "naive")), csvNum(r.ratio("blas", "java")),
-                    csvNum(r.ratio("blas", "sgemm")), csvNum(r.ratio("plan", "sgemm"))));
+                    csvNum(r.ratio("blas", "sgemm")), csvNum(r.ratio("plan", "sgemm")), csvNum(r.get("blas1")),
+                    csvNum(r.ratio("blas", "blas1"))));
         }
         Files.writeString(file, sb.toString());
     }
@@ -90,7 +95,14 @@ public final class BenchReport {
 
     /** Horizontal bars per shape and pass, GFLOP/s on a log axis (naive and blas differ by 100x and more). */
     public static void chart(List<BenchResult> results, Path file, String title, String subtitle) throws IOException {
-        int rowH = 12 * CONTENDERS.length + 10, left = 230, right = 40, top = 76, plotW = 680;
+        List<Integer> shown = new ArrayList<>();  // the contenders this run measured
+        for (int c = 0; c < CONTENDERS.length; c++) {
+            String name = CONTENDERS[c];
+            if (results.stream().anyMatch(r -> r.get(name) != null)) {
+                shown.add(c);
+            }
+        }
+        int rowH = 12 * shown.size() + 10, left = 230, right = 40, top = 76, plotW = 680;
         int height = top + results.size() * rowH + 50, width = left + plotW + right;
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
@@ -112,25 +124,28 @@ public final class BenchReport {
             g.drawString(e < 0 ? "0.1" : String.valueOf((int) Math.pow(10, e)), x - 8, height - 26);
         }
         g.drawString("GFLOP/s (log scale)", left + plotW / 2 - 50, height - 10);
-        for (int c = 0; c < CONTENDERS.length; c++) {
+        for (int k = 0; k < shown.size(); k++) {
+            int c = shown.get(k);
             g.setColor(COLORS[c]);
-            g.fillRect(left + 120 * c, 48, 12, 10);
+            g.fillRect(10 + 120 * k, 48, 12, 10);
             g.setColor(Color.BLACK);
-            String label = CONTENDERS[c].equals("sgemm") ? "sgemm ceiling" : CONTENDERS[c].equals("plan") ? "blas plan" : CONTENDERS[c];
-            g.drawString(label, left + 120 * c + 16, 57);
+            String label = CONTENDERS[c].equals("sgemm") ? "sgemm ceiling" : CONTENDERS[c].equals("plan") ? "blas plan"
+                    : CONTENDERS[c].equals("blas1") ? "blas, 1 thread" : CONTENDERS[c];
+            g.drawString(label, 10 + 120 * k + 16, 57);
         }
         int y = top;
         for (BenchResult r : results) {
             g.setColor(Color.BLACK);
             g.drawString(r.shape.name + " " + r.pass.label, 8, y + rowH / 2 + 4);
-            for (int c = 0; c < CONTENDERS.length; c++) {
+            for (int k = 0; k < shown.size(); k++) {
+                int c = shown.get(k);
                 Double v = r.get(CONTENDERS[c]);
                 if (v != null && v > 0) {
                     double t = Math.max(0, Math.min(1, (Math.log10(v) - lo) / (hi - lo)));
                     g.setColor(COLORS[c]);
-                    g.fillRect(left, y + 4 + 12 * c, (int) (t * plotW), 10);
+                    g.fillRect(left, y + 4 + 12 * k, (int) (t * plotW), 10);
                     g.setColor(Color.DARK_GRAY);
-                    g.drawString(String.format(Locale.ROOT, v < 10 ? "%.2f" : "%.0f", v), left + (int) (t * plotW) + 3, y + 13 + 12 * c);
+                    g.drawString(String.format(Locale.ROOT, v < 10 ? "%.2f" : "%.0f", v), left + (int) (t * plotW) + 3, y + 13 + 12 * k);
                 }
             }
             g.setColor(new Color(0xeeeeee));
