@@ -5,14 +5,16 @@ import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
 import dev.conv4j.nativeblas.NativeKernels;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * The blas engine's plan. It owns one workspace per thread slot, allocated at creation to the most
- * any unit needs, and runs each call as {@code slots} contiguous ranges of units, slot {@code s} on
- * workspace {@code s}; so a call touches no thread-local state and allocates nothing. Prepacked
+ * any unit needs, and runs each call on its slots: the thread running slot {@code s} takes units one
+ * at a time, as they come, on workspace {@code s} (fixed ranges per slot made a call wait for a
+ * helper that woke late); so a call touches no thread-local state and allocates nothing. Prepacked
  * weights are kept as a copy, or as the Winograd transform when the plan's forward pass uses Winograd
- * (with the transform done once, AUTO picks Winograd for every layer it applies to).
+ * and enough tiles make it pay.
  */
 final class BlasPlan implements Conv2dPlan {
     private static final int FORWARD = 0, BACKWARD_DATA = 1, BACKWARD_WEIGHTS = 2, TRANSFORM = 3;
@@ -28,6 +30,7 @@ final class BlasPlan implements Conv2dPlan {
     private final WorkerPool.Unit slotTask = this::runSlot;
     private FloatPointer packedWeights, packedBias;
     private int pass, units, slotsUsed;
+    private final AtomicInteger nextUnit = new AtomicInteger();
     private boolean closed;
 
     BlasPlan(WorkerPool pool, Conv2dParams p, int[] inputShape, int[] weightShape) {
@@ -229,15 +232,16 @@ final class BlasPlan implements Conv2dPlan {
     private void execute(int which, int unitCount) {
         pass = which;
         units = unitCount;
+        nextUnit.set(0);
         slotsUsed = Math.min(slots.length, unitCount);
         pool.run(slotsUsed, slotTask);
     }
 
     /** Slot s runs units [s·units/slots, (s+1)·units/slots) on workspace s. */
+    /** Runs units as they come (each on the workspace of slot s), so slots that start late take fewer. */
     private void runSlot(int s) {
-        int u0 = (int) ((long) s * units / slotsUsed), u1 = (int) ((long) (s + 1) * units / slotsUsed);
         NativeWorkspace ws = slots[s];
-        for (int u = u0; u < u1; u++) {
+        for (int u; (u = nextUnit.getAndIncrement()) < units; ) {
             switch (pass) {
                 case FORWARD:
                     BlasPasses.forwardUnit(g, u, args, ws);
