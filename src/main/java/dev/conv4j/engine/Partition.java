@@ -102,8 +102,19 @@ final class Partition {
      * {@code otherUnits} units from images and groups, a call offers {@link #FORWARD_UNITS} units.
      */
     static int channelBlock(ConvGeometry g, int otherUnits) {
-        int blocks = Math.max(ceilDiv(g.k, BLOCK_ROWS), ceilDiv(FORWARD_UNITS, Math.max(1, otherUnits)));
-        return Math.max(1, ceilDiv(g.cg, Math.max(1, Math.min(blocks, g.cg))));
+        long other = Math.max(1, otherUnits);
+        int blocks = Math.min(g.cg, Math.max(ceilDiv(g.k, BLOCK_ROWS), ceilDiv(FORWARD_UNITS, (int) Math.min(other, FORWARD_UNITS))));
+        blocks = Math.max(1, blocks);
+        if ((other * blocks) % FORWARD_UNITS != 0 && other * blocks < 4L * FORWARD_UNITS) {
+            // as for forward bands: a small unit count that is a multiple of the cores keeps them all busy
+            for (int b = blocks + 1; b <= Math.min(g.cg, 2 * blocks); b++) {
+                if ((other * b) % FORWARD_UNITS == 0 && ceilDiv(g.cg, ceilDiv(g.cg, b)) == b) {
+                    blocks = b;
+                    break;
+                }
+            }
+        }
+        return Math.max(1, ceilDiv(g.cg, blocks));
     }
 
     /** Channels per block of the backward-data pass, whose units are images x groups x blocks. */
