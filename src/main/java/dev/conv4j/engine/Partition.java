@@ -234,6 +234,9 @@ final class Partition {
         long max = Math.max(64, WINOGRAD_BUDGET / ((long) (m + 2) * (m + 2) * (g.c + g.o)));
         int chunks = (int) Math.max(1, (tiles + max - 1) / max);
         chunks = Math.max(chunks, Math.min(FORWARD_UNITS, tiles / MIN_WINOGRAD_TILES));
+        if (chunks > 1 && chunks % FORWARD_UNITS != 0 && chunks < 4 * FORWARD_UNITS) {
+            chunks = Math.min(tiles, ceilDiv(chunks, FORWARD_UNITS) * FORWARD_UNITS);  // keep every core busy
+        }
         return ceilDiv(tiles, Math.max(1, chunks));
     }
 
