@@ -260,17 +260,10 @@ public final class NativeKernels {
         if (tiles > Integer.MAX_VALUE || g.h >= 1 << 30 || g.w >= 1 << 30) {
             throw new IllegalArgumentException("Winograd input gradient too large for " + g);
         }
-        checkRange(t0, tc, (int) tiles, "tile range");
-        if (tc > 1 << 24) {
-            throw new IllegalArgumentException("Winograd tile chunk of " + tc + " tiles exceeds 2^24");
-        }
+        checkWinogradCall(g, u, v, mp, scratch, t0, tc, (int) tiles, m);
         checkRange(c0, cn, g.c, "input channel block");
         check(gy, 0, (long) g.n * g.o * g.outPlane(), "gy");
-        check(u, 0, winogradWeightSize(g, m), "Winograd weights");
         check(gx, 0, (long) g.n * g.c * g.inPlane(), "gx");
-        check(v, 0, winogradTransformSize(g, tc, m), "Winograd input workspace");
-        check(mp, 0, winogradTransformSize(g, tc, m), "Winograd product workspace");
-        check(scratch, 0, winogradScratchSize(g, m), "Winograd row scratch");
         ConvNative.conv4j_wino_tiles(gy, u, null, gx, v, mp, scratch, g.o, g.oh, g.ow, g.c, g.h, g.w,
                 2 - g.padTop, 2 - g.padLeft, t0, tc, m, 1, accumulate ? 1 : 0, c0, cn);
     }
@@ -284,17 +277,10 @@ public final class NativeKernels {
                                             FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
                                             int t0, int tc, int m, int o0, int on) {
         checkWinograd(g);
-        checkRange(t0, tc, winogradTiles(g, m), "tile range");
+        checkWinogradCall(g, u, v, mp, scratch, t0, tc, winogradTiles(g, m), m);
         checkRange(o0, on, g.o, "output channel block");
-        if (tc > 1 << 24) {
-            throw new IllegalArgumentException("Winograd tile chunk of " + tc + " tiles exceeds 2^24");
-        }
         check(x, 0, (long) g.n * g.c * g.inPlane(), "x");
-        check(u, 0, winogradWeightSize(g, m), "Winograd weights");
         check(y, 0, (long) g.n * g.o * g.outPlane(), "y");
-        check(v, 0, winogradTransformSize(g, tc, m), "Winograd input workspace");
-        check(mp, 0, winogradTransformSize(g, tc, m), "Winograd product workspace");
-        check(scratch, 0, winogradScratchSize(g, m), "Winograd row scratch");
         if (bias != null) {
             check(bias, 0, g.o, "bias");
         }
@@ -306,6 +292,19 @@ public final class NativeKernels {
         if (!dev.conv4j.ConvAlgorithm.winogradApplies(g)) {
             throw new IllegalArgumentException("Winograd does not apply to " + g);
         }
+    }
+
+    /** The checks both Winograd passes share: the tile range, the transformed weights and the workspaces. */
+    private static void checkWinogradCall(ConvGeometry g, FloatPointer u, FloatPointer v, FloatPointer mp, FloatPointer scratch,
+                                          int t0, int tc, int tiles, int m) {
+        checkRange(t0, tc, tiles, "tile range");
+        if (tc > 1 << 24) {
+            throw new IllegalArgumentException("Winograd tile chunk of " + tc + " tiles exceeds 2^24");
+        }
+        check(u, 0, winogradWeightSize(g, m), "Winograd weights");
+        check(v, 0, winogradTransformSize(g, tc, m), "Winograd input workspace");
+        check(mp, 0, winogradTransformSize(g, tc, m), "Winograd product workspace");
+        check(scratch, 0, winogradScratchSize(g, m), "Winograd row scratch");
     }
 
     private static void checkTile(int m) {
