@@ -12,8 +12,9 @@ import org.bytedeco.javacpp.FloatPointer;
  * The fast engine: native im2col/col2im and OpenBLAS {@code sgemm}, straight on the tensors'
  * off-heap memory. Per image and group, forward computes {@code y = W · col}, backward-data
  * {@code dcol = Wᵀ · gy} followed by col2im, backward-weights {@code gw += gy · colᵀ}. 1x1 kernels
- * with stride 1 and no padding use the input as the column matrix; depthwise convolutions use a
- * direct kernel; 3x3 stride-1 layers may use Winograd F(2x2, 3x3) (see {@link dev.conv4j.ConvAlgorithm}).
+ * with stride 1 and no padding use the input as the column matrix; depthwise convolutions and small
+ * stride-1 layers use direct kernels; the forward and input-gradient passes of 3x3 stride-1 layers
+ * may use Winograd F(4x4, 3x3) or F(2x2, 3x3) (see {@link dev.conv4j.ConvAlgorithm}).
  * Work is split into units (see {@link Partition}) run on this engine's threads, each with
  * single-threaded sgemm and its own scratch buffers, reused across calls.
  */
