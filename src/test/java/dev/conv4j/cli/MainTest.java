@@ -1,6 +1,7 @@
 package dev.conv4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.conv4j.TestData;
@@ -96,7 +97,7 @@ class MainTest {
     void integerOptionsHaveTheirOwnLowerBound() {
         Options o = Options.parse(new String[] {"--seed", "0", "--epochs", "0"});
         assertEquals(0, o.getInt("seed", 1, 0));
-        Options.UsageException e = org.junit.jupiter.api.Assertions.assertThrows(Options.UsageException.class,
+        Options.UsageException e = assertThrows(Options.UsageException.class,
                 () -> o.getInt("epochs", 3));
         assertTrue(e.getMessage().contains("--epochs needs a positive integer, got '0'"), e.getMessage());
     }

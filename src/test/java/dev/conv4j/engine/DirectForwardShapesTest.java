@@ -11,6 +11,7 @@ import dev.conv4j.Tensor;
 import dev.conv4j.TestData;
 import java.util.Random;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -76,7 +77,7 @@ class DirectForwardShapesTest {
     }
 
     /** The layers above are the ones the blas engine gives to its direct kernel. */
-    @org.junit.jupiter.api.Test
+    @Test
     void theseShapesTakeTheDirectKernel() {
         assertTrue(Partition.useDirect(ConvGeometry.of(Conv2dParams.builder().padding(1).build(),
                 new int[] {1, 3, 8, 8}, new int[] {8, 3, 3, 3})));

@@ -16,7 +16,9 @@ import dev.conv4j.TestData;
 import dev.conv4j.golden.GoldenCase;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -149,7 +151,7 @@ class WinogradTest {
                 for (ConvEngine e : ENGINES) {
                     try (Tensor y = e.forward(p, x, w, b)) {
                         double err = TestData.relErr(y.toArray(), ref.toArray());
-                        assertTrue(err <= tolerance(a), a + " error " + err + " on " + java.util.Arrays.toString(l));
+                        assertTrue(err <= tolerance(a), a + " error " + err + " on " + Arrays.toString(l));
                     }
                     try (Conv2dPlan plan = e.plan(p, xs, ws); Tensor y = TestData.garbage(ref.shape())) {
                         plan.prepackWeights(w, b);
@@ -160,7 +162,7 @@ class WinogradTest {
                     try (Tensor gxRef = ConvEngines.naive().backwardData(p, ref, w, xs);
                          Tensor gx = e.backwardData(p, ref, w, xs)) {
                         double err = TestData.relErr(gx.toArray(), gxRef.toArray());
-                        assertTrue(err <= tolerance(a), a + " input gradient error " + err + " on " + java.util.Arrays.toString(l));
+                        assertTrue(err <= tolerance(a), a + " input gradient error " + err + " on " + Arrays.toString(l));
                     }
                 }
             }
@@ -223,7 +225,7 @@ class WinogradTest {
     }
 
     /** AUTO: F(4x4) on wide layers with many tiles, F(2x2) or im2col below, never on narrow layers. */
-    @org.junit.jupiter.api.Test
+    @Test
     void autoPicksByShape() {
         Conv2dParams p = Conv2dParams.builder().padding(1).build();
         assertEquals(4, Partition.winogradTile(ConvGeometry.of(p, new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3}), false));
