@@ -16,12 +16,6 @@
 
 typedef float conv4j_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 
-/* Floats of scratch conv4j_direct_forward needs: the padded planes plus one vector of slack, read
-   (and discarded) when a row is narrower than a vector. */
-static inline long long conv4j_direct_scratch(int cg, int oh, int ow, int kh, int kw, int dh, int dw) {
-    return (long long)cg * (oh + (long long)(kh - 1) * dh) * (ow + (long long)(kw - 1) * dw) + 16;
-}
-
 /* The padded planes: plane c holds rows -pt .. -pt+ph-1 and columns -pl .. -pl+pw-1 of input channel c.
    Plain loops rather than memset/memcpy: the rows are short, and a library call per row cost as
    much as the copy. */
@@ -102,7 +96,8 @@ static void conv4j_direct_channels(const float *xp, const float *wt, const float
 
 /* Output channels [o0, o0+on) of one group of one image, stride 1: x points at the group's first
    input channel, wt at its weights (og x cg x kh x kw), bias at its biases (or NULL), y at its first
-   output channel; scratch holds conv4j_direct_scratch floats. */
+   output channel; scratch holds the padded planes, cg x (oh + (kh-1)·dh) x (ow + (kw-1)·dw) floats, plus
+   16 of slack read (and discarded) when a row is narrower than a vector (NativeKernels.directScratchSize). */
 static inline void conv4j_direct_forward(const float *x, long long xoff, const float *wt, long long woff,
                                          const float *bias, long long boff, float *y, long long yoff, float *scratch,
                                          int cg, int h, int w, int kh, int kw, int oh, int ow,
