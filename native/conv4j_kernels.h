@@ -9,6 +9,8 @@
  *   backward weights gw_g (og x K) += gy_g (og x P) * col^T
  * with K = cg*kh*kw and P = oh*ow. A 1x1 kernel with stride 1 and no padding needs no column
  * matrix: the input plane already is one.
+ * The products go through conv4j_sgemm (conv4j_gemm.h), given pack, a packing buffer of
+ * conv4j_gemm_pack_size() floats, or null to leave every product to OpenBLAS.
  *
  * Pointers arrive as base + element offset, so the Java side passes its tensors without creating
  * objects per call; it checks every offset and extent against the tensor sizes before the call.
@@ -21,6 +23,7 @@
 #include "conv4j_depthwise.h"
 #include "conv4j_winograd.h"
 #include "conv4j_direct.h"
+#include "conv4j_gemm.h"
 
 /* The column matrix of channels [0, cn) over output rows [oh0, oh0+rows): the input plane itself
    for a pointwise kernel (row stride h*w), else im2col into col (row stride rows*ow). */
@@ -40,7 +43,7 @@ static inline const float *conv4j_band_columns(const float *x, float *col, int p
    Channel and weight offsets are already applied by the caller; y has row stride oh*ow. */
 static inline void conv4j_forward_band(const float *x, long long xoff, const float *wt, long long woff,
                                        const float *bias, long long boff, float *y, long long yoff,
-                                       float *col, int pointwise,
+                                       float *col, float *pack, int pointwise,
                                        int cg, int h, int w, int og, int kh, int kw, int oh, int ow,
                                        int sh, int sw, int pt, int pl, int dh, int dw,
                                        int oh0, int rows) {
@@ -58,8 +61,7 @@ static inline void conv4j_forward_band(const float *x, long long xoff, const flo
         }
         beta = 1.f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, og, cols, K,
-                1.f, wt, K, b, ldb, beta, yb, P);
+    conv4j_sgemm(0, 0, og, cols, K, wt, K, b, ldb, beta, yb, P, pack);
 }
 
 /* Input gradient of channels [c0, c0+cn) of one group of one image, from output rows [oh0, oh0+rows):
@@ -67,7 +69,7 @@ static inline void conv4j_forward_band(const float *x, long long xoff, const flo
    the caller clears it first unless it accumulates. A pointwise kernel writes the band of gx
    directly, scaled by beta first (0: overwrite, 1: accumulate), and needs no clearing. */
 static inline void conv4j_backward_data_band(const float *gy, long long gyoff, const float *wt, long long woff,
-                                             float *gx, long long gxoff, float *col, int pointwise,
+                                             float *gx, long long gxoff, float *col, float *pack, int pointwise,
                                              int cg, int cn, int h, int w, int og, int kh, int kw, int oh, int ow,
                                              int sh, int sw, int pt, int pl, int dh, int dw,
                                              int oh0, int rows, float beta) {
@@ -76,19 +78,17 @@ static inline void conv4j_backward_data_band(const float *gy, long long gyoff, c
     const float *gyb = gy + (size_t)oh0 * ow;
     if (pointwise) {
         /* the column matrix is gx itself: add W^T * gy straight into it */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kb, cols, og,
-                    1.f, wt, K, gyb, P, beta, gx + (size_t)oh0 * ow, h * w);
+        conv4j_sgemm(1, 0, kb, cols, og, wt, K, gyb, P, beta, gx + (size_t)oh0 * ow, h * w, pack);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kb, cols, og,
-                1.f, wt, K, gyb, P, 0.f, col, cols);
+    conv4j_sgemm(1, 0, kb, cols, og, wt, K, gyb, P, 0.f, col, cols, pack);
     conv4j_col2im(col, cn, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, rows, ow, gx);
 }
 
 /* Weight gradient of channels [c0, c0+cn) of one group from one image's output rows [oh0, oh0+rows):
    gw[:, block] (og x kb, row stride K) = beta * gw + gy band * col^T. x points at channel c0. */
 static inline void conv4j_backward_weights_band(const float *x, long long xoff, const float *gy, long long gyoff,
-                                                float *gw, long long gwoff, float *col, int pointwise, float beta,
+                                                float *gw, long long gwoff, float *col, float *pack, int pointwise, float beta,
                                                 int cg, int cn, int h, int w, int og, int kh, int kw, int oh, int ow,
                                                 int sh, int sw, int pt, int pl, int dh, int dw,
                                                 int oh0, int rows) {
@@ -96,8 +96,7 @@ static inline void conv4j_backward_weights_band(const float *x, long long xoff, 
     const int K = cg * kh * kw, P = oh * ow, cols = rows * ow, kb = cn * kh * kw;
     int ldb;
     const float *b = conv4j_band_columns(x, col, pointwise, cn, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh0, rows, ow, &ldb);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, og, kb, cols,
-                1.f, gy + (size_t)oh0 * ow, P, b, ldb, beta, gw, K);
+    conv4j_sgemm(0, 1, og, kb, cols, gy + (size_t)oh0 * ow, P, b, ldb, beta, gw, K, pack);
 }
 
 /* Sets n elements of p + off to v. */

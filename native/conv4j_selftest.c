@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "conv4j_kernels.h"
 
 static float frand(void) { return (float)rand() / RAND_MAX * 2.f - 1.f; }
@@ -53,7 +54,7 @@ int main(void) {
             for (int g = 0; g < G; g++)
                 for (int r0 = 0; r0 < OH; r0 += rows)
                     conv4j_forward_band(x, (long long)g * cg * H * W, w, (long long)g * og * K, b, (long long)g * og,
-                                        y, (long long)g * og * P, col, 0, cg, H, W, og, KH, KW, OH, OW,
+                                        y, (long long)g * og * P, col, NULL, 0, cg, H, W, og, KH, KW, OH, OW,
                                         sh, sw, pt, pl, dh, dw, r0, r0 + rows > OH ? OH - r0 : rows);
         }
         for (int o = 0; o < O && !failures; o++)
@@ -86,6 +87,41 @@ int main(void) {
         }
         free(g);
     }
-    printf("conv4j native self-test: %d convolutions and 20 bias gradients, %s\n", runs, failures ? "FAILED" : "all match");
+    /* conv4j_sgemm, on its own kernel where the CPU has one: every transpose, edges of every block
+       size, beta 0, 1 and in between, padded leading dimensions; C's padding must stay untouched */
+    long long packed = conv4j_gemm_pack_size();
+    float *pack = packed ? malloc(sizeof(float) * (size_t)packed) : NULL;
+    int products = 0;
+    for (int t = 0; t < 60 && !failures; t++) {
+        int m = 1 + rand() % (t % 4 == 0 ? 600 : 40), n = CONV4J_GEMM_MIN_N + rand() % 600, k = 1 + rand() % (t % 3 == 0 ? 700 : 300);
+        int ta = rand() % 2, tb = rand() % 2;
+        float beta = t % 3 == 0 ? 0.f : t % 3 == 1 ? 1.f : 0.5f;
+        int lda = (ta ? m : k) + rand() % 3, ldb = (tb ? k : n) + rand() % 3, ldc = n + rand() % 3;
+        float *a = rnd((size_t)lda * (ta ? k : m)), *bm = rnd((size_t)ldb * (tb ? n : k)), *c = rnd((size_t)ldc * m);
+        float *c0 = malloc(sizeof(float) * (size_t)ldc * m);
+        memcpy(c0, c, sizeof(float) * (size_t)ldc * m);
+        conv4j_sgemm(ta, tb, m, n, k, a, lda, bm, ldb, beta, c, ldc, pack);
+        products++;
+        for (int i = 0; i < m && !failures; i++)
+            for (int j = 0; j < ldc; j++) {
+                double ref = c0[(size_t)i * ldc + j];
+                if (j < n) {
+                    ref *= beta;
+                    for (int p = 0; p < k; p++)
+                        ref += (double)(ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p])
+                               * (tb ? bm[(size_t)j * ldb + p] : bm[(size_t)p * ldb + j]);
+                }
+                double got = c[(size_t)i * ldc + j];
+                if (fabs(got - ref) > 1e-4 * (1 + sqrt((double)k))) {
+                    fprintf(stderr, "sgemm mismatch m=%d n=%d k=%d ta=%d tb=%d at %d,%d: %g vs %g\n", m, n, k, ta, tb, i, j, got, ref);
+                    failures++;
+                    break;
+                }
+            }
+        free(a); free(bm); free(c); free(c0);
+    }
+    free(pack);
+    printf("conv4j native self-test: %d convolutions, 20 bias gradients and %d products (%s kernel), %s\n", runs, products,
+           packed ? "conv4j's AVX-512" : "OpenBLAS", failures ? "FAILED" : "all match");
     return failures ? 1 : 0;
 }

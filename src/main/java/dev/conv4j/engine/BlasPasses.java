@@ -11,7 +11,7 @@ import org.bytedeco.javacpp.FloatPointer;
  */
 final class BlasPasses {
     /** Kinds of scratch buffer. */
-    static final int COLUMNS = 0, WINOGRAD_INPUT = 1, WINOGRAD_PRODUCT = 2, WINOGRAD_SCRATCH = 3, KINDS = 4;
+    static final int COLUMNS = 0, WINOGRAD_INPUT = 1, WINOGRAD_PRODUCT = 2, WINOGRAD_SCRATCH = 3, GEMM_PACK = 4, KINDS = 5;
 
     /** The scratch buffers available to the thread running a unit. */
     interface Scratch {
@@ -91,8 +91,13 @@ final class BlasPasses {
             int n = u / (blocks * bands * g.groups);
             int oh0 = band * rows, r = Math.min(rows, g.oh - oh0), o0 = blk * ob;
             FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) g.k * r * g.ow);
-            NativeKernels.forwardBand(g, a.x, a.w, a.bias, a.y, col, n, grp, o0, Math.min(ob, g.og - o0), oh0, r);
+            NativeKernels.forwardBand(g, a.x, a.w, a.bias, a.y, col, pack(s, (long) r * g.ow), n, grp, o0, Math.min(ob, g.og - o0), oh0, r);
         }
+    }
+
+    /** The packing buffer for products of this many columns (null when they go to OpenBLAS). */
+    private static FloatPointer pack(Scratch s, long columns) {
+        return s.get(GEMM_PACK, NativeKernels.gemmPackSize(columns));
     }
 
     // ---- backward data -------------------------------------------------------------------------
@@ -136,8 +141,8 @@ final class BlasPasses {
             /* gx = Wᵀ gy, band by band of pixels: every channel in one product, no column matrix */
             int rows = Partition.forwardRows(g), bands = Partition.bands(g.oh, rows);
             int band = u % bands, grp = (u / bands) % g.groups, n = u / (bands * g.groups), oh0 = band * rows;
-            NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, null, n, grp, 0, g.cg, oh0, Math.min(rows, g.oh - oh0),
-                    a.accumulate);
+            NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, null, pack(s, (long) rows * g.ow), n, grp, 0, g.cg, oh0,
+                    Math.min(rows, g.oh - oh0), a.accumulate);
             return;
         }
         int cb = Partition.dataChannelBlock(g), blocks = Partition.bands(g.cg, cb), khkw = g.kh * g.kw;
@@ -148,9 +153,9 @@ final class BlasPasses {
             NativeKernels.fill(a.gx, gxoff, (long) cn * g.inPlane(), 0f);
         }
         int rows = Partition.backwardRows(g, cn * khkw);
-        FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) cn * khkw * rows * g.ow);
+        FloatPointer col = s.get(COLUMNS, (long) cn * khkw * rows * g.ow), pack = pack(s, (long) rows * g.ow);
         for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
-            NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, col, n, grp, c0, cn, oh0, Math.min(rows, g.oh - oh0), true);
+            NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, col, pack, n, grp, c0, cn, oh0, Math.min(rows, g.oh - oh0), true);
         }
     }
 
@@ -183,10 +188,11 @@ final class BlasPasses {
         int c0 = blk * cb, cn = Math.min(cb, g.cg - c0), o0 = oblk * ob, on = Math.min(ob, g.og - o0);
         int rows = Partition.backwardRows(g, cn * khkw);
         FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) cn * khkw * rows * g.ow);
+        FloatPointer pack = pack(s, (long) cn * khkw);
         boolean add = a.accumulate;
         for (int n = 0; n < g.n; n++) {
             for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
-                NativeKernels.backwardWeightsBand(g, a.x, a.gy, a.gw, col, n, grp, c0, cn, o0, on, oh0,
+                NativeKernels.backwardWeightsBand(g, a.x, a.gy, a.gw, col, pack, n, grp, c0, cn, o0, on, oh0,
                         Math.min(rows, g.oh - oh0), add);
                 add = true;
             }
@@ -202,6 +208,8 @@ final class BlasPasses {
         if (g.isDepthwise()) {
             return size;
         }
+        // products are at most a plane wide, or (weight gradients) a channel block of kernels
+        size[GEMM_PACK] = NativeKernels.gemmPackSize(Math.max(g.outPlane(), (long) Partition.weightChannelBlock(g) * g.kh * g.kw));
         if (!g.isPointwise()) {
             int rows = Partition.forwardRows(g);
             long forward = winograd != 0 ? 0 : Partition.useDirect(g) ? NativeKernels.directScratchSize(g)

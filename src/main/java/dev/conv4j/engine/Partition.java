@@ -54,7 +54,13 @@ final class Partition {
             int maxBands = Math.max(1, g.oh * g.ow / MIN_BAND_COLUMNS);
             rows = ceilDiv(g.oh, Math.max(1, Math.min(wantedBands, Math.min(maxBands, g.oh))));
         }
-        return balanced(g, Math.min(rows, budgetRows(g, g.k)));
+        // a pointwise band reads the input in place: no column matrix to keep within the budget
+        return balanced(g, even(g.oh, g.isPointwise() ? rows : Math.min(rows, budgetRows(g, g.k))));
+    }
+
+    /** Rows per band for the same number of bands as {@code rows} gives, as equal as they go (18+18+18+2 becomes 4 x 14). */
+    private static int even(int total, int rows) {
+        return ceilDiv(total, bands(total, rows));
     }
 
     /**
@@ -93,7 +99,7 @@ final class Partition {
 
     /** Output rows per band of a backward unit whose column block has {@code blockRows} rows. */
     static int backwardRows(ConvGeometry g, int blockRows) {
-        return Math.min(g.oh, budgetRows(g, blockRows));
+        return even(g.oh, Math.min(g.oh, budgetRows(g, blockRows)));
     }
 
     /**

@@ -27,17 +27,17 @@ final class ConvNative {
     }
 
     static native void conv4j_forward_band(@Const FloatPointer x, long xoff, @Const FloatPointer w, long woff,
-            @Const FloatPointer bias, long boff, FloatPointer y, long yoff, FloatPointer col, int pointwise,
-            int cg, int h, int wd, int og, int kh, int kw, int oh, int ow,
+            @Const FloatPointer bias, long boff, FloatPointer y, long yoff, FloatPointer col, FloatPointer pack,
+            int pointwise, int cg, int h, int wd, int og, int kh, int kw, int oh, int ow,
             int sh, int sw, int pt, int pl, int dh, int dw, int oh0, int rows);
 
     static native void conv4j_backward_data_band(@Const FloatPointer gy, long gyoff, @Const FloatPointer w, long woff,
-            FloatPointer gx, long gxoff, FloatPointer col, int pointwise,
+            FloatPointer gx, long gxoff, FloatPointer col, FloatPointer pack, int pointwise,
             int cg, int cn, int h, int wd, int og, int kh, int kw, int oh, int ow,
             int sh, int sw, int pt, int pl, int dh, int dw, int oh0, int rows, float beta);
 
     static native void conv4j_backward_weights_band(@Const FloatPointer x, long xoff, @Const FloatPointer gy, long gyoff,
-            FloatPointer gw, long gwoff, FloatPointer col, int pointwise, float beta,
+            FloatPointer gw, long gwoff, FloatPointer col, FloatPointer pack, int pointwise, float beta,
             int cg, int cn, int h, int wd, int og, int kh, int kw, int oh, int ow,
             int sh, int sw, int pt, int pl, int dh, int dw, int oh0, int rows);
 
@@ -67,6 +67,10 @@ final class ConvNative {
             @Const FloatPointer bias, FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
             int c, int h, int wd, int o,
             int oh, int ow, int pt, int pl, int t0, int tc, int m, int transposeU, int accumulate, int o0, int on);
+
+    static native long conv4j_gemm_pack_size();
+
+    static native int conv4j_gemm_min_columns();
 
     static native void conv4j_fill(FloatPointer p, long off, long n, float v);
 

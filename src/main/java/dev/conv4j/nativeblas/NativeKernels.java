@@ -13,9 +13,41 @@ public final class NativeKernels {
     private NativeKernels() {
     }
 
-    /** Forward of output rows [oh0, oh0+rows) and output channels [o0, o0+on) of group {@code grp} of image {@code n}. */
+    /**
+     * Floats of the packing buffer the band passes take to run their products on conv4j's own
+     * AVX-512 kernel, or 0 where it cannot run (no AVX-512, or {@code -Dconv4j.gemm=openblas}): then
+     * they take {@code null} and every product goes to OpenBLAS.
+     */
+    public static long gemmPackSize() {
+        return GemmPack.FLOATS;
+    }
+
+    /** {@link #gemmPackSize()} for products of this many columns, 0 for those too narrow to use it. */
+    public static long gemmPackSize(long columns) {
+        return columns >= GemmPack.MIN_COLUMNS ? GemmPack.FLOATS : 0;
+    }
+
+    /** Asked once: the CPU does not change. */
+    private static final class GemmPack {
+        static final long FLOATS = "openblas".equals(System.getProperty("conv4j.gemm")) ? 0 : ConvNative.conv4j_gemm_pack_size();
+        static final int MIN_COLUMNS = ConvNative.conv4j_gemm_min_columns();
+    }
+
+    /** The packing buffer to pass native code: null unless there is one, checked to be large enough. */
+    private static FloatPointer pack(FloatPointer pack) {
+        if (pack == null || gemmPackSize() == 0) {
+            return null;
+        }
+        check(pack, 0, gemmPackSize(), "gemm packing workspace");
+        return pack;
+    }
+
+    /**
+     * Forward of output rows [oh0, oh0+rows) and output channels [o0, o0+on) of group {@code grp} of
+     * image {@code n}; {@code pack} is null or holds {@link #gemmPackSize()} floats.
+     */
     public static void forwardBand(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias, FloatPointer y,
-                                   FloatPointer col, int n, int grp, int o0, int on, int oh0, int rows) {
+                                   FloatPointer col, FloatPointer pack, int n, int grp, int o0, int on, int oh0, int rows) {
         checkBand(g, oh0, rows);
         checkRange(o0, on, g.og, "output channel block");
         checkRange(n, 1, g.n, "image");
@@ -34,7 +66,7 @@ public final class NativeKernels {
         if (!pw) {
             check(col, 0, (long) g.k * rows * g.ow, "column workspace");
         }
-        ConvNative.conv4j_forward_band(x, xoff, w, woff, bias, oc, y, yoff, pw ? null : col, pw ? 1 : 0,
+        ConvNative.conv4j_forward_band(x, xoff, w, woff, bias, oc, y, yoff, pw ? null : col, pack(pack), pw ? 1 : 0,
                 g.cg, g.h, g.w, on, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
                 g.dilationH, g.dilationW, oh0, rows);
     }
@@ -45,7 +77,7 @@ public final class NativeKernels {
      * overwritten, or added to with {@code accumulate}.
      */
     public static void backwardDataBand(ConvGeometry g, FloatPointer gy, FloatPointer w, FloatPointer gx,
-                                        FloatPointer col, int n, int grp, int c0, int cn, int oh0, int rows,
+                                        FloatPointer col, FloatPointer pack, int n, int grp, int c0, int cn, int oh0, int rows,
                                         boolean accumulate) {
         checkBand(g, oh0, rows);
         checkRange(c0, cn, g.cg, "channel block");
@@ -60,7 +92,7 @@ public final class NativeKernels {
         if (!pw) {
             check(col, 0, (long) cn * khkw * rows * g.ow, "column workspace");
         }
-        ConvNative.conv4j_backward_data_band(gy, gyoff, w, woff, gx, gxoff, pw ? null : col, pw ? 1 : 0,
+        ConvNative.conv4j_backward_data_band(gy, gyoff, w, woff, gx, gxoff, pw ? null : col, pack(pack), pw ? 1 : 0,
                 g.cg, cn, g.h, g.w, g.og, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
                 g.dilationH, g.dilationW, oh0, rows, accumulate ? 1f : 0f);
     }
@@ -70,7 +102,7 @@ public final class NativeKernels {
      * [oh0, oh0+rows) of image {@code n}.
      */
     public static void backwardWeightsBand(ConvGeometry g, FloatPointer x, FloatPointer gy, FloatPointer gw,
-                                           FloatPointer col, int n, int grp, int c0, int cn, int o0, int on,
+                                           FloatPointer col, FloatPointer pack, int n, int grp, int c0, int cn, int o0, int on,
                                            int oh0, int rows, boolean accumulate) {
         checkBand(g, oh0, rows);
         checkRange(c0, cn, g.cg, "channel block");
@@ -86,7 +118,7 @@ public final class NativeKernels {
         if (!pw) {
             check(col, 0, (long) cn * khkw * rows * g.ow, "column workspace");
         }
-        ConvNative.conv4j_backward_weights_band(x, xoff, gy, gyoff, gw, gwoff, pw ? null : col, pw ? 1 : 0,
+        ConvNative.conv4j_backward_weights_band(x, xoff, gy, gyoff, gw, gwoff, pw ? null : col, pack(pack), pw ? 1 : 0,
                 accumulate ? 1f : 0f, g.cg, cn, g.h, g.w, on, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW,
                 g.padTop, g.padLeft, g.dilationH, g.dilationW, oh0, rows);
     }

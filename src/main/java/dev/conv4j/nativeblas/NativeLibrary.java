@@ -183,7 +183,7 @@ public final class NativeLibrary {
              FloatPointer b = new FloatPointer(10f);
              FloatPointer y = new FloatPointer(4L);
              FloatPointer col = new FloatPointer(16L)) {
-            NativeKernels.forwardBand(g, x, w, b, y, col, 0, 0, 0, 1, 0, 2);
+            NativeKernels.forwardBand(g, x, w, b, y, col, null, 0, 0, 0, 1, 0, 2);
             float[] got = new float[4];
             y.get(got);
             for (float v : got) {

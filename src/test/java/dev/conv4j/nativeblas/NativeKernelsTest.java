@@ -20,7 +20,7 @@ class NativeKernelsTest {
         try (FloatPointer x = new FloatPointer(1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f);
              FloatPointer w = new FloatPointer(0f, 0f, 0f, 1f, 0f, 0f, 0f, 0f, 0f); // picks the left neighbour
              FloatPointer y = new FloatPointer(9L); FloatPointer col = new FloatPointer(81L)) {
-            NativeKernels.forwardBand(G, x, w, null, y, col, 0, 0, 0, 1, 0, 3);
+            NativeKernels.forwardBand(G, x, w, null, y, col, null, 0, 0, 0, 1, 0, 3);
             float[] got = new float[9];
             y.get(got);
             assertArrayEquals(new float[] {0, 1, 2, 0, 4, 5, 0, 7, 8}, got);
@@ -31,16 +31,31 @@ class NativeKernelsTest {
     void refusesPointersTooSmallForTheGeometry() {
         try (FloatPointer x = new FloatPointer(8L); FloatPointer w = new FloatPointer(9L);
              FloatPointer y = new FloatPointer(9L); FloatPointer col = new FloatPointer(81L); FloatPointer small = new FloatPointer(80L)) {
-            assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x, w, null, y, col, 0, 0, 0, 1, 0, 3));
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x, w, null, y, col, null, 0, 0, 0, 1, 0, 3));
             try (FloatPointer x9 = new FloatPointer(9L)) {
-                assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, small, 0, 0, 0, 1, 0, 3));
-                assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, col, 1, 0, 0, 1, 0, 3));
-                assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, col, 0, 0, 0, 1, 2, 2));
-                assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, col, 0, 0, 0, 2, 0, 3));
-                assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, col, 0, 1, 0, 1, 0, 3));
+                assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, small, null, 0, 0, 0, 1, 0, 3));
+                assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, col, null, 1, 0, 0, 1, 0, 3));
+                assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, col, null, 0, 0, 0, 1, 2, 2));
+                assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, col, null, 0, 0, 0, 2, 0, 3));
+                assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x9, w, null, y, col, null, 0, 1, 0, 1, 0, 3));
                 assertThrows(IllegalArgumentException.class, () -> NativeKernels.fill(y, 5, 5, 0f));
-                assertThrows(IllegalArgumentException.class, () -> NativeKernels.backwardDataBand(G, y, w, x, col, 0, 0, 0, 1, 0, 3, true));
+                assertThrows(IllegalArgumentException.class, () -> NativeKernels.backwardDataBand(G, y, w, x, col, null, 0, 0, 0, 1, 0, 3, true));
             }
+        }
+    }
+
+    @Test
+    void refusesAPackingBufferTooSmallForTheKernel() {
+        long pack = NativeKernels.gemmPackSize();
+        if (pack == 0) {
+            return; // no AVX-512 here: the buffer is never passed on
+        }
+        try (FloatPointer x = new FloatPointer(9L); FloatPointer w = new FloatPointer(9L); FloatPointer y = new FloatPointer(9L);
+             FloatPointer col = new FloatPointer(81L); FloatPointer small = new FloatPointer(pack - 1)) {
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.forwardBand(G, x, w, null, y, col, small, 0, 0, 0, 1, 0, 3));
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.backwardDataBand(G, y, w, x, col, small, 0, 0, 0, 1, 0, 3, true));
+            assertThrows(IllegalArgumentException.class,
+                    () -> NativeKernels.backwardWeightsBand(G, x, y, w, col, small, 0, 0, 0, 1, 0, 1, 0, 3, false));
         }
     }
 }

@@ -1,0 +1,248 @@
+/*
+ * conv4j's own single-threaded sgemm for CPUs with AVX-512, used for the wide products of the
+ * im2col passes, where OpenBLAS's kernels leave 15-40% on the table (few output channels, a few
+ * hundred to a few thousand columns). Anywhere else, on other CPUs, or without a packing buffer,
+ * the product goes to OpenBLAS.
+ *
+ * The layout is the usual one of BLIS and OpenBLAS, for row-major C (m x n) = A (m x k) * B (k x n):
+ * A is copied into panels of MR rows and B into panels of NR columns, both in the order the
+ * micro-kernel reads them, KC values of k at a time; the micro-kernel keeps an MR x NR block of C
+ * in 24 registers, and per k broadcasts MR values of A against NR/16 vectors of B. An A panel
+ * (8 KB) stays in L1 while B panels (48 KB each, NB columns of them) stream from L2. Edges are
+ * zero-padded in the panels and masked when C is stored, so nothing outside C is touched.
+ */
+#ifndef CONV4J_GEMM_H
+#define CONV4J_GEMM_H
+
+#include <stdint.h>
+#include <cblas.h>
+
+#define CONV4J_GEMM_MR 8    /* rows of C per micro-kernel */
+#define CONV4J_GEMM_NV 3    /* vectors of 16 columns per micro-kernel */
+#define CONV4J_GEMM_NR 48
+#define CONV4J_GEMM_KC 256  /* k per panel */
+#define CONV4J_GEMM_NB 480  /* columns of B packed at once */
+#define CONV4J_GEMM_MB 512  /* rows of A packed at once */
+/* floats of the packing buffer conv4j_sgemm needs, with room to align it to 64 bytes */
+#define CONV4J_GEMM_PACK_FLOATS (CONV4J_GEMM_MB * CONV4J_GEMM_KC + CONV4J_GEMM_KC * CONV4J_GEMM_NB + 16)
+/* narrower products lose to OpenBLAS: the NR-wide panels waste their padding */
+#define CONV4J_GEMM_MIN_N 256
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define CONV4J_AVX512 __attribute__((target("avx512f,fma")))
+
+static int conv4j_gemm_has_avx512(void) {
+    static int known = -1; /* racing threads store the same value */
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+/* lanes of vector v (16 columns from 16·v) that fall inside n columns */
+static inline __mmask16 conv4j_gemm_lanes(int n, int v) {
+    int r = n - 16 * v;
+    return r >= 16 ? (__mmask16)0xffff : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1);
+}
+
+/* rows [i0, i0+mr) and k in [p0, p0+kc) of A (or of Aᵀ stored k x m) into ap[k*MR + r], zero-padded to MR rows */
+static void conv4j_gemm_pack_a(const float *a, int lda, int ta, int i0, int mr, int p0, int kc, float *ap) {
+    const int MR = CONV4J_GEMM_MR;
+    if (ta) {
+        for (int k = 0; k < kc; k++) {
+            const float *src = a + (size_t)(p0 + k) * lda + i0;
+            int r = 0;
+            for (; r < mr; r++) ap[k * MR + r] = src[r];
+            for (; r < MR; r++) ap[k * MR + r] = 0.f;
+        }
+        return;
+    }
+    for (int r = 0; r < mr; r++) {
+        const float *src = a + (size_t)(i0 + r) * lda + p0;
+        for (int k = 0; k < kc; k++) ap[k * MR + r] = src[k];
+    }
+    for (int r = mr; r < MR; r++) {
+        for (int k = 0; k < kc; k++) ap[k * MR + r] = 0.f;
+    }
+}
+
+/* GCC's shuffle intrinsics start from an "undefined" vector, which g++ reports as uninitialized */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+/* transposes the 16 x 16 block in r */
+CONV4J_AVX512
+static inline void conv4j_gemm_transpose16(__m512 *r) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);
+        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
+        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);
+    }
+}
+
+#pragma GCC diagnostic pop
+
+/* columns [j0, j0+nr) and k in [p0, p0+kc) of B (or of Bᵀ stored n x k) into bp[k*NR + c], zero-padded to NR columns */
+CONV4J_AVX512
+static void conv4j_gemm_pack_b(const float *b, int ldb, int tb, int j0, int nr, int p0, int kc, float *bp) {
+    const int NR = CONV4J_GEMM_NR, NV = CONV4J_GEMM_NV;
+    if (!tb) {
+        __mmask16 m[CONV4J_GEMM_NV];
+        for (int v = 0; v < NV; v++) m[v] = conv4j_gemm_lanes(nr, v);
+        for (int k = 0; k < kc; k++) {
+            const float *src = b + (size_t)(p0 + k) * ldb + j0;
+            for (int v = 0; v < NV; v++) _mm512_store_ps(bp + k * NR + 16 * v, _mm512_maskz_loadu_ps(m[v], src + 16 * v));
+        }
+        return;
+    }
+    /* Bᵀ: rows of 16 k values from 16 columns, transposed in registers */
+    for (int v = 0; v < NV; v++) {
+        for (int k0 = 0; k0 < kc; k0 += 16) {
+            int kn = kc - k0 < 16 ? kc - k0 : 16;
+            __mmask16 km = conv4j_gemm_lanes(kn, 0);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) {
+                int col = 16 * v + i;
+                r[i] = col < nr ? _mm512_maskz_loadu_ps(km, b + (size_t)(j0 + col) * ldb + p0 + k0) : _mm512_setzero_ps();
+            }
+            conv4j_gemm_transpose16(r);
+            for (int i = 0; i < kn; i++) _mm512_store_ps(bp + (k0 + i) * NR + 16 * v, r[i]);
+        }
+    }
+}
+
+/* C block (m <= MR rows, n <= NR columns, row stride ldc) = beta * C + panel product over kc */
+CONV4J_AVX512
+static void conv4j_gemm_kernel(int kc, const float *ap, const float *bp, float *c, int ldc, int m, int n, float beta) {
+    enum { MR = CONV4J_GEMM_MR, NV = CONV4J_GEMM_NV, NR = CONV4J_GEMM_NR };
+    __m512 acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+    }
+    for (int k = 0; k < kc; k++) {
+        __m512 bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(bp + 16 * v);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) {
+            __m512 av = _mm512_set1_ps(ap[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+        ap += MR;
+        bp += NR;
+    }
+    __mmask16 mk[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) mk[v] = conv4j_gemm_lanes(n, v);
+    __m512 bb = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+        if (r < m) {
+            float *row = c + (size_t)r * ldc;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                if (beta != 0.f) {
+                    acc[r][v] = _mm512_fmadd_ps(bb, _mm512_maskz_loadu_ps(mk[v], row + 16 * v), acc[r][v]);
+                }
+                _mm512_mask_storeu_ps(row + 16 * v, mk[v], acc[r][v]);
+            }
+        }
+    }
+}
+
+/* the blocked product; pack holds CONV4J_GEMM_PACK_FLOATS floats */
+CONV4J_AVX512
+static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                                const float *b, int ldb, float beta, float *c, int ldc, float *pack) {
+    const int MR = CONV4J_GEMM_MR, NR = CONV4J_GEMM_NR, KC = CONV4J_GEMM_KC, NB = CONV4J_GEMM_NB, MB = CONV4J_GEMM_MB;
+    float *ap = (float *)(((uintptr_t)pack + 63) & ~(uintptr_t)63), *bp = ap + (size_t)MB * KC;
+    for (int i0 = 0; i0 < m; i0 += MB) {
+        int mb = m - i0 < MB ? m - i0 : MB, panels = (mb + MR - 1) / MR;
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            int kc = k - p0 < KC ? k - p0 : KC;
+            float pb = p0 == 0 ? beta : 1.f;
+            for (int ip = 0; ip < panels; ip++) {
+                int r0 = i0 + ip * MR, mr = m - r0 < MR ? m - r0 : MR;
+                conv4j_gemm_pack_a(a, lda, ta, r0, mr, p0, kc, ap + (size_t)ip * MR * kc);
+            }
+            for (int j0 = 0; j0 < n; j0 += NB) {
+                int nb = n - j0 < NB ? n - j0 : NB, jpanels = (nb + NR - 1) / NR;
+                for (int jp = 0; jp < jpanels; jp++) {
+                    int c0 = j0 + jp * NR;
+                    conv4j_gemm_pack_b(b, ldb, tb, c0, n - c0 < NR ? n - c0 : NR, p0, kc, bp + (size_t)jp * NR * kc);
+                }
+                for (int ip = 0; ip < panels; ip++) {
+                    int r0 = i0 + ip * MR, mr = m - r0 < MR ? m - r0 : MR;
+                    for (int jp = 0; jp < jpanels; jp++) {
+                        int c0 = j0 + jp * NR;
+                        conv4j_gemm_kernel(kc, ap + (size_t)ip * MR * kc, bp + (size_t)jp * NR * kc,
+                                           c + (size_t)r0 * ldc + c0, ldc, mr, n - c0 < NR ? n - c0 : NR, pb);
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
+/* Whether conv4j_sgemm runs this product itself (rather than in OpenBLAS). */
+static inline int conv4j_gemm_own(int m, int n, int k, const float *pack) {
+#if defined(__GNUC__) && defined(__x86_64__)
+    return pack && m > 0 && n >= CONV4J_GEMM_MIN_N && k > 0 && conv4j_gemm_has_avx512();
+#else
+    return 0;
+#endif
+}
+
+/* Floats of the packing buffer to give conv4j_sgemm, or 0 where its kernel cannot run (no AVX-512):
+   then callers pass null and every product goes to OpenBLAS. */
+static inline long long conv4j_gemm_pack_size(void) {
+#if defined(__GNUC__) && defined(__x86_64__)
+    return conv4j_gemm_has_avx512() ? CONV4J_GEMM_PACK_FLOATS : 0;
+#else
+    return 0;
+#endif
+}
+
+/* The fewest columns of a product that conv4j_sgemm runs itself. */
+static inline int conv4j_gemm_min_columns(void) { return CONV4J_GEMM_MIN_N; }
+
+/* Row-major C (m x n) = beta * C + op(A) * op(B), op transposing when ta / tb is set: cblas_sgemm
+   with alpha 1, on conv4j's kernel where it is faster. pack is null or CONV4J_GEMM_PACK_FLOATS floats. */
+static inline void conv4j_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                                const float *b, int ldb, float beta, float *c, int ldc, float *pack) {
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (conv4j_gemm_own(m, n, k, pack)) {
+        conv4j_gemm_blocked(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, pack);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+                1.f, a, lda, b, ldb, beta, c, ldc);
+}
+
+#endif
