@@ -1,15 +1,15 @@
 /*
- * conv4j's own single-threaded sgemm for CPUs with AVX-512, used for the wide products of the
- * im2col passes, where OpenBLAS's kernels leave 15-40% on the table (few output channels, a few
- * hundred to a few thousand columns). Anywhere else, on other CPUs, or without a packing buffer,
- * the product goes to OpenBLAS.
+ * conv4j's own single-threaded sgemm for CPUs with AVX-512, used for the products of the im2col
+ * passes where OpenBLAS's kernels leave 10-40% on the table: wide ones (a few hundred to a few
+ * thousand columns, few output channels) and the narrow input-gradient products. Anywhere else, on
+ * other CPUs, or without a packing buffer, the product goes to OpenBLAS.
  *
  * The layout is the usual one of BLIS and OpenBLAS, for row-major C (m x n) = A (m x k) * B (k x n):
- * A is copied into panels of MR rows and B into panels of NR columns, both in the order the
- * micro-kernel reads them, KC values of k at a time; the micro-kernel keeps an MR x NR block of C
- * in 24 registers, and per k broadcasts MR values of A against NR/16 vectors of B. An A panel
- * (8 KB) stays in L1 while B panels (48 KB each, NB columns of them) stream from L2. Edges are
- * zero-padded in the panels and masked when C is stored, so nothing outside C is touched.
+ * A is copied into panels of MR rows and B into panels of 16·NV columns, both in the order the
+ * micro-kernel reads them, KC values of k at a time; the micro-kernel keeps an MR x 16·NV block of C
+ * in 24 registers and per k broadcasts MR values of A against NV vectors of B. An A panel (8-12 KB)
+ * stays in L1 while B panels stream from L2. Edges are zero-padded in the panels and masked when C
+ * is stored, so nothing outside C is touched.
  */
 #ifndef CONV4J_GEMM_H
 #define CONV4J_GEMM_H
@@ -17,16 +17,15 @@
 #include <stdint.h>
 #include <cblas.h>
 
-#define CONV4J_GEMM_MR 8    /* rows of C per micro-kernel */
-#define CONV4J_GEMM_NV 3    /* vectors of 16 columns per micro-kernel */
-#define CONV4J_GEMM_NR 48
 #define CONV4J_GEMM_KC 256  /* k per panel */
-#define CONV4J_GEMM_NB 480  /* columns of B packed at once */
-#define CONV4J_GEMM_MB 512  /* rows of A packed at once */
+#define CONV4J_GEMM_NB 480  /* columns of B packed at once (a multiple of 32 and 48) */
+#define CONV4J_GEMM_MB 512  /* rows of A packed at once (+16: a last panel of 12 rows may pass it) */
 /* floats of the packing buffer conv4j_sgemm needs, with room to align it to 64 bytes */
-#define CONV4J_GEMM_PACK_FLOATS (CONV4J_GEMM_MB * CONV4J_GEMM_KC + CONV4J_GEMM_KC * CONV4J_GEMM_NB + 16)
-/* narrower products lose to OpenBLAS: the NR-wide panels waste their padding */
+#define CONV4J_GEMM_PACK_FLOATS ((CONV4J_GEMM_MB + 16) * CONV4J_GEMM_KC + CONV4J_GEMM_KC * CONV4J_GEMM_NB + 16)
+/* narrower products run on the transposed kernel, or in OpenBLAS (see conv4j_gemm_variant) */
+#ifndef CONV4J_GEMM_MIN_N
 #define CONV4J_GEMM_MIN_N 256
+#endif
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -50,8 +49,7 @@ static inline __mmask16 conv4j_gemm_lanes(int n, int v) {
 }
 
 /* rows [i0, i0+mr) and k in [p0, p0+kc) of A (or of Aᵀ stored k x m) into ap[k*MR + r], zero-padded to MR rows */
-static void conv4j_gemm_pack_a(const float *a, int lda, int ta, int i0, int mr, int p0, int kc, float *ap) {
-    const int MR = CONV4J_GEMM_MR;
+static void conv4j_gemm_pack_a(const float *a, int lda, int ta, int i0, int mr, int p0, int kc, float *ap, int MR) {
     if (ta) {
         for (int k = 0; k < kc; k++) {
             const float *src = a + (size_t)(p0 + k) * lda + i0;
@@ -105,10 +103,10 @@ static inline void conv4j_gemm_transpose16(__m512 *r) {
 
 /* columns [j0, j0+nr) and k in [p0, p0+kc) of B (or of Bᵀ stored n x k) into bp[k*NR + c], zero-padded to NR columns */
 CONV4J_AVX512
-static void conv4j_gemm_pack_b(const float *b, int ldb, int tb, int j0, int nr, int p0, int kc, float *bp) {
-    const int NR = CONV4J_GEMM_NR, NV = CONV4J_GEMM_NV;
+static void conv4j_gemm_pack_b(const float *b, int ldb, int tb, int j0, int nr, int p0, int kc, float *bp, int NV) {
+    const int NR = 16 * NV;
     if (!tb) {
-        __mmask16 m[CONV4J_GEMM_NV];
+        __mmask16 m[4];
         for (int v = 0; v < NV; v++) m[v] = conv4j_gemm_lanes(nr, v);
         for (int k = 0; k < kc; k++) {
             const float *src = b + (size_t)(p0 + k) * ldb + j0;
@@ -132,54 +130,67 @@ static void conv4j_gemm_pack_b(const float *b, int ldb, int tb, int j0, int nr, 
     }
 }
 
-/* C block (m <= MR rows, n <= NR columns, row stride ldc) = beta * C + panel product over kc */
-CONV4J_AVX512
-static void conv4j_gemm_kernel(int kc, const float *ap, const float *bp, float *c, int ldc, int m, int n, float beta) {
-    enum { MR = CONV4J_GEMM_MR, NV = CONV4J_GEMM_NV, NR = CONV4J_GEMM_NR };
-    __m512 acc[MR][NV];
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; r++) {
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
-    }
-    for (int k = 0; k < kc; k++) {
-        __m512 bv[NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(bp + 16 * v);
-#pragma GCC unroll 16
-        for (int r = 0; r < MR; r++) {
-            __m512 av = _mm512_set1_ps(ap[r]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
-        }
-        ap += MR;
-        bp += NR;
-    }
-    __mmask16 mk[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) mk[v] = conv4j_gemm_lanes(n, v);
-    __m512 bb = _mm512_set1_ps(beta);
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; r++) {
-        if (r < m) {
-            float *row = c + (size_t)r * ldc;
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
-                if (beta != 0.f) {
-                    acc[r][v] = _mm512_fmadd_ps(bb, _mm512_maskz_loadu_ps(mk[v], row + 16 * v), acc[r][v]);
-                }
-                _mm512_mask_storeu_ps(row + 16 * v, mk[v], acc[r][v]);
-            }
-        }
-    }
+/* C block (m <= MR rows, n <= 16·NV columns, row stride ldc) = beta * C + panel product over kc.
+   The transposed variant is the same product for Cᵀ: its rows are columns of C and its vectors run
+   down C's columns, so each 16-row slice is turned in registers before it is stored. */
+#define CONV4J_GEMM_KERNEL(name, MR, NV, TRANSPOSED)                                                          \
+CONV4J_AVX512                                                                                                 \
+static void name(int kc, const float *ap, const float *bp, float *c, int ldc, int m, int n, float beta) {    \
+    __m512 acc[MR][NV];                                                                                       \
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) {                                                   \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();                 \
+    }                                                                                                         \
+    for (int k = 0; k < kc; k++) {                                                                            \
+        __m512 bv[NV];                                                                                        \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(bp + 16 * v);             \
+        _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) {                                               \
+            __m512 av = _mm512_set1_ps(ap[r]);                                                                \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]); \
+        }                                                                                                     \
+        ap += MR;                                                                                             \
+        bp += 16 * NV;                                                                                        \
+    }                                                                                                         \
+    __m512 bb = _mm512_set1_ps(beta);                                                                         \
+    if (!(TRANSPOSED)) {                                                                                      \
+        for (int r = 0; r < m; r++) {                                                                         \
+            float *row = c + (size_t)r * ldc;                                                                 \
+            for (int v = 0; v < NV; v++) {                                                                    \
+                __mmask16 mk = conv4j_gemm_lanes(n, v);                                                       \
+                __m512 t = acc[r][v];                                                                         \
+                if (beta != 0.f) t = _mm512_fmadd_ps(bb, _mm512_maskz_loadu_ps(mk, row + 16 * v), t);         \
+                _mm512_mask_storeu_ps(row + 16 * v, mk, t);                                                   \
+            }                                                                                                 \
+        }                                                                                                     \
+        return;                                                                                               \
+    }                                                                                                         \
+    __mmask16 mk = conv4j_gemm_lanes(m, 0);                                                                   \
+    for (int v = 0; v < NV && 16 * v < n; v++) {                                                              \
+        __m512 t[16];                                                                                         \
+        for (int r = 0; r < MR; r++) t[r] = acc[r][v];                                                        \
+        for (int r = MR; r < 16; r++) t[r] = _mm512_setzero_ps();                                             \
+        conv4j_gemm_transpose16(t);                                                                           \
+        for (int l = 0; l < 16 && 16 * v + l < n; l++) {                                                      \
+            float *row = c + (size_t)(16 * v + l) * ldc;                                                      \
+            __m512 o = t[l];                                                                                  \
+            if (beta != 0.f) o = _mm512_fmadd_ps(bb, _mm512_maskz_loadu_ps(mk, row), o);                      \
+            _mm512_mask_storeu_ps(row, mk, o);                                                                \
+        }                                                                                                     \
+    }                                                                                                         \
 }
 
-/* the blocked product; pack holds CONV4J_GEMM_PACK_FLOATS floats */
+CONV4J_GEMM_KERNEL(conv4j_gemm_kernel_8x48, 8, 3, 0)
+CONV4J_GEMM_KERNEL(conv4j_gemm_kernel_12x32t, 12, 2, 1)
+
+typedef void (*conv4j_gemm_kernel_fn)(int, const float *, const float *, float *, int, int, int, float);
+
+/* The blocked product with micro-kernel `kernel` of MR rows and NV vectors, which stores Cᵀ when
+   `transposed` is set (c is then the transpose of the product's C); pack holds CONV4J_GEMM_PACK_FLOATS floats. */
 CONV4J_AVX512
 static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float *a, int lda,
-                                const float *b, int ldb, float beta, float *c, int ldc, float *pack) {
-    const int MR = CONV4J_GEMM_MR, NR = CONV4J_GEMM_NR, KC = CONV4J_GEMM_KC, NB = CONV4J_GEMM_NB, MB = CONV4J_GEMM_MB;
-    float *ap = (float *)(((uintptr_t)pack + 63) & ~(uintptr_t)63), *bp = ap + (size_t)MB * KC;
+                                const float *b, int ldb, float beta, float *c, int ldc, float *pack,
+                                int MR, int NV, conv4j_gemm_kernel_fn kernel, int transposed) {
+    const int NR = 16 * NV, KC = CONV4J_GEMM_KC, NB = CONV4J_GEMM_NB, MB = CONV4J_GEMM_MB;
+    float *ap = (float *)(((uintptr_t)pack + 63) & ~(uintptr_t)63), *bp = ap + (size_t)(MB + 16) * KC;
     for (int i0 = 0; i0 < m; i0 += MB) {
         int mb = m - i0 < MB ? m - i0 : MB, panels = (mb + MR - 1) / MR;
         for (int p0 = 0; p0 < k; p0 += KC) {
@@ -187,20 +198,20 @@ static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float
             float pb = p0 == 0 ? beta : 1.f;
             for (int ip = 0; ip < panels; ip++) {
                 int r0 = i0 + ip * MR, mr = m - r0 < MR ? m - r0 : MR;
-                conv4j_gemm_pack_a(a, lda, ta, r0, mr, p0, kc, ap + (size_t)ip * MR * kc);
+                conv4j_gemm_pack_a(a, lda, ta, r0, mr, p0, kc, ap + (size_t)ip * MR * kc, MR);
             }
             for (int j0 = 0; j0 < n; j0 += NB) {
                 int nb = n - j0 < NB ? n - j0 : NB, jpanels = (nb + NR - 1) / NR;
                 for (int jp = 0; jp < jpanels; jp++) {
                     int c0 = j0 + jp * NR;
-                    conv4j_gemm_pack_b(b, ldb, tb, c0, n - c0 < NR ? n - c0 : NR, p0, kc, bp + (size_t)jp * NR * kc);
+                    conv4j_gemm_pack_b(b, ldb, tb, c0, n - c0 < NR ? n - c0 : NR, p0, kc, bp + (size_t)jp * NR * kc, NV);
                 }
                 for (int ip = 0; ip < panels; ip++) {
                     int r0 = i0 + ip * MR, mr = m - r0 < MR ? m - r0 : MR;
                     for (int jp = 0; jp < jpanels; jp++) {
                         int c0 = j0 + jp * NR;
-                        conv4j_gemm_kernel(kc, ap + (size_t)ip * MR * kc, bp + (size_t)jp * NR * kc,
-                                           c + (size_t)r0 * ldc + c0, ldc, mr, n - c0 < NR ? n - c0 : NR, pb);
+                        float *cb = transposed ? c + (size_t)c0 * ldc + r0 : c + (size_t)r0 * ldc + c0;
+                        kernel(kc, ap + (size_t)ip * MR * kc, bp + (size_t)jp * NR * kc, cb, ldc, mr, n - c0 < NR ? n - c0 : NR, pb);
                     }
                 }
             }
@@ -209,10 +220,19 @@ static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float
 }
 #endif
 
-/* Whether conv4j_sgemm runs this product itself (rather than in OpenBLAS). */
-static inline int conv4j_gemm_own(int m, int n, int k, const float *pack) {
+#ifndef CONV4J_GEMM_MIN_T_ROWS
+#define CONV4J_GEMM_MIN_T_ROWS 32
+#endif
+/* How conv4j_sgemm runs this product: 0 in OpenBLAS, 1 on the 8 x 48 kernel, 2 on the 12 x 32 kernel
+   over Cᵀ. The second suits the input gradient's products Wᵀ · gy, with more rows than columns:
+   their rows fill its vectors and their few columns its short panels. Other narrow products, and
+   wide ones of 512 rows and more (the 1x1 stride-2 layer's 512 x 392 x 256), ran as fast or faster
+   in OpenBLAS; the weight gradient's Bᵀ products gain at any height. */
+static inline int conv4j_gemm_variant(int ta, int tb, int m, int n, int k, const float *pack) {
 #if defined(__GNUC__) && defined(__x86_64__)
-    return pack && m > 0 && n >= CONV4J_GEMM_MIN_N && k > 0 && conv4j_gemm_has_avx512();
+    if (!pack || m <= 0 || n <= 0 || k <= 0 || !conv4j_gemm_has_avx512()) return 0;
+    if (ta && m >= n && m >= CONV4J_GEMM_MIN_T_ROWS) return 2;
+    return n >= CONV4J_GEMM_MIN_N && (m < CONV4J_GEMM_MB || tb) ? 1 : 0;
 #else
     return 0;
 #endif
@@ -228,16 +248,22 @@ static inline long long conv4j_gemm_pack_size(void) {
 #endif
 }
 
-/* The fewest columns of a product that conv4j_sgemm runs itself. */
+/* The fewest columns of a product that conv4j_sgemm runs itself, and the fewest rows of one with a
+   transposed A. */
 static inline int conv4j_gemm_min_columns(void) { return CONV4J_GEMM_MIN_N; }
+static inline int conv4j_gemm_min_transposed_rows(void) { return CONV4J_GEMM_MIN_T_ROWS; }
 
 /* Row-major C (m x n) = beta * C + op(A) * op(B), op transposing when ta / tb is set: cblas_sgemm
    with alpha 1, on conv4j's kernel where it is faster. pack is null or CONV4J_GEMM_PACK_FLOATS floats. */
 static inline void conv4j_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
                                 const float *b, int ldb, float beta, float *c, int ldc, float *pack) {
 #if defined(__GNUC__) && defined(__x86_64__)
-    if (conv4j_gemm_own(m, n, k, pack)) {
-        conv4j_gemm_blocked(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, pack);
+    switch (conv4j_gemm_variant(ta, tb, m, n, k, pack)) {
+    case 1:
+        conv4j_gemm_blocked(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, pack, 8, 3, conv4j_gemm_kernel_8x48, 0);
+        return;
+    case 2: /* Cᵀ = op(B)ᵀ op(A)ᵀ */
+        conv4j_gemm_blocked(!tb, !ta, n, m, k, b, ldb, a, lda, beta, c, ldc, pack, 12, 2, conv4j_gemm_kernel_12x32t, 1);
         return;
     }
 #endif

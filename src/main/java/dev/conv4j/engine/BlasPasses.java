@@ -91,13 +91,14 @@ final class BlasPasses {
             int n = u / (blocks * bands * g.groups);
             int oh0 = band * rows, r = Math.min(rows, g.oh - oh0), o0 = blk * ob;
             FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) g.k * r * g.ow);
-            NativeKernels.forwardBand(g, a.x, a.w, a.bias, a.y, col, pack(s, (long) r * g.ow), n, grp, o0, Math.min(ob, g.og - o0), oh0, r);
+            NativeKernels.forwardBand(g, a.x, a.w, a.bias, a.y, col, pack(s, 0, (long) r * g.ow, false), n, grp, o0,
+                    Math.min(ob, g.og - o0), oh0, r);
         }
     }
 
-    /** The packing buffer for products of this many columns (null when they go to OpenBLAS). */
-    private static FloatPointer pack(Scratch s, long columns) {
-        return s.get(GEMM_PACK, NativeKernels.gemmPackSize(columns));
+    /** The packing buffer for a product of this shape (null when it goes to OpenBLAS). */
+    private static FloatPointer pack(Scratch s, long rows, long columns, boolean transposedA) {
+        return s.get(GEMM_PACK, NativeKernels.gemmPackSize(rows, columns, transposedA));
     }
 
     // ---- backward data -------------------------------------------------------------------------
@@ -141,7 +142,7 @@ final class BlasPasses {
             /* gx = Wᵀ gy, band by band of pixels: every channel in one product, no column matrix */
             int rows = Partition.forwardRows(g), bands = Partition.bands(g.oh, rows);
             int band = u % bands, grp = (u / bands) % g.groups, n = u / (bands * g.groups), oh0 = band * rows;
-            NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, null, pack(s, (long) rows * g.ow), n, grp, 0, g.cg, oh0,
+            NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, null, pack(s, g.cg, (long) rows * g.ow, true), n, grp, 0, g.cg, oh0,
                     Math.min(rows, g.oh - oh0), a.accumulate);
             return;
         }
@@ -153,7 +154,8 @@ final class BlasPasses {
             NativeKernels.fill(a.gx, gxoff, (long) cn * g.inPlane(), 0f);
         }
         int rows = Partition.backwardRows(g, cn * khkw);
-        FloatPointer col = s.get(COLUMNS, (long) cn * khkw * rows * g.ow), pack = pack(s, (long) rows * g.ow);
+        FloatPointer col = s.get(COLUMNS, (long) cn * khkw * rows * g.ow);
+        FloatPointer pack = pack(s, (long) cn * khkw, (long) rows * g.ow, true);
         for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
             NativeKernels.backwardDataBand(g, a.gy, a.w, a.gx, col, pack, n, grp, c0, cn, oh0, Math.min(rows, g.oh - oh0), true);
         }
@@ -188,7 +190,7 @@ final class BlasPasses {
         int c0 = blk * cb, cn = Math.min(cb, g.cg - c0), o0 = oblk * ob, on = Math.min(ob, g.og - o0);
         int rows = Partition.backwardRows(g, cn * khkw);
         FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) cn * khkw * rows * g.ow);
-        FloatPointer pack = pack(s, (long) cn * khkw);
+        FloatPointer pack = pack(s, 0, (long) cn * khkw, false);
         boolean add = a.accumulate;
         for (int n = 0; n < g.n; n++) {
             for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
@@ -208,8 +210,10 @@ final class BlasPasses {
         if (g.isDepthwise()) {
             return size;
         }
-        // products are at most a plane wide, or (weight gradients) a channel block of kernels
-        size[GEMM_PACK] = NativeKernels.gemmPackSize(Math.max(g.outPlane(), (long) Partition.weightChannelBlock(g) * g.kh * g.kw));
+        // products are at most a plane wide, or (weight gradients) a channel block of kernels; those
+        // of the input gradient have up to a group's channels times its kernel size as rows
+        size[GEMM_PACK] = NativeKernels.gemmPackSize((long) g.cg * g.kh * g.kw,
+                Math.max(g.outPlane(), (long) Partition.weightChannelBlock(g) * g.kh * g.kw), true);
         if (!g.isPointwise()) {
             int rows = Partition.forwardRows(g);
             long forward = winograd != 0 ? 0 : Partition.useDirect(g) ? NativeKernels.directScratchSize(g)

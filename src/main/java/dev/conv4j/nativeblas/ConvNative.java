@@ -72,6 +72,8 @@ final class ConvNative {
 
     static native int conv4j_gemm_min_columns();
 
+    static native int conv4j_gemm_min_transposed_rows();
+
     static native void conv4j_fill(FloatPointer p, long off, long n, float v);
 
     static native void conv4j_channel_sums(@Const FloatPointer in, int batch, int channels, int plane,

@@ -22,15 +22,20 @@ public final class NativeKernels {
         return GemmPack.FLOATS;
     }
 
-    /** {@link #gemmPackSize()} for products of this many columns, 0 for those too narrow to use it. */
-    public static long gemmPackSize(long columns) {
-        return columns >= GemmPack.MIN_COLUMNS ? GemmPack.FLOATS : 0;
+    /**
+     * {@link #gemmPackSize()} for products of this many rows and columns, of a transposed first
+     * factor or not; 0 for those that go to OpenBLAS anyway.
+     */
+    public static long gemmPackSize(long rows, long columns, boolean transposedA) {
+        boolean used = columns >= GemmPack.MIN_COLUMNS || (transposedA && rows >= GemmPack.MIN_TRANSPOSED_ROWS);
+        return used ? GemmPack.FLOATS : 0;
     }
 
     /** Asked once: the CPU does not change. */
     private static final class GemmPack {
         static final long FLOATS = "openblas".equals(System.getProperty("conv4j.gemm")) ? 0 : ConvNative.conv4j_gemm_pack_size();
         static final int MIN_COLUMNS = ConvNative.conv4j_gemm_min_columns();
+        static final int MIN_TRANSPOSED_ROWS = ConvNative.conv4j_gemm_min_transposed_rows();
     }
 
     /** The packing buffer to pass native code: null unless there is one, checked to be large enough. */
