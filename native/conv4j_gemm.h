@@ -179,22 +179,34 @@ static void name(int kc, const float *ap, const float *bp, float *c, int ldc, in
 }
 
 CONV4J_GEMM_KERNEL(conv4j_gemm_kernel_8x48, 8, 3, 0)
+CONV4J_GEMM_KERNEL(conv4j_gemm_kernel_8x32, 8, 2, 0)
+CONV4J_GEMM_KERNEL(conv4j_gemm_kernel_8x16, 8, 1, 0)
 CONV4J_GEMM_KERNEL(conv4j_gemm_kernel_12x32t, 12, 2, 1)
 
 typedef void (*conv4j_gemm_kernel_fn)(int, const float *, const float *, float *, int, int, int, float);
 
-/* The blocked product with micro-kernel `kernel` of MR rows and NV vectors, which stores Cᵀ when
-   `transposed` is set (c is then the transpose of the product's C); pack holds CONV4J_GEMM_PACK_FLOATS floats. */
+/* vectors of the kernel that runs a panel of nr columns: the fewest that cover it, if kernel has that width */
+static inline int conv4j_gemm_vectors(const conv4j_gemm_kernel_fn *kernel, int nr, int NV) {
+    int v = (nr + 15) / 16;
+    return v < NV && kernel[v - 1] ? v : NV;
+}
+
+/* The blocked product with micro-kernels kernel[v] of MR rows and v + 1 vectors, which store Cᵀ when
+   `transposed` is set (c is then the transpose of the product's C). Panels are NV vectors wide; a
+   last, narrower one runs on the narrower kernel where there is one, rather than on padding.
+   pack holds CONV4J_GEMM_PACK_FLOATS floats. */
 CONV4J_AVX512
 static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float *a, int lda,
                                 const float *b, int ldb, float beta, float *c, int ldc, float *pack,
-                                int MR, int NV, conv4j_gemm_kernel_fn kernel, int transposed) {
+                                int MR, int NV, const conv4j_gemm_kernel_fn *kernel, int transposed) {
     const int NR = 16 * NV, KC = CONV4J_GEMM_KC, NB = CONV4J_GEMM_NB, MB = CONV4J_GEMM_MB;
     float *ap = (float *)(((uintptr_t)pack + 63) & ~(uintptr_t)63), *bp = ap + (size_t)(MB + 16) * KC;
     for (int i0 = 0; i0 < m; i0 += MB) {
         int mb = m - i0 < MB ? m - i0 : MB, panels = (mb + MR - 1) / MR;
-        for (int p0 = 0; p0 < k; p0 += KC) {
-            int kc = k - p0 < KC ? k - p0 : KC;
+        /* equal k panels: a short last one would load and store its C blocks for little work */
+        const int kpanel = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+        for (int p0 = 0; p0 < k; p0 += kpanel) {
+            int kc = k - p0 < kpanel ? k - p0 : kpanel;
             float pb = p0 == 0 ? beta : 1.f;
             for (int ip = 0; ip < panels; ip++) {
                 int r0 = i0 + ip * MR, mr = m - r0 < MR ? m - r0 : MR;
@@ -203,15 +215,16 @@ static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float
             for (int j0 = 0; j0 < n; j0 += NB) {
                 int nb = n - j0 < NB ? n - j0 : NB, jpanels = (nb + NR - 1) / NR;
                 for (int jp = 0; jp < jpanels; jp++) {
-                    int c0 = j0 + jp * NR;
-                    conv4j_gemm_pack_b(b, ldb, tb, c0, n - c0 < NR ? n - c0 : NR, p0, kc, bp + (size_t)jp * NR * kc, NV);
+                    int c0 = j0 + jp * NR, nr = n - c0 < NR ? n - c0 : NR;
+                    conv4j_gemm_pack_b(b, ldb, tb, c0, nr, p0, kc, bp + (size_t)jp * NR * kc, conv4j_gemm_vectors(kernel, nr, NV));
                 }
                 for (int ip = 0; ip < panels; ip++) {
                     int r0 = i0 + ip * MR, mr = m - r0 < MR ? m - r0 : MR;
                     for (int jp = 0; jp < jpanels; jp++) {
-                        int c0 = j0 + jp * NR;
+                        int c0 = j0 + jp * NR, nr = n - c0 < NR ? n - c0 : NR;
                         float *cb = transposed ? c + (size_t)c0 * ldc + r0 : c + (size_t)r0 * ldc + c0;
-                        kernel(kc, ap + (size_t)ip * MR * kc, bp + (size_t)jp * NR * kc, cb, ldc, mr, n - c0 < NR ? n - c0 : NR, pb);
+                        kernel[conv4j_gemm_vectors(kernel, nr, NV) - 1](kc, ap + (size_t)ip * MR * kc,
+                                                                        bp + (size_t)jp * NR * kc, cb, ldc, mr, nr, pb);
                     }
                 }
             }
@@ -259,12 +272,16 @@ static inline void conv4j_sgemm(int ta, int tb, int m, int n, int k, const float
                                 const float *b, int ldb, float beta, float *c, int ldc, float *pack) {
 #if defined(__GNUC__) && defined(__x86_64__)
     switch (conv4j_gemm_variant(ta, tb, m, n, k, pack)) {
-    case 1:
-        conv4j_gemm_blocked(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, pack, 8, 3, conv4j_gemm_kernel_8x48, 0);
+    case 1: {
+        static const conv4j_gemm_kernel_fn wide[3] = {conv4j_gemm_kernel_8x16, conv4j_gemm_kernel_8x32, conv4j_gemm_kernel_8x48};
+        conv4j_gemm_blocked(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, pack, 8, 3, wide, 0);
         return;
-    case 2: /* Cᵀ = op(B)ᵀ op(A)ᵀ */
-        conv4j_gemm_blocked(!tb, !ta, n, m, k, b, ldb, a, lda, beta, c, ldc, pack, 12, 2, conv4j_gemm_kernel_12x32t, 1);
+    }
+    case 2: { /* Cᵀ = op(B)ᵀ op(A)ᵀ */
+        static const conv4j_gemm_kernel_fn narrow[2] = {0, conv4j_gemm_kernel_12x32t};
+        conv4j_gemm_blocked(!tb, !ta, n, m, k, b, ldb, a, lda, beta, c, ldc, pack, 12, 2, narrow, 1);
         return;
+    }
     }
 #endif
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
