@@ -17,4 +17,23 @@
 #endif
 #endif
 
+/* Kernels written for AVX-512 with intrinsics: compiled for it, called only where conv4j_has_avx512(). */
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define CONV4J_AVX512 __attribute__((target("avx512f,fma")))
+
+static inline int conv4j_has_avx512(void) {
+    static int known = -1; /* racing threads store the same value */
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+#else
+static inline int conv4j_has_avx512(void) { return 0; }
+#endif
+
 #endif

@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include <cblas.h>
+#include "conv4j_dispatch.h"
 
 #define CONV4J_GEMM_KC 256  /* k per panel */
 #define CONV4J_GEMM_NB 480  /* columns of B packed at once (a multiple of 32 and 48) */
@@ -28,20 +29,6 @@
 #endif
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#define CONV4J_AVX512 __attribute__((target("avx512f,fma")))
-
-static int conv4j_gemm_has_avx512(void) {
-    static int known = -1; /* racing threads store the same value */
-    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512f") ? 1 : 0;
-        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
-    }
-    return v;
-}
-
 /* lanes of vector v (16 columns from 16·v) that fall inside n columns */
 static inline __mmask16 conv4j_gemm_lanes(int n, int v) {
     int r = n - 16 * v;
@@ -243,7 +230,7 @@ static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float
    in OpenBLAS; the weight gradient's Bᵀ products gain at any height. */
 static inline int conv4j_gemm_variant(int ta, int tb, int m, int n, int k, const float *pack) {
 #if defined(__GNUC__) && defined(__x86_64__)
-    if (!pack || m <= 0 || n <= 0 || k <= 0 || !conv4j_gemm_has_avx512()) return 0;
+    if (!pack || m <= 0 || n <= 0 || k <= 0 || !conv4j_has_avx512()) return 0;
     if (ta && m >= n && m >= CONV4J_GEMM_MIN_T_ROWS) return 2;
     return n >= CONV4J_GEMM_MIN_N && (m < CONV4J_GEMM_MB || tb) ? 1 : 0;
 #else
@@ -255,7 +242,7 @@ static inline int conv4j_gemm_variant(int ta, int tb, int m, int n, int k, const
    then callers pass null and every product goes to OpenBLAS. */
 static inline long long conv4j_gemm_pack_size(void) {
 #if defined(__GNUC__) && defined(__x86_64__)
-    return conv4j_gemm_has_avx512() ? CONV4J_GEMM_PACK_FLOATS : 0;
+    return conv4j_has_avx512() ? CONV4J_GEMM_PACK_FLOATS : 0;
 #else
     return 0;
 #endif
