@@ -20,17 +20,24 @@
 /* Kernels written for AVX-512 with intrinsics: compiled for it, called only where conv4j_has_avx512(). */
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+#include <stdlib.h>
 #define CONV4J_AVX512 __attribute__((target("avx512f,fma")))
 
+/* CONV4J_NO_AVX512 set in the environment turns these kernels off, to compare or test the others. */
 static inline int conv4j_has_avx512(void) {
     static int known = -1; /* racing threads store the same value */
     int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
     if (v < 0) {
         __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        v = __builtin_cpu_supports("avx512f") && !getenv("CONV4J_NO_AVX512") ? 1 : 0;
         __atomic_store_n(&known, v, __ATOMIC_RELAXED);
     }
     return v;
+}
+
+/* the first n of 16 lanes (none for n <= 0, all for n >= 16) */
+static inline __mmask16 conv4j_lanes(long long n) {
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 #else
 static inline int conv4j_has_avx512(void) { return 0; }

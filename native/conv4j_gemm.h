@@ -28,12 +28,7 @@
 #define CONV4J_GEMM_MIN_N 256
 #endif
 
-#if defined(__GNUC__) && defined(__x86_64__)
-/* lanes of vector v (16 columns from 16·v) that fall inside n columns */
-static inline __mmask16 conv4j_gemm_lanes(int n, int v) {
-    int r = n - 16 * v;
-    return r >= 16 ? (__mmask16)0xffff : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1);
-}
+#ifdef CONV4J_AVX512
 
 /* rows [i0, i0+mr) and k in [p0, p0+kc) of A (or of Aᵀ stored k x m) into ap[k*MR + r], zero-padded to MR rows */
 static void conv4j_gemm_pack_a(const float *a, int lda, int ta, int i0, int mr, int p0, int kc, float *ap, int MR) {
@@ -94,7 +89,7 @@ static void conv4j_gemm_pack_b(const float *b, int ldb, int tb, int j0, int nr, 
     const int NR = 16 * NV;
     if (!tb) {
         __mmask16 m[4];
-        for (int v = 0; v < NV; v++) m[v] = conv4j_gemm_lanes(nr, v);
+        for (int v = 0; v < NV; v++) m[v] = conv4j_lanes(nr - 16 * v);
         for (int k = 0; k < kc; k++) {
             const float *src = b + (size_t)(p0 + k) * ldb + j0;
             for (int v = 0; v < NV; v++) _mm512_store_ps(bp + k * NR + 16 * v, _mm512_maskz_loadu_ps(m[v], src + 16 * v));
@@ -105,7 +100,7 @@ static void conv4j_gemm_pack_b(const float *b, int ldb, int tb, int j0, int nr, 
     for (int v = 0; v < NV; v++) {
         for (int k0 = 0; k0 < kc; k0 += 16) {
             int kn = kc - k0 < 16 ? kc - k0 : 16;
-            __mmask16 km = conv4j_gemm_lanes(kn, 0);
+            __mmask16 km = conv4j_lanes(kn);
             __m512 r[16];
             for (int i = 0; i < 16; i++) {
                 int col = 16 * v + i;
@@ -142,7 +137,7 @@ static void name(int kc, const float *ap, const float *bp, float *c, int ldc, in
         for (int r = 0; r < m; r++) {                                                                         \
             float *row = c + (size_t)r * ldc;                                                                 \
             for (int v = 0; v < NV; v++) {                                                                    \
-                __mmask16 mk = conv4j_gemm_lanes(n, v);                                                       \
+                __mmask16 mk = conv4j_lanes(n - 16 * v);                                                       \
                 __m512 t = acc[r][v];                                                                         \
                 if (beta != 0.f) t = _mm512_fmadd_ps(bb, _mm512_maskz_loadu_ps(mk, row + 16 * v), t);         \
                 _mm512_mask_storeu_ps(row + 16 * v, mk, t);                                                   \
@@ -150,7 +145,7 @@ static void name(int kc, const float *ap, const float *bp, float *c, int ldc, in
         }                                                                                                     \
         return;                                                                                               \
     }                                                                                                         \
-    __mmask16 mk = conv4j_gemm_lanes(m, 0);                                                                   \
+    __mmask16 mk = conv4j_lanes(m);                                                                   \
     for (int v = 0; v < NV && 16 * v < n; v++) {                                                              \
         __m512 t[16];                                                                                         \
         for (int r = 0; r < MR; r++) t[r] = acc[r][v];                                                        \
@@ -229,7 +224,7 @@ static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float
    wide ones of 512 rows and more (the 1x1 stride-2 layer's 512 x 392 x 256), ran as fast or faster
    in OpenBLAS; the weight gradient's Bᵀ products gain at any height. */
 static inline int conv4j_gemm_variant(int ta, int tb, int m, int n, int k, const float *pack) {
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef CONV4J_AVX512
     if (!pack || m <= 0 || n <= 0 || k <= 0 || !conv4j_has_avx512()) return 0;
     if (ta && m >= n && m >= CONV4J_GEMM_MIN_T_ROWS) return 2;
     return n >= CONV4J_GEMM_MIN_N && (m < CONV4J_GEMM_MB || tb) ? 1 : 0;
@@ -241,7 +236,7 @@ static inline int conv4j_gemm_variant(int ta, int tb, int m, int n, int k, const
 /* Floats of the packing buffer to give conv4j_sgemm, or 0 where its kernel cannot run (no AVX-512):
    then callers pass null and every product goes to OpenBLAS. */
 static inline long long conv4j_gemm_pack_size(void) {
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef CONV4J_AVX512
     return conv4j_has_avx512() ? CONV4J_GEMM_PACK_FLOATS : 0;
 #else
     return 0;
@@ -257,7 +252,7 @@ static inline int conv4j_gemm_min_transposed_rows(void) { return CONV4J_GEMM_MIN
    with alpha 1, on conv4j's kernel where it is faster. pack is null or CONV4J_GEMM_PACK_FLOATS floats. */
 static inline void conv4j_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
                                 const float *b, int ldb, float beta, float *c, int ldc, float *pack) {
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef CONV4J_AVX512
     switch (conv4j_gemm_variant(ta, tb, m, n, k, pack)) {
     case 1: {
         static const conv4j_gemm_kernel_fn wide[3] = {conv4j_gemm_kernel_8x16, conv4j_gemm_kernel_8x32, conv4j_gemm_kernel_8x48};

@@ -1,6 +1,7 @@
 package dev.conv4j.nativeblas;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -57,5 +58,13 @@ class NativeKernelsTest {
             assertThrows(IllegalArgumentException.class,
                     () -> NativeKernels.backwardWeightsBand(G, x, y, w, col, small, 0, 0, 0, 1, 0, 1, 0, 3, false));
         }
+    }
+
+    @Test
+    void ownGemmFollowsTheSwitches() {
+        if (System.getenv("CONV4J_NO_AVX512") != null || "openblas".equals(System.getProperty("conv4j.gemm"))) {
+            assertEquals(0, NativeKernels.gemmPackSize(), "switched off, no packing buffer: every product goes to OpenBLAS");
+        }
+        assertEquals(0, NativeKernels.gemmPackSize(8, 16, false), "narrow products of an untransposed A go to OpenBLAS");
     }
 }
