@@ -68,8 +68,64 @@ int main(void) {
                         break;
                     }
                 }
+        if (cg == 1 && G > 1 && !failures) {
+            /* the depthwise input gradient, with y as gy, overwriting or adding (t odd) to gx, against its definition */
+            float *gx = rnd((size_t)C * H * W);
+            double *ref = malloc(sizeof(double) * (size_t)C * H * W);
+            for (size_t e = 0; e < (size_t)C * H * W; e++) ref[e] = t % 2 ? gx[e] : 0.;
+            for (int o = 0; o < O; o++)
+                for (int i = 0; i < OH; i++)
+                    for (int j = 0; j < OW; j++)
+                        for (int p = 0; p < KH; p++)
+                            for (int q = 0; q < KW; q++) {
+                                int ih = i * sh - pt + p * dh, iw = j * sw - pl + q * dw;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                ref[((size_t)(o / og) * H + ih) * W + iw] += (double)w[((size_t)o * KH + p) * KW + q] * y[((size_t)o * OH + i) * OW + j];
+                            }
+            conv4j_dw_backward_data(y, 0, w, 0, gx, 0, H, W, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, og, 0, C, t % 2);
+            for (size_t e = 0; e < (size_t)C * H * W && !failures; e++) {
+                if (fabs(gx[e] - ref[e]) > 1e-4 * (1 + fabs(ref[e]))) {
+                    fprintf(stderr, "depthwise input gradient mismatch at case %d element %zu: %g vs %g\n", t, e, gx[e], ref[e]);
+                    failures++;
+                }
+            }
+            free(gx); free(ref);
+        }
         free(x); free(w); free(b); free(y); free(col);
         if (failures) break;
+    }
+    /* the depthwise weight gradient, 3x3 and others, stride 1 and 2, against its definition */
+    int dwg = 0;
+    for (int t = 0; t < 40 && !failures; t++) {
+        int n = 1 + rand() % 2, C = 1 + rand() % 3, mult = 1 + rand() % 2, O = C * mult, H = 1 + rand() % 40, W = 1 + rand() % 40;
+        int KH = t % 4 ? 3 : 1 + rand() % 4, KW = t % 4 ? 3 : 1 + rand() % 4, s = t % 5 ? 1 : 2, dh = 1 + rand() % 2, dw = 1 + rand() % 2;
+        int pt = rand() % 3, pl = rand() % 3, pb = rand() % 3, pr = rand() % 3;
+        int spanH = H + pt + pb - dh * (KH - 1) - 1, spanW = W + pl + pr - dw * (KW - 1) - 1;
+        if (spanH < 0 || spanW < 0) continue;
+        int OH = spanH / s + 1, OW = spanW / s + 1;
+        float *x = rnd((size_t)n * C * H * W), *gy = rnd((size_t)n * O * OH * OW), *gw = rnd((size_t)O * KH * KW);
+        float *before = malloc(sizeof(float) * (size_t)O * KH * KW);
+        memcpy(before, gw, sizeof(float) * (size_t)O * KH * KW);
+        conv4j_dw_backward_weights(x, gy, gw, 0, n, C, O, H, W, KH, KW, OH, OW, s, s, pt, pl, dh, dw, mult, 0, O, t % 2);
+        for (int o = 0; o < O && !failures; o++)
+            for (int p = 0; p < KH; p++)
+                for (int q = 0; q < KW; q++) {
+                    double ref = t % 2 ? before[((size_t)o * KH + p) * KW + q] : 0.;
+                    for (int b = 0; b < n; b++)
+                        for (int i = 0; i < OH; i++)
+                            for (int j = 0; j < OW; j++) {
+                                int ih = i * s - pt + p * dh, iw = j * s - pl + q * dw;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                ref += (double)gy[(((size_t)b * O + o) * OH + i) * OW + j] * x[(((size_t)b * C + o / mult) * H + ih) * W + iw];
+                            }
+                    double got = gw[((size_t)o * KH + p) * KW + q];
+                    if (fabs(got - ref) > 1e-4 * (1 + fabs(ref))) {
+                        fprintf(stderr, "depthwise weight gradient mismatch at case %d: %g vs %g\n", t, got, ref);
+                        failures++;
+                    }
+                }
+        free(x); free(gy); free(gw); free(before);
+        dwg++;
     }
     /* bias gradient: channel sums over the batch and the plane, against a plain double loop */
     for (int t = 0; t < 20 && !failures; t++) {
@@ -123,7 +179,7 @@ int main(void) {
         free(a); free(bm); free(c); free(c0);
     }
     free(pack);
-    printf("conv4j native self-test: %d convolutions, 20 bias gradients and %d products (%s), %s\n", runs, products,
+    printf("conv4j native self-test: %d convolutions, %d depthwise weight gradients, 20 bias gradients and %d products (%s), %s\n", runs, dwg, products,
            packed ? "on conv4j's AVX-512 kernels where faster" : "all in OpenBLAS", failures ? "FAILED" : "all match");
     return failures ? 1 : 0;
 }
