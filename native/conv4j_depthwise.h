@@ -14,6 +14,7 @@
 #include "conv4j_dispatch.h"
 
 typedef float conv4j_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int conv4j_i16 __attribute__((vector_size(64)));
 
 
 /* The forward pass copies the input rows a band of output rows reads into scratch rows, with the
@@ -365,6 +366,68 @@ static void conv4j_dw_backward_data_plane(const float *gyc, const float *wk, flo
     }
 }
 
+/* Adds one output channel's share of the input gradient to its input channel's plane, for strides
+   above 1: each gx row is built in sw phase rows (phase f holds columns f, f + sw, ...; buf, sw rows
+   of plen floats, first data column at margin), where each tap adds a whole gy row with one
+   contiguous multiply-add, and is then interleaved into gx. Tap by tap straight into gx, the
+   strided adds ran at 2 GFLOP/s. Columns that fall on padding are dropped, as in the definition. */
+CONV4J_MULTIVERSION
+static void conv4j_dw_backward_data_phased(const float *__restrict__ gyc, const float *wk, float *__restrict__ gxc,
+                                           float *__restrict__ buf, long long plen, int margin,
+                                           int h, int w, int kh, int kw, int oh, int ow,
+                                           int sh, int sw, int pt, int pl, int dh, int dw, int add) {
+    for (int ih = 0; ih < h; ih++) {
+        int any = 0;
+        float *row = gxc + (size_t)ih * w;
+        for (int p = 0; p < kh; p++) {
+            long long num = (long long)ih + pt - (long long)p * dh;
+            if (num < 0 || num % sh || num / sh >= oh) continue;
+            if (!any) memset(buf, 0, sizeof(float) * (size_t)(sw * plen));
+            any = 1;
+            const float *__restrict__ gr = gyc + (size_t)(num / sh) * ow;
+            for (int q = 0; q < kw; q++) {
+                long long c = (long long)q * dw - pl;  /* gx column of gy column 0 */
+                long long f = ((c % sw) + sw) % sw, o = (c - f) / sw;
+                float *__restrict__ dst = buf + f * plen + margin + o;
+                const float wv = wk[p * kw + q];
+                for (int j = 0; j < ow; j++) dst[j] += wv * gr[j];
+            }
+        }
+        if (!any) {
+            if (!add) memset(row, 0, sizeof(float) * (size_t)w);
+            continue;
+        }
+        /* overwriting, the row is written once: clearing gx first cost a pass over memory */
+        int iw = 0;
+        if (sw == 2) {  /* 32 columns from 16 of each phase; buf's rows have room past w / 2 */
+            const float *e = buf + margin, *od = buf + plen + margin;
+            for (; iw < w; iw += 32) {
+                conv4j_v16 a = *(const conv4j_v16 *)(e + iw / 2), b = *(const conv4j_v16 *)(od + iw / 2);
+                conv4j_v16 v[2] = {__builtin_shuffle(a, b, (conv4j_i16){0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}),
+                                   __builtin_shuffle(a, b, (conv4j_i16){8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31})};
+                if (iw + 32 <= w) {
+                    conv4j_v16 *r = (conv4j_v16 *)(row + iw);
+                    if (add) {
+                        v[0] += r[0];
+                        v[1] += r[1];
+                    }
+                    r[0] = v[0];
+                    r[1] = v[1];
+                } else {
+                    const float *t = (const float *)v;
+                    for (int l = 0; l < w - iw; l++) row[iw + l] = add ? row[iw + l] + t[l] : t[l];
+                }
+            }
+        }
+        for (long long k = iw / sw; (long long)k * sw < w; k++) {  /* iw is a multiple of sw: no division per column */
+            for (int f = 0; f < sw && k * sw + f < w; f++) {
+                float v = buf[f * plen + margin + k];
+                row[k * sw + f] = add ? row[k * sw + f] + v : v;
+            }
+        }
+    }
+}
+
 /* Input gradient of input channels [c0, c0+cn) of one image; gx is cleared first unless accumulate.
    With stride 1 it is a depthwise convolution of gy with the kernels turned by 180 degrees and
    padded by (k-1)·d - p, so it runs on the forward pass's kernels (3x faster than tap by tap on
@@ -384,6 +447,14 @@ static inline void conv4j_dw_backward_data(const float *gy, long long gyoff, con
         conv4j_dw_setup_init(&S, ow, kh, kw, h, w, 1, 1, plt, dh, dw);
         turned = taps <= 64 ? stack_k : (float *)malloc(sizeof(float) * (size_t)taps);
     }
+    /* strides above 1: phase rows with room for every tap's offset (see conv4j_dw_backward_data_phased) */
+    const int margin = (pl + sw - 1) / sw;
+    long long plen = (long long)(ow > 0 ? ow : 0) + ((long long)(kw - 1) * dw) / sw + 1;
+    if (plen < (w - 1LL) / sw + 1) plen = (w - 1LL) / sw + 1;
+    plen += margin + 16;
+    float *phased = NULL;
+    /* on rows of fewer than 32 outputs it measured no faster (MobileNet's 28x28 and 56x56 stride-2 layers) */
+    if (!turn && oh > 0 && ow >= 32 && plen < (1LL << 28)) phased = (float *)malloc(sizeof(float) * (size_t)(sw * plen));
     for (int c = c0; c < c0 + cn; c++) {
         float *gxc = gx + (size_t)c * h * w;
         int add = accumulate;
@@ -395,6 +466,10 @@ static inline void conv4j_dw_backward_data(const float *gy, long long gyoff, con
                 conv4j_dw_plane(&S.L, gyc, turned, 0.f, add, gxc, oh, ow, kh, kw, h, w, 1, 1, ptt, plt);
                 continue;
             }
+            if (phased) {
+                conv4j_dw_backward_data_phased(gyc, wk, gxc, phased, plen, margin, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, add);
+                continue;
+            }
             if (!add) memset(gxc, 0, sizeof(float) * (size_t)h * w);
             conv4j_dw_backward_data_plane(gyc, wk, gxc, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw);
         }
@@ -404,6 +479,7 @@ static inline void conv4j_dw_backward_data(const float *gy, long long gyoff, con
         conv4j_dw_setup_free(&S);
         if (turned != stack_k) free(turned);
     }
+    free(phased);
 }
 
 #ifdef CONV4J_AVX512
@@ -437,50 +513,61 @@ static double conv4j_dw_image_dot(const float *xc, const float *gyc, int h, int 
     return (double)_mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
-/* The nine weight gradients of a 3x3 kernel, stride 1, over one image: out[p*3+q] += the sum over
-   output rows i and columns j of gy[i][j] * x[i - pt + p*dh][j - pl + q*dw]. x's rows are first
-   copied into pad (h rows of len floats, len >= ow rounded up to 16 plus 2*dw + 16), zero where they
-   are padding, so that each 16 columns of gy meet nine plain loads in nine accumulators: one pass
-   over the image for all taps, where tap by tap read it nine times. Each accumulator sums in a fixed
-   order; padding rows read zero (gy is finite here, so that adds exact zeros). */
+/* The nine weight gradients of a 3x3 kernel, stride s = 1 or 2, over one image: out[p*3+q] += the
+   sum over output rows i and columns j of gy[i][j] * x[i*s - pt + p*dh][j*s - pl + q*dw]. x's rows
+   are first copied into pad, each as s phases of len floats (phase f holds columns f - pl, f - pl + s,
+   ...; zero where that is padding), so that each 16 columns of gy meet nine plain loads in nine
+   accumulators: one pass over the image for all taps, where tap by tap read it nine times. Each
+   accumulator sums in a fixed order. Padding reads zeros, and zero rows (zero), which add exact
+   zeros while gy is finite; the caller checks the sums for that. */
 CONV4J_AVX512
 static void conv4j_dw_weights3(const float *xc, const float *gyc, float *pad, const float *zero, long long len,
-                               int h, int w, int oh, int ow, int pt, int pl, int dh, int dw, double *out) {
-    /* row[k] = x[r][k - pl] where that is inside the row, else 0: masked loads, which read nothing
-       outside the row (library calls per row took as long as the sums) */
+                               int h, int w, int oh, int ow, int s, int pt, int pl, int dh, int dw, double *out) {
+    const long long rowlen = s * len;
     for (int r = 0; r < h; r++) {
-        float *row = pad + (size_t)r * len;
+        float *row = pad + (size_t)r * rowlen;
         const float *src = xc + (size_t)r * w;
+        if (s == 2) {
+            for (int f = 0; f < 2; f++) {
+                int lo, hi;
+                conv4j_valid_cols(f - pl, 2, w, (int)len, &lo, &hi);
+                conv4j_stride2_row(row + f * len, src, w, f - pl, lo, hi, (int)len);
+            }
+            continue;
+        }
+        /* masked loads, which read nothing outside the row (library calls per row took as long as the sums) */
         for (long long k = 0; k < len; k += 16) {
             long long at = k - pl;  /* x column of lane 0 */
             __mmask16 m = conv4j_lanes(w - at) & (__mmask16)~conv4j_lanes(-at);
             _mm512_store_ps(row + k, _mm512_maskz_loadu_ps(m, src + (m ? at : 0)));
         }
     }
+    /* where kernel column q reads in a row: its phase and offset */
+    const long long o0 = 0, o1 = (long long)(dw % s) * len + dw / s, o2 = (long long)(2 * dw % s) * len + 2 * dw / s;
     /* named accumulators: with an array, GCC stored all nine to the stack on every step */
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0;
     for (int i = 0; i < oh; i++) {
         const float *rp[3];
         for (int p = 0; p < 3; p++) {
-            long long ih = (long long)i - pt + (long long)p * dh;
-            rp[p] = ih >= 0 && ih < h ? pad + (size_t)ih * len : zero;
+            long long ih = (long long)i * s - pt + (long long)p * dh;
+            rp[p] = ih >= 0 && ih < h ? pad + (size_t)ih * rowlen : zero;
         }
         const float *gr = gyc + (size_t)i * ow;
         /* plain loads for whole vectors (masked ones that cross a cache line are slower); past ow,
            x is not read either: a value there, outside every window, may be infinite */
-#define CONV4J_DW_W3_STEP(LOAD)                                          \
-        {                                                                \
-            __m512 g = LOAD(gr + j);                                     \
+#define CONV4J_DW_W3_STEP(LOAD)                                            \
+        {                                                                  \
+            __m512 g = LOAD(gr + j);                                       \
             const float *r0 = rp[0] + j, *r1 = rp[1] + j, *r2 = rp[2] + j; \
-            a0 = _mm512_fmadd_ps(g, LOAD(r0), a0);                       \
-            a1 = _mm512_fmadd_ps(g, LOAD(r0 + dw), a1);                  \
-            a2 = _mm512_fmadd_ps(g, LOAD(r0 + 2 * dw), a2);              \
-            a3 = _mm512_fmadd_ps(g, LOAD(r1), a3);                       \
-            a4 = _mm512_fmadd_ps(g, LOAD(r1 + dw), a4);                  \
-            a5 = _mm512_fmadd_ps(g, LOAD(r1 + 2 * dw), a5);              \
-            a6 = _mm512_fmadd_ps(g, LOAD(r2), a6);                       \
-            a7 = _mm512_fmadd_ps(g, LOAD(r2 + dw), a7);                  \
-            a8 = _mm512_fmadd_ps(g, LOAD(r2 + 2 * dw), a8);              \
+            a0 = _mm512_fmadd_ps(g, LOAD(r0 + o0), a0);                    \
+            a1 = _mm512_fmadd_ps(g, LOAD(r0 + o1), a1);                    \
+            a2 = _mm512_fmadd_ps(g, LOAD(r0 + o2), a2);                    \
+            a3 = _mm512_fmadd_ps(g, LOAD(r1 + o0), a3);                    \
+            a4 = _mm512_fmadd_ps(g, LOAD(r1 + o1), a4);                    \
+            a5 = _mm512_fmadd_ps(g, LOAD(r1 + o2), a5);                    \
+            a6 = _mm512_fmadd_ps(g, LOAD(r2 + o0), a6);                    \
+            a7 = _mm512_fmadd_ps(g, LOAD(r2 + o1), a7);                    \
+            a8 = _mm512_fmadd_ps(g, LOAD(r2 + o2), a8);                    \
         }
 #define CONV4J_DW_W3_MASKED(p) _mm512_maskz_loadu_ps(m, (p))
         int j = 0;
@@ -498,9 +585,9 @@ static void conv4j_dw_weights3(const float *xc, const float *gyc, float *pad, co
 #pragma GCC diagnostic pop
 #endif
 
-/* Floats of a padded row of conv4j_dw_weights3. */
-static inline long long conv4j_dw_weights3_len(int ow, int dw) {
-    return ((ow + 15LL) / 16 * 16 + 2LL * dw + 16 + 15) / 16 * 16;  /* whole vectors: aligned rows */
+/* Floats of one phase of a padded row of conv4j_dw_weights3 (whole vectors, so rows stay aligned). */
+static inline long long conv4j_dw_weights3_len(int ow, int s, int dw) {
+    return ((ow + 15LL) / 16 * 16 + 2LL * dw / s + 16 + 15) / 16 * 16;
 }
 
 /* Weight gradient of output channels [o0, o0+on), summed over the whole batch in a fixed order. */
@@ -512,14 +599,14 @@ static inline void conv4j_dw_backward_weights(const float *x, const float *gy, f
                                               int mult, int o0, int on, int accumulate) {
     gw += gwoff;
     const int fast = conv4j_has_avx512();
-    /* 3x3, stride 1, on AVX-512: all nine taps in one pass (conv4j_dw_weights3), on a padded copy of
-       the input plane and a zero row */
+    /* 3x3, stride 1 or 2, on AVX-512: all nine taps in one pass (conv4j_dw_weights3), on a padded
+       copy of the input plane and a zero row */
     float *pad = NULL;
-    const long long len = conv4j_dw_weights3_len(ow, dw);
-    if (fast && kh == 3 && kw == 3 && sh == 1 && sw == 1 && oh > 0 && ow > 0 && len < (1LL << 28)
-        && (long long)h * len < (1LL << 40)) {
-        pad = (float *)aligned_alloc(64, sizeof(float) * (size_t)((h + 1LL) * len));
-        if (pad) memset(pad + (size_t)h * len, 0, sizeof(float) * (size_t)len);
+    const long long len = conv4j_dw_weights3_len(ow, sw, dw), rowlen = (long long)sw * len;
+    if (fast && kh == 3 && kw == 3 && sh == sw && (sw == 1 || sw == 2) && oh > 0 && ow > 0 && len < (1LL << 28)
+        && (long long)h * rowlen < (1LL << 40)) {
+        pad = (float *)aligned_alloc(64, sizeof(float) * (size_t)((h + 1LL) * rowlen));
+        if (pad) memset(pad + (size_t)h * rowlen, 0, sizeof(float) * (size_t)rowlen);
     }
     for (int oc = o0; oc < o0 + on; oc++) {
         float *gk = gw + (size_t)oc * kh * kw;
@@ -531,7 +618,7 @@ static inline void conv4j_dw_backward_weights(const float *x, const float *gy, f
             double sums[9] = {0};
             for (int n = 0; n < batch; n++) {
                 conv4j_dw_weights3(x + ((size_t)n * channels + oc / mult) * h * w, gy + ((size_t)n * outChannels + oc) * oh * ow,
-                                   pad, pad + (size_t)h * len, len, h, w, oh, ow, pt, pl, dh, dw, sums);
+                                   pad, pad + (size_t)h * rowlen, len, h, w, oh, ow, sw, pt, pl, dh, dw, sums);
             }
             int done = 1;
             for (int t = 0; t < 9; t++) done &= sums[t] - sums[t] == 0.;

@@ -32,6 +32,33 @@ static double direct(const float *x, const float *w, int C, int H, int W, int O,
     return s;
 }
 
+/* The depthwise input gradient of gy, overwriting or adding to gx, against its definition: 0 if it matches. */
+static int check_dw_input_gradient(const float *gy, const float *w, int C, int H, int W, int O, int og, int KH, int KW,
+                                   int OH, int OW, int sh, int sw, int pt, int pl, int dh, int dw, int accumulate) {
+    float *gx = rnd((size_t)C * H * W);
+    double *ref = malloc(sizeof(double) * (size_t)C * H * W);
+    int failures = 0;
+    for (size_t e = 0; e < (size_t)C * H * W; e++) ref[e] = accumulate ? gx[e] : 0.;
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < OH; i++)
+            for (int j = 0; j < OW; j++)
+                for (int p = 0; p < KH; p++)
+                    for (int q = 0; q < KW; q++) {
+                        int ih = i * sh - pt + p * dh, iw = j * sw - pl + q * dw;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        ref[((size_t)(o / og) * H + ih) * W + iw] += (double)w[((size_t)o * KH + p) * KW + q] * gy[((size_t)o * OH + i) * OW + j];
+                    }
+    conv4j_dw_backward_data(gy, 0, w, 0, gx, 0, H, W, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, og, 0, C, accumulate);
+    for (size_t e = 0; e < (size_t)C * H * W && !failures; e++) {
+        if (fabs(gx[e] - ref[e]) > 1e-4 * (1 + fabs(ref[e]))) {
+            fprintf(stderr, "depthwise input gradient mismatch (%dx%d, stride %d, element %zu): %g vs %g\n", H, W, sw, e, gx[e], ref[e]);
+            failures++;
+        }
+    }
+    free(gx); free(ref);
+    return failures;
+}
+
 int main(void) {
     srand(42);
     int failures = 0, runs = 0;
@@ -68,31 +95,20 @@ int main(void) {
                         break;
                     }
                 }
-        if (cg == 1 && G > 1 && !failures) {
-            /* the depthwise input gradient, with y as gy, overwriting or adding (t odd) to gx, against its definition */
-            float *gx = rnd((size_t)C * H * W);
-            double *ref = malloc(sizeof(double) * (size_t)C * H * W);
-            for (size_t e = 0; e < (size_t)C * H * W; e++) ref[e] = t % 2 ? gx[e] : 0.;
-            for (int o = 0; o < O; o++)
-                for (int i = 0; i < OH; i++)
-                    for (int j = 0; j < OW; j++)
-                        for (int p = 0; p < KH; p++)
-                            for (int q = 0; q < KW; q++) {
-                                int ih = i * sh - pt + p * dh, iw = j * sw - pl + q * dw;
-                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                                ref[((size_t)(o / og) * H + ih) * W + iw] += (double)w[((size_t)o * KH + p) * KW + q] * y[((size_t)o * OH + i) * OW + j];
-                            }
-            conv4j_dw_backward_data(y, 0, w, 0, gx, 0, H, W, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, og, 0, C, t % 2);
-            for (size_t e = 0; e < (size_t)C * H * W && !failures; e++) {
-                if (fabs(gx[e] - ref[e]) > 1e-4 * (1 + fabs(ref[e]))) {
-                    fprintf(stderr, "depthwise input gradient mismatch at case %d element %zu: %g vs %g\n", t, e, gx[e], ref[e]);
-                    failures++;
-                }
-            }
-            free(gx); free(ref);
-        }
+        if (cg == 1 && G > 1 && !failures) failures += check_dw_input_gradient(y, w, C, H, W, O, og, KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, t % 2);
         free(x); free(w); free(b); free(y); free(col);
         if (failures) break;
+    }
+    /* the depthwise input gradient on rows wide enough for its phase rows (32 outputs and more) */
+    for (int t = 0; t < 12 && !failures; t++) {
+        int C = 1 + rand() % 3, mult = 1 + rand() % 2, O = C * mult, H = 1 + rand() % 9, W = 60 + rand() % 90;
+        int K = 1 + rand() % 4, s = 2 + rand() % 2, d = 1 + rand() % 2, pt = rand() % 3, pl = rand() % 3;
+        int OH = (H + 2 * pt - d * (K - 1) - 1), OW = (W + 2 * pl - d * (K - 1) - 1);
+        if (OH < 0 || OW < 0) continue;
+        OH = OH / s + 1; OW = OW / s + 1;
+        float *w = rnd((size_t)O * K * K), *gy = rnd((size_t)O * OH * OW);
+        failures += check_dw_input_gradient(gy, w, C, H, W, O, mult, K, K, OH, OW, s, s, pt, pl, d, d, t % 2);
+        free(w); free(gy);
     }
     /* the depthwise weight gradient, 3x3 and others, stride 1 and 2, against its definition */
     int dwg = 0;
