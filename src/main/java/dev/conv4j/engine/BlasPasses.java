@@ -51,7 +51,7 @@ final class BlasPasses {
 
     static int forwardUnits(ConvGeometry g, int winograd) {
         if (g.isDepthwise()) {
-            return g.n * Partition.bands(g.o, Partition.DEPTHWISE_BLOCK);
+            return g.n * Partition.bands(g.o, Partition.depthwiseForwardBlock(g));
         }
         if (winograd != 0) {
             int tiles = NativeKernels.winogradTiles(g, winograd);
@@ -67,10 +67,9 @@ final class BlasPasses {
 
     static void forwardUnit(ConvGeometry g, int u, Args a, Scratch s) {
         if (g.isDepthwise()) {
-            int blocks = Partition.bands(g.o, Partition.DEPTHWISE_BLOCK);
-            int o0 = (u % blocks) * Partition.DEPTHWISE_BLOCK;
-            NativeKernels.depthwiseForward(g, a.x, a.w, a.bias, a.y, u / blocks, o0,
-                    Math.min(Partition.DEPTHWISE_BLOCK, g.o - o0));
+            int ob = Partition.depthwiseForwardBlock(g), blocks = Partition.bands(g.o, ob);
+            int o0 = (u % blocks) * ob;
+            NativeKernels.depthwiseForward(g, a.x, a.w, a.bias, a.y, u / blocks, o0, Math.min(ob, g.o - o0));
         } else if (a.winograd != 0) {
             int m = a.winograd, tiles = NativeKernels.winogradTiles(g, m), chunk = Partition.winogradChunk(g, tiles, m);
             int ob = Partition.winogradChannelBlock(g, tiles, m, g.o), blocks = Partition.bands(g.o, ob);
@@ -105,7 +104,7 @@ final class BlasPasses {
 
     static int backwardDataUnits(ConvGeometry g, int winograd) {
         if (g.isDepthwise()) {
-            return g.n * Partition.bands(g.c, Partition.DEPTHWISE_BLOCK);
+            return g.n * Partition.bands(g.c, Partition.depthwiseDataBlock(g));
         }
         if (winograd != 0) {
             int tiles = (int) NativeKernels.winogradBackwardTileCount(g, winograd);
@@ -132,10 +131,9 @@ final class BlasPasses {
             return;
         }
         if (g.isDepthwise()) {
-            int blocks = Partition.bands(g.c, Partition.DEPTHWISE_BLOCK);
-            int c0 = (u % blocks) * Partition.DEPTHWISE_BLOCK;
-            NativeKernels.depthwiseBackwardData(g, a.gy, a.w, a.gx, u / blocks, c0,
-                    Math.min(Partition.DEPTHWISE_BLOCK, g.c - c0), a.accumulate);
+            int cb = Partition.depthwiseDataBlock(g), blocks = Partition.bands(g.c, cb);
+            int c0 = (u % blocks) * cb;
+            NativeKernels.depthwiseBackwardData(g, a.gy, a.w, a.gx, u / blocks, c0, Math.min(cb, g.c - c0), a.accumulate);
             return;
         }
         if (g.isPointwise()) {
@@ -165,7 +163,7 @@ final class BlasPasses {
 
     /** Weight units, plus one unit for the bias gradient when there is one. */
     static int backwardWeightsUnits(ConvGeometry g, boolean bias) {
-        int units = g.isDepthwise() ? Partition.bands(g.o, Partition.DEPTHWISE_BLOCK)
+        int units = g.isDepthwise() ? Partition.bands(g.o, Partition.depthwiseWeightBlock(g))
                 : g.groups * Partition.bands(g.cg, Partition.weightChannelBlock(g))
                 * Partition.bands(g.og, Partition.weightOutputBlock(g));
         return units + (bias && !g.isDepthwise() ? 1 : 0);
@@ -173,7 +171,7 @@ final class BlasPasses {
 
     static void backwardWeightsUnit(ConvGeometry g, int u, Args a, Scratch s) {
         if (g.isDepthwise()) {
-            int o0 = u * Partition.DEPTHWISE_BLOCK, on = Math.min(Partition.DEPTHWISE_BLOCK, g.o - o0);
+            int ob = Partition.depthwiseWeightBlock(g), o0 = u * ob, on = Math.min(ob, g.o - o0);
             NativeKernels.depthwiseBackwardWeights(g, a.x, a.gy, a.gw, o0, on, a.accumulate);
             if (a.gbias != null) {
                 NativeKernels.channelSums(g, a.gy, a.gbias, o0, on, a.accumulate);

@@ -9,9 +9,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Depthwise backward passes on rows wide enough for every step of the vectorized weight-gradient
- * sums (64, 16 and masked columns), with channel multipliers, padding, dilation, stride 2, batches,
- * overwrite and accumulate.
+ * Depthwise backward passes on rows wide enough for every step of the vectorized kernels (whole and
+ * masked vectors, phase rows of strided input gradients), with channel multipliers, padding, dilation,
+ * stride 2, batches, overwrite and accumulate, and on a small plane of many channels (units of many
+ * channels, the last one shorter).
  */
 class DepthwiseBackwardTest {
     static Stream<ConvEngine> engines() {
@@ -27,6 +28,7 @@ class DepthwiseBackwardTest {
         {2, 4, 20, 37, 2, 3, 1, 2, 2},
         {1, 3, 17, 140, 2, 3, 2, 2, 2},
         {2, 2, 9, 131, 1, 5, 2, 1, 1},
+        {2, 203, 9, 7, 2, 3, 1, 1, 1},
     };
 
     @ParameterizedTest(name = "{0}")

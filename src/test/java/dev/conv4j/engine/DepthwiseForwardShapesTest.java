@@ -76,6 +76,9 @@ class DepthwiseForwardShapesTest {
         // padding wider than the image
         check(engine, Conv2dParams.builder().groups(2).padding(5).build(),
                 new int[] {1, 2, 3, 4}, new int[] {2, 1, 3, 3}, true, r);
+        // many channels on a small plane: units of many channels, the last one shorter
+        check(engine, Conv2dParams.builder().groups(203).stride(2).padding(1).build(),
+                new int[] {2, 203, 14, 14}, new int[] {406, 1, 3, 3}, true, r);
         // a kernel wider than 16 columns
         check(engine, Conv2dParams.builder().groups(2).padding(0, 0, 9, 9).build(),
                 new int[] {1, 2, 3, 20}, new int[] {2, 1, 1, 19}, true, r);
