@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include "conv4j_im2col.h"
 #include "conv4j_dispatch.h"
+#include "conv4j_depthwise16.h"
 
 typedef float conv4j_v16 __attribute__((vector_size(64), aligned(4), may_alias));
 typedef int conv4j_i16 __attribute__((vector_size(64)));
@@ -325,6 +326,11 @@ static inline void conv4j_dw_forward(const float *x, long long xoff, const float
     x += xoff; wt += woff; y += yoff;
     if (bias) bias += boff;
     if (oh <= 0 || ow <= 0) return;
+#ifdef CONV4J_AVX512
+    /* short rows: 16 channels to a vector (conv4j_depthwise16.h) */
+    if (conv4j_has_avx512() && conv4j_dw16_suits(ow, sw)
+        && conv4j_dw16_forward(x, wt, bias, y, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, mult, o0, on)) return;
+#endif
     conv4j_dw_setup S;
     conv4j_dw_setup_init(&S, w, kh, kw, oh, ow, sh, sw, pl, dh, dw);
     for (int oc = o0; oc < o0 + on; oc++) {
@@ -439,6 +445,10 @@ static inline void conv4j_dw_backward_data(const float *gy, long long gyoff, con
                                            int sh, int sw, int pt, int pl, int dh, int dw,
                                            int mult, int c0, int cn, int accumulate) {
     gy += gyoff; wt += woff; gx += gxoff;
+#ifdef CONV4J_AVX512
+    if (conv4j_has_avx512() && mult == 1 && oh > 0 && conv4j_dw16_suits(ow, sw)
+        && conv4j_dw16_backward_data(gy, wt, gx, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, c0, cn, accumulate)) return;
+#endif
     const int ptt = (kh - 1) * dh - pt, plt = (kw - 1) * dw - pl, taps = kh * kw;
     const int turn = sh == 1 && sw == 1 && oh > 0 && ow > 0;
     conv4j_dw_setup S;
@@ -453,8 +463,9 @@ static inline void conv4j_dw_backward_data(const float *gy, long long gyoff, con
     if (plen < (w - 1LL) / sw + 1) plen = (w - 1LL) / sw + 1;
     plen += margin + 16;
     float *phased = NULL;
-    /* on rows of fewer than 32 outputs it measured no faster (MobileNet's 28x28 and 56x56 stride-2 layers) */
-    if (!turn && oh > 0 && ow >= 32 && plen < (1LL << 28)) phased = (float *)malloc(sizeof(float) * (size_t)(sw * plen));
+    /* on rows of fewer than 32 outputs it measured no faster (MobileNet's 28x28 and 56x56 stride-2
+       layers); the rows must stay small (16 MiB) whatever the stride or dilation */
+    if (!turn && oh > 0 && ow >= 32 && plen <= (1LL << 22) / sw) phased = (float *)malloc(sizeof(float) * (size_t)(sw * plen));
     for (int c = c0; c < c0 + cn; c++) {
         float *gxc = gx + (size_t)c * h * w;
         int add = accumulate;
@@ -599,12 +610,18 @@ static inline void conv4j_dw_backward_weights(const float *x, const float *gy, f
                                               int mult, int o0, int on, int accumulate) {
     gw += gwoff;
     const int fast = conv4j_has_avx512();
+#ifdef CONV4J_AVX512
+    /* short rows go 16 channels to a vector, except 3x3 stride 1, where the nine-tap pass below was faster */
+    if (fast && oh > 0 && conv4j_dw16_suits(ow, sw) && !(kh == 3 && kw == 3 && sh == 1 && sw == 1)
+        && conv4j_dw16_backward_weights(x, gy, gw, batch, channels, outChannels, h, w, kh, kw, oh, ow, sh, sw, pt, pl,
+                                        dh, dw, mult, o0, on, accumulate)) return;
+#endif
     /* 3x3, stride 1 or 2, on AVX-512: all nine taps in one pass (conv4j_dw_weights3), on a padded
        copy of the input plane and a zero row */
     float *pad = NULL;
     const long long len = conv4j_dw_weights3_len(ow, sw, dw), rowlen = (long long)sw * len;
-    if (fast && kh == 3 && kw == 3 && sh == sw && (sw == 1 || sw == 2) && oh > 0 && ow > 0 && len < (1LL << 28)
-        && (long long)h * rowlen < (1LL << 40)) {
+    if (fast && kh == 3 && kw == 3 && sh == sw && (sw == 1 || sw == 2) && oh > 0 && ow > 0 && len < (1LL << 24)
+        && (h + 1LL) * rowlen <= (1LL << 24)) {  /* at most 64 MiB, whatever the dilation */
         pad = (float *)aligned_alloc(64, sizeof(float) * (size_t)((h + 1LL) * rowlen));
         if (pad) memset(pad + (size_t)h * rowlen, 0, sizeof(float) * (size_t)rowlen);
     }

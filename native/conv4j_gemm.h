@@ -50,38 +50,6 @@ static void conv4j_gemm_pack_a(const float *a, int lda, int ta, int i0, int mr, 
     }
 }
 
-/* GCC's shuffle intrinsics start from an "undefined" vector, which g++ reports as uninitialized */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-/* transposes the 16 x 16 block in r */
-CONV4J_AVX512
-static inline void conv4j_gemm_transpose16(__m512 *r) {
-    __m512 t[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
-        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);
-        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
-        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xDD);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
-        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
-        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);
-    }
-}
-
-#pragma GCC diagnostic pop
 
 /* columns [j0, j0+nr) and k in [p0, p0+kc) of B (or of Bᵀ stored n x k) into bp[k*NR + c], zero-padded to NR columns */
 CONV4J_AVX512
@@ -106,7 +74,7 @@ static void conv4j_gemm_pack_b(const float *b, int ldb, int tb, int j0, int nr, 
                 int col = 16 * v + i;
                 r[i] = col < nr ? _mm512_maskz_loadu_ps(km, b + (size_t)(j0 + col) * ldb + p0 + k0) : _mm512_setzero_ps();
             }
-            conv4j_gemm_transpose16(r);
+            conv4j_transpose16(r);
             for (int i = 0; i < kn; i++) _mm512_store_ps(bp + (k0 + i) * NR + 16 * v, r[i]);
         }
     }
@@ -150,7 +118,7 @@ static void name(int kc, const float *ap, const float *bp, float *c, int ldc, in
         __m512 t[16];                                                                                         \
         for (int r = 0; r < MR; r++) t[r] = acc[r][v];                                                        \
         for (int r = MR; r < 16; r++) t[r] = _mm512_setzero_ps();                                             \
-        conv4j_gemm_transpose16(t);                                                                           \
+        conv4j_transpose16(t);                                                                           \
         for (int l = 0; l < 16 && 16 * v + l < n; l++) {                                                      \
             float *row = c + (size_t)(16 * v + l) * ldc;                                                      \
             __m512 o = t[l];                                                                                  \

@@ -11,8 +11,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Depthwise backward passes on rows wide enough for every step of the vectorized kernels (whole and
  * masked vectors, phase rows of strided input gradients), with channel multipliers, padding, dilation,
- * stride 2, batches, overwrite and accumulate, and on a small plane of many channels (units of many
- * channels, the last one shorter).
+ * stride 2, batches, overwrite and accumulate, and on small planes of many channels (units of many
+ * channels, the last one shorter; 16 channels to a vector, with a partial last vector).
  */
 class DepthwiseBackwardTest {
     static Stream<ConvEngine> engines() {
@@ -29,6 +29,8 @@ class DepthwiseBackwardTest {
         {1, 3, 17, 140, 2, 3, 2, 2, 2},
         {2, 2, 9, 131, 1, 5, 2, 1, 1},
         {2, 203, 9, 7, 2, 3, 1, 1, 1},
+        {2, 37, 13, 13, 1, 3, 2, 1, 1},
+        {1, 19, 10, 12, 2, 5, 2, 2, 2},
     };
 
     @ParameterizedTest(name = "{0}")
