@@ -328,7 +328,7 @@ static inline void conv4j_dw_forward(const float *x, long long xoff, const float
     if (oh <= 0 || ow <= 0) return;
 #ifdef CONV4J_AVX512
     /* short rows: 16 channels to a vector (conv4j_depthwise16.h) */
-    if (conv4j_has_avx512() && conv4j_dw16_suits(ow, sw)
+    if (conv4j_has_avx512() && conv4j_dw16_suits(ow, sw, 0)
         && conv4j_dw16_forward(x, wt, bias, y, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, mult, o0, on)) return;
 #endif
     conv4j_dw_setup S;
@@ -446,7 +446,7 @@ static inline void conv4j_dw_backward_data(const float *gy, long long gyoff, con
                                            int mult, int c0, int cn, int accumulate) {
     gy += gyoff; wt += woff; gx += gxoff;
 #ifdef CONV4J_AVX512
-    if (conv4j_has_avx512() && mult == 1 && oh > 0 && conv4j_dw16_suits(ow, sw)
+    if (conv4j_has_avx512() && mult == 1 && oh > 0 && conv4j_dw16_suits(ow, sw, 1)
         && conv4j_dw16_backward_data(gy, wt, gx, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, c0, cn, accumulate)) return;
 #endif
     const int ptt = (kh - 1) * dh - pt, plt = (kw - 1) * dw - pl, taps = kh * kw;
@@ -612,7 +612,7 @@ static inline void conv4j_dw_backward_weights(const float *x, const float *gy, f
     const int fast = conv4j_has_avx512();
 #ifdef CONV4J_AVX512
     /* short rows go 16 channels to a vector, except 3x3 stride 1, where the nine-tap pass below was faster */
-    if (fast && oh > 0 && conv4j_dw16_suits(ow, sw) && !(kh == 3 && kw == 3 && sh == 1 && sw == 1)
+    if (fast && oh > 0 && conv4j_dw16_suits(ow, sw, 1) && !(kh == 3 && kw == 3 && sh == 1 && sw == 1)
         && conv4j_dw16_backward_weights(x, gy, gw, batch, channels, outChannels, h, w, kh, kw, oh, ow, sh, sw, pt, pl,
                                         dh, dw, mult, o0, on, accumulate)) return;
 #endif

@@ -15,12 +15,13 @@
 #include <string.h>
 #include "conv4j_dispatch.h"
 
-/* Where these kernels are the faster ones (measured here on MobileNet-sized layers, one thread):
-   strided rows of fewer than 64 outputs (1.5x to 5.7x forward, 1.6x to 10x backward), and stride-1
-   rows of fewer than 16. At stride 1 and 28 outputs the row kernels were as fast; on larger planes
-   (128 outputs a row) they were 2x faster, as the padded image no longer stays in cache. */
-static inline int conv4j_dw16_suits(int ow, int sw) {
-    return ow > 0 && (sw > 1 ? ow < 64 : ow < 16);
+/* Where these kernels are the faster ones (measured here on MobileNet v1's layers, one thread, in
+   alternating runs against the row kernels): strided rows of fewer than 32 outputs forward (1.1x to
+   5x) and of fewer than 64 backward (2x to 6x; forward at 56 outputs the row kernels won), and
+   stride-1 rows of fewer than 16. At stride 1 and 28 outputs the row kernels were as fast; on larger
+   planes (128 outputs a row) they were 2x faster, as the padded image no longer stays in cache. */
+static inline int conv4j_dw16_suits(int ow, int sw, int backward) {
+    return ow > 0 && (sw > 1 ? ow < (backward ? 64 : 32) : ow < 16);
 }
 
 #ifdef CONV4J_AVX512
