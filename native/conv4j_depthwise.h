@@ -199,7 +199,7 @@ static void conv4j_dw_plane(const conv4j_dw_layout *L, const float *xc, const fl
    fast paths skip padded taps, which only matters when a value is not finite; these tell when. */
 static inline int conv4j_all_finite(const float *p, size_t n) {
     /* exponent bits all set: NaN or +-Inf. Integer tests in blocks vectorize, where a float test
-       with an early exit ran one element at a time (a third of the depthwise weight gradient's time). */
+       with an early exit ran one element at a time. */
     for (size_t i = 0; i < n; i += 1024) {
         size_t e = n - i < 1024 ? n - i : 1024;
         unsigned bad = 0;
@@ -484,7 +484,6 @@ static inline void conv4j_dw_backward_data(const float *gy, long long gyoff, con
             if (!add) memset(gxc, 0, sizeof(float) * (size_t)h * w);
             conv4j_dw_backward_data_plane(gyc, wk, gxc, h, w, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw);
         }
-        if (mult == 0 && !accumulate) memset(gxc, 0, sizeof(float) * (size_t)h * w);
     }
     if (turn) {
         conv4j_dw_setup_free(&S);
@@ -535,15 +534,13 @@ CONV4J_AVX512
 static void conv4j_dw_weights3(const float *xc, const float *gyc, float *pad, const float *zero, long long len,
                                int h, int w, int oh, int ow, int s, int pt, int pl, int dh, int dw, double *out) {
     const long long rowlen = s * len;
+    int lo[2] = {0, 0}, hi[2] = {0, 0};  /* stride 2: the columns of each phase inside the row */
+    for (int f = 0; s == 2 && f < 2; f++) conv4j_valid_cols(f - pl, 2, w, (int)len, &lo[f], &hi[f]);
     for (int r = 0; r < h; r++) {
         float *row = pad + (size_t)r * rowlen;
         const float *src = xc + (size_t)r * w;
         if (s == 2) {
-            for (int f = 0; f < 2; f++) {
-                int lo, hi;
-                conv4j_valid_cols(f - pl, 2, w, (int)len, &lo, &hi);
-                conv4j_stride2_row(row + f * len, src, w, f - pl, lo, hi, (int)len);
-            }
+            for (int f = 0; f < 2; f++) conv4j_stride2_row(row + f * len, src, w, f - pl, lo[f], hi[f], (int)len);
             continue;
         }
         /* masked loads, which read nothing outside the row (library calls per row took as long as the sums) */
