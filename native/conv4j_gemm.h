@@ -28,6 +28,14 @@
 #define CONV4J_GEMM_MIN_N 256
 #endif
 
+/* The column matrix of a band of output rows (the layout of conv4j_im2col.h: row (c*kh + p)*kw + q,
+   column r*ow + j), which conv4j_gemm_blocked can read straight from the image when it packs B:
+   the matrix is then never written out and read back. */
+typedef struct {
+    const float *x; /* the image's first channel: planes of h x w */
+    int h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, ow;
+} conv4j_columns;
+
 #ifdef CONV4J_AVX512
 
 /* rows [i0, i0+mr) and k in [p0, p0+kc) of A (or of Aᵀ stored k x m) into ap[k*MR + r], zero-padded to MR rows */
@@ -76,6 +84,125 @@ static void conv4j_gemm_pack_b(const float *b, int ldb, int tb, int j0, int nr, 
             }
             conv4j_transpose16(r);
             for (int i = 0; i < kn; i++) _mm512_store_ps(bp + (k0 + i) * NR + 16 * v, r[i]);
+        }
+    }
+}
+
+/* dst[l] = src[iw0 + l*sw] for l < len where that input column lies in [0, w), else 0; src is an
+   input row, or null for a row of padding. Lanes masked off are never read. */
+CONV4J_AVX512
+static inline void conv4j_gather_run(float *dst, const float *src, long long iw0, int sw, int w, int len) {
+    if (!src) {
+        for (int t = 0; t < len; t += 16) _mm512_mask_storeu_ps(dst + t, conv4j_lanes(len - t), _mm512_setzero_ps());
+    } else if (sw == 1) {
+        for (int t = 0; t < len; t += 16) {
+            long long e = iw0 + t;
+            __mmask16 in = conv4j_lanes(len - t) & conv4j_lanes(w - e) & (__mmask16)~conv4j_lanes(-e);
+            _mm512_mask_storeu_ps(dst + t, conv4j_lanes(len - t), _mm512_maskz_loadu_ps(in, src + e));
+        }
+    } else if (sw == 2) {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        for (int t = 0; t < len; t += 16) {
+            long long e = iw0 + 2LL * t, end = iw0 + 2LL * len; /* input columns [e, end) of this run */
+            __mmask16 in0 = conv4j_lanes((w < end ? w : end) - e) & (__mmask16)~conv4j_lanes(-e);
+            __mmask16 in1 = conv4j_lanes((w < end ? w : end) - e - 16) & (__mmask16)~conv4j_lanes(-e - 16);
+            __m512 a = _mm512_maskz_loadu_ps(in0, src + e), b = _mm512_maskz_loadu_ps(in1, src + e + 16);
+            _mm512_mask_storeu_ps(dst + t, conv4j_lanes(len - t), _mm512_permutex2var_ps(a, even, b));
+        }
+    } else {
+        for (int l = 0; l < len; l++) {
+            long long iw = iw0 + (long long)l * sw;
+            dst[l] = iw >= 0 && iw < w ? src[iw] : 0.f;
+        }
+    }
+}
+
+/* Runs a panel may have, and kernel columns, for conv4j_gemm_pack_columns to work out the masks of
+   its loads once per panel rather than once per matrix row. */
+#define CONV4J_PACK_RUNS 8
+#define CONV4J_PACK_KW 16
+
+/* Columns [j0, j0+nr) and rows [p0, p0+kc) of the column matrix into bp[k*NR + c], zero-padded to
+   NR columns, gathered from the image: the panel's columns fall into runs along output rows, each
+   read from one input row per matrix row. With column stride 1 or 2, few runs and a kernel at most
+   CONV4J_PACK_KW wide, the loads' masks are worked out once for the panel (they depend only on the
+   run and the kernel column), leaving a few instructions per 16 values. */
+CONV4J_AVX512
+static void conv4j_gemm_pack_columns(const conv4j_columns *s, int j0, int nr, int p0, int kc, float *bp, int NV) {
+    const int NR = 16 * NV, khkw = s->kh * s->kw, sw = s->sw;
+    int at[64], len[64], row[64], col[64], runs = 0; /* run i: panel columns [at, at+len), output row, first column */
+    for (int c = 0; c < nr;) {
+        int pix = j0 + c, r = pix / s->ow, j = pix - r * s->ow, n = s->ow - j < nr - c ? s->ow - j : nr - c;
+        at[runs] = c; len[runs] = n; row[runs] = s->oh0 + r; col[runs] = j; runs++;
+        c += n;
+    }
+    int ch = p0 / khkw, kp = p0 % khkw / s->kw, q = p0 % s->kw;
+    if ((sw == 1 || sw == 2) && runs <= CONV4J_PACK_RUNS && s->kw <= CONV4J_PACK_KW) {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        long long first[CONV4J_PACK_RUNS][CONV4J_PACK_KW], top[CONV4J_PACK_RUNS];
+        __mmask16 in0[CONV4J_PACK_RUNS][CONV4J_PACK_KW][4], in1[CONV4J_PACK_RUNS][CONV4J_PACK_KW][4], out[CONV4J_PACK_RUNS][4];
+        for (int i = 0; i < runs; i++) {
+            top[i] = (long long)row[i] * s->sh - s->pt;
+            for (int t = 0; 16 * t < len[i]; t++) out[i][t] = conv4j_lanes(len[i] - 16 * t);
+            for (int kq = 0; kq < s->kw; kq++) {
+                long long f = (long long)col[i] * sw - s->pl + (long long)kq * s->dw, end = f + (long long)sw * len[i];
+                if (end > s->w) end = s->w;
+                first[i][kq] = f;
+                for (int t = 0; 16 * t < len[i]; t++) {
+                    long long e = f + 16LL * sw * t; /* input column of the chunk's first value */
+                    in0[i][kq][t] = conv4j_lanes(end - e) & (__mmask16)~conv4j_lanes(-e);
+                    in1[i][kq][t] = conv4j_lanes(end - e - 16) & (__mmask16)~conv4j_lanes(-e - 16);
+                }
+            }
+        }
+        for (int k = 0; k < kc; k++) {
+            float *dst = bp + (size_t)k * NR;
+            const float *xc = s->x + (size_t)ch * s->h * s->w;
+            for (int i = 0; i < runs; i++) {
+                long long ih = top[i] + (long long)kp * s->dh;
+                float *d = dst + at[i];
+                if (ih < 0 || ih >= s->h) {
+                    for (int t = 0; 16 * t < len[i]; t++) _mm512_mask_storeu_ps(d + 16 * t, out[i][t], _mm512_setzero_ps());
+                    continue;
+                }
+                const float *src = xc + (size_t)ih * s->w + first[i][q];
+                if (sw == 1) {
+                    for (int t = 0; 16 * t < len[i]; t++)
+                        _mm512_mask_storeu_ps(d + 16 * t, out[i][t], _mm512_maskz_loadu_ps(in0[i][q][t], src + 16 * t));
+                } else {
+                    for (int t = 0; 16 * t < len[i]; t++) {
+                        __m512 a = _mm512_maskz_loadu_ps(in0[i][q][t], src + 32 * t);
+                        __m512 b = _mm512_maskz_loadu_ps(in1[i][q][t], src + 32 * t + 16);
+                        _mm512_mask_storeu_ps(d + 16 * t, out[i][t], _mm512_permutex2var_ps(a, even, b));
+                    }
+                }
+            }
+            for (int c = nr; c < NR; c += 16) _mm512_mask_storeu_ps(dst + c, conv4j_lanes(NR - c), _mm512_setzero_ps());
+            if (++q == s->kw) {
+                q = 0;
+                if (++kp == s->kh) {
+                    kp = 0;
+                    ch++;
+                }
+            }
+        }
+        return;
+    }
+    for (int k = 0; k < kc; k++) {
+        float *dst = bp + (size_t)k * NR;
+        const float *xc = s->x + (size_t)ch * s->h * s->w;
+        for (int i = 0; i < runs; i++) {
+            long long ih = (long long)row[i] * s->sh - s->pt + (long long)kp * s->dh;
+            const float *src = ih >= 0 && ih < s->h ? xc + (size_t)ih * s->w : 0;
+            conv4j_gather_run(dst + at[i], src, (long long)col[i] * sw - s->pl + (long long)q * s->dw, sw, s->w, len[i]);
+        }
+        for (int c = nr; c < NR; c += 16) _mm512_mask_storeu_ps(dst + c, conv4j_lanes(NR - c), _mm512_setzero_ps());
+        if (++q == s->kw) {
+            q = 0;
+            if (++kp == s->kh) {
+                kp = 0;
+                ch++;
+            }
         }
     }
 }
@@ -147,8 +274,8 @@ static inline int conv4j_gemm_vectors(const conv4j_gemm_kernel_fn *kernel, int n
    pack holds CONV4J_GEMM_PACK_FLOATS floats. */
 CONV4J_AVX512
 static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float *a, int lda,
-                                const float *b, int ldb, float beta, float *c, int ldc, float *pack,
-                                int MR, int NV, const conv4j_gemm_kernel_fn *kernel, int transposed) {
+                                const float *b, int ldb, const conv4j_columns *columns, float beta, float *c, int ldc,
+                                float *pack, int MR, int NV, const conv4j_gemm_kernel_fn *kernel, int transposed) {
     const int NR = 16 * NV, KC = CONV4J_GEMM_KC, NB = CONV4J_GEMM_NB, MB = CONV4J_GEMM_MB;
     float *ap = (float *)(((uintptr_t)pack + 63) & ~(uintptr_t)63), *bp = ap + (size_t)(MB + 16) * KC;
     for (int i0 = 0; i0 < m; i0 += MB) {
@@ -166,7 +293,12 @@ static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float
                 int nb = n - j0 < NB ? n - j0 : NB, jpanels = (nb + NR - 1) / NR;
                 for (int jp = 0; jp < jpanels; jp++) {
                     int c0 = j0 + jp * NR, nr = n - c0 < NR ? n - c0 : NR;
-                    conv4j_gemm_pack_b(b, ldb, tb, c0, nr, p0, kc, bp + (size_t)jp * NR * kc, conv4j_gemm_vectors(kernel, nr, NV));
+                    int nv = conv4j_gemm_vectors(kernel, nr, NV);
+                    if (columns) {
+                        conv4j_gemm_pack_columns(columns, c0, nr, p0, kc, bp + (size_t)jp * NR * kc, nv);
+                    } else {
+                        conv4j_gemm_pack_b(b, ldb, tb, c0, nr, p0, kc, bp + (size_t)jp * NR * kc, nv);
+                    }
                 }
                 for (int ip = 0; ip < panels; ip++) {
                     int r0 = i0 + ip * MR, mr = m - r0 < MR ? m - r0 : MR;
@@ -216,6 +348,22 @@ static inline long long conv4j_gemm_pack_size(void) {
 static inline int conv4j_gemm_min_columns(void) { return CONV4J_GEMM_MIN_N; }
 static inline int conv4j_gemm_min_transposed_rows(void) { return CONV4J_GEMM_MIN_T_ROWS; }
 
+/* Row-major C (m x n) = beta * C + A (m x k) * the column matrix of `columns` (k x n), gathered
+   from the image while B is packed, where conv4j_sgemm would run the product on its own kernel:
+   returns 1 then, else 0 without doing anything (the caller builds the matrix and calls
+   conv4j_sgemm). */
+static inline int conv4j_sgemm_columns(int m, int n, int k, const float *a, int lda, const conv4j_columns *columns,
+                                       float beta, float *c, int ldc, float *pack) {
+#ifdef CONV4J_AVX512
+    if (conv4j_gemm_variant(0, 0, m, n, k, pack) == 1) {
+        static const conv4j_gemm_kernel_fn wide[3] = {conv4j_gemm_kernel_8x16, conv4j_gemm_kernel_8x32, conv4j_gemm_kernel_8x48};
+        conv4j_gemm_blocked(0, 0, m, n, k, a, lda, 0, 0, columns, beta, c, ldc, pack, 8, 3, wide, 0);
+        return 1;
+    }
+#endif
+    return 0;
+}
+
 /* Row-major C (m x n) = beta * C + op(A) * op(B), op transposing when ta / tb is set: cblas_sgemm
    with alpha 1, on conv4j's kernel where it is faster. pack is null or CONV4J_GEMM_PACK_FLOATS floats. */
 static inline void conv4j_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda,
@@ -224,12 +372,12 @@ static inline void conv4j_sgemm(int ta, int tb, int m, int n, int k, const float
     switch (conv4j_gemm_variant(ta, tb, m, n, k, pack)) {
     case 1: {
         static const conv4j_gemm_kernel_fn wide[3] = {conv4j_gemm_kernel_8x16, conv4j_gemm_kernel_8x32, conv4j_gemm_kernel_8x48};
-        conv4j_gemm_blocked(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, pack, 8, 3, wide, 0);
+        conv4j_gemm_blocked(ta, tb, m, n, k, a, lda, b, ldb, 0, beta, c, ldc, pack, 8, 3, wide, 0);
         return;
     }
     case 2: { /* Cᵀ = op(B)ᵀ op(A)ᵀ */
         static const conv4j_gemm_kernel_fn narrow[2] = {0, conv4j_gemm_kernel_12x32t};
-        conv4j_gemm_blocked(!tb, !ta, n, m, k, b, ldb, a, lda, beta, c, ldc, pack, 12, 2, narrow, 1);
+        conv4j_gemm_blocked(!tb, !ta, n, m, k, b, ldb, a, lda, 0, beta, c, ldc, pack, 12, 2, narrow, 1);
         return;
     }
     }

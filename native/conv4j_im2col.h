@@ -55,6 +55,28 @@ static inline void conv4j_col_range(int q, int dw, int pl, int sw, int w, int ow
 /* GCC's permute intrinsics start from an "undefined" vector, which g++ reports as uninitialized */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+/* One row of the column matrix for column stride 1: dst[j] = src[j + iw0] for j in [lo, hi), 0
+   elsewhere in [0, ow), src being an input row. One masked load and store per 16 outputs, where the
+   baseline build's loops spend most of a short row (7 or 14 columns) in scalar prologues and tails;
+   the lanes masked off (outside the row) are never read. */
+CONV4J_AVX512
+static void conv4j_stride1_row(float *dst, const float *src, int iw0, int lo, int hi, int ow) {
+    for (int j = 0; j < ow; j += 16) {
+        __mmask16 in = conv4j_lanes(hi - j) & (__mmask16)~conv4j_lanes(lo - j);
+        _mm512_mask_storeu_ps(dst + j, conv4j_lanes(ow - j), _mm512_maskz_loadu_ps(in, src + ((long long)j + iw0)));
+    }
+}
+
+/* The adjoint of conv4j_stride1_row: row[j + iw0] += col[j] for j in [lo, hi). */
+CONV4J_AVX512
+static void conv4j_stride1_add_row(float *row, int iw0, const float *col, int lo, int hi) {
+    for (int j = lo; j < hi; j += 16) {
+        __mmask16 m = conv4j_lanes(hi - j);
+        float *at = row + ((long long)j + iw0);
+        _mm512_mask_storeu_ps(at, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, at), _mm512_maskz_loadu_ps(m, col + j)));
+    }
+}
+
 /* One row of the column matrix for column stride 2: dst[j] = src[2j + iw0] for j in [lo, hi),
    0 elsewhere in [0, ow), src being an input row of w floats. Two loads and a permute give 16
    outputs; the lanes masked off (outside the row) are never read. */
@@ -151,7 +173,7 @@ static inline void conv4j_im2col(const float *__restrict x, int cn, int h, int w
     /* On AVX-512, stride 2 gathers with permutes, where a kernel up to 5 wide reads each phase too
        few times to pay for splitting it (ResNet-50's 3x3 stride-2 layer: 1.25x faster this way;
        its 7x7 conv1 is 1.35x faster with phases). */
-    const int stride2 = sw == 2 && kw <= 5 && conv4j_has_avx512();
+    const int avx512 = conv4j_has_avx512(), stride1 = sw == 1 && avx512, stride2 = sw == 2 && kw <= 5 && avx512;
     if (sw > 1 && kw > sw && !stride2 && (long long)sw * ((w + (long long)sw - 1) / sw) <= CONV4J_PHASE_MAX) {
         conv4j_im2col_phases(x, cn, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, rows, ow, col, los, his);
         return;
@@ -176,6 +198,10 @@ static inline void conv4j_im2col(const float *__restrict x, int cn, int h, int w
                     for (int r = r0; r < r1; r++, src += (size_t)sh * w) {
                         float *__restrict dst = col + (size_t)r * ow;
 #ifdef CONV4J_AVX512
+                        if (stride1) {
+                            conv4j_stride1_row(dst, src - iw0, iw0, lo, hi, ow);
+                            continue;
+                        }
                         if (stride2) {
                             conv4j_stride2_row(dst, src - iw0, w, iw0, lo, hi, ow);
                             continue;
@@ -247,7 +273,8 @@ static inline void conv4j_col2im(const float *__restrict col, int cn, int h, int
         conv4j_col2im_phases(col, cn, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, rows, ow, x, los, his);
         return;
     }
-    const int stride2 = sw == 2 && conv4j_has_avx512(); /* 1.2x on ResNet-50's 3x3 stride-2 layer */
+    const int avx512 = conv4j_has_avx512(), stride1 = sw == 1 && avx512;
+    const int stride2 = sw == 2 && avx512; /* 1.2x on ResNet-50's 3x3 stride-2 layer */
     for (int c = 0; c < cn; c++) {
         float *xc = x + (size_t)c * h * w;
         for (int p = 0; p < kh; p++) {
@@ -258,6 +285,10 @@ static inline void conv4j_col2im(const float *__restrict col, int cn, int h, int
                     int ih = (oh0 + r) * sh - pt + p * dh;
                     if ((unsigned)ih >= (unsigned)h) continue;
 #ifdef CONV4J_AVX512
+                    if (stride1) {
+                        conv4j_stride1_add_row(xc + (size_t)ih * w, iw0, col, lo, hi);
+                        continue;
+                    }
                     if (stride2) {
                         conv4j_stride2_add_row(xc + (size_t)ih * w, iw0, col, lo, hi);
                         continue;

@@ -49,8 +49,6 @@ static inline void conv4j_forward_band(const float *x, long long xoff, const flo
                                        int oh0, int rows) {
     x += xoff; wt += woff; y += yoff;
     const int K = cg * kh * kw, P = oh * ow, cols = rows * ow;
-    int ldb;
-    const float *b = conv4j_band_columns(x, col, pointwise, cg, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh0, rows, ow, &ldb);
     float *yb = y + (size_t)oh0 * ow;
     float beta = 0.f;
     if (bias) {
@@ -61,6 +59,12 @@ static inline void conv4j_forward_band(const float *x, long long xoff, const flo
         }
         beta = 1.f;
     }
+    if (!pointwise) {
+        const conv4j_columns columns = {x, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, ow};
+        if (conv4j_sgemm_columns(og, cols, K, wt, K, &columns, beta, yb, P, pack)) return;
+    }
+    int ldb;
+    const float *b = conv4j_band_columns(x, col, pointwise, cg, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh0, rows, ow, &ldb);
     conv4j_sgemm(0, 0, og, cols, K, wt, K, b, ldb, beta, yb, P, pack);
 }
 

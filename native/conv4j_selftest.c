@@ -159,10 +159,50 @@ int main(void) {
         }
         free(g);
     }
-    /* conv4j_sgemm, on its own kernels where the CPU has them: wide and narrow, every transpose, edges of every block
-       size, beta 0, 1 and in between, padded leading dimensions; C's padding must stay untouched */
+    /* forward bands of 256 columns and more, whose products conv4j's kernel runs gathering the column
+       matrix from the image as it packs it: strides 1 to 3, dilation, padding, short rows (many runs
+       per panel), kernels wider than the masks kept per panel, bands starting inside the image */
     long long packed = conv4j_gemm_pack_size();
     float *pack = packed ? malloc(sizeof(float) * (size_t)packed) : NULL;
+    int gathered = 0, wide = 0;
+    for (int t = 0; t < 60 && !failures; t++) {
+        int cg = 1 + rand() % 5, O = 1 + rand() % 40, KH = 1 + rand() % 5, KW = t % 6 == 0 ? 17 + rand() % 4 : 1 + rand() % 5;
+        int sh = 1 + rand() % 3, sw = 1 + rand() % 3, dh = 1 + rand() % 2, dw = 1 + rand() % 2;
+        int pt = rand() % 4, pb = rand() % 4, pl = rand() % 4, pr = rand() % 4;
+        int W = (t % 3 == 0 ? 3 + rand() % 8 : 20 + rand() % 60) + dw * (KW - 1);
+        int spanW = W + pl + pr - dw * (KW - 1) - 1, OW = spanW / sw + 1;
+        int OHwant = 256 / OW + 2 + rand() % 4, H = (OHwant - 1) * sh + dh * (KH - 1) + 1;
+        int spanH = H + pt + pb - dh * (KH - 1) - 1, OH = spanH / sh + 1, K = cg * KH * KW, P = OH * OW;
+        float *x = rnd((size_t)cg * H * W), *w = rnd((size_t)O * K), *b = t % 2 ? rnd(O) : NULL, *y = rnd((size_t)O * P);
+        float *col = rnd((size_t)K * P); /* for bands that build the matrix */
+        int rows = t % 4 == 0 ? (OH + 1) / 2 : OH;
+        for (int r0 = 0; r0 < OH; r0 += rows) {
+            int r = r0 + rows > OH ? OH - r0 : rows;
+            gathered += conv4j_gemm_variant(0, 0, O, r * OW, K, pack) == 1;
+            conv4j_forward_band(x, 0, w, 0, b, 0, y, 0, col, pack, 0, cg, H, W, O, KH, KW, OH, OW,
+                                sh, sw, pt, pl, dh, dw, r0, r);
+        }
+        wide++;
+        for (int o = 0; o < O && !failures; o++)
+            for (int i = 0; i < OH && !failures; i++)
+                for (int j = 0; j < OW; j++) {
+                    double ref = (b ? b[o] : 0.) + direct(x, w, cg, H, W, O, 1, KH, KW, sh, sw, pt, pl, dh, dw, o, i, j);
+                    double got = y[((size_t)o * OH + i) * OW + j];
+                    if (fabs(got - ref) > 1e-4 * (1 + fabs(ref))) {
+                        fprintf(stderr, "gathered forward mismatch at case %d (%dx%d, kernel %dx%d, stride %d,%d) o=%d i=%d j=%d: %g vs %g\n",
+                                t, H, W, KH, KW, sh, sw, o, i, j, got, ref);
+                        failures++;
+                        break;
+                    }
+                }
+        free(x); free(w); free(b); free(y); free(col);
+    }
+    if (packed && gathered < 40) {
+        fprintf(stderr, "only %d bands ran on the gathering kernel\n", gathered);
+        failures++;
+    }
+    /* conv4j_sgemm, on its own kernels where the CPU has them: wide and narrow, every transpose, edges of every block
+       size, beta 0, 1 and in between, padded leading dimensions; C's padding must stay untouched */
     int products = 0;
     for (int t = 0; t < 80 && !failures; t++) {
         int m = 1 + rand() % (t % 4 == 0 ? 600 : 40);
@@ -195,7 +235,8 @@ int main(void) {
         free(a); free(bm); free(c); free(c0);
     }
     free(pack);
-    printf("conv4j native self-test: %d convolutions, %d depthwise weight gradients, 20 bias gradients and %d products (%s), %s\n", runs, dwg, products,
+    printf("conv4j native self-test: %d convolutions, %d wide forward bands (%d gathering the column matrix), %d depthwise weight gradients, "
+           "20 bias gradients and %d products (%s), %s\n", runs, wide, gathered, dwg, products,
            packed ? "on conv4j's AVX-512 kernels where faster" : "all in OpenBLAS", failures ? "FAILED" : "all match");
     return failures ? 1 : 0;
 }
