@@ -207,6 +207,76 @@ static void conv4j_gemm_pack_columns(const conv4j_columns *s, int j0, int nr, in
     }
 }
 
+/* The same for a transposed B, the column matrix's transpose (the weight gradient's gy · colᵀ):
+   bp[k*NR + c] = column-matrix entry (j0 + c, p0 + k). Sixteen matrix rows at a time are read as
+   16 pixels each, one masked load (two and a permute at stride 2) per run of pixels along an
+   output row, and turned in registers. The loads' masks and offsets depend only on the run and the
+   kernel column (the row offsets on the run and the kernel row), so they are worked out once per
+   16 pixels for all the panel's rows. Column stride 1 or 2 and kernels up to CONV4J_PACK_KW only
+   (see conv4j_sgemm_columns). */
+CONV4J_AVX512
+static void conv4j_gemm_pack_columns_t(const conv4j_columns *s, int j0, int nr, int p0, int kc, float *bp, int NV) {
+    const int NR = 16 * NV, khkw = s->kh * s->kw, sw = s->sw;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    /* each row of the panel: its channel's plane, kernel row and kernel column (rows past nr: none) */
+    const float *plane[64];
+    int kp[64], kq[64];
+    for (int i = 0; i < NR; i++) {
+        int jr = j0 + i, tap = jr % khkw;
+        plane[i] = i < nr ? s->x + (size_t)(jr / khkw) * s->h * s->w : 0;
+        kp[i] = tap / s->kw;
+        kq[i] = tap % s->kw;
+    }
+    for (int k0 = 0; k0 < kc; k0 += 16) {
+        int kn = kc - k0 < 16 ? kc - k0 : 16, runs = 0;
+        /* per run u of pixels along an output row: the lanes it fills; per kernel row, the offset of
+           its input row (-1: padding); per kernel column, the offset of the input column of lane 0
+           and the masks of the loads */
+        __mmask16 lanes[16], m0[16][CONV4J_PACK_KW], m1[16][CONV4J_PACK_KW];
+        long long rowoff[16][CONV4J_PACK_KW], coloff[16][CONV4J_PACK_KW];
+        for (int c = 0; c < kn; runs++) {
+            int pix = p0 + k0 + c, r = pix / s->ow, j = pix - r * s->ow, n = s->ow - j < kn - c ? s->ow - j : kn - c;
+            lanes[runs] = conv4j_lanes(c + n) & (__mmask16)~conv4j_lanes(c);
+            for (int p = 0; p < s->kh; p++) {
+                long long ih = (long long)(s->oh0 + r) * s->sh - s->pt + (long long)p * s->dh;
+                rowoff[runs][p] = ih >= 0 && ih < s->h ? ih * s->w : -1;
+            }
+            for (int q = 0; q < s->kw; q++) {
+                long long b = (long long)j * sw - s->pl + (long long)q * s->dw - (long long)sw * c; /* lane l reads column b + l*sw */
+                coloff[runs][q] = b;
+                if (sw == 1) {
+                    m0[runs][q] = lanes[runs] & conv4j_lanes(s->w - b) & (__mmask16)~conv4j_lanes(-b);
+                } else {
+                    long long lo = 2LL * c > -b ? 2LL * c : -b, hi = 2LL * (c + n) < s->w - b ? 2LL * (c + n) : s->w - b;
+                    m0[runs][q] = conv4j_lanes(hi) & (__mmask16)~conv4j_lanes(lo);
+                    m1[runs][q] = conv4j_lanes(hi - 16) & (__mmask16)~conv4j_lanes(lo - 16);
+                }
+            }
+            c += n;
+        }
+        for (int v = 0; v < NV; v++) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) {
+                const int e = 16 * v + i, p = kp[e], q = kq[e];
+                __m512 row = _mm512_setzero_ps();
+                for (int u = 0; u < runs && plane[e]; u++) {
+                    if (rowoff[u][p] < 0) continue;
+                    const float *src = plane[e] + rowoff[u][p] + coloff[u][q];
+                    if (sw == 1) {
+                        row = _mm512_mask_loadu_ps(row, m0[u][q], src);
+                    } else {
+                        __m512 a0 = _mm512_maskz_loadu_ps(m0[u][q], src), a1 = _mm512_maskz_loadu_ps(m1[u][q], src + 16);
+                        row = _mm512_mask_mov_ps(row, lanes[u], _mm512_permutex2var_ps(a0, even, a1));
+                    }
+                }
+                r[i] = row;
+            }
+            conv4j_transpose16(r);
+            for (int l = 0; l < kn; l++) _mm512_store_ps(bp + (size_t)(k0 + l) * NR + 16 * v, r[l]);
+        }
+    }
+}
+
 /* C block (m <= MR rows, n <= 16·NV columns, row stride ldc) = beta * C + panel product over kc.
    The transposed variant is the same product for Cᵀ: its rows are columns of C and its vectors run
    down C's columns, so each 16-row slice is turned in registers before it is stored. */
@@ -294,7 +364,9 @@ static void conv4j_gemm_blocked(int ta, int tb, int m, int n, int k, const float
                 for (int jp = 0; jp < jpanels; jp++) {
                     int c0 = j0 + jp * NR, nr = n - c0 < NR ? n - c0 : NR;
                     int nv = conv4j_gemm_vectors(kernel, nr, NV);
-                    if (columns) {
+                    if (columns && tb) {
+                        conv4j_gemm_pack_columns_t(columns, c0, nr, p0, kc, bp + (size_t)jp * NR * kc, nv);
+                    } else if (columns) {
                         conv4j_gemm_pack_columns(columns, c0, nr, p0, kc, bp + (size_t)jp * NR * kc, nv);
                     } else {
                         conv4j_gemm_pack_b(b, ldb, tb, c0, nr, p0, kc, bp + (size_t)jp * NR * kc, nv);
@@ -348,16 +420,19 @@ static inline long long conv4j_gemm_pack_size(void) {
 static inline int conv4j_gemm_min_columns(void) { return CONV4J_GEMM_MIN_N; }
 static inline int conv4j_gemm_min_transposed_rows(void) { return CONV4J_GEMM_MIN_T_ROWS; }
 
-/* Row-major C (m x n) = beta * C + A (m x k) * the column matrix of `columns` (k x n), gathered
-   from the image while B is packed, where conv4j_sgemm would run the product on its own kernel:
-   returns 1 then, else 0 without doing anything (the caller builds the matrix and calls
-   conv4j_sgemm). */
-static inline int conv4j_sgemm_columns(int m, int n, int k, const float *a, int lda, const conv4j_columns *columns,
+/* Row-major C (m x n) = beta * C + A (m x k) * op(B), B being the column matrix of `columns` (k x n),
+   or with tb its transpose (the matrix is then n x k), gathered from the image while B is packed,
+   where conv4j_sgemm would run the product on its own kernel: returns 1 then, else 0 without doing
+   anything (the caller builds the matrix and calls conv4j_sgemm). */
+static inline int conv4j_sgemm_columns(int tb, int m, int n, int k, const float *a, int lda, const conv4j_columns *columns,
                                        float beta, float *c, int ldc, float *pack) {
 #ifdef CONV4J_AVX512
-    if (conv4j_gemm_variant(0, 0, m, n, k, pack) == 1) {
+    /* the transposed gather handles the strides and kernel sizes of its masks only; elsewhere
+       building the matrix is faster than a scalar gather */
+    if (tb && ((columns->sw != 1 && columns->sw != 2) || columns->kw > CONV4J_PACK_KW || columns->kh > CONV4J_PACK_KW)) return 0;
+    if (conv4j_gemm_variant(0, tb, m, n, k, pack) == 1) {
         static const conv4j_gemm_kernel_fn wide[3] = {conv4j_gemm_kernel_8x16, conv4j_gemm_kernel_8x32, conv4j_gemm_kernel_8x48};
-        conv4j_gemm_blocked(0, 0, m, n, k, a, lda, 0, 0, columns, beta, c, ldc, pack, 8, 3, wide, 0);
+        conv4j_gemm_blocked(0, tb, m, n, k, a, lda, 0, 0, columns, beta, c, ldc, pack, 8, 3, wide, 0);
         return 1;
     }
 #endif

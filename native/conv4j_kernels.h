@@ -61,7 +61,7 @@ static inline void conv4j_forward_band(const float *x, long long xoff, const flo
     }
     if (!pointwise) {
         const conv4j_columns columns = {x, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, ow};
-        if (conv4j_sgemm_columns(og, cols, K, wt, K, &columns, beta, yb, P, pack)) return;
+        if (conv4j_sgemm_columns(0, og, cols, K, wt, K, &columns, beta, yb, P, pack)) return;
     }
     int ldb;
     const float *b = conv4j_band_columns(x, col, pointwise, cg, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh0, rows, ow, &ldb);
@@ -98,6 +98,10 @@ static inline void conv4j_backward_weights_band(const float *x, long long xoff, 
                                                 int oh0, int rows) {
     x += xoff; gy += gyoff; gw += gwoff;
     const int K = cg * kh * kw, P = oh * ow, cols = rows * ow, kb = cn * kh * kw;
+    if (!pointwise) {
+        const conv4j_columns columns = {x, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, ow};
+        if (conv4j_sgemm_columns(1, og, kb, cols, gy + (size_t)oh0 * ow, P, &columns, beta, gw, K, pack)) return;
+    }
     int ldb;
     const float *b = conv4j_band_columns(x, col, pointwise, cn, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh0, rows, ow, &ldb);
     conv4j_sgemm(0, 1, og, kb, cols, gy + (size_t)oh0 * ow, P, b, ldb, beta, gw, K, pack);

@@ -201,6 +201,55 @@ int main(void) {
         fprintf(stderr, "only %d bands ran on the gathering kernel\n", gathered);
         failures++;
     }
+    /* weight gradients of channel blocks of 256 matrix rows and more, whose products conv4j's kernel
+       runs gathering the column matrix's transpose from the image: strides 1 to 3, dilation,
+       padding, short and long rows, bands, overwrite and accumulate */
+    int gatheredT = 0, weightBands = 0;
+    for (int t = 0; t < 30 && !failures; t++) {
+        int KH = 1 + rand() % 5, KW = 1 + rand() % 5, cg = 2 + (260 / (KH * KW)) + rand() % 8, c0 = rand() % 2, cn = cg - c0;
+        int O = 1 + rand() % 20, sh = 1 + rand() % 3, sw = 1 + rand() % 3, dh = 1 + rand() % 2, dw = 1 + rand() % 2;
+        int pt = rand() % 3, pb = rand() % 3, pl = rand() % 3, pr = rand() % 3;
+        int H = dh * (KH - 1) + 1 + rand() % 20, W = dw * (KW - 1) + 1 + rand() % (t % 3 ? 40 : 8);
+        int OH = (H + pt + pb - dh * (KH - 1) - 1) / sh + 1, OW = (W + pl + pr - dw * (KW - 1) - 1) / sw + 1;
+        int K = cg * KH * KW, kb = cn * KH * KW, P = OH * OW, accumulate = t % 2;
+        float *x = rnd((size_t)cg * H * W), *gy = rnd((size_t)O * P), *gw = rnd((size_t)O * K), *col = rnd((size_t)kb * P);
+        float *before = malloc(sizeof(float) * (size_t)O * K);
+        memcpy(before, gw, sizeof(float) * (size_t)O * K);
+        int rows = t % 4 == 0 ? (OH + 1) / 2 : OH;
+        for (int r0 = 0; r0 < OH; r0 += rows) {
+            int r = r0 + rows > OH ? OH - r0 : rows;
+            gatheredT += conv4j_gemm_variant(0, 1, O, kb, r * OW, pack) == 1 && (sw == 1 || sw == 2);
+            conv4j_backward_weights_band(x, (long long)c0 * H * W, gy, 0, gw, (long long)c0 * KH * KW, col, pack, 0,
+                                         accumulate || r0 > 0 ? 1.f : 0.f, cg, cn, H, W, O, KH, KW, OH, OW,
+                                         sh, sw, pt, pl, dh, dw, r0, r);
+        }
+        weightBands++;
+        for (int o = 0; o < O && !failures; o++)
+            for (int e = 0; e < K && !failures; e++) {
+                int c = e / (KH * KW), p = e / KW % KH, q = e % KW;
+                double ref = before[(size_t)o * K + e];
+                if (c >= c0) {
+                    ref = accumulate ? ref : 0.;
+                    for (int i = 0; i < OH; i++)
+                        for (int j = 0; j < OW; j++) {
+                            int ih = i * sh - pt + p * dh, iw = j * sw - pl + q * dw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            ref += (double)gy[(size_t)o * P + (size_t)i * OW + j] * x[((size_t)c * H + ih) * W + iw];
+                        }
+                }
+                double got = gw[(size_t)o * K + e];
+                if (fabs(got - ref) > 1e-4 * (1 + fabs(ref))) {
+                    fprintf(stderr, "gathered weight gradient mismatch at case %d (%dx%d, kernel %dx%d, stride %d,%d) o=%d entry %d: %g vs %g\n",
+                            t, H, W, KH, KW, sh, sw, o, e, got, ref);
+                    failures++;
+                }
+            }
+        free(x); free(gy); free(gw); free(col); free(before);
+    }
+    if (packed && gatheredT < 15) {
+        fprintf(stderr, "only %d weight-gradient bands ran on the gathering kernel\n", gatheredT);
+        failures++;
+    }
     /* conv4j_sgemm, on its own kernels where the CPU has them: wide and narrow, every transpose, edges of every block
        size, beta 0, 1 and in between, padded leading dimensions; C's padding must stay untouched */
     int products = 0;
@@ -235,8 +284,9 @@ int main(void) {
         free(a); free(bm); free(c); free(c0);
     }
     free(pack);
-    printf("conv4j native self-test: %d convolutions, %d wide forward bands (%d gathering the column matrix), %d depthwise weight gradients, "
-           "20 bias gradients and %d products (%s), %s\n", runs, wide, gathered, dwg, products,
+    printf("conv4j native self-test: %d convolutions, %d wide forward bands (%d gathering the column matrix), %d weight gradients of "
+           "wide channel blocks (%d bands gathering), %d depthwise weight gradients, 20 bias gradients and %d products (%s), %s\n",
+           runs, wide, gathered, weightBands, gatheredT, dwg, products,
            packed ? "on conv4j's AVX-512 kernels where faster" : "all in OpenBLAS", failures ? "FAILED" : "all match");
     return failures ? 1 : 0;
 }
