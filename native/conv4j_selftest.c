@@ -99,6 +99,39 @@ int main(void) {
         free(x); free(w); free(b); free(y); free(col);
         if (failures) break;
     }
+    /* col2im against its definition, for kernels up to 9 wide (the stride-2 paths for wide kernels),
+       strides 1 to 3, dilation, padding, bands, rows of up to 70 */
+    int scatters = 0;
+    for (int t = 0; t < 60 && !failures; t++) {
+        int cn = 1 + rand() % 3, KH = 1 + rand() % 9, KW = 1 + rand() % 9, sh = 1 + rand() % 3, sw = t % 2 ? 2 : 1 + rand() % 3;
+        int dh = 1 + rand() % 2, dw = 1 + rand() % 2, pt = rand() % 4, pl = rand() % 4, pb = rand() % 4, pr = rand() % 4;
+        int H = dh * (KH - 1) + 1 + rand() % 12, W = dw * (KW - 1) + 1 + rand() % 70;
+        int OH = (H + pt + pb - dh * (KH - 1) - 1) / sh + 1, OW = (W + pl + pr - dw * (KW - 1) - 1) / sw + 1;
+        int oh0 = rand() % OH, rows = 1 + rand() % (OH - oh0);
+        size_t n = (size_t)cn * KH * KW * rows * OW;
+        float *colm = rnd(n), *gx = rnd((size_t)cn * H * W);
+        double *ref = malloc(sizeof(double) * (size_t)cn * H * W);
+        for (size_t e = 0; e < (size_t)cn * H * W; e++) ref[e] = gx[e];
+        for (int c = 0; c < cn; c++)
+            for (int p = 0; p < KH; p++)
+                for (int q = 0; q < KW; q++)
+                    for (int r = 0; r < rows; r++)
+                        for (int j = 0; j < OW; j++) {
+                            int ih = (oh0 + r) * sh - pt + p * dh, iw = j * sw - pl + q * dw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            ref[((size_t)c * H + ih) * W + iw] += colm[(((size_t)(c * KH + p) * KW + q) * rows + r) * OW + j];
+                        }
+        conv4j_col2im(colm, cn, H, W, KH, KW, pt, pl, sh, sw, dh, dw, oh0, rows, OW, gx);
+        for (size_t e = 0; e < (size_t)cn * H * W && !failures; e++) {
+            if (fabs(gx[e] - ref[e]) > 1e-5 * (1 + fabs(ref[e]))) {
+                fprintf(stderr, "col2im mismatch at case %d (%dx%d, kernel %dx%d, stride %d,%d, element %zu): %g vs %g\n",
+                        t, H, W, KH, KW, sh, sw, e, gx[e], ref[e]);
+                failures++;
+            }
+        }
+        scatters++;
+        free(colm); free(gx); free(ref);
+    }
     /* the depthwise input gradient on rows wide enough for its phase rows (32 outputs and more) */
     for (int t = 0; t < 12 && !failures; t++) {
         int C = 1 + rand() % 3, mult = 1 + rand() % 2, O = C * mult, H = 1 + rand() % 9, W = 60 + rand() % 90;
@@ -285,8 +318,8 @@ int main(void) {
     }
     free(pack);
     printf("conv4j native self-test: %d convolutions, %d wide forward bands (%d gathering the column matrix), %d weight gradients of "
-           "wide channel blocks (%d bands gathering), %d depthwise weight gradients, 20 bias gradients and %d products (%s), %s\n",
-           runs, wide, gathered, weightBands, gatheredT, dwg, products,
+           "wide channel blocks (%d bands gathering), %d col2im, %d depthwise weight gradients, 20 bias gradients and %d products (%s), %s\n",
+           runs, wide, gathered, weightBands, gatheredT, scatters, dwg, products,
            packed ? "on conv4j's AVX-512 kernels where faster" : "all in OpenBLAS", failures ? "FAILED" : "all match");
     return failures ? 1 : 0;
 }
