@@ -101,14 +101,8 @@ static void conv4j_stride2_add_row(float *row, int iw0, const float *col, int lo
     const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
     for (int j = lo; j < hi; j += 16) {
         int n = hi - j < 16 ? hi - j : 16;
-        __mmask16 m0 = 0x5555, m1 = 0x5555;
-        if (n < 16) {
-            m0 = m1 = 0;
-            for (int i = 0; i < n; i++) {
-                if (i < 8) m0 |= (__mmask16)(1u << (2 * i));
-                else m1 |= (__mmask16)(1u << (2 * (i - 8)));
-            }
-        }
+        /* the even lanes of the 2n positions written */
+        __mmask16 m0 = (__mmask16)(0x5555u & conv4j_lanes(2 * n)), m1 = (__mmask16)(0x5555u & conv4j_lanes(2 * n - 16));
         __m512 v = _mm512_maskz_loadu_ps(conv4j_lanes(n), col + j);
         float *at = row + 2LL * j + iw0;
         _mm512_mask_storeu_ps(at, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, at), _mm512_permutexvar_ps(first, v)));

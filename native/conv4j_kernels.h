@@ -40,13 +40,16 @@ static inline const float *conv4j_band_columns(const float *x, float *col, int p
 }
 
 /* One band [oh0, oh0+rows) of one group of one image: y band = W_g * col (+ bias).
-   Channel and weight offsets are already applied by the caller; y has row stride oh*ow. */
-static inline void conv4j_forward_band(const float *x, long long xoff, const float *wt, long long woff,
-                                       const float *bias, long long boff, float *y, long long yoff,
-                                       float *col, float *pack, int pointwise,
-                                       int cg, int h, int w, int og, int kh, int kw, int oh, int ow,
-                                       int sh, int sw, int pt, int pl, int dh, int dw,
-                                       int oh0, int rows) {
+   Channel and weight offsets are already applied by the caller; y has row stride oh*ow. With
+   `ready`, col already holds this band's column matrix (built by a call for another block of
+   output channels). Returns 1 when col holds the matrix afterwards, 0 when the product gathered it
+   from the image instead (or the kernel is pointwise). */
+static inline int conv4j_forward_band(const float *x, long long xoff, const float *wt, long long woff,
+                                      const float *bias, long long boff, float *y, long long yoff,
+                                      float *col, float *pack, int pointwise, int ready,
+                                      int cg, int h, int w, int og, int kh, int kw, int oh, int ow,
+                                      int sh, int sw, int pt, int pl, int dh, int dw,
+                                      int oh0, int rows) {
     x += xoff; wt += woff; y += yoff;
     const int K = cg * kh * kw, P = oh * ow, cols = rows * ow;
     float *yb = y + (size_t)oh0 * ow;
@@ -59,13 +62,18 @@ static inline void conv4j_forward_band(const float *x, long long xoff, const flo
         }
         beta = 1.f;
     }
+    if (ready && !pointwise) {
+        conv4j_sgemm(0, 0, og, cols, K, wt, K, col, cols, beta, yb, P, pack);
+        return 1;
+    }
     if (!pointwise) {
         const conv4j_columns columns = {x, h, w, kh, kw, pt, pl, sh, sw, dh, dw, oh0, ow};
-        if (conv4j_sgemm_columns(0, og, cols, K, wt, K, &columns, beta, yb, P, pack)) return;
+        if (conv4j_sgemm_columns(0, og, cols, K, wt, K, &columns, beta, yb, P, pack)) return 0;
     }
     int ldb;
     const float *b = conv4j_band_columns(x, col, pointwise, cg, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh0, rows, ow, &ldb);
     conv4j_sgemm(0, 0, og, cols, K, wt, K, b, ldb, beta, yb, P, pack);
+    return !pointwise;
 }
 
 /* Input gradient of channels [c0, c0+cn) of one group of one image, from output rows [oh0, oh0+rows):

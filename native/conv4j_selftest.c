@@ -81,7 +81,7 @@ int main(void) {
             for (int g = 0; g < G; g++)
                 for (int r0 = 0; r0 < OH; r0 += rows)
                     conv4j_forward_band(x, (long long)g * cg * H * W, w, (long long)g * og * K, b, (long long)g * og,
-                                        y, (long long)g * og * P, col, NULL, 0, cg, H, W, og, KH, KW, OH, OW,
+                                        y, (long long)g * og * P, col, NULL, 0, 0, cg, H, W, og, KH, KW, OH, OW,
                                         sh, sw, pt, pl, dh, dw, r0, r0 + rows > OH ? OH - r0 : rows);
         }
         for (int o = 0; o < O && !failures; o++)
@@ -197,7 +197,7 @@ int main(void) {
        per panel), kernels wider than the masks kept per panel, bands starting inside the image */
     long long packed = conv4j_gemm_pack_size();
     float *pack = packed ? malloc(sizeof(float) * (size_t)packed) : NULL;
-    int gathered = 0, wide = 0;
+    int gathered = 0, wide = 0, reused = 0;
     for (int t = 0; t < 60 && !failures; t++) {
         int cg = 1 + rand() % 5, O = 1 + rand() % 40, KH = 1 + rand() % 5, KW = t % 6 == 0 ? 17 + rand() % 4 : 1 + rand() % 5;
         int sh = 1 + rand() % 3, sw = 1 + rand() % 3, dh = 1 + rand() % 2, dw = 1 + rand() % 2;
@@ -209,11 +209,21 @@ int main(void) {
         float *x = rnd((size_t)cg * H * W), *w = rnd((size_t)O * K), *b = t % 2 ? rnd(O) : NULL, *y = rnd((size_t)O * P);
         float *col = rnd((size_t)K * P); /* for bands that build the matrix */
         int rows = t % 4 == 0 ? (OH + 1) / 2 : OH;
+        /* two blocks of output channels per band; the second reuses the column matrix where the
+           first built it (every third case without the packing buffer, so that it does) */
+        float *pk = t % 3 == 2 ? NULL : pack;
+        int o1 = O / 2;
         for (int r0 = 0; r0 < OH; r0 += rows) {
-            int r = r0 + rows > OH ? OH - r0 : rows;
-            gathered += conv4j_gemm_variant(0, 0, O, r * OW, K, pack) == 1;
-            conv4j_forward_band(x, 0, w, 0, b, 0, y, 0, col, pack, 0, cg, H, W, O, KH, KW, OH, OW,
-                                sh, sw, pt, pl, dh, dw, r0, r);
+            int r = r0 + rows > OH ? OH - r0 : rows, built = 0;
+            if (o1 > 0) {
+                gathered += conv4j_gemm_variant(0, 0, o1, r * OW, K, pk) == 1;
+                built = conv4j_forward_band(x, 0, w, 0, b, 0, y, 0, col, pk, 0, 0, cg, H, W, o1, KH, KW, OH, OW,
+                                            sh, sw, pt, pl, dh, dw, r0, r);
+            }
+            reused += built;
+            gathered += conv4j_gemm_variant(0, 0, O - o1, r * OW, K, pk) == 1;
+            conv4j_forward_band(x, 0, w, (long long)o1 * K, b, o1, y, (long long)o1 * P, col, pk, 0, built, cg, H, W, O - o1,
+                                KH, KW, OH, OW, sh, sw, pt, pl, dh, dw, r0, r);
         }
         wide++;
         for (int o = 0; o < O && !failures; o++)
@@ -230,8 +240,8 @@ int main(void) {
                 }
         free(x); free(w); free(b); free(y); free(col);
     }
-    if (packed && gathered < 40) {
-        fprintf(stderr, "only %d bands ran on the gathering kernel\n", gathered);
+    if ((packed && gathered < 40) || reused < 10) {
+        fprintf(stderr, "only %d bands ran on the gathering kernel and %d reused a column matrix\n", gathered, reused);
         failures++;
     }
     /* weight gradients of channel blocks of 256 matrix rows and more, whose products conv4j's kernel
@@ -317,9 +327,9 @@ int main(void) {
         free(a); free(bm); free(c); free(c0);
     }
     free(pack);
-    printf("conv4j native self-test: %d convolutions, %d wide forward bands (%d gathering the column matrix), %d weight gradients of "
+    printf("conv4j native self-test: %d convolutions, %d wide forward bands (%d blocks gathering the column matrix, %d reusing one), %d weight gradients of "
            "wide channel blocks (%d bands gathering), %d col2im, %d depthwise weight gradients, 20 bias gradients and %d products (%s), %s\n",
-           runs, wide, gathered, weightBands, gatheredT, scatters, dwg, products,
+           runs, wide, gathered, reused, weightBands, gatheredT, scatters, dwg, products,
            packed ? "on conv4j's AVX-512 kernels where faster" : "all in OpenBLAS", failures ? "FAILED" : "all match");
     return failures ? 1 : 0;
 }

@@ -118,6 +118,7 @@ public final class BlasEngine extends AbstractConvEngine {
 
         Call start(ConvGeometry geometry) {
             g = geometry;
+            args.call++;
             return this;
         }
 

@@ -16,6 +16,15 @@ final class BlasPasses {
     /** The scratch buffers available to the thread running a unit. */
     interface Scratch {
         FloatPointer get(int kind, long floats);
+
+        /**
+         * Whether the {@link #COLUMNS} buffer holds the column matrix {@code key} (an image, group
+         * and band) of the call {@code a} is running, left there by an earlier unit of that call.
+         */
+        boolean holdsColumns(Args a, int key);
+
+        /** Records what the {@link #COLUMNS} buffer holds: matrix {@code key} of this call, or nothing (key -1). */
+        void heldColumns(Args a, int key);
     }
 
     /** The pointers one call works on; weights are the Winograd transform U when the pass uses Winograd. */
@@ -25,6 +34,8 @@ final class BlasPasses {
         FloatPointer wSource, transform;
         boolean flip;
         boolean accumulate;
+        /** Numbers the calls made with these arguments, so scratch left by an earlier call is never taken for this one's. */
+        long call;
         /**
          * The Winograd tile size of the pass being run (forward or backward-data), 2 or 4, or 0 for
          * none (see {@link Partition#winogradTile}).
@@ -89,9 +100,18 @@ final class BlasPasses {
             int blk = u % blocks, band = (u / blocks) % bands, grp = (u / (blocks * bands)) % g.groups;
             int n = u / (blocks * bands * g.groups);
             int oh0 = band * rows, r = Math.min(rows, g.oh - oh0), o0 = blk * ob;
-            FloatPointer col = g.isPointwise() ? null : s.get(COLUMNS, (long) g.k * r * g.ow);
-            NativeKernels.forwardBand(g, a.x, a.w, a.bias, a.y, col, pack(s, 0, (long) r * g.ow, false), n, grp, o0,
-                    Math.min(ob, g.og - o0), oh0, r);
+            if (g.isPointwise()) {
+                NativeKernels.forwardBand(g, a.x, a.w, a.bias, a.y, null, pack(s, 0, (long) r * g.ow, false), n, grp, o0,
+                        Math.min(ob, g.og - o0), oh0, r);
+                return;
+            }
+            // blocks of output channels of one band share its column matrix when they run on one thread
+            int key = u / blocks;
+            FloatPointer col = s.get(COLUMNS, (long) g.k * r * g.ow);
+            boolean ready = blocks > 1 && s.holdsColumns(a, key);
+            boolean held = NativeKernels.forwardBand(g, a.x, a.w, a.bias, a.y, col, pack(s, 0, (long) r * g.ow, false), n, grp, o0,
+                    Math.min(ob, g.og - o0), oh0, r, ready);
+            s.heldColumns(a, held ? key : -1);
         }
     }
 

@@ -232,12 +232,12 @@ final class BlasPlan implements Conv2dPlan {
     private void execute(int which, int unitCount) {
         pass = which;
         units = unitCount;
+        args.call++;
         nextUnit.set(0);
         slotsUsed = Math.min(slots.length, unitCount);
         pool.run(slotsUsed, slotTask);
     }
 
-    /** Slot s runs units [s·units/slots, (s+1)·units/slots) on workspace s. */
     /** Runs units as they come (each on the workspace of slot s), so slots that start late take fewer. */
     private void runSlot(int s) {
         NativeWorkspace ws = slots[s];

@@ -9,6 +9,10 @@ import org.bytedeco.javacpp.FloatPointer;
  */
 final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
     private final FloatPointer[] buffers = new FloatPointer[BlasPasses.KINDS];
+    /** What the column buffer holds: matrix {@code columnsKey} of call {@code columnsCall} made with {@code columnsArgs}. */
+    private BlasPasses.Args columnsArgs;
+    private long columnsCall;
+    private int columnsKey = -1;
 
     @Override
     public FloatPointer get(int kind, long floats) {
@@ -17,6 +21,9 @@ final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
         }
         FloatPointer b = buffers[kind];
         if (b == null || b.limit() < floats) {
+            if (kind == BlasPasses.COLUMNS) {
+                columnsKey = -1;
+            }
             long size = b == null ? floats : Math.max(floats, b.limit() * 3 / 2);
             if (b != null) {
                 b.close();
@@ -25,6 +32,18 @@ final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
             buffers[kind] = b;
         }
         return b;
+    }
+
+    @Override
+    public boolean holdsColumns(BlasPasses.Args a, int key) {
+        return columnsKey == key && columnsArgs == a && columnsCall == a.call;
+    }
+
+    @Override
+    public void heldColumns(BlasPasses.Args a, int key) {
+        columnsArgs = key < 0 ? null : a;
+        columnsCall = a.call;
+        columnsKey = key;
     }
 
     /** Allocates every kind to at least the given sizes now. */
@@ -44,6 +63,8 @@ final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
 
     @Override
     public void close() {
+        columnsArgs = null;
+        columnsKey = -1;
         for (int k = 0; k < buffers.length; k++) {
             if (buffers[k] != null) {
                 buffers[k].close();

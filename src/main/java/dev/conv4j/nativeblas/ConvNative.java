@@ -26,9 +26,9 @@ final class ConvNative {
     private ConvNative() {
     }
 
-    static native void conv4j_forward_band(@Const FloatPointer x, long xoff, @Const FloatPointer w, long woff,
+    static native int conv4j_forward_band(@Const FloatPointer x, long xoff, @Const FloatPointer w, long woff,
             @Const FloatPointer bias, long boff, FloatPointer y, long yoff, FloatPointer col, FloatPointer pack,
-            int pointwise, int cg, int h, int wd, int og, int kh, int kw, int oh, int ow,
+            int pointwise, int ready, int cg, int h, int wd, int og, int kh, int kw, int oh, int ow,
             int sh, int sw, int pt, int pl, int dh, int dw, int oh0, int rows);
 
     static native void conv4j_backward_data_band(@Const FloatPointer gy, long gyoff, @Const FloatPointer w, long woff,

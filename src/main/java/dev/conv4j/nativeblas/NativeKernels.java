@@ -53,6 +53,19 @@ public final class NativeKernels {
      */
     public static void forwardBand(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias, FloatPointer y,
                                    FloatPointer col, FloatPointer pack, int n, int grp, int o0, int on, int oh0, int rows) {
+        forwardBand(g, x, w, bias, y, col, pack, n, grp, o0, on, oh0, rows, false);
+    }
+
+    /**
+     * The same, where {@code columnsReady} says that {@code col} already holds the column matrix of
+     * this image, group and band (built by an earlier call for another block of output channels).
+     *
+     * @return whether {@code col} holds that matrix after the call (false when the product gathered
+     *         it from the image instead, or the kernel is pointwise)
+     */
+    public static boolean forwardBand(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias, FloatPointer y,
+                                      FloatPointer col, FloatPointer pack, int n, int grp, int o0, int on, int oh0, int rows,
+                                      boolean columnsReady) {
         checkBand(g, oh0, rows);
         checkRange(o0, on, g.og, "output channel block");
         checkRange(n, 1, g.n, "image");
@@ -71,9 +84,9 @@ public final class NativeKernels {
         if (!pw) {
             check(col, 0, (long) g.k * rows * g.ow, "column workspace");
         }
-        ConvNative.conv4j_forward_band(x, xoff, w, woff, bias, oc, y, yoff, pw ? null : col, pack(pack), pw ? 1 : 0,
-                g.cg, g.h, g.w, on, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
-                g.dilationH, g.dilationW, oh0, rows);
+        return ConvNative.conv4j_forward_band(x, xoff, w, woff, bias, oc, y, yoff, pw ? null : col, pack(pack), pw ? 1 : 0,
+                columnsReady && !pw ? 1 : 0, g.cg, g.h, g.w, on, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
+                g.dilationH, g.dilationW, oh0, rows) != 0;
     }
 
     /**

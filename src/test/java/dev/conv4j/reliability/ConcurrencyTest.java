@@ -195,6 +195,9 @@ class ConcurrencyTest {
         {"depthwise 64ch 28x28 batch 4", Conv2dParams.builder().groups(64).padding(1).build(), new int[] {4, 64, 28, 28}, new int[] {64, 1, 3, 3}},
         {"pointwise 64ch 28x28 batch 4", Conv2dParams.DEFAULT, new int[] {4, 64, 28, 28}, new int[] {32, 64, 1, 1}},
         {"dilated 5x5", Conv2dParams.builder().dilation(2).padding(4).build(), new int[] {2, 24, 33, 31}, new int[] {16, 24, 5, 5}},
+        // blocks of output channels of one band: on one thread they share its column matrix, on two each builds it
+        {"512 outputs on 7x7", Conv2dParams.builder().padding(1).algorithm(dev.conv4j.ConvAlgorithm.IM2COL).build(),
+            new int[] {1, 32, 7, 7}, new int[] {512, 32, 3, 3}},
     };
 
     /**
