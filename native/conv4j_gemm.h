@@ -117,6 +117,17 @@ static inline void conv4j_gather_run(float *dst, const float *src, long long iw0
     }
 }
 
+/* The next row of the column matrix: the next kernel column, row, then channel. */
+static inline void conv4j_next_tap(const conv4j_columns *s, int *ch, int *kp, int *q) {
+    if (++*q == s->kw) {
+        *q = 0;
+        if (++*kp == s->kh) {
+            *kp = 0;
+            ++*ch;
+        }
+    }
+}
+
 /* Runs a panel may have, and kernel columns, for conv4j_gemm_pack_columns to work out the masks of
    its loads once per panel rather than once per matrix row. */
 #define CONV4J_PACK_RUNS 8
@@ -178,13 +189,7 @@ static void conv4j_gemm_pack_columns(const conv4j_columns *s, int j0, int nr, in
                 }
             }
             for (int c = nr; c < NR; c += 16) _mm512_mask_storeu_ps(dst + c, conv4j_lanes(NR - c), _mm512_setzero_ps());
-            if (++q == s->kw) {
-                q = 0;
-                if (++kp == s->kh) {
-                    kp = 0;
-                    ch++;
-                }
-            }
+            conv4j_next_tap(s, &ch, &kp, &q);
         }
         return;
     }
@@ -197,13 +202,7 @@ static void conv4j_gemm_pack_columns(const conv4j_columns *s, int j0, int nr, in
             conv4j_gather_run(dst + at[i], src, (long long)col[i] * sw - s->pl + (long long)q * s->dw, sw, s->w, len[i]);
         }
         for (int c = nr; c < NR; c += 16) _mm512_mask_storeu_ps(dst + c, conv4j_lanes(NR - c), _mm512_setzero_ps());
-        if (++q == s->kw) {
-            q = 0;
-            if (++kp == s->kh) {
-                kp = 0;
-                ch++;
-            }
-        }
+        conv4j_next_tap(s, &ch, &kp, &q);
     }
 }
 
