@@ -23,6 +23,13 @@
  *        | 0 -2 -1  2  1  0 |       | 1/24  1/12   1/6  |        | 0  1 -1  8 -8  1 |
  *        | 0  2 -1 -2  1  0 |       | 1/24 -1/12   1/6  |
  *        | 0  4  0 -5  0  1 |       |   0     0     1   |
+ *
+ * Non-finite values break the identity behind these transforms: one NaN input pixel reaches every
+ * output of the tiles whose a x a patch holds it (a 5x5 block for m = 2, up to 8x8 for m = 4, where
+ * the definition makes a 3x3 block NaN), and an infinity meets its own negation and becomes NaN.
+ * Given the untransformed weights (conv4j_wino_repair), the output transform recomputes every tile
+ * that came out non-finite from the definition, so results match the direct methods everywhere; the
+ * check costs one comparison per output.
  */
 #ifndef CONV4J_WINOGRAD_H
 #define CONV4J_WINOGRAD_H
@@ -171,8 +178,8 @@ static inline void conv4j_wino_input_row(int m, const float *xc, int h, int w, i
     }
 }
 
-/* Aᵀ q A (+ bias) of one tile, q holding its a x a products: m rows of m values into r[i] + j0. */
-static inline void conv4j_wino_a_tile(int m, const float *q, float bias, float *const *r, int j0) {
+/* Aᵀ q A of one tile, q holding its a x a products: m rows of m values into r[i] + j0. */
+static inline void conv4j_wino_a_tile(int m, const float *q, float *const *r, int j0) {
     if (m == 2) {
         float t0[4], t1[4];
         for (int s = 0; s < 4; s++) {             /* Aᵀ q */
@@ -181,8 +188,8 @@ static inline void conv4j_wino_a_tile(int m, const float *q, float bias, float *
         }
         const float *t[2] = {t0, t1};
         for (int i = 0; i < 2; i++) {              /* (Aᵀ q) A */
-            r[i][j0] = bias + t[i][0] + t[i][1] + t[i][2];
-            r[i][j0 + 1] = bias + t[i][1] - t[i][2] - t[i][3];
+            r[i][j0] = t[i][0] + t[i][1] + t[i][2];
+            r[i][j0 + 1] = t[i][1] - t[i][2] - t[i][3];
         }
     } else {
         float t[4][6];
@@ -197,34 +204,86 @@ static inline void conv4j_wino_a_tile(int m, const float *q, float bias, float *
         for (int i = 0; i < 4; i++) {
             const float *e = t[i];
             const float p12 = e[1] + e[2], m12 = e[1] - e[2], p34 = e[3] + e[4], m34 = e[3] - e[4];
-            r[i][j0] = (e[0] + p12 + p34) / 576.f + bias;
-            r[i][j0 + 1] = (m12 + 2.f * m34) / 576.f + bias;
-            r[i][j0 + 2] = (p12 + 4.f * p34) / 576.f + bias;
-            r[i][j0 + 3] = (m12 + 8.f * m34 + e[5]) / 576.f + bias;
+            r[i][j0] = (e[0] + p12 + p34) / 576.f;
+            r[i][j0 + 1] = (m12 + 2.f * m34) / 576.f;
+            r[i][j0 + 2] = (p12 + 4.f * p34) / 576.f;
+            r[i][j0 + 3] = (m12 + 8.f * m34 + e[5]) / 576.f;
         }
     }
 }
 
-/* Aᵀ M A (+ bias) for the tiles tx in [tx0, tx1) of tile row ty of output channel plane yo, from
-   m[xi][o][k0 + (tx - tx0)], stored or added; outputs beyond oh x ow are dropped. */
+/* What the output transform needs to recompute a tile from the definition: the untransformed input
+   (of image n) and weights, in the orientation of the pass (forward: w is O x C x 3 x 3; input
+   gradient: w is the layer's, C x O x 3 x 3 here, turned by 180 degrees, and padded positions are
+   dropped rather than multiplied, as the gradient of the padded input is cropped). */
+typedef struct {
+    const float *x, *w;
+    int c_count, h, w_in, o_count, pt, pl, transposed;
+} conv4j_wino_repair;
+
+/* The m x m outputs (tile ty, tx; those inside oh x ow) of output channel o by the definition, without
+   bias, summed in double, into r[i] + j0. A padded input position of the forward pass is a zero that is
+   multiplied, so 0 · ∞ gives NaN as it does on the zero-padded input. */
+static void conv4j_wino_direct_tile(const conv4j_wino_repair *rp, const float *xn, int o, int m, int oh, int ow,
+                                    int ty, int tx, float *const *r, int j0) {
+    for (int i = 0; i < m && (long long)m * ty + i < oh; i++) {
+        for (int j = 0; j < m && (long long)m * tx + j < ow; j++) {
+            double sum = 0;
+            for (int c = 0; c < rp->c_count; c++) {
+                const float *xc = xn + (size_t)c * rp->h * rp->w_in;
+                for (int p = 0; p < 3; p++) {
+                    const long long ih = (long long)m * ty + i - rp->pt + p;
+                    for (int q = 0; q < 3; q++) {
+                        const long long iw = (long long)m * tx + j - rp->pl + q;
+                        const float k = rp->transposed ? rp->w[((size_t)c * rp->o_count + o) * 9 + (2 - p) * 3 + (2 - q)]
+                                                       : rp->w[((size_t)o * rp->c_count + c) * 9 + p * 3 + q];
+                        if (ih >= 0 && ih < rp->h && iw >= 0 && iw < rp->w_in) {
+                            sum += (double)xc[(size_t)ih * rp->w_in + iw] * k;
+                        } else if (!rp->transposed) {
+                            sum += 0.0 * k;
+                        }
+                    }
+                }
+            }
+            r[i][j0 + j] = (float)sum;
+        }
+    }
+}
+
+/* Aᵀ M A (+ bias) for the tiles tx in [tx0, tx1) of tile row ty of output channel o, plane yo, from
+   m[xi][o][k0 + (tx - tx0)], stored or added; outputs beyond oh x ow are dropped. With a repair, tiles
+   whose outputs came out non-finite are recomputed from the definition first (see the top). */
 static inline void conv4j_wino_output_row(int m, const float *mk, size_t mplane, float bias, float *yo, int oh,
-                                          int ow, int ty, int tx0, int tx1, float *scratch, int accumulate) {
+                                          int ow, int ty, int tx0, int tx1, float *scratch, int accumulate,
+                                          const conv4j_wino_repair *rp, const float *xn, int o) {
     const int a = m + 2, n = tx1 - tx0, a2 = a * a;
     float *r[4];
     for (int i = 0; i < m; i++) r[i] = scratch + (size_t)i * (m * n + 2);
     for (int k = 0; k < n; k++) {
         float q[36];
         for (int xi = 0; xi < a2; xi++) q[xi] = mk[(size_t)xi * mplane + k];
-        conv4j_wino_a_tile(m, q, bias, r, m * k);
+        conv4j_wino_a_tile(m, q, r, m * k);
     }
     int j0 = m * tx0, cols = m * n;
     if (j0 + cols > ow) cols = ow - j0;
-    for (int i = 0; i < m && (long long)m * ty + i < oh; i++) {
+    const int rows = (long long)m * ty + m <= oh ? m : oh - m * ty;
+    if (rp) {
+        int bad = 0;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) bad |= !(r[i][j] - r[i][j] == 0.f);   /* NaN or ±∞ */
+        for (int k = 0; bad && k < n; k++) {
+            int tile_bad = 0;
+            for (int i = 0; i < rows; i++)
+                for (int j = m * k; j < m * k + m && j < cols; j++) tile_bad |= !(r[i][j] - r[i][j] == 0.f);
+            if (tile_bad) conv4j_wino_direct_tile(rp, xn, o, m, oh, ow, ty, tx0 + k, r, m * k);
+        }
+    }
+    for (int i = 0; i < rows; i++) {
         float *dst = yo + ((size_t)m * ty + i) * ow + j0;
         if (accumulate) {
             for (int j = 0; j < cols; j++) dst[j] += r[i][j];
         } else {
-            memcpy(dst, r[i], sizeof(float) * (size_t)cols);
+            for (int j = 0; j < cols; j++) dst[j] = r[i][j] + bias;
         }
     }
 }
@@ -240,11 +299,13 @@ static inline size_t conv4j_wino_ld(int tc) {
    to) y. v, m and u hold a² planes conv4j_wino_plane(C·ld), (on·ld), (O·C) apart,
    ld = conv4j_wino_ld(tc); u[xi] is O x C, or, with
    transpose_u, C x O (the forward transform of a layer whose input gradient this computes);
-   scratch holds 2a rows of m·tw + 2 floats. */
+   scratch holds 2a rows of m·tw + 2 floats. With w_raw (the untransformed weights, O x C x 3 x 3, or
+   the layer's C x O x 3 x 3 with transpose_u), tiles that come out non-finite are recomputed from the
+   definition; without, they keep Winograd's raw values. */
 static inline void conv4j_wino_tiles(const float *x, const float *u, const float *bias, float *y,
                                      float *v, float *mp, float *scratch, int c_count, int h, int w,
                                      int o_count, int oh, int ow, int pt, int pl, int t0, int tc, int m,
-                                     int transpose_u, int accumulate, int o0, int on) {
+                                     int transpose_u, int accumulate, int o0, int on, const float *w_raw) {
     const int a = m + 2;
     const int th = (oh + m - 1) / m, tw = (ow + m - 1) / m, per_image = th * tw;
     const size_t ld = conv4j_wino_ld(tc);
@@ -259,6 +320,7 @@ static inline void conv4j_wino_tiles(const float *x, const float *u, const float
         }
         k += tx1 - tx0;
     }
+    const conv4j_wino_repair repair = {x, w_raw, c_count, h, w, o_count, pt, pl, transpose_u};
     const size_t uplane = conv4j_wino_plane((size_t)o_count * c_count);
     for (int xi = 0; xi < a * a; xi++) {
         const float *uo = u + xi * uplane + (transpose_u ? (size_t)o0 : (size_t)o0 * c_count);
@@ -270,7 +332,8 @@ static inline void conv4j_wino_tiles(const float *x, const float *u, const float
         int tx1 = tx0 + (tc - k) < tw ? tx0 + (tc - k) : tw;
         for (int o = o0; o < o0 + on; o++) {
             conv4j_wino_output_row(m, mp + (size_t)(o - o0) * ld + k, mplane, bias ? bias[o] : 0.f,
-                                   y + ((size_t)n * o_count + o) * oh * ow, oh, ow, ty, tx0, tx1, scratch, accumulate);
+                                   y + ((size_t)n * o_count + o) * oh * ow, oh, ow, ty, tx0, tx1, scratch, accumulate,
+                                   w_raw ? &repair : NULL, x + (size_t)n * c_count * h * w, o);
         }
         k += tx1 - tx0;
     }

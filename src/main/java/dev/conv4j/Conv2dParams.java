@@ -1,6 +1,5 @@
 package dev.conv4j;
 
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -178,8 +177,9 @@ public final class Conv2dParams {
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(new int[] {strideH, strideW, padTop, padBottom, padLeft, padRight,
-            dilationH, dilationW, groups, autoPad.ordinal(), algorithm.ordinal()});
+        int h = 31 * (31 * (31 * (31 * (31 + strideH) + strideW) + padTop) + padBottom) + padLeft;
+        h = 31 * (31 * (31 * (31 * (31 * h + padRight) + dilationH) + dilationW) + groups) + autoPad.ordinal();
+        return 31 * h + algorithm.ordinal(); // computed in place: a call looks it up without allocating
     }
 
     @Override

@@ -19,8 +19,11 @@ import java.util.concurrent.ConcurrentMap;
  *
  * <p>Engines are thread-safe and cached: asking twice for the same engine and thread count
  * returns the same instance. The thread count is the most threads one call uses, the caller
- * included; the engine's helper threads are shared by all its callers, so concurrent calls never
- * multiply them. Setting {@code -Dconv4j.native=false} disables the native library.
+ * included (at most {@link #MAX_THREADS}); the engine's helper threads are shared by all its callers,
+ * so concurrent calls never multiply them, and an engine runs at most
+ * {@code -Dconv4j.maxConcurrentCalls} calls at once (default: twice the processors, at least 4;
+ * further callers wait), which bounds its memory whatever the number of threads calling it. Setting
+ * {@code -Dconv4j.native=false} disables the native library.
  */
 public final class ConvEngines {
     private static final System.Logger LOG = System.getLogger("dev.conv4j");
@@ -96,6 +99,9 @@ public final class ConvEngines {
 
     /** An engine by name: {@code naive}, {@code java} or {@code blas}. */
     public static ConvEngine byName(String name, int threads) {
+        if (name == null) {
+            throw new IllegalArgumentException("engine name must not be null (naive, java, blas)");
+        }
         switch (name) {
             case "naive":
                 return naive();
@@ -133,9 +139,12 @@ public final class ConvEngines {
         return Runtime.getRuntime().availableProcessors();
     }
 
+    /** The most threads an engine may use per call. */
+    public static final int MAX_THREADS = 4096;
+
     private static void checkThreads(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        if (threads < 1 || threads > MAX_THREADS) {
+            throw new IllegalArgumentException("threads must be between 1 and " + MAX_THREADS + ", got " + threads);
         }
     }
 }

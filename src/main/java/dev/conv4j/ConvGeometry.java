@@ -87,7 +87,8 @@ public final class ConvGeometry {
                     + "] would have more than " + Integer.MAX_VALUE + " elements: it does not fit the 32-bit sizes of"
                     + " BLAS and the native kernels" + context(inputShape, weightShape, g));
         }
-        if (exceedsInt(c / g, weightShape[2], weightShape[3], oh, ow)) {
+        // depthwise layers (one input channel per group) run on direct kernels and never build it
+        if (!(c / g == 1 && g > 1) && exceedsInt(c / g, weightShape[2], weightShape[3], oh, ow)) {
             throw new IllegalArgumentException("one image's column matrix ((C/G)*KH*KW = " + (c / g) + "*" + weightShape[2]
                     + "*" + weightShape[3] + " rows x OH*OW = " + oh + "*" + ow + " columns) exceeds " + Integer.MAX_VALUE
                     + " elements: it does not fit the 32-bit sizes of BLAS and the native kernels"

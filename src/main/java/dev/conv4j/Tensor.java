@@ -1,10 +1,9 @@
 package dev.conv4j;
 
 import dev.conv4j.nativeblas.NativeLibrary;
+import dev.conv4j.nativeblas.NativeMemory;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.lang.reflect.Field;
-import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -16,26 +15,35 @@ import org.bytedeco.javacpp.Pointer;
  * A dense float32 tensor in row-major (C) order, held off-heap.
  *
  * <p>Activations are N×C×H×W, weights O×(C/groups)×KH×KW, biases O. A tensor either owns its
- * memory ({@link #of}, {@link #zeros}), released by {@link #close()}, or is a zero-copy view of
- * memory owned by someone else ({@link #wrap(FloatBuffer, int...)}, {@link #wrap(FloatPointer, int...)}),
- * which {@code close()} only detaches from.
+ * memory ({@link #of}, {@link #zeros}), released by {@link #close()}, or is a view: of another
+ * tensor's memory ({@link #reshape}, {@link #view}), or of memory owned by someone else
+ * ({@link #wrap(FloatBuffer, int...)}, {@link #wrap(FloatPointer, int...)}). Closing a view only
+ * detaches it.
  *
  * <p><b>Memory.</b> Owned memory is allocated through JavaCPP (it counts in
- * {@link Pointer#totalBytes()}) and released at once by {@code close()}. Owned memory that is never
- * closed is released by JavaCPP's deallocator after the tensor becomes unreachable and is garbage
- * collected: a safety net, not a substitute for try-with-resources in a server. When JavaCPP's own
- * native library cannot load (a platform the jars do not cover), tensors fall back to Java direct
- * buffers, released the same two ways, and then hold at most {@link #MAX_BUFFER_ELEMENTS} elements.
+ * {@link Pointer#totalBytes()} and obeys JavaCPP's {@code maxBytes}) and belongs to the tensor alone,
+ * whatever JavaCPP {@code PointerScope} the allocating thread has open. {@code close()} releases it at
+ * once. Owned memory that is never closed is released after the tensor, and every buffer and pointer
+ * it handed out, became unreachable and were garbage collected: a safety net, not a substitute for
+ * try-with-resources in a server. When JavaCPP's own native library cannot load (a platform the jars
+ * do not cover), tensors fall back to direct buffers, released the same two ways, and then hold at
+ * most {@link #MAX_BUFFER_ELEMENTS} elements.
+ *
+ * <p><b>Views.</b> A view of a tensor ({@link #reshape}, {@link #view}, or {@code wrap} of a buffer or
+ * pointer that this class handed out) shares its memory and lives with it: once the tensor is closed,
+ * using the view throws {@link IllegalStateException}. A view of memory conv4j does not own keeps that
+ * memory reachable, and one of a JavaCPP allocation refuses to be used once that allocation was freed;
+ * memory freed by other means (a raw {@code free}, another library's own release) cannot be detected.
  *
  * <p><b>Sizes.</b> A tensor holds at most {@link Integer#MAX_VALUE} elements, so every element index
  * fits the {@code int} arguments of BLAS. Every dimension must be at least 1; rank 0 (a scalar) is allowed.
  *
  * <p><b>Threads and lifetime.</b> Reading a tensor from several threads at once is safe; writing it
  * while another thread reads or writes it is a data race, as for an array. Every engine call and every
- * copy method {@linkplain #acquire() acquires} the tensors it touches for its duration, and
- * {@code close()} on a tensor that is acquired throws {@link IllegalStateException} instead of
- * freeing memory that another thread is reading: closing never invalidates a running call. Using a
- * closed tensor throws {@link IllegalStateException}.
+ * copy method {@linkplain #acquire() acquires} the tensors it touches for its duration (a view
+ * acquires the tensor it views too), and {@code close()} on a tensor that is acquired throws
+ * {@link IllegalStateException} instead of freeing memory that another thread is reading: closing
+ * never invalidates a running call. Using a closed tensor throws {@link IllegalStateException}.
  */
 public final class Tensor implements AutoCloseable {
     /** The most elements a Java direct buffer can address (its capacity in bytes is an {@code int}). */
@@ -44,7 +52,6 @@ public final class Tensor implements AutoCloseable {
     /** {@link #users} value of a closed tensor; any other value counts the current users. */
     private static final int CLOSED = -1;
     private static final VarHandle USERS;
-    private static final BufferAddress ADDRESSES = new BufferAddress();
 
     static {
         try {
@@ -52,36 +59,50 @@ public final class Tensor implements AutoCloseable {
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
-        dev.conv4j.engine.TensorPointers.install(t -> t.engineView);
+        dev.conv4j.engine.TensorMemory.install(t -> t.engineView, Tensor::engineBuffer);
     }
 
     private final int[] shape;
     private final int size;
-    /** Owning (or, for a view, borrowing) pointer; null when the memory is a Java direct buffer. */
-    private final FloatPointer pointer;
-    /** The root buffer of owned direct-buffer memory, freed on close; null otherwise. */
-    private final ByteBuffer directRoot;
+    /** The address of element 0; 0 only for direct buffers whose address this JVM does not reveal. */
     private final long address;
-    private final boolean owner;
-    /** Keeps the memory of a view reachable for as long as the view is. */
+    /** The owning tensor whose memory this one views, or null (this tensor owns its memory, or wraps foreign memory). */
+    private final Tensor base;
+    /** Owned memory: a JavaCPP allocation, or, without JavaCPP, a direct-buffer block. Null for views. */
+    private final FloatPointer owned;
+    private final DirectMemory.Block block;
+    /** Foreign memory: what keeps it reachable (a buffer or a pointer), or null. */
     private final Object keepAlive;
-    private volatile FloatBuffer buffer;
-    /** The engines' own view of the memory: never handed to users, so nobody can move its position or limit. */
-    private final FloatPointer engineView;
+    /** Foreign memory from a JavaCPP allocation: the pointer that owns it, null once it is freed. */
+    private final Pointer foreignRoot;
+    /** Foreign direct-buffer memory without JavaCPP, on Java 22 and later: its lifetime (see DirectMemory). */
+    private final Object foreignLifetime;
+    /** The buffer whose memory this is, for views without JavaCPP: owned block, wrapped buffer, or base's. */
+    private final FloatBuffer direct;
+    /** The engines' own pointer, never handed out, so nobody can move its position or limit (null without JavaCPP). */
+    private final TensorPointer engineView;
+    /** The engines' own buffer, created on first use, likewise never handed out. */
+    private volatile FloatBuffer engineBuffer;
+    /** This owned tensor's memory as registered when a buffer or pointer of it was handed out. */
+    private Escapes.Entry escape;
     @SuppressWarnings("unused") // accessed through USERS
     private volatile int users;
 
-    private Tensor(int[] shape, int size, FloatPointer pointer, FloatBuffer buffer, ByteBuffer directRoot,
-                   long address, boolean owner, Object keepAlive) {
+    private Tensor(int[] shape, int size, long address, Tensor base, FloatPointer owned, DirectMemory.Block block,
+                   Object keepAlive, Pointer foreignRoot, FloatBuffer direct) {
         this.shape = shape;
         this.size = size;
-        this.pointer = pointer;
-        this.buffer = buffer;
-        this.directRoot = directRoot;
         this.address = address;
-        this.owner = owner;
+        this.base = base;
+        this.owned = owned;
+        this.block = block;
         this.keepAlive = keepAlive;
-        this.engineView = pointer == null ? null : Alias.at(address, size);
+        this.foreignRoot = foreignRoot;
+        this.direct = direct;
+        this.foreignLifetime = base == null && owned == null && block == null && !javacpp() && direct != null
+                ? DirectMemory.lifetime(direct) : null;
+        this.engineView = javacpp() ? new TensorPointer(null, address, size, null) : null;
+        this.engineBuffer = direct;
     }
 
     /** A new tensor holding a copy of {@code data}, whose length must equal the product of {@code shape}. */
@@ -96,10 +117,10 @@ public final class Tensor implements AutoCloseable {
                     + Arrays.toString(s) + " needs " + n);
         }
         Tensor t = allocate(s, n);
-        if (t.pointer != null) {
-            t.pointer.put(data, 0, n);
+        if (t.owned != null) {
+            t.owned.put(data, 0, n);
         } else {
-            t.buffer.put(0, data, 0, n);
+            t.direct.put(0, data, 0, n);
         }
         return t;
     }
@@ -108,16 +129,20 @@ public final class Tensor implements AutoCloseable {
     public static Tensor zeros(int... shape) {
         int[] s = checkShape(shape);
         Tensor t = allocate(s, elementCount(s));
-        if (t.pointer != null) {
-            t.pointer.zero();
-        } // a new direct buffer is already zeroed
+        if (t.owned != null) {
+            t.owned.zero();
+        } // a new direct block is already zeroed
         return t;
     }
 
     /**
      * A zero-copy view of a direct buffer: elements {@code [position, position + size)} of
      * {@code direct}. The buffer must be in native byte order. Writes through either are seen by the
-     * other. The view keeps the buffer reachable; {@code close()} does not free it.
+     * other. The view keeps the buffer reachable; {@code close()} does not free it. A buffer of a
+     * tensor's memory ({@link #buffer()}, or a slice or duplicate of one) gives a view of that tensor,
+     * unusable once the tensor is closed; wrapping one after the tensor was closed is refused.
+     *
+     * @throws IllegalStateException if the buffer is memory of a tensor that has been closed
      */
     public static Tensor wrap(FloatBuffer direct, int... shape) {
         if (direct == null) {
@@ -140,57 +165,180 @@ public final class Tensor implements AutoCloseable {
                     + Arrays.toString(s) + " needs " + n);
         }
         FloatBuffer slice = direct.slice().limit(n);
-        if (NativeLibrary.javacppFailure() == null) {
-            FloatPointer p = new FloatPointer(slice); // keeps the slice, and so the buffer's memory, reachable
-            return new Tensor(s, n, p, slice, null, p.address(), false, slice);
+        if (!javacpp() && !DirectMemory.alive(DirectMemory.lifetime(slice))) {
+            throw new IllegalStateException("the buffer's memory has been freed");
         }
-        return new Tensor(s, n, null, slice, null, ADDRESSES.of(slice), false, slice);
+        long addr = javacpp() ? TensorPointer.bufferAddress(slice) : DirectMemory.address(slice);
+        Tensor owner = ownerOf(addr, 4L * n, "buffer");
+        if (owner != null) {
+            return owner.viewAt(addr, s, n);
+        }
+        return new Tensor(s, n, addr, null, null, null, slice, null, slice);
     }
 
     /**
      * A zero-copy view of native memory: elements {@code [position, position + size)} of {@code pointer}.
-     * The pointer's limit must be set and leave room for the shape. The caller keeps owning the
-     * memory and must keep it allocated while the view is used: the view keeps {@code pointer}
-     * reachable (so its JavaCPP deallocator cannot run), and a view whose pointer was closed or
-     * deallocated refuses to be used, but memory freed by other means cannot be detected.
-     * {@code close()} does not free it.
+     * The memory must be one conv4j can bound: a JavaCPP allocation ({@code new FloatPointer(n)}, or a
+     * direct buffer behind a pointer) or a copy, cast or offset of one ({@code new FloatPointer(p)},
+     * {@code p.getPointer(i)}), or a tensor's own {@link #pointer()}. Its extent is measured in bytes
+     * from the allocation, whatever element type the pointer's class, limit and capacity count; a
+     * limit or capacity that is set must leave room for the shape too. The view keeps {@code pointer}
+     * reachable (so JavaCPP cannot free the memory) and refuses to be used once the allocation has been
+     * freed. A tensor's pointer gives a view of that tensor. {@code close()} does not free anything.
+     * For memory conv4j cannot bound (an address from other native code, {@code Pointer.malloc}),
+     * vouch for its size with a direct buffer over it and use {@link #wrap(FloatBuffer, int...)}.
+     *
+     * @throws IllegalArgumentException if the memory behind the pointer cannot be bounded, or is too
+     *                                  small for the shape
+     * @throws IllegalStateException    if it has been freed, or is memory of a tensor that has been closed
      */
     public static Tensor wrap(FloatPointer pointer, int... shape) {
         if (pointer == null || pointer.isNull()) {
             throw new IllegalArgumentException("pointer must not be null");
         }
+        if (!javacpp()) {
+            throw new IllegalArgumentException("JavaCPP's native library is unavailable ("
+                    + NativeLibrary.describe(NativeLibrary.javacppFailure()) + "): tensors live in direct buffers; use wrap(FloatBuffer, ...)");
+        }
         int[] s = checkShape(shape);
         int n = elementCount(s);
-        long end = pointer.limit();
+        long pos = pointer.position();
+        if (pos < 0) {
+            throw new IllegalArgumentException("pointer position is " + pos + ": the view would start before its memory");
+        }
+        long declared = pointer.limit() > 0 ? pointer.limit() : pointer.capacity();
         if (pointer.capacity() > 0) {
-            end = Math.min(end, pointer.capacity());
+            declared = Math.min(declared, pointer.capacity());
         }
-        long available = end - pointer.position();
-        if (available < n) {
-            throw new IllegalArgumentException("pointer has " + Math.max(0, available)
-                    + " elements between position and limit but shape " + Arrays.toString(s) + " needs " + n
-                    + (pointer.limit() == 0 ? " (its limit is unknown: set pointer.limit(...))" : ""));
+        if (declared > 0 && declared - pos < n) {
+            throw new IllegalArgumentException("pointer has " + Math.max(0, declared - pos)
+                    + " elements between position and limit but shape " + Arrays.toString(s) + " needs " + n);
         }
-        long addr = pointer.address() + pointer.position() * (long) Float.BYTES;
-        return new Tensor(s, n, Alias.at(addr, n), null, null, addr, false, pointer);
+        long bytes = 4L * n;
+        long addr = pointer.address() + 4 * pos;
+        PointerOrigin o = PointerOrigin.of(pointer);
+        if (o == null) {
+            String why = PointerOrigin.unavailable();
+            throw new IllegalArgumentException("conv4j cannot tell what memory this pointer covers: no JavaCPP allocation is"
+                    + " behind it (Pointer.malloc, an address from other native code, or memory already freed)"
+                    + (why == null ? "" : "; " + why) + ". Wrap a direct buffer over memory you vouch for:"
+                    + " Tensor.wrap(pointer.capacity(n).asBuffer(), ...)");
+        }
+        if (addr < o.start || addr + bytes > o.end) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(s) + " needs " + bytes + " bytes from the pointer's position,"
+                    + " but its memory is " + (o.end - o.start) + " bytes and the view would start " + (addr - o.start)
+                    + " bytes into it (limit and capacity count elements of the class the pointer was created as,"
+                    + " e.g. bytes for a cast from BytePointer)");
+        }
+        if (o.tensor != null) {
+            if (o.tensor.isClosed() || o.tensor.base != null && o.tensor.base.isClosed()) {
+                throw new IllegalStateException("the pointer is memory of a tensor of shape " + Arrays.toString(o.tensor.shape)
+                        + " that has been closed");
+            }
+            return o.tensor.viewAt(addr, s, n);
+        }
+        Tensor owner = ownerOf(addr, bytes, "pointer");
+        if (owner != null) {
+            return owner.viewAt(addr, s, n);
+        }
+        return new Tensor(s, n, addr, null, null, null, o.keep, o.root, null);
+    }
+
+    /**
+     * The tensor whose handed-out memory holds [addr, addr + bytes), or null for foreign memory;
+     * throws for memory of a closed tensor and for a range that runs past a tensor's end.
+     */
+    private static Tensor ownerOf(long addr, long bytes, String what) {
+        Tensor owner = Escapes.owner(addr, bytes);
+        if (owner != null) {
+            return owner;
+        }
+        if (Escapes.straddles(addr, bytes)) {
+            throw new IllegalArgumentException("the " + what + " covers memory of a tensor and runs past its end");
+        }
+        if (Escapes.freed(addr, bytes)) {
+            throw new IllegalStateException("the " + what + " is memory of a tensor that has been closed");
+        }
+        return null;
+    }
+
+    /**
+     * A view of this tensor's elements with another shape of the same size, sharing its memory: writes
+     * through either are seen by the other. The view is usable while this tensor (or, for a view, the
+     * tensor it views) is open; closing it frees nothing.
+     */
+    public Tensor reshape(int... newShape) {
+        checkOpen();
+        int[] s = checkShape(newShape);
+        int n = elementCount(s);
+        if (n != size) {
+            throw new IllegalArgumentException("cannot reshape " + Arrays.toString(shape) + " (" + size + " elements) to "
+                    + Arrays.toString(s) + " (" + n + " elements)");
+        }
+        return viewAt(address, s, n, 0);
+    }
+
+    /**
+     * A view of {@code product(shape)} consecutive elements of this tensor from element {@code offset},
+     * sharing its memory (for example one image of a batch: {@code x.view(i * c * h * w, 1, c, h, w)}).
+     * Lives like {@link #reshape}.
+     */
+    public Tensor view(long offset, int... shape) {
+        checkOpen();
+        int[] s = checkShape(shape);
+        int n = elementCount(s);
+        if (offset < 0 || offset + n > size) {
+            throw new IllegalArgumentException("elements [" + offset + ", " + (offset + n) + ") of a view of shape "
+                    + Arrays.toString(s) + " lie outside the " + size + " elements of tensor " + Arrays.toString(shape));
+        }
+        return viewAt(address + 4 * offset, s, n, offset);
+    }
+
+    /** A view at an address inside this tensor's memory (from wrap). */
+    private Tensor viewAt(long addr, int[] s, int n) {
+        checkOpen();
+        long bytes = addr - address;
+        if (direct != null && (address == 0 || bytes % 4 != 0)) {
+            throw new IllegalArgumentException("a view of a tensor held in a Java buffer must start at one of its elements");
+        }
+        return viewAt(addr, s, n, bytes / 4);
+    }
+
+    private Tensor viewAt(long addr, int[] s, int n, long elementOffset) {
+        Tensor root = root();
+        FloatBuffer d = null;
+        if (direct != null) {
+            d = direct.duplicate().position((int) elementOffset).limit((int) elementOffset + n).slice();
+        }
+        return new Tensor(s, n, addr, root, null, null, root == null ? keepAlive : null, foreignRoot, d);
     }
 
     private static Tensor allocate(int[] shape, int n) {
-        if (NativeLibrary.javacppFailure() == null) {
-            FloatPointer p = new FloatPointer((long) n);
-            if (p.isNull()) {
-                throw new OutOfMemoryError("cannot allocate " + (4L * n) + " bytes for a tensor of shape " + Arrays.toString(shape));
+        if (javacpp()) {
+            FloatPointer p;
+            try {
+                p = NativeMemory.allocate(n);
+            } catch (OutOfMemoryError e) {
+                OutOfMemoryError o = new OutOfMemoryError("cannot allocate " + (4L * n) + " bytes for a tensor of shape "
+                        + Arrays.toString(shape) + ": " + e.getMessage());
+                o.initCause(e);
+                throw o;
             }
-            return new Tensor(shape, n, p, null, null, p.address(), true, null);
+            return new Tensor(shape, n, p.address(), null, p, null, null, null, null);
         }
         if (n > MAX_BUFFER_ELEMENTS) {
             throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has " + n + " elements, more than the "
                     + MAX_BUFFER_ELEMENTS + " a Java direct buffer holds; tensors use direct buffers because JavaCPP's"
                     + " native library is unavailable (" + NativeLibrary.describe(NativeLibrary.javacppFailure()) + ")");
         }
-        ByteBuffer root = ByteBuffer.allocateDirect(n * Float.BYTES).order(ByteOrder.nativeOrder());
-        FloatBuffer b = root.asFloatBuffer();
-        return new Tensor(shape, n, null, b, root, ADDRESSES.of(root), true, null);
+        DirectMemory.Block b = DirectMemory.allocate(n * Float.BYTES);
+        Tensor t = new Tensor(shape, n, b.address, null, null, b, null, null, b.buffer.asFloatBuffer());
+        b.freeWhenUnreachable(t);
+        return t;
+    }
+
+    private static boolean javacpp() {
+        return NativeLibrary.javacppFailure() == null;
     }
 
     private static int[] checkShape(int[] shape) {
@@ -259,10 +407,10 @@ public final class Tensor implements AutoCloseable {
         acquire();
         try {
             checkLength(dst, "dst");
-            if (pointer != null) {
-                pointer.get(dst, 0, size);
+            if (engineView != null) {
+                engineView.get(dst, 0, size);
             } else {
-                buffer.get(0, dst, 0, size);
+                direct.get(0, dst, 0, size);
             }
         } finally {
             release();
@@ -274,10 +422,10 @@ public final class Tensor implements AutoCloseable {
         acquire();
         try {
             checkLength(src, "src");
-            if (pointer != null) {
-                pointer.put(src, 0, size);
+            if (engineView != null) {
+                engineView.put(src, 0, size);
             } else {
-                buffer.put(0, src, 0, size);
+                direct.put(0, src, 0, size);
             }
         } finally {
             release();
@@ -288,18 +436,18 @@ public final class Tensor implements AutoCloseable {
     public void fill(float value) {
         acquire();
         try {
-            if (pointer != null && Float.floatToRawIntBits(value) == 0) {
-                pointer.zero();
+            if (engineView != null && Float.floatToRawIntBits(value) == 0) {
+                engineView.zero();
                 return;
             }
             float[] chunk = new float[Math.min(size, 1 << 16)];
             Arrays.fill(chunk, value);
             for (int off = 0; off < size; off += chunk.length) {
                 int len = Math.min(chunk.length, size - off);
-                if (pointer != null) {
-                    Alias.at(address + (long) off * Float.BYTES, len).put(chunk, 0, len);
+                if (engineView != null) {
+                    new TensorPointer(null, address + (long) off * Float.BYTES, len, null).put(chunk, 0, len);
                 } else {
-                    buffer.put(off, chunk, 0, len);
+                    direct.put(off, chunk, 0, len);
                 }
             }
         } finally {
@@ -319,40 +467,111 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * The native memory of this tensor, as a new pointer at its first element with its limit at its
-     * size. The pointer does not own the memory: closing it, or changing its position or limit,
-     * does not affect the tensor. It is valid only while the tensor is open and reachable; keep a
-     * reference to the tensor, and {@linkplain #acquire() acquire} it if another thread might close it.
+     * size. The pointer borrows the memory (see {@link TensorPointer}): closing it, or changing its
+     * position or limit, does not affect the tensor, and it keeps the tensor reachable. It must not be
+     * dereferenced after the tensor is closed; {@link #wrap(FloatPointer, int...)} of it then throws.
+     * {@linkplain #acquire() Acquire} the tensor around direct use if another thread might close it.
      *
      * @throws UnsupportedOperationException if the memory is a Java direct buffer (JavaCPP's native library is unavailable)
      */
     public FloatPointer pointer() {
         checkOpen();
-        if (pointer == null) {
+        if (engineView == null) {
             throw new UnsupportedOperationException("this tensor is held in a Java direct buffer because JavaCPP's native"
                     + " library is unavailable (" + NativeLibrary.describe(NativeLibrary.javacppFailure()) + "); use buffer()");
         }
-        return Alias.at(address, size);
+        Tensor root = root();
+        // the pointer holds the root buffer of the memory, which keeps its registration (see Escapes)
+        return new TensorPointer(this, address, size, root == null ? null : root.escapeRoot());
     }
 
     /**
-     * A direct {@link FloatBuffer} over this tensor's elements (index 0 is the first element). Use
-     * absolute get/put: the buffer object is shared by all callers. Like {@link #pointer()}, it is
-     * valid only while the tensor is open and reachable.
+     * A new direct {@link FloatBuffer} over this tensor's elements (index 0 is the first element);
+     * its position and limit are the caller's to change. It must not be used after the tensor is
+     * closed; {@link #wrap(FloatBuffer, int...)} of it (or of a slice or duplicate of it) then throws.
      *
      * @throws UnsupportedOperationException if the tensor has more than {@link #MAX_BUFFER_ELEMENTS} elements
      */
     public FloatBuffer buffer() {
         checkOpen();
-        FloatBuffer b = buffer;
-        if (b == null) {
-            if (size > MAX_BUFFER_ELEMENTS) {
-                throw new UnsupportedOperationException("a tensor of " + size + " elements does not fit a Java buffer, which"
-                        + " holds at most " + MAX_BUFFER_ELEMENTS + " floats (2 GiB); use pointer()");
+        if (size > MAX_BUFFER_ELEMENTS) {
+            throw new UnsupportedOperationException("a tensor of " + size + " elements does not fit a Java buffer, which"
+                    + " holds at most " + MAX_BUFFER_ELEMENTS + " floats (2 GiB); use pointer(), or view() a part");
+        }
+        Tensor root = root();
+        if (root == null) {
+            // foreign memory: its owner's buffer (for a wrapped buffer, the same memory the caller already has)
+            return direct != null ? direct.duplicate() : new TensorPointer(null, address, size, null).asBuffer();
+        }
+        return bytesAt(address, 0, 4L * size).asFloatBuffer();
+    }
+
+    /**
+     * A byte buffer over bytes [0, to) from {@code at}, positioned at {@code from}, cut from the one
+     * root buffer of the owning tensor's memory (see {@link Escapes}), or for foreign memory a new
+     * buffer over it.
+     */
+    ByteBuffer bytesAt(long at, long from, long to) {
+        checkOpen();
+        if (at < address || at + to > address + 4L * size || address == 0 && direct == null) {
+            throw new IllegalArgumentException("bytes [" + (at - address) + ", " + (at - address + to)
+                    + ") lie outside the " + 4L * size + " bytes of tensor " + Arrays.toString(shape));
+        }
+        Tensor root = root();
+        ByteBuffer b;
+        if (root == null) {
+            b = new TensorPointer(null, at, to / 4, null).asByteBuffer();
+        } else {
+            ByteBuffer r = root.escapeRoot();
+            long off = at - root.address;
+            if (off + to > r.capacity()) {
+                throw new UnsupportedOperationException("a buffer reaches at most " + Integer.MAX_VALUE
+                        + " bytes into a tensor's memory; use view() for the rest");
             }
-            b = pointer.asBuffer(); // a benign race: two threads may each create an equivalent buffer
-            buffer = b;
+            b = r.duplicate().position((int) off).limit((int) (off + to)).slice();
+        }
+        return b.order(ByteOrder.nativeOrder()).position((int) from);
+    }
+
+    /**
+     * The root buffer every handed-out buffer and pointer of this owned tensor's memory derives from
+     * or holds, registered with {@link Escapes} on first use.
+     */
+    private synchronized ByteBuffer escapeRoot() {
+        checkOpen();
+        ByteBuffer r = escape == null ? null : escape.root();
+        if (r == null) {
+            // the buffers handed out must hold r itself, not a buffer r was derived from
+            r = block != null ? block.buffer : new TensorPointer(null, address, Math.min(size, MAX_BUFFER_ELEMENTS), null).asByteBuffer();
+            escape = Escapes.register(this, block == null, address, address + 4L * size, r);
+        }
+        return r;
+    }
+
+    /** The engines' own buffer: not handed out, so its position and limit stay as the engines expect. */
+    private FloatBuffer engineBuffer() {
+        if (direct != null) {
+            return direct;
+        }
+        FloatBuffer b = engineBuffer;
+        if (b == null) {
+            b = new TensorPointer(null, address, size, null).asBuffer(); // a benign race: equivalent buffers
+            engineBuffer = b;
         }
         return b;
+    }
+
+    /** The owned tensor whose memory this is (itself, or the one it views), or null for foreign memory. */
+    private Tensor root() {
+        return base != null ? base : owned != null || block != null ? this : null;
+    }
+
+    long address() {
+        return address;
+    }
+
+    int elements() {
+        return size;
     }
 
     /** True when this tensor and {@code other} share at least one byte of memory. */
@@ -365,12 +584,14 @@ public final class Tensor implements AutoCloseable {
         if (other == this) {
             return true;
         }
-        if (address == 0 || other.address == 0) {
-            return false; // only when a direct buffer's address is unknown: such memory is never shared by owned tensors
+        if (address != 0 && other.address != 0) {
+            long a0 = address, a1 = a0 + 4L * size;
+            long b0 = other.address, b1 = b0 + 4L * other.size;
+            return a0 < b1 && b0 < a1;
         }
-        long a0 = address, a1 = a0 + 4L * size;
-        long b0 = other.address, b1 = b0 + 4L * other.size;
-        return a0 < b1 && b0 < a1;
+        // addresses unknown (direct buffers on a JVM that hides them): only distinct owned blocks are known apart
+        Tensor r = base != null ? base : this, q = other.base != null ? other.base : other;
+        return !(r != q && r.block != null && q.block != null);
     }
 
     /** True once {@link #close()} has succeeded. */
@@ -378,21 +599,31 @@ public final class Tensor implements AutoCloseable {
         return (int) USERS.getVolatile(this) == CLOSED;
     }
 
-    /** Throws {@link IllegalStateException} if this tensor was closed. */
+    /**
+     * Throws {@link IllegalStateException} if this tensor was closed, is a view of a tensor that was
+     * closed, or is a view of a JavaCPP allocation that was freed.
+     */
     public void checkOpen() {
         if ((int) USERS.getVolatile(this) == CLOSED) {
             throw closed();
+        }
+        if (base != null && base.isClosed()) {
+            throw baseClosed();
+        }
+        if (foreignRoot != null && foreignRoot.isNull() || foreignLifetime != null && !DirectMemory.alive(foreignLifetime)) {
+            throw freed();
         }
     }
 
     /**
      * Marks this tensor as in use until the matching {@link #release()}: while it is, {@link #close()}
-     * throws instead of freeing the memory. Engines acquire every tensor of a call for its duration; call
-     * it yourself around direct use of {@link #pointer()} or {@link #buffer()} when another thread might
-     * close the tensor. Acquisitions nest and may come from any number of threads.
+     * throws instead of freeing the memory (for a view, of the tensor it views too). Engines acquire every
+     * tensor of a call for its duration; call it yourself around direct use of {@link #pointer()} or
+     * {@link #buffer()} when another thread might close the tensor. Acquisitions nest and may come from any
+     * number of threads.
      *
-     * @throws IllegalStateException if the tensor is closed, or if it is a view of a {@link FloatPointer}
-     *                               that has since been deallocated
+     * @throws IllegalStateException if the tensor is closed, is a view of a closed tensor, or is a view
+     *                               of a JavaCPP allocation that has since been freed
      */
     public void acquire() {
         for (;;) {
@@ -407,15 +638,29 @@ public final class Tensor implements AutoCloseable {
                 break;
             }
         }
-        if (keepAlive instanceof Pointer && ((Pointer) keepAlive).isNull()) {
-            release();
-            throw new IllegalStateException("tensor " + Arrays.toString(shape)
-                    + " is a view of a FloatPointer that has been deallocated");
+        if (base != null) {
+            try {
+                base.acquire();
+            } catch (IllegalStateException e) {
+                releaseOwn();
+                throw baseClosed();
+            }
+        }
+        if (foreignRoot != null && foreignRoot.isNull() || foreignLifetime != null && !DirectMemory.alive(foreignLifetime)) {
+            releaseOwn();
+            throw freed();
         }
     }
 
     /** Ends one {@link #acquire()}. */
     public void release() {
+        releaseOwn();
+        if (base != null) {
+            base.release();
+        }
+    }
+
+    private void releaseOwn() {
         for (;;) {
             int u = (int) USERS.getVolatile(this);
             if (u <= 0) {
@@ -448,11 +693,25 @@ public final class Tensor implements AutoCloseable {
                 break;
             }
         }
-        if (owner) {
-            if (pointer != null) {
-                pointer.close();
+        engineBuffer = null;
+        Escapes.Entry e;
+        synchronized (this) {
+            e = escape;
+        }
+        if (owned != null) {
+            if (e != null) {
+                Escapes.closed(e, () -> NativeMemory.free(owned)); // now, or once no buffer or pointer of it is reachable
             } else {
-                ADDRESSES.free(directRoot);
+                NativeMemory.free(owned);
+            }
+        } else if (block != null) {
+            if (e == null || DirectMemory.freedBuffersThrow()) {
+                if (e != null) {
+                    Escapes.forget(e); // its buffers throw once the block is freed
+                }
+                block.free();
+            } else {
+                Escapes.closed(e, () -> { }); // its buffers hold the memory: the garbage collector frees it with them
             }
         }
     }
@@ -461,78 +720,18 @@ public final class Tensor implements AutoCloseable {
         return new IllegalStateException("tensor of shape " + Arrays.toString(shape) + " is closed");
     }
 
+    private IllegalStateException baseClosed() {
+        return new IllegalStateException("tensor of shape " + Arrays.toString(shape) + " is a view of a tensor of shape "
+                + Arrays.toString(base.shape) + " that has been closed");
+    }
+
+    private IllegalStateException freed() {
+        return new IllegalStateException("tensor " + Arrays.toString(shape) + " is a view of "
+                + (foreignRoot != null ? "a FloatPointer" : "a buffer") + " whose memory has been deallocated");
+    }
+
     @Override
     public String toString() {
         return "Tensor" + Arrays.toString(shape) + (isClosed() ? " (closed)" : "");
-    }
-
-    /**
-     * A pointer that borrows memory: it has no deallocator, so closing it (or it being collected)
-     * never frees the memory it points at, and it keeps nothing alive.
-     */
-    private static final class Alias extends FloatPointer {
-        private Alias(long address, long elements) {
-            super((Pointer) null);
-            this.address = address;
-            this.limit = elements;
-            this.capacity = elements;
-        }
-
-        static FloatPointer at(long address, long elements) {
-            return new Alias(address, elements);
-        }
-    }
-
-    /**
-     * Addresses of direct buffers (for overlap checks) and their early release, when JavaCPP's native
-     * library is unavailable. Uses {@code sun.misc.Unsafe} when present; without it, addresses are
-     * unknown (0) and direct buffers are freed by the garbage collector only.
-     */
-    private static final class BufferAddress {
-        private final Object unsafe;
-        private final long addressOffset;
-        private final java.lang.reflect.Method getLong, invokeCleaner;
-
-        BufferAddress() {
-            Object u = null;
-            long off = -1;
-            java.lang.reflect.Method gl = null, ic = null;
-            try {
-                Class<?> c = Class.forName("sun.misc.Unsafe");
-                Field f = c.getDeclaredField("theUnsafe");
-                f.setAccessible(true);
-                u = f.get(null);
-                off = (long) c.getMethod("objectFieldOffset", Field.class).invoke(u, Buffer.class.getDeclaredField("address"));
-                gl = c.getMethod("getLong", Object.class, long.class);
-                ic = c.getMethod("invokeCleaner", ByteBuffer.class);
-            } catch (ReflectiveOperationException | RuntimeException e) {
-                u = null;
-            }
-            unsafe = u;
-            addressOffset = off;
-            getLong = gl;
-            invokeCleaner = ic;
-        }
-
-        long of(Buffer b) {
-            if (unsafe == null) {
-                return 0;
-            }
-            try {
-                return (long) getLong.invoke(unsafe, b, addressOffset);
-            } catch (ReflectiveOperationException e) {
-                return 0;
-            }
-        }
-
-        void free(ByteBuffer root) {
-            if (unsafe != null && root != null) {
-                try {
-                    invokeCleaner.invoke(unsafe, root);
-                } catch (ReflectiveOperationException e) {
-                    // the garbage collector frees it instead
-                }
-            }
-        }
     }
 }

@@ -6,6 +6,8 @@ import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Validates every call in one place, then hands the engine resolved sizes. Engines implement
@@ -16,11 +18,133 @@ import java.util.Arrays;
  * {@code close()} throws instead of freeing memory that the pass still reads or writes. Validation
  * happens on the acquired tensors, before any element is read or written, so a rejected call leaves
  * every tensor as it was.
+ *
+ * <p>An engine runs at most {@link #MAX_CALLS} calls at once; further callers wait, fairly, before
+ * they acquire anything, and the forms that return a new tensor allocate it only once their call may
+ * run. So an engine's memory (its call contexts and workspaces, and the results it allocates) follows
+ * how many calls run, however many threads call: a server on virtual threads may have thousands
+ * waiting, each holding nothing.
  */
 abstract class AbstractConvEngine implements ConvEngine {
+    /**
+     * The most calls one engine runs at once; further callers wait for one to finish. Each call in
+     * flight holds a context and its threads' workspaces, so this bounds an engine's memory whatever
+     * the number of threads calling it (thousands of virtual threads, say): twice the processors, at
+     * least 4, or {@code -Dconv4j.maxConcurrentCalls}. Calls are CPU-bound, so more at once would not
+     * finish sooner.
+     */
+    static final int MAX_CALLS = maxCalls();
+
+    private static int maxCalls() {
+        String v = System.getProperty("conv4j.maxConcurrentCalls");
+        int dflt = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
+        if (v != null && !v.isBlank()) {
+            try {
+                int n = Integer.parseInt(v.trim());
+                if (n >= 1 && n <= 1 << 16) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                // reported below
+            }
+            System.getLogger("dev.conv4j").log(System.Logger.Level.WARNING, "conv4j: -Dconv4j.maxConcurrentCalls must be"
+                    + " an integer from 1 to 65536, got '" + v + "'; using " + dflt);
+        }
+        return dflt;
+    }
+
+    /** Permits for calls in flight; waiting callers queue in arrival order. */
+    private final Semaphore inFlight = new Semaphore(MAX_CALLS, true);
 
     @Override
     public final void forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        inFlight.acquireUninterruptibly();
+        try {
+            forwardInto(p, x, w, bias, y);
+        } finally {
+            inFlight.release();
+        }
+    }
+
+    @Override
+    public final Tensor forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias) {
+        checkPresent(x, "x");
+        checkPresent(w, "w");
+        int[] shape = ConvGeometry.of(p, x.shape(), w.shape()).outputShape();
+        inFlight.acquireUninterruptibly();
+        try {
+            Tensor y = Tensor.zeros(shape);
+            try {
+                forwardInto(p, x, w, bias, y);
+                return y;
+            } catch (RuntimeException | Error e) {
+                y.close();
+                throw e;
+            }
+        } finally {
+            inFlight.release();
+        }
+    }
+
+    @Override
+    public final void backwardData(Conv2dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        inFlight.acquireUninterruptibly();
+        try {
+            backwardDataInto(p, gy, w, gx, accumulate);
+        } finally {
+            inFlight.release();
+        }
+    }
+
+    @Override
+    public final Tensor backwardData(Conv2dParams p, Tensor gy, Tensor w, int[] inputShape) {
+        checkPresent(w, "w");
+        ConvGeometry.of(p, inputShape, w.shape());
+        inFlight.acquireUninterruptibly();
+        try {
+            Tensor gx = Tensor.zeros(inputShape);
+            try {
+                backwardDataInto(p, gy, w, gx, false);
+                return gx;
+            } catch (RuntimeException | Error e) {
+                gx.close();
+                throw e;
+            }
+        } finally {
+            inFlight.release();
+        }
+    }
+
+    @Override
+    public final void backwardWeights(Conv2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
+        inFlight.acquireUninterruptibly();
+        try {
+            backwardWeightsInto(p, x, gy, gw, gbias, accumulate);
+        } finally {
+            inFlight.release();
+        }
+    }
+
+    @Override
+    public final Tensor backwardWeights(Conv2dParams p, Tensor x, Tensor gy, int[] weightShape) {
+        checkPresent(x, "x");
+        ConvGeometry.of(p, x.shape(), weightShape);
+        inFlight.acquireUninterruptibly();
+        try {
+            Tensor gw = Tensor.zeros(weightShape);
+            try {
+                backwardWeightsInto(p, x, gy, gw, null, false);
+                return gw;
+            } catch (RuntimeException | Error e) {
+                gw.close();
+                throw e;
+            }
+        } finally {
+            inFlight.release();
+        }
+    }
+
+    private void forwardInto(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
         checkPresent(p, x, "x", w, "w", y, "y");
         Holds.acquire(x, "x", w, "w", bias, "bias", y, "y");
         try {
@@ -34,8 +158,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         }
     }
 
-    @Override
-    public final void backwardData(Conv2dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+    private void backwardDataInto(Conv2dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
         checkPresent(p, gy, "gy", w, "w", gx, "gx");
         Holds.acquire(gy, "gy", w, "w", gx, "gx", null, null);
         try {
@@ -48,9 +171,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         }
     }
 
-    @Override
-    public final void backwardWeights(Conv2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias,
-                                      boolean accumulate) {
+    private void backwardWeightsInto(Conv2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
         checkPresent(p, x, "x", gy, "gy", gw, "gw");
         Holds.acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
         try {
@@ -73,30 +194,39 @@ abstract class AbstractConvEngine implements ConvEngine {
         if (gy == null) {
             throw new IllegalArgumentException("gy must not be null");
         }
-        Holds.acquire(gy, "gy", null, null, null, null, null, null);
+        inFlight.acquireUninterruptibly();
         try {
-            int[] s = gy.shape();
-            if (s.length != 4) {
-                throw new IllegalArgumentException("gy must have rank 4 (N, O, OH, OW) but has shape " + Arrays.toString(s));
+            Holds.acquire(gy, "gy", null, null, null, null, null, null);
+            try {
+                return biasSums(gy);
+            } finally {
+                Holds.release(gy, null, null, null);
             }
-            checkBufferable(gy, "gy");
-            int plane = s[2] * s[3];
-            FloatBuffer b = gy.buffer();
-            float[] sums = new float[s[1]];
-            for (int o = 0; o < s[1]; o++) {
-                double acc = 0;
-                for (int n = 0; n < s[0]; n++) {
-                    int base = (n * s[1] + o) * plane;
-                    for (int i = 0; i < plane; i++) {
-                        acc += b.get(base + i);
-                    }
-                }
-                sums[o] = (float) acc;
-            }
-            return Tensor.of(sums, s[1]);
         } finally {
-            Holds.release(gy, null, null, null);
+            inFlight.release();
         }
+    }
+
+    private static Tensor biasSums(Tensor gy) {
+        int[] s = gy.shape();
+        if (s.length != 4) {
+            throw new IllegalArgumentException("gy must have rank 4 (N, O, OH, OW) but has shape " + Arrays.toString(s));
+        }
+        checkBufferable(gy, "gy");
+        int plane = s[2] * s[3];
+        FloatBuffer b = TensorMemory.buffer(gy);
+        float[] sums = new float[s[1]];
+        for (int o = 0; o < s[1]; o++) {
+            double acc = 0;
+            for (int n = 0; n < s[0]; n++) {
+                int base = (n * s[1] + o) * plane;
+                for (int i = 0; i < plane; i++) {
+                    acc += b.get(base + i);
+                }
+            }
+            sums[o] = (float) acc;
+        }
+        return Tensor.of(sums, s[1]);
     }
 
     /** y = conv(x, w) + bias, all shapes already checked. */
@@ -137,43 +267,50 @@ abstract class AbstractConvEngine implements ConvEngine {
     }
 
 
-    /** The last geometry each thread validated: a layer called again with the same shapes is not re-derived. */
-    private static final ThreadLocal<LastGeometry> LAST = ThreadLocal.withInitial(LastGeometry::new);
+    /**
+     * Geometries validated recently, in a small table shared by all threads (not per thread: a server
+     * may make a thread per request): a layer called again with the same shapes is not re-derived, and
+     * the lookup allocates nothing. Entries are immutable; a collision just replaces one.
+     */
+    private static final AtomicReferenceArray<Known> KNOWN = new AtomicReferenceArray<>(64);
 
-    private static final class LastGeometry {
-        Conv2dParams params;
-        final int[] dims = new int[8];
-        ConvGeometry geometry;
+    private static final class Known {
+        final Conv2dParams params;
+        final int n, c, h, w, o, cg, kh, kw;
+        final ConvGeometry geometry;
 
-        boolean matches(Conv2dParams p, Tensor in, Tensor wt) {
-            if (geometry == null || !(p == params || p.equals(params)) || in.rank() != 4 || wt.rank() != 4) {
-                return false;
-            }
-            for (int i = 0; i < 4; i++) {
-                if (in.dim(i) != dims[i] || wt.dim(i) != dims[4 + i]) {
-                    return false;
-                }
-            }
-            return true;
+        Known(Conv2dParams params, ConvGeometry g) {
+            this.params = params;
+            n = g.n;
+            c = g.c;
+            h = g.h;
+            w = g.w;
+            o = g.o;
+            cg = g.cg;
+            kh = g.kh;
+            kw = g.kw;
+            geometry = g;
         }
 
-        void remember(Conv2dParams p, Tensor in, Tensor wt, ConvGeometry g) {
-            for (int i = 0; i < 4; i++) {
-                dims[i] = in.dim(i);
-                dims[4 + i] = wt.dim(i);
-            }
-            params = p;
-            geometry = g;
+        boolean matches(Conv2dParams p, int n, int c, int h, int w, int o, int cg, int kh, int kw) {
+            return (p == params || p.equals(params)) && n == this.n && c == this.c && h == this.h && w == this.w
+                    && o == this.o && cg == this.cg && kh == this.kh && kw == this.kw;
         }
     }
 
     private static ConvGeometry geometry(Conv2dParams p, Tensor in, String inName, Tensor wt, String wName) {
-        LastGeometry last = LAST.get();
-        if (last.matches(p, in, wt)) {
-            return last.geometry;
+        if (in.rank() != 4 || wt.rank() != 4) {
+            return derive(p, in, inName, wt, wName); // throws, naming the tensor
+        }
+        int n = in.dim(0), c = in.dim(1), h = in.dim(2), w = in.dim(3);
+        int o = wt.dim(0), cg = wt.dim(1), kh = wt.dim(2), kw = wt.dim(3);
+        int slot = ((((((p.hashCode() * 31 + n) * 31 + c) * 31 + h) * 31 + w) * 31 + o) * 31 + kh * 7 + kw) & (KNOWN.length() - 1);
+        Known k = KNOWN.get(slot);
+        if (k != null && k.matches(p, n, c, h, w, o, cg, kh, kw)) {
+            return k.geometry;
         }
         ConvGeometry g = derive(p, in, inName, wt, wName);
-        last.remember(p, in, wt, g);
+        KNOWN.set(slot, new Known(p, g));
         return g;
     }
 

@@ -6,6 +6,7 @@ import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
 import dev.conv4j.nativeblas.NativeKernels;
 import dev.conv4j.nativeblas.NativeLibrary;
+import dev.conv4j.nativeblas.NativeMemory;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
@@ -15,15 +16,17 @@ import org.bytedeco.javacpp.FloatPointer;
  * with stride 1 and no padding use the input as the column matrix; depthwise convolutions and small
  * stride-1 layers use direct kernels; the forward and input-gradient passes of 3x3 stride-1 layers
  * may use Winograd F(4x4, 3x3) or F(2x2, 3x3) (see {@link dev.conv4j.ConvAlgorithm}).
- * Work is split into units (see {@link Partition}) run on this engine's threads, each with
- * single-threaded sgemm and its own scratch buffers, reused across calls.
+ *
+ * <p>Work is split into units (see {@link Partition}) run on this engine's threads, each with
+ * single-threaded sgemm. A call checks out a context (its arguments, its job for the helpers, its
+ * Winograd weight buffer) from a pool of at most {@link AbstractConvEngine#MAX_CALLS}, and each
+ * thread running its units checks out a workspace for its run: memory follows how many calls run
+ * at once, never how many threads ever called (a server on virtual threads makes one per request).
  */
 public final class BlasEngine extends AbstractConvEngine {
     private final WorkerPool pool;
-    private final ThreadLocal<NativeWorkspace> workspace = ThreadLocal.withInitial(NativeWorkspace::new);
-    /** Holds the Winograd weight transform of the calling thread, which its helpers read. */
-    private final ThreadLocal<FloatPointer[]> winogradWeights = ThreadLocal.withInitial(() -> new FloatPointer[1]);
-    private final ThreadLocal<Call> calls = ThreadLocal.withInitial(Call::new);
+    private final Pool<Call> calls;
+    private final Pool<NativeWorkspace> workspaces;
 
     /**
      * @param threads the most threads one call uses (the caller included)
@@ -32,6 +35,9 @@ public final class BlasEngine extends AbstractConvEngine {
     public BlasEngine(int threads) {
         NativeLibrary.require();
         pool = new WorkerPool("blas", threads);
+        calls = new Pool<>(MAX_CALLS, false, Call::new, Call::close);
+        // a workspace that holds nothing (its first allocation failed) is not worth keeping
+        workspaces = new Pool<>(MAX_CALLS + threads - 1, false, NativeWorkspace::new, NativeWorkspace::close, w -> w.bytes() > 0);
     }
 
     @Override
@@ -51,105 +57,109 @@ public final class BlasEngine extends AbstractConvEngine {
 
     @Override
     protected void forward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor y) {
-        Call c = calls.get().start(g);
-        BlasPasses.Args a = c.args;
-        a.x = TensorPointers.of(x);
-        a.w = TensorPointers.of(w);
-        a.bias = TensorPointers.of(bias);
-        a.y = TensorPointers.of(y);
-        a.winograd = Partition.winogradTile(g, false);
+        Call c = calls.take();
         try {
+            BlasPasses.Args a = c.start(g);
+            a.x = TensorMemory.pointer(x);
+            a.w = TensorMemory.pointer(w);
+            a.bias = TensorMemory.pointer(bias);
+            a.y = TensorMemory.pointer(y);
+            a.winograd = Partition.winogradTile(g, false);
             if (a.winograd != 0) {
-                transformWeights(c, g, false);
+                c.transformWeights(false);
             }
-            pool.run(BlasPasses.forwardUnits(g, a.winograd), c.forward);
+            pool.run(c.job, BlasPasses.forwardUnits(g, a.winograd), c.forward, workspaces);
         } finally {
             c.end();
+            calls.give(c);
         }
     }
 
     @Override
     protected void backwardData(ConvGeometry g, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
-        Call c = calls.get().start(g);
-        BlasPasses.Args a = c.args;
-        a.gy = TensorPointers.of(gy);
-        a.w = TensorPointers.of(w);
-        a.gx = TensorPointers.of(gx);
-        a.accumulate = accumulate;
-        a.winograd = Partition.dataWinogradTile(g);
+        Call c = calls.take();
         try {
+            BlasPasses.Args a = c.start(g);
+            a.gy = TensorMemory.pointer(gy);
+            a.w = TensorMemory.pointer(w);
+            a.gx = TensorMemory.pointer(gx);
+            a.accumulate = accumulate;
+            a.winograd = Partition.dataWinogradTile(g);
             if (a.winograd != 0) {
-                transformWeights(c, g, true);
+                c.transformWeights(true);
             }
-            pool.run(BlasPasses.backwardDataUnits(g, a.winograd), c.backwardData);
+            pool.run(c.job, BlasPasses.backwardDataUnits(g, a.winograd), c.backwardData, workspaces);
         } finally {
             c.end();
+            calls.give(c);
         }
     }
 
     @Override
     protected void backwardWeights(ConvGeometry g, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
-        Call c = calls.get().start(g);
-        BlasPasses.Args a = c.args;
-        a.x = TensorPointers.of(x);
-        a.gy = TensorPointers.of(gy);
-        a.gw = TensorPointers.of(gw);
-        a.gbias = TensorPointers.of(gbias);
-        a.accumulate = accumulate;
+        Call c = calls.take();
         try {
-            pool.run(BlasPasses.backwardWeightsUnits(g, gbias != null), c.backwardWeights);
+            BlasPasses.Args a = c.start(g);
+            a.x = TensorMemory.pointer(x);
+            a.gy = TensorMemory.pointer(gy);
+            a.gw = TensorMemory.pointer(gw);
+            a.gbias = TensorMemory.pointer(gbias);
+            a.accumulate = accumulate;
+            pool.run(c.job, BlasPasses.backwardWeightsUnits(g, gbias != null), c.backwardWeights, workspaces);
         } finally {
             c.end();
+            calls.give(c);
         }
     }
 
     /**
-     * The arguments of the calling thread's current call and the units that read them, made once per
-     * thread so that a call allocates nothing. The engine's helper threads read the caller's object
-     * while the call runs; the caller does not reuse it before the call returns.
+     * One call in flight: its arguments, the units that read them (made once, so that a call allocates
+     * nothing), its job for the helpers and its Winograd weight buffer. The engine's helper threads read
+     * the context while the call runs; it goes back to the pool only after the call returns.
      */
     private final class Call {
         final BlasPasses.Args args = new BlasPasses.Args();
+        final WorkerPool.Job job = new WorkerPool.Job();
         ConvGeometry g;
-        final WorkerPool.Unit forward = u -> BlasPasses.forwardUnit(g, u, args, workspace.get());
-        final WorkerPool.Unit backwardData = u -> BlasPasses.backwardDataUnit(g, u, args, workspace.get());
-        final WorkerPool.Unit backwardWeights = u -> BlasPasses.backwardWeightsUnit(g, u, args, workspace.get());
-        final WorkerPool.Unit transform = u -> BlasPasses.transformUnit(g, u, args);
+        /** The Winograd weight transform U of the call, grown as needed and kept. */
+        FloatPointer winogradWeights;
+        final WorkerPool.Unit<NativeWorkspace> forward = (u, ws) -> BlasPasses.forwardUnit(g, u, args, ws);
+        final WorkerPool.Unit<NativeWorkspace> backwardData = (u, ws) -> BlasPasses.backwardDataUnit(g, u, args, ws);
+        final WorkerPool.Unit<NativeWorkspace> backwardWeights = (u, ws) -> BlasPasses.backwardWeightsUnit(g, u, args, ws);
+        final WorkerPool.Unit<Object> transform = (u, ignored) -> BlasPasses.transformUnit(g, u, args);
 
-        Call start(ConvGeometry geometry) {
+        BlasPasses.Args start(ConvGeometry geometry) {
             g = geometry;
             args.call++;
-            return this;
+            return args;
         }
 
         /** Drops the references to the call's memory. */
         void end() {
-            BlasPasses.Args a = args;
-            a.x = a.w = a.bias = a.y = a.gy = a.gx = a.gw = a.gbias = a.wSource = a.transform = null;
-            a.accumulate = false;
-            a.winograd = 0;
+            args.clear();
             g = null;
         }
-    }
 
-    /**
-     * U = G w Gᵀ (of the turned kernels with flip) into the calling thread's buffer, grown as needed
-     * and kept, on the engine's threads; the call's weights become U.
-     */
-    private void transformWeights(Call c, ConvGeometry g, boolean flip) {
-        BlasPasses.Args a = c.args;
-        FloatPointer[] holder = winogradWeights.get();
-        long size = NativeKernels.winogradWeightSize(g, a.winograd);
-        if (holder[0] == null || holder[0].limit() < size) {
-            if (holder[0] != null) {
-                holder[0].close();
-            }
-            holder[0] = new FloatPointer(size);
+        /**
+         * U = G w Gᵀ (of the turned kernels with flip) into the context's buffer on the engine's
+         * threads; the call's weights become U. Under AUTO the untransformed weights stay at hand for
+         * recomputing tiles that come out non-finite.
+         */
+        void transformWeights(boolean flip) {
+            BlasPasses.Args a = args;
+            long size = NativeKernels.winogradWeightSize(g, a.winograd);
+            winogradWeights = NativeMemory.grow(winogradWeights, size, size);
+            a.wSource = a.w;
+            a.raw = BlasPasses.repairsNonFinite(g) ? a.w : null;
+            a.transform = winogradWeights;
+            a.flip = flip;
+            pool.run(job, BlasPasses.transformUnits(g), transform, null);
+            a.w = winogradWeights;
         }
-        a.wSource = a.w;
-        a.transform = holder[0];
-        a.flip = flip;
-        pool.run(BlasPasses.transformUnits(g), c.transform);
-        a.w = holder[0];
+
+        void close() {
+            NativeMemory.free(winogradWeights);
+            winogradWeights = null;
+        }
     }
 }

@@ -29,9 +29,23 @@ final class BlasPasses {
 
     /** The pointers one call works on; weights are the Winograd transform U when the pass uses Winograd. */
     static final class Args {
+        /** Drops every reference to the call's memory. */
+        void clear() {
+            x = w = bias = y = gy = gx = gw = gbias = wSource = transform = raw = null;
+            accumulate = false;
+            flip = false;
+            winograd = 0;
+        }
+
         FloatPointer x, w, bias, y, gy, gx, gw, gbias;
         /** The weights to transform for Winograd, the transform's buffer, and whether to turn the kernels. */
         FloatPointer wSource, transform;
+        /**
+         * The untransformed weights of a Winograd pass chosen by {@code AUTO}, with which the kernel
+         * recomputes tiles that come out non-finite; null for an explicitly requested Winograd pass,
+         * which keeps its raw values.
+         */
+        FloatPointer raw;
         boolean flip;
         boolean accumulate;
         /** Numbers the calls made with these arguments, so scratch left by an earlier call is never taken for this one's. */
@@ -51,6 +65,11 @@ final class BlasPasses {
     /** Units of the weight transform: ranges of the O·C kernels, so that threads share it. */
     static int transformUnits(ConvGeometry g) {
         return (int) Math.max(1, Math.min(Partition.FORWARD_UNITS, (long) g.o * g.c / Partition.MIN_TRANSFORM_KERNELS));
+    }
+
+    /** Whether a Winograd pass of this layer recomputes non-finite tiles: only when AUTO chose Winograd. */
+    static boolean repairsNonFinite(ConvGeometry g) {
+        return g.algorithm == dev.conv4j.ConvAlgorithm.AUTO;
     }
 
     static void transformUnit(ConvGeometry g, int u, Args a) {
@@ -88,7 +107,7 @@ final class BlasPasses {
             NativeKernels.winogradForwardTiles(g, a.x, a.w, a.bias, a.y,
                     s.get(WINOGRAD_INPUT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_PRODUCT, NativeKernels.winogradTransformSize(g, tc, m)),
-                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m, o0, Math.min(ob, g.o - o0));
+                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m, o0, Math.min(ob, g.o - o0), a.raw);
         } else if (Partition.useDirect(g)) {
             int ob = Partition.directChannelBlock(g), blocks = Partition.bands(g.og, ob);
             int blk = u % blocks, grp = (u / blocks) % g.groups, n = u / (blocks * g.groups), o0 = blk * ob;
@@ -147,7 +166,7 @@ final class BlasPasses {
                     s.get(WINOGRAD_INPUT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_PRODUCT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m, a.accumulate,
-                    c0, Math.min(cb, g.c - c0));
+                    c0, Math.min(cb, g.c - c0), a.raw);
             return;
         }
         if (g.isDepthwise()) {

@@ -5,6 +5,7 @@ import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
 import dev.conv4j.nativeblas.NativeKernels;
+import dev.conv4j.nativeblas.NativeMemory;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.bytedeco.javacpp.FloatPointer;
 
@@ -14,7 +15,9 @@ import org.bytedeco.javacpp.FloatPointer;
  * at a time, as they come, on workspace {@code s} (fixed ranges per slot made a call wait for a
  * helper that woke late); so a call touches no thread-local state and allocates nothing. Prepacked
  * weights are kept as a copy, or as the Winograd transform when the plan's forward pass uses Winograd
- * and enough tiles make it pay.
+ * and enough tiles make it pay (with a copy of the weights too under {@code AUTO}, to recompute tiles
+ * that come out non-finite). All of its memory is conv4j's own (see {@link NativeMemory}), whatever
+ * JavaCPP scope was open when it was made.
  */
 final class BlasPlan implements Conv2dPlan {
     private static final int FORWARD = 0, BACKWARD_DATA = 1, BACKWARD_WEIGHTS = 2, TRANSFORM = 3;
@@ -27,8 +30,10 @@ final class BlasPlan implements Conv2dPlan {
     private final NativeWorkspace[] slots;
     private final FloatPointer callTransform;
     private final BlasPasses.Args args = new BlasPasses.Args();
-    private final WorkerPool.Unit slotTask = this::runSlot;
-    private FloatPointer packedWeights, packedBias;
+    private final WorkerPool.Job job = new WorkerPool.Job();
+    private final WorkerPool.Unit<Object> slotTask = (s, ignored) -> runSlot(s);
+    /** Prepacked weights (a copy, or U), the untransformed copy kept beside U under AUTO, and the bias. */
+    private FloatPointer packedWeights, packedRaw, packedBias;
     private int pass, units, slotsUsed;
     private final AtomicInteger nextUnit = new AtomicInteger();
     private boolean closed;
@@ -62,7 +67,12 @@ final class BlasPlan implements Conv2dPlan {
         }
         long transform = Math.max(winogradPerCall != 0 ? NativeKernels.winogradWeightSize(g, winogradPerCall) : 0,
                 winogradData != 0 ? NativeKernels.winogradWeightSize(g, winogradData) : 0);
-        callTransform = transform > 0 ? new FloatPointer(transform) : null;
+        try {
+            callTransform = transform > 0 ? NativeMemory.allocate(transform) : null;
+        } catch (RuntimeException | Error e) {
+            release();
+            throw e;
+        }
     }
 
     @Override
@@ -76,7 +86,7 @@ final class BlasPlan implements Conv2dPlan {
         for (NativeWorkspace s : slots) {
             n += s == null ? 0 : s.bytes();
         }
-        for (FloatPointer p : new FloatPointer[] {callTransform, packedWeights, packedBias}) {
+        for (FloatPointer p : new FloatPointer[] {callTransform, packedWeights, packedRaw, packedBias}) {
             n += p == null ? 0 : 4L * p.limit();
         }
         return n;
@@ -91,24 +101,43 @@ final class BlasPlan implements Conv2dPlan {
             if (bias != null) {
                 PlanChecks.require(bias, "bias", bShape);
             }
-            if (packedWeights == null) {
-                packedWeights = new FloatPointer(winogradPacked != 0 ? NativeKernels.winogradWeightSize(g, winogradPacked) : w.size());
+            // everything is allocated before anything is overwritten: a failed allocation changes nothing
+            boolean raw = winogradPacked != 0 && BlasPasses.repairsNonFinite(g);
+            FloatPointer weights = packedWeights != null ? packedWeights
+                    : NativeMemory.allocate(winogradPacked != 0 ? NativeKernels.winogradWeightSize(g, winogradPacked) : w.size());
+            FloatPointer rawWeights = packedRaw, bs = packedBias;
+            try {
+                if (raw && rawWeights == null) {
+                    rawWeights = NativeMemory.allocate(w.size());
+                }
+                if (bias != null && bs == null) {
+                    bs = NativeMemory.allocate(g.o);
+                }
+            } catch (RuntimeException | Error e) {
+                if (weights != packedWeights) {
+                    NativeMemory.free(weights);
+                }
+                if (rawWeights != packedRaw) {
+                    NativeMemory.free(rawWeights);
+                }
+                throw e;
             }
+            packedWeights = weights;
+            packedRaw = rawWeights;
             if (winogradPacked != 0) {
-                NativeKernels.winogradWeights(g, TensorPointers.of(w), packedWeights, winogradPacked, false);
+                NativeKernels.winogradWeights(g, TensorMemory.pointer(w), packedWeights, winogradPacked, false);
             } else {
-                packedWeights.put(TensorPointers.of(w));
+                packedWeights.put(TensorMemory.pointer(w));
+            }
+            if (raw) {
+                packedRaw.put(TensorMemory.pointer(w));
             }
             if (bias == null) {
-                if (packedBias != null) {
-                    packedBias.close();
-                    packedBias = null;
-                }
+                NativeMemory.free(bs);
+                packedBias = null;
             } else {
-                if (packedBias == null) {
-                    packedBias = new FloatPointer(g.o);
-                }
-                packedBias.put(TensorPointers.of(bias));
+                packedBias = bs;
+                packedBias.put(TensorMemory.pointer(bias));
             }
         } finally {
             Holds.release(w, bias, null, null);
@@ -126,11 +155,12 @@ final class BlasPlan implements Conv2dPlan {
             PlanChecks.require(x, "x", xShape);
             PlanChecks.require(y, "y", yShape);
             PlanChecks.disjoint(y, "y", x, "x");
-            clearArgs();
-            args.x = TensorPointers.of(x);
+            args.clear();
+            args.x = TensorMemory.pointer(x);
             args.w = packedWeights;
+            args.raw = packedRaw;
             args.bias = packedBias;
-            args.y = TensorPointers.of(y);
+            args.y = TensorMemory.pointer(y);
             args.winograd = winogradPacked;
             execute(FORWARD, BlasPasses.forwardUnits(g, winogradPacked));
         } finally {
@@ -152,11 +182,11 @@ final class BlasPlan implements Conv2dPlan {
             PlanChecks.disjoint(y, "y", x, "x");
             PlanChecks.disjoint(y, "y", w, "w");
             PlanChecks.disjoint(y, "y", bias, "bias");
-            clearArgs();
-            args.x = TensorPointers.of(x);
-            args.w = TensorPointers.of(w);
-            args.bias = TensorPointers.of(bias);
-            args.y = TensorPointers.of(y);
+            args.clear();
+            args.x = TensorMemory.pointer(x);
+            args.w = TensorMemory.pointer(w);
+            args.bias = TensorMemory.pointer(bias);
+            args.y = TensorMemory.pointer(y);
             args.winograd = winogradPerCall;
             if (winogradPerCall != 0) {
                 transformWeights(false);
@@ -177,10 +207,10 @@ final class BlasPlan implements Conv2dPlan {
             PlanChecks.require(gx, "gx", xShape);
             PlanChecks.disjoint(gx, "gx", gy, "gy");
             PlanChecks.disjoint(gx, "gx", w, "w");
-            clearArgs();
-            args.gy = TensorPointers.of(gy);
-            args.w = TensorPointers.of(w);
-            args.gx = TensorPointers.of(gx);
+            args.clear();
+            args.gy = TensorMemory.pointer(gy);
+            args.w = TensorMemory.pointer(w);
+            args.gx = TensorMemory.pointer(gx);
             args.accumulate = accumulate;
             args.winograd = winogradData;
             if (winogradData != 0) {
@@ -208,11 +238,11 @@ final class BlasPlan implements Conv2dPlan {
             }
             PlanChecks.disjoint(gw, "gw", x, "x");
             PlanChecks.disjoint(gw, "gw", gy, "gy");
-            clearArgs();
-            args.x = TensorPointers.of(x);
-            args.gy = TensorPointers.of(gy);
-            args.gw = TensorPointers.of(gw);
-            args.gbias = TensorPointers.of(gbias);
+            args.clear();
+            args.x = TensorMemory.pointer(x);
+            args.gy = TensorMemory.pointer(gy);
+            args.gw = TensorMemory.pointer(gw);
+            args.gbias = TensorMemory.pointer(gbias);
             args.accumulate = accumulate;
             execute(BACKWARD_WEIGHTS, BlasPasses.backwardWeightsUnits(g, gbias != null));
         } finally {
@@ -223,6 +253,7 @@ final class BlasPlan implements Conv2dPlan {
     /** The call's weights, transformed for Winograd into the plan's buffer on its threads, become U. */
     private void transformWeights(boolean flip) {
         args.wSource = args.w;
+        args.raw = BlasPasses.repairsNonFinite(g) ? args.w : null;
         args.transform = callTransform;
         args.flip = flip;
         execute(TRANSFORM, BlasPasses.transformUnits(g));
@@ -235,7 +266,13 @@ final class BlasPlan implements Conv2dPlan {
         args.call++;
         nextUnit.set(0);
         slotsUsed = Math.min(slots.length, unitCount);
-        pool.run(slotsUsed, slotTask);
+        try {
+            pool.run(job, slotsUsed, slotTask, null);
+        } finally {
+            if (which != TRANSFORM) {
+                args.clear(); // the plan keeps no reference to the call's tensors
+            }
+        }
     }
 
     /** Runs units as they come (each on the workspace of slot s), so slots that start late take fewer. */
@@ -259,12 +296,6 @@ final class BlasPlan implements Conv2dPlan {
         }
     }
 
-    private void clearArgs() {
-        args.x = args.w = args.bias = args.y = args.gy = args.gx = args.gw = args.gbias = args.wSource = args.transform = null;
-        args.accumulate = false;
-        args.winograd = 0;
-    }
-
     private void open() {
         if (closed) {
             throw new IllegalStateException("plan is closed");
@@ -277,12 +308,10 @@ final class BlasPlan implements Conv2dPlan {
                 slots[s].close();
             }
         }
-        for (FloatPointer p : new FloatPointer[] {callTransform, packedWeights, packedBias}) {
-            if (p != null) {
-                p.close();
-            }
+        for (FloatPointer p : new FloatPointer[] {callTransform, packedWeights, packedRaw, packedBias}) {
+            NativeMemory.free(p);
         }
-        packedWeights = packedBias = null;
+        packedWeights = packedRaw = packedBias = null;
     }
 
     @Override

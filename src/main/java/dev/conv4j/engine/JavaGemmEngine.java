@@ -3,19 +3,26 @@ package dev.conv4j.engine;
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 
 /**
  * The pure-Java fallback: the same im2col + GEMM algorithm and the same units of work as
  * {@link BlasEngine}, with {@link Gemm} in place of OpenBLAS. Used where the native library cannot
- * load; it needs nothing but the JVM.
+ * load; it needs nothing but the JVM. Like the blas engine, a call checks out a context from a pool
+ * of at most {@link AbstractConvEngine#MAX_CALLS} and each thread running its units checks out a
+ * workspace, so its heap scratch follows the calls in flight, and a call allocates nothing once the
+ * pools are warm.
  */
 public final class JavaGemmEngine extends AbstractConvEngine {
     private final WorkerPool pool;
-    private final ThreadLocal<Workspace> workspace = ThreadLocal.withInitial(Workspace::new);
+    private final Pool<Call> calls;
+    private final Pool<Workspace> workspaces;
 
     /** @param threads the most threads one call uses (the caller included) */
     public JavaGemmEngine(int threads) {
         pool = new WorkerPool("java", threads);
+        calls = new Pool<>(MAX_CALLS, false, Call::new, null);
+        workspaces = new Pool<>(MAX_CALLS + threads - 1, false, Workspace::new, null);
     }
 
     @Override
@@ -33,26 +40,16 @@ public final class JavaGemmEngine extends AbstractConvEngine {
         checkBufferable(x, "x");
         checkBufferable(w, "w");
         checkBufferable(y, "y");
-        FloatBuffer xb = x.buffer(), yb = y.buffer(), bb = bias == null ? null : bias.buffer();
-        float[] wa = copyOf(w);
-        int rows = Partition.forwardRows(g);
-        int bands = Partition.bands(g.oh, rows);
-        int plane = g.outPlane();
-        pool.run(g.n * g.groups * bands, u -> {
-            int band = u % bands, grp = (u / bands) % g.groups, n = u / (bands * g.groups);
-            int oh0 = band * rows, r = Math.min(rows, g.oh - oh0), cols = r * g.ow;
-            Workspace ws = workspace.get();
-            float[][] col = ws.rows(COLUMNS, g.k, cols), out = ws.rows(OUTPUT, g.og, cols);
-            Im2col.im2col(g, xb, (n * g.c + grp * g.cg) * g.inPlane(), g.cg, oh0, r, col);
-            for (int o = 0; o < g.og; o++) {
-                java.util.Arrays.fill(out[o], 0, cols, bb == null ? 0f : bb.get(grp * g.og + o));
-            }
-            Gemm.nn(g.og, cols, g.k, wa, grp * g.og * g.k, g.k, col, out);
-            int yoff = (n * g.o + grp * g.og) * plane + oh0 * g.ow;
-            for (int o = 0; o < g.og; o++) {
-                yb.put(yoff + o * plane, out[o], 0, cols);
-            }
-        });
+        Call c = calls.take();
+        try {
+            c.start(g, TensorMemory.buffer(x), w, TensorMemory.buffer(bias), TensorMemory.buffer(y), false);
+            c.rows = Partition.forwardRows(g);
+            c.bands = Partition.bands(g.oh, c.rows);
+            pool.run(c.job, g.n * g.groups * c.bands, c.forward, workspaces);
+        } finally {
+            c.end();
+            calls.give(c);
+        }
     }
 
     @Override
@@ -60,33 +57,16 @@ public final class JavaGemmEngine extends AbstractConvEngine {
         checkBufferable(gy, "gy");
         checkBufferable(w, "w");
         checkBufferable(gx, "gx");
-        FloatBuffer gyb = gy.buffer(), gxb = gx.buffer();
-        float[] wa = copyOf(w);
-        int cb = Partition.dataChannelBlock(g);
-        int blocks = Partition.bands(g.cg, cb);
-        int khkw = g.kh * g.kw;
-        pool.run(g.n * g.groups * blocks, u -> {
-            int blk = u % blocks, grp = (u / blocks) % g.groups, n = u / (blocks * g.groups);
-            int c0 = blk * cb, cn = Math.min(cb, g.cg - c0), kb = cn * khkw;
-            int rows = Partition.backwardRows(g, kb);
-            Workspace ws = workspace.get();
-            int gxoff = (n * g.c + grp * g.cg + c0) * g.inPlane(), size = cn * g.inPlane();
-            float[] image = ws.image(size);
-            if (accumulate) {
-                gxb.get(gxoff, image, 0, size);
-            } else {
-                java.util.Arrays.fill(image, 0, size, 0f);
-            }
-            int gyoff = (n * g.o + grp * g.og) * g.outPlane();
-            for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
-                int r = Math.min(rows, g.oh - oh0), cols = r * g.ow;
-                float[][] band = ws.rows(OUTPUT, g.og, cols), col = ws.rows(COLUMNS, kb, cols);
-                readBand(gyb, gyoff, g.og, g.outPlane(), oh0 * g.ow, cols, band);
-                Gemm.tn(kb, cols, g.og, wa, grp * g.og * g.k + c0 * khkw, g.k, band, col);
-                Im2col.col2im(g, col, cn, oh0, r, image);
-            }
-            gxb.put(gxoff, image, 0, size);
-        });
+        Call c = calls.take();
+        try {
+            c.start(g, TensorMemory.buffer(gy), w, null, TensorMemory.buffer(gx), accumulate);
+            c.block = Partition.dataChannelBlock(g);
+            c.blocks = Partition.bands(g.cg, c.block);
+            pool.run(c.job, g.n * g.groups * c.blocks, c.backwardData, workspaces);
+        } finally {
+            c.end();
+            calls.give(c);
+        }
     }
 
     @Override
@@ -94,48 +74,130 @@ public final class JavaGemmEngine extends AbstractConvEngine {
         checkBufferable(x, "x");
         checkBufferable(gy, "gy");
         checkBufferable(gw, "gw");
-        FloatBuffer xb = x.buffer(), gyb = gy.buffer(), gwb = gw.buffer(), gbb = gbias == null ? null : gbias.buffer();
-        int cb = Partition.weightChannelBlock(g);
-        int blocks = Partition.bands(g.cg, cb);
-        int khkw = g.kh * g.kw;
-        int weightUnits = g.groups * blocks;
-        pool.run(weightUnits + (gbb == null ? 0 : 1), u -> {
+        Call c = calls.take();
+        try {
+            c.start(g, TensorMemory.buffer(x), null, TensorMemory.buffer(gbias), TensorMemory.buffer(gw), accumulate);
+            c.gy = TensorMemory.buffer(gy);
+            c.block = Partition.weightChannelBlock(g);
+            c.blocks = Partition.bands(g.cg, c.block);
+            c.weightUnits = g.groups * c.blocks;
+            pool.run(c.job, c.weightUnits + (gbias == null ? 0 : 1), c.backwardWeights, workspaces);
+        } finally {
+            c.end();
+            calls.give(c);
+        }
+    }
+
+    /**
+     * One call in flight: its geometry, buffers and the weights copied to the heap, and its units,
+     * made once so that a call allocates nothing.
+     */
+    private static final class Call {
+        final WorkerPool.Job job = new WorkerPool.Job();
+        ConvGeometry g;
+        /** in: x (forward, weight gradient) or gy (input gradient); out: y, gx or gw; bias: bias or gbias. */
+        FloatBuffer in, out, bias, gy;
+        float[] weights = new float[0];
+        boolean accumulate;
+        int rows, bands, block, blocks, weightUnits;
+        final WorkerPool.Unit<Workspace> forward = this::forwardUnit;
+        final WorkerPool.Unit<Workspace> backwardData = this::backwardDataUnit;
+        final WorkerPool.Unit<Workspace> backwardWeights = this::backwardWeightsUnit;
+
+        void start(ConvGeometry geometry, FloatBuffer in, Tensor w, FloatBuffer bias, FloatBuffer out, boolean accumulate) {
+            g = geometry;
+            this.in = in;
+            this.bias = bias;
+            this.out = out;
+            this.accumulate = accumulate;
+            if (w != null) {
+                int size = (int) w.size();
+                if (weights.length < size) {
+                    weights = new float[size];
+                }
+                TensorMemory.buffer(w).get(0, weights, 0, size);
+            }
+        }
+
+        void end() {
+            g = null;
+            in = out = bias = gy = null;
+        }
+
+        private void forwardUnit(int u, Workspace ws) {
+            int band = u % bands, grp = (u / bands) % g.groups, n = u / (bands * g.groups);
+            int oh0 = band * rows, r = Math.min(rows, g.oh - oh0), cols = r * g.ow;
+            int plane = g.outPlane();
+            float[][] col = ws.rows(COLUMNS, g.k, cols), o = ws.rows(OUTPUT, g.og, cols);
+            Im2col.im2col(g, in, (n * g.c + grp * g.cg) * g.inPlane(), g.cg, oh0, r, col);
+            for (int i = 0; i < g.og; i++) {
+                Arrays.fill(o[i], 0, cols, bias == null ? 0f : bias.get(grp * g.og + i));
+            }
+            Gemm.nn(g.og, cols, g.k, weights, grp * g.og * g.k, g.k, col, o);
+            int yoff = (n * g.o + grp * g.og) * plane + oh0 * g.ow;
+            for (int i = 0; i < g.og; i++) {
+                out.put(yoff + i * plane, o[i], 0, cols);
+            }
+        }
+
+        private void backwardDataUnit(int u, Workspace ws) {
+            int blk = u % blocks, grp = (u / blocks) % g.groups, n = u / (blocks * g.groups);
+            int khkw = g.kh * g.kw, c0 = blk * block, cn = Math.min(block, g.cg - c0), kb = cn * khkw;
+            int rowsPerBand = Partition.backwardRows(g, kb);
+            int gxoff = (n * g.c + grp * g.cg + c0) * g.inPlane(), size = cn * g.inPlane();
+            float[] image = ws.image(size);
+            if (accumulate) {
+                out.get(gxoff, image, 0, size);
+            } else {
+                Arrays.fill(image, 0, size, 0f);
+            }
+            int gyoff = (n * g.o + grp * g.og) * g.outPlane();
+            for (int oh0 = 0; oh0 < g.oh; oh0 += rowsPerBand) {
+                int r = Math.min(rowsPerBand, g.oh - oh0), cols = r * g.ow;
+                float[][] band = ws.rows(OUTPUT, g.og, cols), col = ws.rows(COLUMNS, kb, cols);
+                readBand(in, gyoff, g.og, g.outPlane(), oh0 * g.ow, cols, band);
+                Gemm.tn(kb, cols, g.og, weights, grp * g.og * g.k + c0 * khkw, g.k, band, col);
+                Im2col.col2im(g, col, cn, oh0, r, image);
+            }
+            out.put(gxoff, image, 0, size);
+        }
+
+        private void backwardWeightsUnit(int u, Workspace ws) {
             if (u == weightUnits) {
-                biasSums(g, gyb, gbb, accumulate);
+                biasSums(g, gy, bias, accumulate);
                 return;
             }
             int blk = u % blocks, grp = u / blocks;
-            int c0 = blk * cb, cn = Math.min(cb, g.cg - c0), kb = cn * khkw;
-            int rows = Partition.backwardRows(g, kb);
-            Workspace ws = workspace.get();
+            int khkw = g.kh * g.kw, c0 = blk * block, cn = Math.min(block, g.cg - c0), kb = cn * khkw;
+            int rowsPerBand = Partition.backwardRows(g, kb);
             float[][] acc = ws.rows(ACCUMULATOR, g.og, kb);
             int gwoff = grp * g.og * g.k + c0 * khkw;
             for (int o = 0; o < g.og; o++) {
                 if (accumulate) {
-                    gwb.get(gwoff + o * g.k, acc[o], 0, kb);
+                    out.get(gwoff + o * g.k, acc[o], 0, kb);
                 } else {
-                    java.util.Arrays.fill(acc[o], 0, kb, 0f);
+                    Arrays.fill(acc[o], 0, kb, 0f);
                 }
             }
             for (int n = 0; n < g.n; n++) {
                 int xoff = (n * g.c + grp * g.cg + c0) * g.inPlane();
                 int gyoff = (n * g.o + grp * g.og) * g.outPlane();
-                for (int oh0 = 0; oh0 < g.oh; oh0 += rows) {
-                    int r = Math.min(rows, g.oh - oh0), cols = r * g.ow;
+                for (int oh0 = 0; oh0 < g.oh; oh0 += rowsPerBand) {
+                    int r = Math.min(rowsPerBand, g.oh - oh0), cols = r * g.ow;
                     float[][] col = ws.rows(COLUMNS, kb, cols), colT = ws.rows(TRANSPOSED, cols, kb);
                     float[] band = ws.flat(g.og * cols);
-                    Im2col.im2col(g, xb, xoff, cn, oh0, r, col);
+                    Im2col.im2col(g, in, xoff, cn, oh0, r, col);
                     Gemm.transpose(kb, cols, col, colT);
                     for (int o = 0; o < g.og; o++) {
-                        gyb.get(gyoff + o * g.outPlane() + oh0 * g.ow, band, o * cols, cols);
+                        gy.get(gyoff + o * g.outPlane() + oh0 * g.ow, band, o * cols, cols);
                     }
                     Gemm.nn(g.og, kb, cols, band, 0, cols, colT, acc);
                 }
             }
             for (int o = 0; o < g.og; o++) {
-                gwb.put(gwoff + o * g.k, acc[o], 0, kb);
+                out.put(gwoff + o * g.k, acc[o], 0, kb);
             }
-        });
+        }
     }
 
     private static void biasSums(ConvGeometry g, FloatBuffer gy, FloatBuffer gb, boolean accumulate) {
@@ -159,19 +221,12 @@ public final class JavaGemmEngine extends AbstractConvEngine {
         }
     }
 
-    private float[] copyOf(Tensor t) {
-        int size = (int) t.size();
-        float[] a = workspace.get().weights(size);
-        t.buffer().get(0, a, 0, size);
-        return a;
-    }
-
     private static final int COLUMNS = 0, OUTPUT = 1, TRANSPOSED = 2, ACCUMULATOR = 3;
 
-    /** One thread's scratch arrays, grown on demand and kept for the next call. */
+    /** One thread's scratch arrays for a run of units, grown on demand and kept for the next. */
     private static final class Workspace {
         private final float[][][] rows = {new float[0][], new float[0][], new float[0][], new float[0][]};
-        private float[] image = new float[0], weights = new float[0], flat = new float[0];
+        private float[] image = new float[0], flat = new float[0];
 
         /**
          * At least {@code count} rows of at least {@code length} floats (rows may be longer). A shape that
@@ -189,10 +244,6 @@ public final class JavaGemmEngine extends AbstractConvEngine {
 
         float[] image(int size) {
             return image.length >= size ? image : (image = new float[size]);
-        }
-
-        float[] weights(int size) {
-            return weights.length >= size ? weights : (weights = new float[size]);
         }
 
         float[] flat(int size) {

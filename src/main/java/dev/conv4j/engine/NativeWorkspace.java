@@ -1,11 +1,14 @@
 package dev.conv4j.engine;
 
+import dev.conv4j.nativeblas.NativeMemory;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
- * Scratch buffers of one thread (in the engine) or one slot (in a plan): grown on demand, kept for
- * the next call, released by {@link #close()} or, for a thread that ends without closing, by
- * JavaCPP's deallocator once the workspace is unreachable.
+ * Scratch buffers of the thread running units (in the engine, checked out of its pool for a run of
+ * units) or of one slot (in a plan): grown on demand, kept for the next call, released by
+ * {@link #close()} or, for a workspace nobody closed, by JavaCPP's deallocator once it is unreachable.
+ * A buffer grows by allocating the new one before freeing the old, so a failed allocation (native
+ * memory exhausted) leaves the workspace as it was.
  */
 final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
     private final FloatPointer[] buffers = new FloatPointer[BlasPasses.KINDS];
@@ -21,15 +24,12 @@ final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
         }
         FloatPointer b = buffers[kind];
         if (b == null || b.limit() < floats) {
+            FloatPointer grown = NativeMemory.grow(b, floats, b == null ? floats : b.limit() * 3 / 2);
             if (kind == BlasPasses.COLUMNS) {
                 columnsKey = -1;
             }
-            long size = b == null ? floats : Math.max(floats, b.limit() * 3 / 2);
-            if (b != null) {
-                b.close();
-            }
-            b = new FloatPointer(size);
-            buffers[kind] = b;
+            buffers[kind] = grown;
+            b = grown;
         }
         return b;
     }
@@ -66,10 +66,8 @@ final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
         columnsArgs = null;
         columnsKey = -1;
         for (int k = 0; k < buffers.length; k++) {
-            if (buffers[k] != null) {
-                buffers[k].close();
-                buffers[k] = null;
-            }
+            NativeMemory.free(buffers[k]);
+            buffers[k] = null;
         }
     }
 }

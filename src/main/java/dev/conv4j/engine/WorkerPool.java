@@ -10,7 +10,10 @@ import java.util.concurrent.locks.LockSupport;
  * helpers from a pool that all callers of the engine share. However many threads call the engine
  * at once, it never adds more than {@code threads - 1} threads of its own, and a caller whose
  * helpers are busy simply runs its units itself, so nothing waits on a pool and nothing deadlocks.
- * Units must not depend on which thread runs them.
+ * Units must not depend on which thread runs them. Each thread that takes part in a call takes one
+ * scratch object from the engine's {@link Pool} for its whole run of units and gives it back after,
+ * so scratch memory follows the number of threads running units at once, not the number of threads
+ * that ever called.
  *
  * <p>A call returns only after every unit it handed out has finished, on whatever thread: an
  * engine releases its tensors after {@link #run} returns, so no helper can touch them later. If a
@@ -21,10 +24,13 @@ import java.util.concurrent.locks.LockSupport;
  * helpers are running.
  */
 final class WorkerPool {
-    /** One unit of work, identified by its index. */
-    interface Unit {
-        void run(int index);
+    /** One unit of work, identified by its index, run with the scratch of the thread running it. */
+    interface Unit<S> {
+        void run(int index, S scratch);
     }
+
+    /** The most threads an engine may use: beyond this, helpers would only contend. */
+    static final int MAX_THREADS = dev.conv4j.ConvEngines.MAX_THREADS;
 
     /** Slots for requests for help per helper thread; when all are taken, callers work alone. */
     private static final int REQUESTS_PER_HELPER = 16;
@@ -47,11 +53,10 @@ final class WorkerPool {
     /** The running helpers, so a caller can wake sleeping ones. */
     private final AtomicReferenceArray<Thread> helpers;
     private final AtomicInteger alive = new AtomicInteger(), started = new AtomicInteger(), sleeping = new AtomicInteger();
-    private final ThreadLocal<Job> jobs = ThreadLocal.withInitial(Job::new);
 
     WorkerPool(String name, int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        if (threads < 1 || threads > MAX_THREADS) {
+            throw new IllegalArgumentException("threads must be between 1 and " + MAX_THREADS + ", got " + threads);
         }
         this.threads = threads;
         prefix = prefix(name, threads);
@@ -68,21 +73,31 @@ final class WorkerPool {
         return "conv4j-" + name + "(" + threads + ")-";
     }
 
-    /** Runs units {@code 0 .. units-1}, returning when all are done; rethrows the first failure. */
-    void run(int units, Unit unit) {
+    /**
+     * Runs units {@code 0 .. units-1} with scratch from {@code scratch} (may be null: units get null),
+     * returning when all are done; rethrows the first failure. {@code job} is the caller's own: it must
+     * not be used by another call until this one returns.
+     */
+    <S> void run(Job job, int units, Unit<S> unit, Pool<S> scratch) {
         if (requests == null || units == 1) {
-            for (int i = 0; i < units; i++) {
-                unit.run(i);
+            S s = scratch == null ? null : scratch.take();
+            try {
+                for (int i = 0; i < units; i++) {
+                    unit.run(i, s);
+                }
+            } finally {
+                if (s != null) {
+                    scratch.give(s);
+                }
             }
             return;
         }
-        Job job = jobs.get();
-        job.start(unit, units);
-        int extra = Math.min(threads - 1, units - 1);
-        for (int i = 0; i < extra && offer(job); i++) {
-            // no free slot: the caller does the rest itself
+        job.start(unit, units, scratch);
+        int extra = Math.min(threads - 1, units - 1), offered = 0;
+        while (offered < extra && offer(job)) {
+            offered++; // when no slot is free, the caller does the rest itself
         }
-        startHelpers();
+        startHelpers(offered);
         if (sleeping.get() > 0) {
             for (int i = 0; i < helpers.length(); i++) {
                 Thread t = helpers.get(i);
@@ -114,9 +129,12 @@ final class WorkerPool {
         return null;
     }
 
-    /** Brings the helpers up to {@code threads - 1}; if the JVM cannot start one, callers work alone. */
-    private void startHelpers() {
-        for (int a; (a = alive.get()) < threads - 1; ) {
+    /**
+     * Brings the helpers up to {@code wanted} (at most {@code threads - 1}); if the JVM cannot start one,
+     * callers work alone.
+     */
+    private void startHelpers(int wanted) {
+        for (int a; (a = alive.get()) < wanted; ) {
             if (alive.compareAndSet(a, a + 1)) {
                 try {
                     Thread t = new Thread(this::help, prefix + started.incrementAndGet());
@@ -189,47 +207,66 @@ final class WorkerPool {
      * past the end, runs nothing. A call cannot end before every valid claim has finished, so the
      * caller only rewrites the job once no helper can still run a unit of the previous call.
      */
-    private static final class Job implements Runnable {
+    static final class Job implements Runnable {
         private final AtomicLong state = new AtomicLong();
         private final AtomicInteger done = new AtomicInteger();
         private volatile int epoch;
+        @SuppressWarnings("rawtypes")
         private volatile Unit unit;
+        @SuppressWarnings("rawtypes")
+        private volatile Pool scratch;
         private volatile int units;
         private volatile Throwable failure;
 
-        void start(Unit u, int n) {
+        void start(Unit<?> u, int n, Pool<?> s) {
             int e = epoch + 1;
             epoch = e;          // first, so a stale claim that sees the new unit or units sees the new epoch
             unit = u;
+            scratch = s;
             units = n;
             failure = null;
             done.set(0);
             state.set((long) e << 32);
         }
 
+        /** Claims and runs units until none is left; the scratch is taken at the first claim and given back at the end. */
         @Override
+        @SuppressWarnings({"rawtypes", "unchecked"})
         public void run() {
-            for (;;) {
-                long s = state.getAndIncrement();
-                Unit u = unit;
-                int n = units, i = (int) s;
-                if (epoch != (int) (s >>> 32) || i >= n) {
-                    return;
-                }
-                try {
-                    if (failure == null) {
-                        u.run(i);
+            Pool source = null;
+            Object scratchObject = null;
+            try {
+                for (;;) {
+                    long s = state.getAndIncrement();
+                    Unit u = unit;
+                    Pool p = scratch;
+                    int n = units, i = (int) s;
+                    if (epoch != (int) (s >>> 32) || i >= n) {
+                        return;
                     }
-                } catch (Throwable t) {
-                    if (failure == null) {
-                        failure = t;
-                    }
-                } finally {
-                    if (done.incrementAndGet() == n) {
-                        synchronized (this) {
-                            notifyAll();
+                    try {
+                        if (failure == null) {
+                            if (source == null && p != null) {
+                                scratchObject = p.take();
+                                source = p;
+                            }
+                            u.run(i, scratchObject);
+                        }
+                    } catch (Throwable t) {
+                        if (failure == null) {
+                            failure = t;
+                        }
+                    } finally {
+                        if (done.incrementAndGet() == n) {
+                            synchronized (this) {
+                                notifyAll();
+                            }
                         }
                     }
+                }
+            } finally {
+                if (scratchObject != null) {
+                    source.give(scratchObject);
                 }
             }
         }
@@ -246,6 +283,7 @@ final class WorkerPool {
                 }
             }
             unit = null;  // the caller's objects are not kept past the call
+            scratch = null;
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }

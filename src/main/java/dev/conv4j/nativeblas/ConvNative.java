@@ -66,7 +66,8 @@ final class ConvNative {
     static native void conv4j_wino_tiles(@Const FloatPointer x, @Const FloatPointer u,
             @Const FloatPointer bias, FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
             int c, int h, int wd, int o,
-            int oh, int ow, int pt, int pl, int t0, int tc, int m, int transposeU, int accumulate, int o0, int on);
+            int oh, int ow, int pt, int pl, int t0, int tc, int m, int transposeU, int accumulate, int o0, int on,
+            @Const FloatPointer wRaw);
 
     static native long conv4j_gemm_pack_size();
 

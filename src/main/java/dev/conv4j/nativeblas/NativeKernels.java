@@ -300,11 +300,13 @@ public final class NativeKernels {
      * of gy with the kernels turned by 180 degrees and transposed, padded by 2 - pad (negative padding
      * crops). {@code u} is the flipped transform ({@link #winogradWeights} with flip); the workspaces
      * are those of a forward pass with C and O swapped. Input channels [c0, c0+cn) of gx are stored into,
-     * or added to with accumulate.
+     * or added to with accumulate. With {@code raw}, the untransformed weights, tiles that come out
+     * non-finite are recomputed from the definition (see {@code conv4j_winograd.h}); null keeps
+     * Winograd's raw values.
      */
     public static void winogradBackwardDataTiles(ConvGeometry g, FloatPointer gy, FloatPointer u, FloatPointer gx,
                                                  FloatPointer v, FloatPointer mp, FloatPointer scratch,
-                                                 int t0, int tc, int m, boolean accumulate, int c0, int cn) {
+                                                 int t0, int tc, int m, boolean accumulate, int c0, int cn, FloatPointer raw) {
         checkWinograd(g);
         long tiles = winogradBackwardTileCount(g, m);
         if (tiles > Integer.MAX_VALUE || g.h >= 1 << 30 || g.w >= 1 << 30) {
@@ -314,18 +316,22 @@ public final class NativeKernels {
         checkRange(c0, cn, g.c, "input channel block");
         check(gy, 0, (long) g.n * g.o * g.outPlane(), "gy");
         check(gx, 0, (long) g.n * g.c * g.inPlane(), "gx");
+        if (raw != null) {
+            check(raw, 0, (long) g.o * g.c * 9, "w");
+        }
         ConvNative.conv4j_wino_tiles(gy, u, null, gx, v, mp, scratch, g.o, g.oh, g.ow, g.c, g.h, g.w,
-                2 - g.padTop, 2 - g.padLeft, t0, tc, m, 1, accumulate ? 1 : 0, c0, cn);
+                2 - g.padTop, 2 - g.padLeft, t0, tc, m, 1, accumulate ? 1 : 0, c0, cn, raw);
     }
 
     /**
      * Forward of output channels [o0, o0+on) of tiles [t0, t0+tc) of the batch by Winograd F(m x m, 3x3), with workspaces v
      * and mp ({@link #winogradTransformSize}) and scratch
-     * ({@link #winogradScratchSize}).
+     * ({@link #winogradScratchSize}). With {@code raw}, the untransformed weights, tiles that come out
+     * non-finite are recomputed from the definition; null keeps Winograd's raw values.
      */
     public static void winogradForwardTiles(ConvGeometry g, FloatPointer x, FloatPointer u, FloatPointer bias,
                                             FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
-                                            int t0, int tc, int m, int o0, int on) {
+                                            int t0, int tc, int m, int o0, int on, FloatPointer raw) {
         checkWinograd(g);
         checkWinogradCall(g, u, v, mp, scratch, t0, tc, winogradTiles(g, m), m);
         checkRange(o0, on, g.o, "output channel block");
@@ -334,8 +340,11 @@ public final class NativeKernels {
         if (bias != null) {
             check(bias, 0, g.o, "bias");
         }
+        if (raw != null) {
+            check(raw, 0, (long) g.o * g.c * 9, "w");
+        }
         ConvNative.conv4j_wino_tiles(x, u, bias, y, v, mp, scratch, g.c, g.h, g.w, g.o, g.oh, g.ow,
-                g.padTop, g.padLeft, t0, tc, m, 0, 0, o0, on);
+                g.padTop, g.padLeft, t0, tc, m, 0, 0, o0, on, raw);
     }
 
     private static void checkWinograd(ConvGeometry g) {

@@ -364,6 +364,7 @@ class FuzzTest {
                 }
                 case 2: {
                     int pos = r.nextInt(3), room = r.nextInt(4) == 0 ? n - 1 - r.nextInt(Math.max(1, n)) : n;
+                    boolean shapeGood = good;
                     good &= room >= n;
                     ByteBuffer bb = ByteBuffer.allocateDirect(4 * (pos + Math.max(0, room)));
                     int variant = r.nextInt(12);
@@ -395,6 +396,7 @@ class FuzzTest {
                 }
                 case 3: {
                     int pos = r.nextInt(3), room = r.nextInt(4) == 0 ? n - 1 - r.nextInt(Math.max(1, n)) : n;
+                    boolean shapeGood = good;
                     good &= room >= n;
                     try (FloatPointer fp = new FloatPointer((long) pos + Math.max(1, room))) {
                         int variant = r.nextInt(10);
@@ -403,14 +405,20 @@ class FuzzTest {
                             arg = null;
                             good = false;
                         } else if (variant == 1) {
-                            fp.limit(0); // unknown extent
-                            good = false;
+                            fp.limit(0); // no limit: the allocation (and the capacity) still bound it
+                            good = shapeGood && Math.max(1, room) >= n;
+                            if (good) {
+                                fp.position(pos).put(data, 0, n);
+                            }
                         } else if (variant == 2) {
                             arg = new FloatPointer((long) pos + n);
                             arg.close(); // deallocated before wrapping
                             good = false;
                         } else {
                             fp.limit((long) pos + Math.max(0, room));
+                            if (fp.limit() == 0) {
+                                good = shapeGood && Math.max(1, room) >= n; // a limit of 0 means none: the allocation bounds it
+                            }
                             if (good) {
                                 fp.position(pos).put(data, 0, n);
                             }

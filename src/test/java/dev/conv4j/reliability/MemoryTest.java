@@ -9,18 +9,16 @@ import dev.conv4j.ConvEngines;
 import dev.conv4j.Tensor;
 import dev.conv4j.TestData;
 import java.lang.management.ManagementFactory;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CyclicBarrier;
 import java.util.function.LongSupplier;
 import org.bytedeco.javacpp.Pointer;
 import org.junit.jupiter.api.Test;
 
 /**
  * Off-heap and heap memory return to their starting level: after many calls with fresh or reused
- * tensors, after tensors nobody closed (the garbage collector's safety net), and after many short-lived
- * threads each grew a per-thread workspace. Figures are printed for the record.
+ * tensors, and after tensors nobody closed (the garbage collector's safety net). (That workspaces
+ * follow the calls in flight rather than the threads that ever called is
+ * {@code hardening.ThreadModelTest}.) Figures are printed for the record.
  */
 class MemoryTest {
     private static final int CALLS = 100_000;
@@ -122,73 +120,6 @@ class MemoryTest {
         System.out.printf("memory: 20000 forward calls leaving 4 tensors each unclosed: off-heap peak %s, then after GC %s (before %s)%n",
                 mb(peak), mb(after.offHeap), mb(before.offHeap));
         before.assertNotExceededBy(after, "after 80000 tensors were left for the garbage collector");
-    }
-
-    /**
-     * Threads that come and go (a pool replacing its threads) each grow a workspace in every engine
-     * they call; when a thread dies its workspace is reclaimed: native ones by JavaCPP's deallocator,
-     * heap ones by the garbage collector.
-     */
-    @Test
-    void perThreadWorkspacesOfThreadsThatEndedAreReclaimed() throws Exception {
-        int[] xs = {1, 64, 64, 64}, ws = {8, 64, 3, 3};
-        // the least one thread's column buffer for this shape can hold: (C*KH*KW) x (one output row) floats
-        long column = 4L * 64 * 9 * 64;
-        long slack = 4L << 20;
-        List<ConvEngine> engines = new ArrayList<>(List.of(ConvEngines.java(1)));
-        if (ConvEngines.isNativeAvailable()) {
-            engines.add(0, ConvEngines.blas(1));
-        }
-        Random r = new Random(23);
-        try (Tensor x = TestData.random(r, 1, xs); Tensor w = TestData.random(r, 1, ws)) {
-            Snapshot before = Snapshot.take();
-            int batches = 6, perBatch = 8;
-            long grownOffHeap = Long.MAX_VALUE, grownHeap = Long.MAX_VALUE;
-            for (int batch = 0; batch < batches; batch++) {
-                CyclicBarrier done = new CyclicBarrier(perBatch + 1), exit = new CyclicBarrier(perBatch + 1);
-                List<Thread> threads = new ArrayList<>();
-                List<Throwable> failures = new ArrayList<>();
-                for (int t = 0; t < perBatch; t++) {
-                    Thread th = new Thread(() -> {
-                        try {
-                            for (ConvEngine e : engines) {
-                                e.forward(P, x, w, null).close();
-                            }
-                            done.await();
-                            exit.await();
-                        } catch (Throwable ex) {
-                            synchronized (failures) {
-                                failures.add(ex);
-                            }
-                        }
-                    });
-                    th.start();
-                    threads.add(th);
-                }
-                done.await();
-                // all threads of the batch are alive and hold their workspaces
-                grownOffHeap = Math.min(grownOffHeap, Pointer.totalBytes() - before.offHeap);
-                grownHeap = Math.min(grownHeap, heapUsed() - before.heap);
-                exit.await();
-                for (Thread th : threads) {
-                    th.join();
-                }
-                assertTrue(failures.isEmpty(), failures.toString());
-            }
-            Snapshot after = Snapshot.take();
-            System.out.printf("memory: %d short-lived threads x %s; while 8 were alive: off-heap +%s, heap +%s;"
-                            + " after they ended and GC: off-heap %s -> %s, heap %s -> %s%n",
-                    batches * perBatch, engines.stream().map(ConvEngine::name).reduce((a, b2) -> a + "+" + b2).orElse(""),
-                    mb(grownOffHeap), mb(grownHeap), mb(before.offHeap), mb(after.offHeap), mb(before.heap), mb(after.heap));
-            if (ConvEngines.isNativeAvailable()) {
-                assertTrue(grownOffHeap >= perBatch * column, "8 live threads should hold 8 native workspaces of at least "
-                        + mb(column) + ", found +" + mb(grownOffHeap) + ": the test does not measure what it should");
-                assertTrue(after.offHeap <= before.offHeap + slack, "native workspaces of ended threads were not reclaimed: "
-                        + mb(before.offHeap) + " -> " + mb(after.offHeap));
-            }
-            assertTrue(after.heap <= before.heap + slack + HEAP_SLACK, "heap workspaces of ended threads were not reclaimed: "
-                    + mb(before.heap) + " -> " + mb(after.heap));
-        }
     }
 
     /** Off-heap (JavaCPP), resident and heap memory, each measured after garbage collection has settled. */

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.TestFactory;
  * reference that materializes {@code xpad} and sums in double; an element must be NaN exactly where
  * the reference is NaN, the same infinity where it is infinite, and close to it elsewhere.
  */
-class NonFiniteTest {
+public class NonFiniteTest {
     private static final float INF = Float.POSITIVE_INFINITY;
 
     /** Configurations with padding (so padded taps exist), each kind of engine path among them. */
@@ -140,7 +140,7 @@ class NonFiniteTest {
     }
 
     /** The definition on an explicitly zero-padded input, in double, independent of the engines' index maps. */
-    static final class Reference {
+    public static final class Reference {
         private Reference() {
         }
 
@@ -168,7 +168,7 @@ class NonFiniteTest {
             return xp;
         }
 
-        static double[] forward(ConvGeometry g, float[] x, float[] w, float[] b) {
+        public static double[] forward(ConvGeometry g, float[] x, float[] w, float[] b) {
             double[] xp = pad(g, x);
             int hp = ph(g), wp = pw(g);
             double[] y = new double[g.n * g.o * g.oh * g.ow];
@@ -195,7 +195,7 @@ class NonFiniteTest {
         }
 
         /** The gradient of the padded input, then cropped: gradients of padding positions are dropped. */
-        static double[] backwardData(ConvGeometry g, float[] gy, float[] w) {
+        public static double[] backwardData(ConvGeometry g, float[] gy, float[] w) {
             int hp = ph(g), wp = pw(g);
             double[] gxp = new double[g.n * g.c * hp * wp];
             for (int n = 0; n < g.n; n++) {
@@ -229,7 +229,7 @@ class NonFiniteTest {
             return gx;
         }
 
-        static double[] backwardWeights(ConvGeometry g, float[] x, float[] gy) {
+        public static double[] backwardWeights(ConvGeometry g, float[] x, float[] gy) {
             double[] xp = pad(g, x);
             int hp = ph(g), wp = pw(g);
             double[] gw = new double[g.o * g.cg * g.kh * g.kw];
@@ -254,7 +254,7 @@ class NonFiniteTest {
             return gw;
         }
 
-        static double[] biasGradient(ConvGeometry g, float[] gy) {
+        public static double[] biasGradient(ConvGeometry g, float[] gy) {
             double[] gb = new double[g.o];
             int plane = g.oh * g.ow;
             for (int n = 0; n < g.n; n++) {
