@@ -28,15 +28,19 @@
  * output of the tiles whose a x a patch holds it (a 5x5 block for m = 2, up to 8x8 for m = 4, where
  * the definition makes a 3x3 block NaN), and an infinity meets its own negation and becomes NaN.
  * Given the untransformed weights (conv4j_wino_repair), the output transform recomputes every tile
- * that came out non-finite from the definition, so results match the direct methods everywhere; the
- * check costs one comparison per output.
+ * that came out non-finite from the definition, so results match the direct methods everywhere. The
+ * caller passes the largest magnitude of the weights (conv4j_max_bits) and the tile kernel finds that
+ * of the input rows of its tiles before it transforms them (a vectorized pass that leaves them in
+ * cache), so the check runs only where something is non-finite or large enough to overflow.
  */
 #ifndef CONV4J_WINOGRAD_H
 #define CONV4J_WINOGRAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <cblas.h>
+#include "conv4j_dispatch.h"
 
 /* The distance between the planes of a transform holding n floats each: n rounded up, plus 16.
    Planes exactly a multiple of 4 KiB apart would map the streams of a transform onto the same
@@ -142,6 +146,28 @@ static inline void conv4j_wino_b_tiles(int m, const float *b, int n, float *v, s
     }
 }
 
+/* The largest magnitude among n floats, as bits (sign cleared): an integer max, which vectorizes (a
+   float max would not, without reassociation). Bits from 0x7f800000 up mean an infinity or a NaN;
+   below, they order like the magnitudes. */
+static inline uint32_t conv4j_wino_top(const float *v, size_t n) {
+    uint32_t top = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t bits;
+        memcpy(&bits, v + j, sizeof bits);
+        bits &= 0x7fffffffu;
+        top = bits > top ? bits : top;
+    }
+    return top;
+}
+
+#define CONV4J_WINO_NONFINITE 0x7f800000u
+
+/* conv4j_wino_top over a long stretch, compiled for each ISA level (conv4j_dispatch.h). */
+CONV4J_MULTIVERSION
+static uint32_t conv4j_wino_scan(const float *v, size_t n) {
+    return conv4j_wino_top(v, n);
+}
+
 /* Bᵀ d B for the tiles tx in [tx0, tx1) of tile row ty of channel plane xc, into v[xi][c][k0 + (tx - tx0)].
    The a input rows of the tile row are first copied with their zero padding into rows of
    m·tw + 2 values, so every tile reads in bounds; then the row combinations (Bᵀ d) run along whole
@@ -178,8 +204,8 @@ static inline void conv4j_wino_input_row(int m, const float *xc, int h, int w, i
     }
 }
 
-/* Aᵀ q A of one tile, q holding its a x a products: m rows of m values into r[i] + j0. */
-static inline void conv4j_wino_a_tile(int m, const float *q, float *const *r, int j0) {
+/* Aᵀ q A (+ bias) of one tile, q holding its a x a products: m rows of m values into r[i] + j0. */
+static inline void conv4j_wino_a_tile(int m, const float *q, float bias, float *const *r, int j0) {
     if (m == 2) {
         float t0[4], t1[4];
         for (int s = 0; s < 4; s++) {             /* Aᵀ q */
@@ -188,8 +214,8 @@ static inline void conv4j_wino_a_tile(int m, const float *q, float *const *r, in
         }
         const float *t[2] = {t0, t1};
         for (int i = 0; i < 2; i++) {              /* (Aᵀ q) A */
-            r[i][j0] = t[i][0] + t[i][1] + t[i][2];
-            r[i][j0 + 1] = t[i][1] - t[i][2] - t[i][3];
+            r[i][j0] = bias + t[i][0] + t[i][1] + t[i][2];
+            r[i][j0 + 1] = bias + t[i][1] - t[i][2] - t[i][3];
         }
     } else {
         float t[4][6];
@@ -204,10 +230,10 @@ static inline void conv4j_wino_a_tile(int m, const float *q, float *const *r, in
         for (int i = 0; i < 4; i++) {
             const float *e = t[i];
             const float p12 = e[1] + e[2], m12 = e[1] - e[2], p34 = e[3] + e[4], m34 = e[3] - e[4];
-            r[i][j0] = (e[0] + p12 + p34) / 576.f;
-            r[i][j0 + 1] = (m12 + 2.f * m34) / 576.f;
-            r[i][j0 + 2] = (p12 + 4.f * p34) / 576.f;
-            r[i][j0 + 3] = (m12 + 8.f * m34 + e[5]) / 576.f;
+            r[i][j0] = (e[0] + p12 + p34) / 576.f + bias;
+            r[i][j0 + 1] = (m12 + 2.f * m34) / 576.f + bias;
+            r[i][j0 + 2] = (p12 + 4.f * p34) / 576.f + bias;
+            r[i][j0 + 3] = (m12 + 8.f * m34 + e[5]) / 576.f + bias;
         }
     }
 }
@@ -221,11 +247,11 @@ typedef struct {
     int c_count, h, w_in, o_count, pt, pl, transposed;
 } conv4j_wino_repair;
 
-/* The m x m outputs (tile ty, tx; those inside oh x ow) of output channel o by the definition, without
-   bias, summed in double, into r[i] + j0. A padded input position of the forward pass is a zero that is
+/* The m x m outputs (tile ty, tx; those inside oh x ow) of output channel o by the definition, summed
+   in double, plus bias, into r[i] + j0. A padded input position of the forward pass is a zero that is
    multiplied, so 0 · ∞ gives NaN as it does on the zero-padded input. */
 static void conv4j_wino_direct_tile(const conv4j_wino_repair *rp, const float *xn, int o, int m, int oh, int ow,
-                                    int ty, int tx, float *const *r, int j0) {
+                                    int ty, int tx, float bias, float *const *r, int j0) {
     for (int i = 0; i < m && (long long)m * ty + i < oh; i++) {
         for (int j = 0; j < m && (long long)m * tx + j < ow; j++) {
             double sum = 0;
@@ -245,14 +271,30 @@ static void conv4j_wino_direct_tile(const conv4j_wino_repair *rp, const float *x
                     }
                 }
             }
-            r[i][j0 + j] = (float)sum;
+            r[i][j0 + j] = (float)sum + bias;
         }
+    }
+}
+
+/* Recomputes from the definition the tiles of a row of n tiles (rows x cols outputs in r) that came
+   out non-finite. Kept out of line: the output transform stays small enough to be inlined. */
+__attribute__((noinline, cold))
+static void conv4j_wino_repair_row(const conv4j_wino_repair *rp, const float *xn, int o, int m, int oh, int ow, int ty,
+                                   int tx0, int n, int rows, int cols, float bias, float *const *r) {
+    int bad = 0;
+    for (int i = 0; i < rows; i++) bad |= conv4j_wino_top(r[i], (size_t)cols) >= CONV4J_WINO_NONFINITE;
+    for (int k = 0; bad && k < n; k++) {
+        const int w0 = m * k, wn = w0 + m <= cols ? m : cols - w0;
+        int tile_bad = 0;
+        for (int i = 0; i < rows && wn > 0; i++) tile_bad |= conv4j_wino_top(r[i] + w0, (size_t)wn) >= CONV4J_WINO_NONFINITE;
+        if (tile_bad) conv4j_wino_direct_tile(rp, xn, o, m, oh, ow, ty, tx0 + k, bias, r, w0);
     }
 }
 
 /* Aᵀ M A (+ bias) for the tiles tx in [tx0, tx1) of tile row ty of output channel o, plane yo, from
    m[xi][o][k0 + (tx - tx0)], stored or added; outputs beyond oh x ow are dropped. With a repair, tiles
-   whose outputs came out non-finite are recomputed from the definition first (see the top). */
+   whose outputs came out non-finite are recomputed from the definition first (see the top; a
+   non-finite bias makes its whole channel so, as it does by the definition). */
 static inline void conv4j_wino_output_row(int m, const float *mk, size_t mplane, float bias, float *yo, int oh,
                                           int ow, int ty, int tx0, int tx1, float *scratch, int accumulate,
                                           const conv4j_wino_repair *rp, const float *xn, int o) {
@@ -262,28 +304,18 @@ static inline void conv4j_wino_output_row(int m, const float *mk, size_t mplane,
     for (int k = 0; k < n; k++) {
         float q[36];
         for (int xi = 0; xi < a2; xi++) q[xi] = mk[(size_t)xi * mplane + k];
-        conv4j_wino_a_tile(m, q, r, m * k);
+        conv4j_wino_a_tile(m, q, bias, r, m * k);
     }
     int j0 = m * tx0, cols = m * n;
     if (j0 + cols > ow) cols = ow - j0;
     const int rows = (long long)m * ty + m <= oh ? m : oh - m * ty;
-    if (rp) {
-        int bad = 0;
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < cols; j++) bad |= !(r[i][j] - r[i][j] == 0.f);   /* NaN or ±∞ */
-        for (int k = 0; bad && k < n; k++) {
-            int tile_bad = 0;
-            for (int i = 0; i < rows; i++)
-                for (int j = m * k; j < m * k + m && j < cols; j++) tile_bad |= !(r[i][j] - r[i][j] == 0.f);
-            if (tile_bad) conv4j_wino_direct_tile(rp, xn, o, m, oh, ow, ty, tx0 + k, r, m * k);
-        }
-    }
+    if (rp) conv4j_wino_repair_row(rp, xn, o, m, oh, ow, ty, tx0, n, rows, cols, bias, r);
     for (int i = 0; i < rows; i++) {
         float *dst = yo + ((size_t)m * ty + i) * ow + j0;
         if (accumulate) {
             for (int j = 0; j < cols; j++) dst[j] += r[i][j];
         } else {
-            for (int j = 0; j < cols; j++) dst[j] = r[i][j] + bias;
+            memcpy(dst, r[i], sizeof(float) * (size_t)cols);
         }
     }
 }
@@ -301,15 +333,31 @@ static inline size_t conv4j_wino_ld(int tc) {
    transpose_u, C x O (the forward transform of a layer whose input gradient this computes);
    scratch holds 2a rows of m·tw + 2 floats. With w_raw (the untransformed weights, O x C x 3 x 3, or
    the layer's C x O x 3 x 3 with transpose_u), tiles that come out non-finite are recomputed from the
-   definition; without, they keep Winograd's raw values. */
+   definition, checked only when the largest magnitude of the input rows of the chunk or of the
+   weights (w_top, as bits: conv4j_max_bits) is non-finite or large enough to overflow; without w_raw,
+   they keep Winograd's raw values. */
 static inline void conv4j_wino_tiles(const float *x, const float *u, const float *bias, float *y,
                                      float *v, float *mp, float *scratch, int c_count, int h, int w,
                                      int o_count, int oh, int ow, int pt, int pl, int t0, int tc, int m,
-                                     int transpose_u, int accumulate, int o0, int on, const float *w_raw) {
+                                     int transpose_u, int accumulate, int o0, int on, const float *w_raw,
+                                     uint32_t w_top) {
     const int a = m + 2;
     const int th = (oh + m - 1) / m, tw = (ow + m - 1) / m, per_image = th * tw;
     const size_t ld = conv4j_wino_ld(tc);
     const size_t vplane = conv4j_wino_plane((size_t)c_count * ld), mplane = conv4j_wino_plane((size_t)on * ld);
+    /* the largest magnitude among the input rows the chunk's tiles read, image by image */
+    uint32_t x_top = 0;
+    for (int n = t0 / per_image; w_raw && n <= (t0 + tc - 1) / per_image; n++) {
+        const int ty0 = n == t0 / per_image ? (t0 % per_image) / tw : 0;
+        const int ty1 = n == (t0 + tc - 1) / per_image ? ((t0 + tc - 1) % per_image) / tw : th - 1;
+        long long r0 = (long long)m * ty0 - pt, r1 = (long long)m * ty1 - pt + a;
+        r0 = r0 < 0 ? 0 : r0;
+        r1 = r1 > h ? h : r1;
+        for (int c = 0; c < c_count && r1 > r0; c++) {
+            const uint32_t top = conv4j_wino_scan(x + (((size_t)n * c_count + c) * h + (size_t)r0) * w, (size_t)(r1 - r0) * w);
+            x_top = top > x_top ? top : x_top;
+        }
+    }
     /* the chunk's tiles, cut into runs along one tile row */
     for (int k = 0; k < tc; ) {
         int t = t0 + k, n = t / per_image, ty = (t % per_image) / tw, tx0 = t % tw;
@@ -319,6 +367,14 @@ static inline void conv4j_wino_tiles(const float *x, const float *u, const float
                                   scratch, v + (size_t)c * ld + k, vplane);
         }
         k += tx1 - tx0;
+    }
+    /* finite inputs and weights give finite outputs unless a sum overflows: the transforms grow values
+       by less than 2^25 over the definition's bound |x|·|w|·9C, so below 2^100 nothing can */
+    if (w_raw && x_top < CONV4J_WINO_NONFINITE && w_top < CONV4J_WINO_NONFINITE) {
+        float xm, wm;
+        memcpy(&xm, &x_top, sizeof xm);
+        memcpy(&wm, &w_top, sizeof wm);
+        if ((double)xm * wm * 9.0 * c_count < 0x1p100) w_raw = NULL;
     }
     const conv4j_wino_repair repair = {x, w_raw, c_count, h, w, o_count, pt, pl, transpose_u};
     const size_t uplane = conv4j_wino_plane((size_t)o_count * c_count);

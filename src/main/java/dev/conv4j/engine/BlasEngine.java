@@ -150,7 +150,7 @@ public final class BlasEngine extends AbstractConvEngine {
             long size = NativeKernels.winogradWeightSize(g, a.winograd);
             winogradWeights = NativeMemory.grow(winogradWeights, size, size);
             a.wSource = a.w;
-            a.raw = BlasPasses.repairsNonFinite(g) ? a.w : null;
+            BlasPasses.keepRaw(g, a, a.w, -1);
             a.transform = winogradWeights;
             a.flip = flip;
             pool.run(job, BlasPasses.transformUnits(g), transform, null);

@@ -32,6 +32,7 @@ final class BlasPasses {
         /** Drops every reference to the call's memory. */
         void clear() {
             x = w = bias = y = gy = gx = gw = gbias = wSource = transform = raw = null;
+            rawTop = 0;
             accumulate = false;
             flip = false;
             winograd = 0;
@@ -46,6 +47,8 @@ final class BlasPasses {
          * which keeps its raw values.
          */
         FloatPointer raw;
+        /** {@link NativeKernels#maxBits} of {@link #raw}. */
+        int rawTop;
         boolean flip;
         boolean accumulate;
         /** Numbers the calls made with these arguments, so scratch left by an earlier call is never taken for this one's. */
@@ -70,6 +73,21 @@ final class BlasPasses {
     /** Whether a Winograd pass of this layer recomputes non-finite tiles: only when AUTO chose Winograd. */
     static boolean repairsNonFinite(ConvGeometry g) {
         return g.algorithm == dev.conv4j.ConvAlgorithm.AUTO;
+    }
+
+    /**
+     * Keeps the untransformed weights {@code w} of a Winograd call for the kernels' repair of non-finite
+     * tiles, under AUTO, with their largest magnitude ({@code wTop} when the caller already knows it,
+     * else -1: one vectorized pass).
+     */
+    static void keepRaw(ConvGeometry g, Args a, FloatPointer w, int wTop) {
+        if (repairsNonFinite(g)) {
+            a.raw = w;
+            a.rawTop = wTop >= 0 ? wTop : NativeKernels.maxBits(w, 0, (long) g.o * g.c * 9);
+        } else {
+            a.raw = null;
+            a.rawTop = 0;
+        }
     }
 
     static void transformUnit(ConvGeometry g, int u, Args a) {
@@ -107,7 +125,7 @@ final class BlasPasses {
             NativeKernels.winogradForwardTiles(g, a.x, a.w, a.bias, a.y,
                     s.get(WINOGRAD_INPUT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_PRODUCT, NativeKernels.winogradTransformSize(g, tc, m)),
-                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m, o0, Math.min(ob, g.o - o0), a.raw);
+                    s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m, o0, Math.min(ob, g.o - o0), a.raw, a.rawTop);
         } else if (Partition.useDirect(g)) {
             int ob = Partition.directChannelBlock(g), blocks = Partition.bands(g.og, ob);
             int blk = u % blocks, grp = (u / blocks) % g.groups, n = u / (blocks * g.groups), o0 = blk * ob;
@@ -166,7 +184,7 @@ final class BlasPasses {
                     s.get(WINOGRAD_INPUT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_PRODUCT, NativeKernels.winogradTransformSize(g, tc, m)),
                     s.get(WINOGRAD_SCRATCH, NativeKernels.winogradScratchSize(g, m)), t0, tc, m, a.accumulate,
-                    c0, Math.min(cb, g.c - c0), a.raw);
+                    c0, Math.min(cb, g.c - c0), a.raw, a.rawTop);
             return;
         }
         if (g.isDepthwise()) {

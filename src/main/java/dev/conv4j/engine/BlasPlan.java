@@ -34,6 +34,8 @@ final class BlasPlan implements Conv2dPlan {
     private final WorkerPool.Unit<Object> slotTask = (s, ignored) -> runSlot(s);
     /** Prepacked weights (a copy, or U), the untransformed copy kept beside U under AUTO, and the bias. */
     private FloatPointer packedWeights, packedRaw, packedBias;
+    /** {@link NativeKernels#maxBits} of {@link #packedRaw}. */
+    private int packedRawTop;
     private int pass, units, slotsUsed;
     private final AtomicInteger nextUnit = new AtomicInteger();
     private boolean closed;
@@ -131,6 +133,7 @@ final class BlasPlan implements Conv2dPlan {
             }
             if (raw) {
                 packedRaw.put(TensorMemory.pointer(w));
+                packedRawTop = NativeKernels.maxBits(packedRaw, 0, w.size());
             }
             if (bias == null) {
                 NativeMemory.free(bs);
@@ -158,7 +161,9 @@ final class BlasPlan implements Conv2dPlan {
             args.clear();
             args.x = TensorMemory.pointer(x);
             args.w = packedWeights;
-            args.raw = packedRaw;
+            if (packedRaw != null) {
+                BlasPasses.keepRaw(g, args, packedRaw, packedRawTop);
+            }
             args.bias = packedBias;
             args.y = TensorMemory.pointer(y);
             args.winograd = winogradPacked;
@@ -253,7 +258,7 @@ final class BlasPlan implements Conv2dPlan {
     /** The call's weights, transformed for Winograd into the plan's buffer on its threads, become U. */
     private void transformWeights(boolean flip) {
         args.wSource = args.w;
-        args.raw = BlasPasses.repairsNonFinite(g) ? args.w : null;
+        BlasPasses.keepRaw(g, args, args.w, -1);
         args.transform = callTransform;
         args.flip = flip;
         execute(TRANSFORM, BlasPasses.transformUnits(g));

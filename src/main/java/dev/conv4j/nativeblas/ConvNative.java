@@ -67,7 +67,9 @@ final class ConvNative {
             @Const FloatPointer bias, FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
             int c, int h, int wd, int o,
             int oh, int ow, int pt, int pl, int t0, int tc, int m, int transposeU, int accumulate, int o0, int on,
-            @Const FloatPointer wRaw);
+            @Const FloatPointer wRaw, @Cast("uint32_t") int wTop);
+
+    static native int conv4j_max_bits(@Const FloatPointer p, long off, long n);
 
     static native long conv4j_gemm_pack_size();
 

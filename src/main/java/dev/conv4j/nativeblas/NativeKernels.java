@@ -301,12 +301,14 @@ public final class NativeKernels {
      * crops). {@code u} is the flipped transform ({@link #winogradWeights} with flip); the workspaces
      * are those of a forward pass with C and O swapped. Input channels [c0, c0+cn) of gx are stored into,
      * or added to with accumulate. With {@code raw}, the untransformed weights, tiles that come out
-     * non-finite are recomputed from the definition (see {@code conv4j_winograd.h}); null keeps
-     * Winograd's raw values.
+     * non-finite are recomputed from the definition (see {@code conv4j_winograd.h}), checked only
+     * where gy or the weights ({@code rawTop}, the {@link #maxBits} of {@code raw}) hold non-finite
+     * or large values; null keeps Winograd's raw values.
      */
     public static void winogradBackwardDataTiles(ConvGeometry g, FloatPointer gy, FloatPointer u, FloatPointer gx,
                                                  FloatPointer v, FloatPointer mp, FloatPointer scratch,
-                                                 int t0, int tc, int m, boolean accumulate, int c0, int cn, FloatPointer raw) {
+                                                 int t0, int tc, int m, boolean accumulate, int c0, int cn, FloatPointer raw,
+                                                 int rawTop) {
         checkWinograd(g);
         long tiles = winogradBackwardTileCount(g, m);
         if (tiles > Integer.MAX_VALUE || g.h >= 1 << 30 || g.w >= 1 << 30) {
@@ -320,18 +322,20 @@ public final class NativeKernels {
             check(raw, 0, (long) g.o * g.c * 9, "w");
         }
         ConvNative.conv4j_wino_tiles(gy, u, null, gx, v, mp, scratch, g.o, g.oh, g.ow, g.c, g.h, g.w,
-                2 - g.padTop, 2 - g.padLeft, t0, tc, m, 1, accumulate ? 1 : 0, c0, cn, raw);
+                2 - g.padTop, 2 - g.padLeft, t0, tc, m, 1, accumulate ? 1 : 0, c0, cn, raw, rawTop);
     }
 
     /**
      * Forward of output channels [o0, o0+on) of tiles [t0, t0+tc) of the batch by Winograd F(m x m, 3x3), with workspaces v
      * and mp ({@link #winogradTransformSize}) and scratch
-     * ({@link #winogradScratchSize}). With {@code raw}, the untransformed weights, tiles that come out
-     * non-finite are recomputed from the definition; null keeps Winograd's raw values.
+     * ({@link #winogradScratchSize}). With {@code raw}, the untransformed weights, tiles that come
+     * out non-finite are recomputed from the definition, checked only where x or the weights
+     * ({@code rawTop}, the {@link #maxBits} of {@code raw}) hold non-finite or large values; null
+     * keeps Winograd's raw values.
      */
     public static void winogradForwardTiles(ConvGeometry g, FloatPointer x, FloatPointer u, FloatPointer bias,
                                             FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
-                                            int t0, int tc, int m, int o0, int on, FloatPointer raw) {
+                                            int t0, int tc, int m, int o0, int on, FloatPointer raw, int rawTop) {
         checkWinograd(g);
         checkWinogradCall(g, u, v, mp, scratch, t0, tc, winogradTiles(g, m), m);
         checkRange(o0, on, g.o, "output channel block");
@@ -344,7 +348,7 @@ public final class NativeKernels {
             check(raw, 0, (long) g.o * g.c * 9, "w");
         }
         ConvNative.conv4j_wino_tiles(x, u, bias, y, v, mp, scratch, g.c, g.h, g.w, g.o, g.oh, g.ow,
-                g.padTop, g.padLeft, t0, tc, m, 0, 0, o0, on, raw);
+                g.padTop, g.padLeft, t0, tc, m, 0, 0, o0, on, raw, rawTop);
     }
 
     private static void checkWinograd(ConvGeometry g) {
@@ -371,6 +375,18 @@ public final class NativeKernels {
             throw new IllegalArgumentException("Winograd tile size must be 2 or 4, got " + m);
         }
     }
+
+    /**
+     * The largest magnitude among {@code count} floats from {@code offset}, as the bits of a float with
+     * the sign cleared: {@link #NON_FINITE} or more when some value is infinite or NaN.
+     */
+    public static int maxBits(FloatPointer p, long offset, long count) {
+        check(p, offset, count, "scanned memory");
+        return ConvNative.conv4j_max_bits(p, offset, count);
+    }
+
+    /** The bits of +∞: {@link #maxBits} at or above it means a non-finite value. */
+    public static final int NON_FINITE = 0x7f800000;
 
     /** Sets {@code count} elements from {@code offset} to {@code value}. */
     public static void fill(FloatPointer p, long offset, long count, float value) {

@@ -98,6 +98,45 @@ class WinogradNonFiniteTest {
         }
     }
 
+    /**
+     * Finite inputs large enough that sums overflow: the definition (the naive engine, summing in
+     * double) gives infinities where they do; Winograd's transforms would overflow earlier and turn
+     * some into NaN, or make finite outputs infinite. Under AUTO the result matches the definition's
+     * non-finite pattern exactly.
+     */
+    @Test
+    void sumsThatOverflowDoSoAsInTheDefinition() {
+        if (!ConvEngines.isNativeAvailable()) {
+            return;
+        }
+        int[] xs = {2, 16, 16, 16}, ws = {24, 16, 3, 3};
+        Random r = new Random(11);
+        float[] x = TestData.uniform(r, size(xs), 1), w = TestData.uniform(r, size(ws), 1);
+        for (int i = 0; i < x.length; i += 7) {
+            x[i] = (r.nextBoolean() ? 1 : -1) * 3e38f;
+        }
+        try (Tensor tx = Tensor.of(x, xs); Tensor tw = Tensor.of(w, ws); Tensor ref = ConvEngines.naive().forward(PAD1, tx, tw, null)) {
+            float[] want = ref.toArray();
+            int inf = 0;
+            for (float v : want) {
+                inf += Float.isInfinite(v) ? 1 : 0;
+            }
+            assertTrue(inf > 0, "the case must overflow somewhere");
+            for (ConvEngine e : List.of(ConvEngines.blas(1), ConvEngines.blas(2))) {
+                try (Tensor y = e.forward(PAD1, tx, tw, null)) {
+                    float[] got = y.toArray();
+                    for (int i = 0; i < want.length; i++) {
+                        boolean same = Float.isNaN(want[i]) ? Float.isNaN(got[i]) : Float.isInfinite(want[i]) ? got[i] == want[i]
+                                : Float.isFinite(got[i]) && Math.abs(got[i] - want[i]) <= 1e-3 * 3e38;
+                        if (!same) {
+                            fail(Engines.label(e) + ": y[" + i + "] is " + got[i] + " where the definition gives " + want[i]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     private static int nans(float[] a) {
         int n = 0;
         for (float v : a) {
