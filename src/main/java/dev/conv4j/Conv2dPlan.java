@@ -4,8 +4,8 @@ package dev.conv4j;
  * One convolution layer prepared for repeated calls: the parameters and shapes are validated once,
  * the work is cut into units once, the workspace is sized and allocated once and owned by the plan,
  * and the weights can be prepacked (copied, and for Winograd transformed) so that a forward call
- * does nothing but compute. After the first call, calls allocate nothing on the Java heap when the
- * engine runs one thread (several threads allocate one small task object per call).
+ * does nothing but compute. After the first call, calls allocate nothing on the Java heap. All of
+ * the plan's memory is its own, whatever JavaCPP {@code PointerScope} was open when it was made.
  *
  * <pre>{@code
  * try (Conv2dPlan plan = ConvEngines.fastest().plan(params, new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3})) {
