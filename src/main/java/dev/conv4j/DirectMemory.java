@@ -40,7 +40,7 @@ final class DirectMemory {
         void freeWhenUnreachable(Object tensor) {
             if (owner != null) {
                 Object arena = owner;
-                release = CLEANER.register(tensor, () -> SOURCE.close(arena));
+                release = Escapes.cleaner().register(tensor, () -> SOURCE.close(arena));
             }
         }
 
@@ -54,11 +54,7 @@ final class DirectMemory {
         }
     }
 
-    private static final Cleaner CLEANER = Cleaner.create(r -> {
-        Thread t = new Thread(r, "conv4j-direct-memory");
-        t.setDaemon(true);
-        return t;
-    });
+
 
     private static final Source SOURCE = Source.pick();
 

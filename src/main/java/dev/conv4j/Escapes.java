@@ -165,7 +165,8 @@ final class Escapes {
         return false;
     }
 
-    private static Cleaner cleaner() {
+    /** conv4j's one cleaner thread, started on first use (also frees direct-memory arenas, see DirectMemory). */
+    static Cleaner cleaner() {
         Cleaner c = cleaner;
         if (c == null) {
             synchronized (Escapes.class) {

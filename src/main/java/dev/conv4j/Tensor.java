@@ -71,13 +71,16 @@ public final class Tensor implements AutoCloseable {
     /** Owned memory: a JavaCPP allocation, or, without JavaCPP, a direct-buffer block. Null for views. */
     private final FloatPointer owned;
     private final DirectMemory.Block block;
-    /** Foreign memory: what keeps it reachable (a buffer or a pointer), or null. */
+    /** Foreign memory: what keeps it reachable (a buffer or a pointer; held, never read), or null. */
     private final Object keepAlive;
     /** Foreign memory from a JavaCPP allocation: the pointer that owns it, null once it is freed. */
     private final Pointer foreignRoot;
     /** Foreign direct-buffer memory without JavaCPP, on Java 22 and later: its lifetime (see DirectMemory). */
     private final Object foreignLifetime;
-    /** The buffer whose memory this is, for views without JavaCPP: owned block, wrapped buffer, or base's. */
+    /**
+     * A Java buffer over exactly these elements where one exists: the block of an owned tensor without
+     * JavaCPP, a wrapped buffer, or a slice of either for a view. Null otherwise.
+     */
     private final FloatBuffer direct;
     /** The engines' own pointer, never handed out, so nobody can move its position or limit (null without JavaCPP). */
     private final TensorPointer engineView;

@@ -13,6 +13,7 @@ import dev.conv4j.ConvGeometry;
 import dev.conv4j.Engines;
 import dev.conv4j.Tensor;
 import dev.conv4j.TestData;
+import dev.conv4j.reliability.NonFiniteTest;
 import dev.conv4j.reliability.NonFiniteTest.Reference;
 import java.util.ArrayList;
 import java.util.List;
@@ -201,22 +202,7 @@ class WinogradNonFiniteTest {
     }
 
     private static void compare(String what, float[] got, double[] ref, String name) {
-        double scale = 0;
-        for (double v : ref) {
-            if (Double.isFinite(v)) {
-                scale = Math.max(scale, Math.abs(v));
-            }
-        }
-        for (int i = 0; i < ref.length; i++) {
-            double v = ref[i];
-            float a = got[i];
-            boolean ok = Double.isNaN(v) ? Float.isNaN(a)
-                    : Double.isInfinite(v) ? a == (float) v
-                    : Float.isFinite(a) && Math.abs(a - v) <= ConvAlgorithm.WINOGRAD_4X4_TOLERANCE * Math.max(1, scale);
-            if (!ok) {
-                fail(name + ": " + what + "[" + i + "] is " + a + " but IEEE arithmetic on the zero-padded input gives " + v);
-            }
-        }
+        NonFiniteTest.compare(what, got, ref, name, ConvAlgorithm.WINOGRAD_4X4_TOLERANCE);
     }
 
     private static int size(int[] s) {

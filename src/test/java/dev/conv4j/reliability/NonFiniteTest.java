@@ -112,6 +112,14 @@ public class NonFiniteTest {
     }
 
     private static void compare(String what, float[] got, double[] ref, String name) {
+        compare(what, got, ref, name, 1e-4);
+    }
+
+    /**
+     * Fails unless {@code got} is NaN exactly where {@code ref} is, the same infinity where it is
+     * infinite, and within {@code tolerance} times the largest finite magnitude elsewhere.
+     */
+    public static void compare(String what, float[] got, double[] ref, String name, double tolerance) {
         double scale = 0;
         for (double v : ref) {
             if (Double.isFinite(v)) {
@@ -123,7 +131,7 @@ public class NonFiniteTest {
             float a = got[i];
             boolean ok = Double.isNaN(v) ? Float.isNaN(a)
                     : Double.isInfinite(v) ? a == (float) v
-                    : Float.isFinite(a) && Math.abs(a - v) <= 1e-4 * Math.max(1, scale);
+                    : Float.isFinite(a) && Math.abs(a - v) <= tolerance * Math.max(1, scale);
             if (!ok) {
                 fail(name + ": " + what + "[" + i + "] is " + a + " but IEEE arithmetic on the zero-padded input gives " + v
                         + (Double.isNaN(v) && Float.isInfinite(a) ? " (a padded position was skipped instead of multiplied: 0 * Inf = NaN)" : ""));
