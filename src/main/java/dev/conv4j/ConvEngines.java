@@ -20,9 +20,9 @@ import java.util.concurrent.ConcurrentMap;
  * <p>Engines are thread-safe and cached: asking twice for the same engine and thread count
  * returns the same instance. The thread count is the most threads one call uses, the caller
  * included (at most {@link #MAX_THREADS}); the engine's helper threads are shared by all its callers,
- * so concurrent calls never multiply them, and an engine runs at most
- * {@code -Dconv4j.maxConcurrentCalls} calls at once (default: twice the processors, at least 4;
- * further callers wait), which bounds its memory whatever the number of threads calling it. Setting
+ * so concurrent calls never multiply them. An engine keeps nothing per thread: its memory follows the
+ * calls it runs at once, and it runs at most {@code -Dconv4j.maxConcurrentCalls} calls of virtual
+ * threads at once (default: twice the processors, at least 4; further ones wait). Setting
  * {@code -Dconv4j.native=false} disables the native library.
  */
 public final class ConvEngines {

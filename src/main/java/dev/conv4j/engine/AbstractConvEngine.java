@@ -5,6 +5,9 @@ import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
 import java.nio.FloatBuffer;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.util.Arrays;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -19,19 +22,22 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * happens on the acquired tensors, before any element is read or written, so a rejected call leaves
  * every tensor as it was.
  *
- * <p>An engine runs at most {@link #MAX_CALLS} calls at once; further callers wait, fairly, before
- * they acquire anything, and the forms that return a new tensor allocate it only once their call may
- * run. So an engine's memory (its call contexts and workspaces, and the results it allocates) follows
- * how many calls run, however many threads call: a server on virtual threads may have thousands
- * waiting, each holding nothing.
+ * <p>An engine keeps nothing per thread: a call checks out a context and its threads' workspaces from
+ * pools, so its memory follows how many calls run at once. Platform threads are few (a server's pool);
+ * virtual threads are not, and a call on one unmounts while it waits for the engine's helpers, so
+ * thousands could be in flight: at most {@link #MAX_CALLS} calls of virtual threads run at once,
+ * further ones wait (fairly, cheaply, holding nothing) before they acquire anything, and the forms that
+ * return a new tensor allocate it only once their call may run.
  */
 abstract class AbstractConvEngine implements ConvEngine {
     /**
-     * The most calls one engine runs at once; further callers wait for one to finish. Each call in
-     * flight holds a context and its threads' workspaces, so this bounds an engine's memory whatever
-     * the number of threads calling it (thousands of virtual threads, say): twice the processors, at
-     * least 4, or {@code -Dconv4j.maxConcurrentCalls}. Calls are CPU-bound, so more at once would not
-     * finish sooner.
+     * The most calls of virtual threads one engine runs at once; further ones wait for one to finish.
+     * Each call in flight holds a context and its threads' workspaces, so this bounds an engine's memory
+     * however many virtual threads call it: twice the processors, at least 4, or
+     * {@code -Dconv4j.maxConcurrentCalls}. Calls are CPU-bound, so more at once would not finish sooner.
+     * Platform threads are not held back (blocking them per call costs a wake-up of the operating
+     * system each time, 10 to 20% of the throughput of 8 callers on 2 cores here); their number bounds
+     * the memory.
      */
     static final int MAX_CALLS = maxCalls();
 
@@ -53,16 +59,47 @@ abstract class AbstractConvEngine implements ConvEngine {
         return dflt;
     }
 
-    /** Permits for calls in flight; waiting callers queue in arrival order. */
+    /** Permits for calls of virtual threads in flight; waiting callers queue in arrival order. */
     private final Semaphore inFlight = new Semaphore(MAX_CALLS, true);
+
+    /** {@code Thread.isVirtual()} where the JVM has it (21 and later), else null. */
+    private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
+
+    private static MethodHandle isVirtualHandle() {
+        try {
+            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
+        } catch (ReflectiveOperationException e) {
+            return null;
+        }
+    }
+
+    /** Waits for a permit when the caller is a virtual thread; returns whether it took one. */
+    private boolean enter() {
+        boolean virtual;
+        try {
+            virtual = IS_VIRTUAL != null && (boolean) IS_VIRTUAL.invokeExact(Thread.currentThread());
+        } catch (Throwable t) {
+            virtual = false;
+        }
+        if (virtual) {
+            inFlight.acquireUninterruptibly();
+        }
+        return virtual;
+    }
+
+    private void leave(boolean entered) {
+        if (entered) {
+            inFlight.release();
+        }
+    }
 
     @Override
     public final void forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
-        inFlight.acquireUninterruptibly();
+        boolean entered = enter();
         try {
             forwardInto(p, x, w, bias, y);
         } finally {
-            inFlight.release();
+            leave(entered);
         }
     }
 
@@ -71,7 +108,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         checkPresent(x, "x");
         checkPresent(w, "w");
         int[] shape = ConvGeometry.of(p, x.shape(), w.shape()).outputShape();
-        inFlight.acquireUninterruptibly();
+        boolean entered = enter();
         try {
             Tensor y = Tensor.zeros(shape);
             try {
@@ -82,17 +119,17 @@ abstract class AbstractConvEngine implements ConvEngine {
                 throw e;
             }
         } finally {
-            inFlight.release();
+            leave(entered);
         }
     }
 
     @Override
     public final void backwardData(Conv2dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
-        inFlight.acquireUninterruptibly();
+        boolean entered = enter();
         try {
             backwardDataInto(p, gy, w, gx, accumulate);
         } finally {
-            inFlight.release();
+            leave(entered);
         }
     }
 
@@ -100,7 +137,7 @@ abstract class AbstractConvEngine implements ConvEngine {
     public final Tensor backwardData(Conv2dParams p, Tensor gy, Tensor w, int[] inputShape) {
         checkPresent(w, "w");
         ConvGeometry.of(p, inputShape, w.shape());
-        inFlight.acquireUninterruptibly();
+        boolean entered = enter();
         try {
             Tensor gx = Tensor.zeros(inputShape);
             try {
@@ -111,17 +148,17 @@ abstract class AbstractConvEngine implements ConvEngine {
                 throw e;
             }
         } finally {
-            inFlight.release();
+            leave(entered);
         }
     }
 
     @Override
     public final void backwardWeights(Conv2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
-        inFlight.acquireUninterruptibly();
+        boolean entered = enter();
         try {
             backwardWeightsInto(p, x, gy, gw, gbias, accumulate);
         } finally {
-            inFlight.release();
+            leave(entered);
         }
     }
 
@@ -129,7 +166,7 @@ abstract class AbstractConvEngine implements ConvEngine {
     public final Tensor backwardWeights(Conv2dParams p, Tensor x, Tensor gy, int[] weightShape) {
         checkPresent(x, "x");
         ConvGeometry.of(p, x.shape(), weightShape);
-        inFlight.acquireUninterruptibly();
+        boolean entered = enter();
         try {
             Tensor gw = Tensor.zeros(weightShape);
             try {
@@ -140,7 +177,7 @@ abstract class AbstractConvEngine implements ConvEngine {
                 throw e;
             }
         } finally {
-            inFlight.release();
+            leave(entered);
         }
     }
 
@@ -194,7 +231,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         if (gy == null) {
             throw new IllegalArgumentException("gy must not be null");
         }
-        inFlight.acquireUninterruptibly();
+        boolean entered = enter();
         try {
             Holds.acquire(gy, "gy", null, null, null, null, null, null);
             try {
@@ -203,7 +240,7 @@ abstract class AbstractConvEngine implements ConvEngine {
                 Holds.release(gy, null, null, null);
             }
         } finally {
-            inFlight.release();
+            leave(entered);
         }
     }
 

@@ -19,9 +19,9 @@ import org.bytedeco.javacpp.FloatPointer;
  *
  * <p>Work is split into units (see {@link Partition}) run on this engine's threads, each with
  * single-threaded sgemm. A call checks out a context (its arguments, its job for the helpers, its
- * Winograd weight buffer) from a pool of at most {@link AbstractConvEngine#MAX_CALLS}, and each
- * thread running its units checks out a workspace for its run: memory follows how many calls run
- * at once, never how many threads ever called (a server on virtual threads makes one per request).
+ * Winograd weight buffer) from a pool, and each thread running its units checks out a workspace for
+ * its run: memory follows how many calls run at once (see {@link AbstractConvEngine#MAX_CALLS}),
+ * never how many threads ever called (a server on virtual threads makes one per request).
  */
 public final class BlasEngine extends AbstractConvEngine {
     private final WorkerPool pool;
@@ -35,9 +35,9 @@ public final class BlasEngine extends AbstractConvEngine {
     public BlasEngine(int threads) {
         NativeLibrary.require();
         pool = new WorkerPool("blas", threads);
-        calls = new Pool<>(MAX_CALLS, false, Call::new, Call::close);
+        calls = new Pool<>(Call::new, Call::close, null);
         // a workspace that holds nothing (its first allocation failed) is not worth keeping
-        workspaces = new Pool<>(MAX_CALLS + threads - 1, false, NativeWorkspace::new, NativeWorkspace::close, w -> w.bytes() > 0);
+        workspaces = new Pool<>(NativeWorkspace::new, NativeWorkspace::close, w -> w.bytes() > 0);
     }
 
     @Override

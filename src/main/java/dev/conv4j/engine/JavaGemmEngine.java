@@ -9,9 +9,8 @@ import java.util.Arrays;
  * The pure-Java fallback: the same im2col + GEMM algorithm and the same units of work as
  * {@link BlasEngine}, with {@link Gemm} in place of OpenBLAS. Used where the native library cannot
  * load; it needs nothing but the JVM. Like the blas engine, a call checks out a context from a pool
- * of at most {@link AbstractConvEngine#MAX_CALLS} and each thread running its units checks out a
- * workspace, so its heap scratch follows the calls in flight, and a call allocates nothing once the
- * pools are warm.
+ * and each thread running its units checks out a workspace, so its heap scratch follows the calls in
+ * flight, and a call allocates nothing once the pools are warm.
  */
 public final class JavaGemmEngine extends AbstractConvEngine {
     private final WorkerPool pool;
@@ -21,8 +20,8 @@ public final class JavaGemmEngine extends AbstractConvEngine {
     /** @param threads the most threads one call uses (the caller included) */
     public JavaGemmEngine(int threads) {
         pool = new WorkerPool("java", threads);
-        calls = new Pool<>(MAX_CALLS, false, Call::new, null);
-        workspaces = new Pool<>(MAX_CALLS + threads - 1, false, Workspace::new, null);
+        calls = new Pool<>(Call::new, null, null);
+        workspaces = new Pool<>(Workspace::new, null, null);
     }
 
     @Override
