@@ -127,9 +127,8 @@ static inline void conv4j_fill(float *p, long long off, long long n, float v) {
 
 /* The largest magnitude among n floats from p + off, as bits with the sign cleared: from 0x7f800000
    up, some value is infinite or NaN (see conv4j_wino_top). */
-CONV4J_MULTIVERSION
-static int conv4j_max_bits(const float *p, long long off, long long n) {
-    return (int)conv4j_wino_top(p + off, (size_t)n);
+static inline int conv4j_max_bits(const float *p, long long off, long long n) {
+    return (int)conv4j_wino_scan(p + off, (size_t)n);
 }
 
 /* out[i] (+)= sum over n < batch and j < plane of in[(n*channels + c0 + i)*plane + j], i < cn.

@@ -35,9 +35,9 @@ abstract class AbstractConvEngine implements ConvEngine {
      * Each call in flight holds a context and its threads' workspaces, so this bounds an engine's memory
      * however many virtual threads call it: twice the processors, at least 4, or
      * {@code -Dconv4j.maxConcurrentCalls}. Calls are CPU-bound, so more at once would not finish sooner.
-     * Platform threads are not held back (blocking them per call costs a wake-up of the operating
-     * system each time, 10 to 20% of the throughput of 8 callers on 2 cores here); their number bounds
-     * the memory.
+     * Platform threads are not held back (blocking one per call costs a wake-up of the operating
+     * system each time, which lowered the throughput of many platform callers); their number, which the
+     * application bounds, bounds the memory.
      */
     static final int MAX_CALLS = maxCalls();
 
@@ -107,20 +107,7 @@ abstract class AbstractConvEngine implements ConvEngine {
     public final Tensor forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias) {
         checkPresent(x, "x");
         checkPresent(w, "w");
-        int[] shape = ConvGeometry.of(p, x.shape(), w.shape()).outputShape();
-        boolean entered = enter();
-        try {
-            Tensor y = Tensor.zeros(shape);
-            try {
-                forwardInto(p, x, w, bias, y);
-                return y;
-            } catch (RuntimeException | Error e) {
-                y.close();
-                throw e;
-            }
-        } finally {
-            leave(entered);
-        }
+        return allocating(ConvGeometry.of(p, x.shape(), w.shape()).outputShape(), y -> forwardInto(p, x, w, bias, y));
     }
 
     @Override
@@ -137,19 +124,7 @@ abstract class AbstractConvEngine implements ConvEngine {
     public final Tensor backwardData(Conv2dParams p, Tensor gy, Tensor w, int[] inputShape) {
         checkPresent(w, "w");
         ConvGeometry.of(p, inputShape, w.shape());
-        boolean entered = enter();
-        try {
-            Tensor gx = Tensor.zeros(inputShape);
-            try {
-                backwardDataInto(p, gy, w, gx, false);
-                return gx;
-            } catch (RuntimeException | Error e) {
-                gx.close();
-                throw e;
-            }
-        } finally {
-            leave(entered);
-        }
+        return allocating(inputShape, gx -> backwardDataInto(p, gy, w, gx, false));
     }
 
     @Override
@@ -166,14 +141,22 @@ abstract class AbstractConvEngine implements ConvEngine {
     public final Tensor backwardWeights(Conv2dParams p, Tensor x, Tensor gy, int[] weightShape) {
         checkPresent(x, "x");
         ConvGeometry.of(p, x.shape(), weightShape);
+        return allocating(weightShape, gw -> backwardWeightsInto(p, x, gy, gw, null, false));
+    }
+
+    /**
+     * A new tensor of {@code shape} filled by {@code pass}: allocated only once the call may run (see
+     * {@link #enter}), closed again if the pass fails.
+     */
+    private Tensor allocating(int[] shape, java.util.function.Consumer<Tensor> pass) {
         boolean entered = enter();
         try {
-            Tensor gw = Tensor.zeros(weightShape);
+            Tensor out = Tensor.zeros(shape);
             try {
-                backwardWeightsInto(p, x, gy, gw, null, false);
-                return gw;
+                pass.accept(out);
+                return out;
             } catch (RuntimeException | Error e) {
-                gw.close();
+                out.close();
                 throw e;
             }
         } finally {

@@ -378,15 +378,12 @@ public final class NativeKernels {
 
     /**
      * The largest magnitude among {@code count} floats from {@code offset}, as the bits of a float with
-     * the sign cleared: {@link #NON_FINITE} or more when some value is infinite or NaN.
+     * the sign cleared: 0x7f800000 (the bits of +∞) or more when some value is infinite or NaN.
      */
     public static int maxBits(FloatPointer p, long offset, long count) {
         check(p, offset, count, "scanned memory");
         return ConvNative.conv4j_max_bits(p, offset, count);
     }
-
-    /** The bits of +∞: {@link #maxBits} at or above it means a non-finite value. */
-    public static final int NON_FINITE = 0x7f800000;
 
     /** Sets {@code count} elements from {@code offset} to {@code value}. */
     public static void fill(FloatPointer p, long offset, long count, float value) {

@@ -149,15 +149,9 @@ class WinogradNonFiniteTest {
     private static void check(ConvEngine e, Conv2dParams p, int[] xs, int[] ws, String where, int index, float value,
                               String pass, String name) {
         ConvGeometry g = ConvGeometry.of(p, xs, ws);
-        Random r = new Random(name.hashCode());
-        float[] x = TestData.uniform(r, size(xs), 1), w = TestData.uniform(r, size(ws), 1);
-        float[] b = TestData.uniform(r, g.o, 1), gy = TestData.uniform(r, size(g.outputShape()), 1);
-        float[] target = where.startsWith("x") ? x : where.equals("w") ? w : where.equals("b") ? b : gy;
-        int i = index >= 0 ? index % target.length : target.length + index;
-        target[i] = value;
-        if (where.equals("x+-")) {
-            target[i + 1] = -value;
-        }
+        float[][] in = NonFiniteTest.inject(g, where, index, value, name);
+        float[] x = in[0], w = in[1], b = in[2], gy = in[3];
+        Random r = new Random(name.hashCode() + 1);
         try (Tensor tx = Tensor.of(x, xs); Tensor tw = Tensor.of(w, ws); Tensor tb = Tensor.of(b, g.o);
              Tensor tgy = Tensor.of(gy, g.outputShape()); Tensor y = Tensor.zeros(g.outputShape());
              Tensor gx = TestData.random(r, 1, xs)) {

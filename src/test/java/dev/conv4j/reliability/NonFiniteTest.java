@@ -76,11 +76,14 @@ public class NonFiniteTest {
         assertTrue(y[4] == INF && y[8] == INF, "1 * Inf must be Inf");
     }
 
-    private static void check(ConvEngine e, Conv2dParams p, int[] xs, int[] ws, String where, int index, float value,
-                              String pass, String name) {
-        ConvGeometry g = ConvGeometry.of(p, xs, ws);
+    /**
+     * Random x, w, b and gy for a layer, seeded by {@code name}, with {@code value} put into one of them:
+     * {@code where} is x, w, b or gy, or "x+-" for {@code value} and its negation side by side in x;
+     * {@code index} counts from the end when negative.
+     */
+    public static float[][] inject(ConvGeometry g, String where, int index, float value, String name) {
         Random r = new Random(name.hashCode());
-        float[] x = TestData.uniform(r, size(xs), 1), w = TestData.uniform(r, size(ws), 1);
+        float[] x = TestData.uniform(r, size(g.inputShape()), 1), w = TestData.uniform(r, size(g.weightShape()), 1);
         float[] b = TestData.uniform(r, g.o, 1), gy = TestData.uniform(r, size(g.outputShape()), 1);
         float[] target = where.startsWith("x") ? x : where.equals("w") ? w : where.equals("b") ? b : gy;
         int i = index >= 0 ? index % target.length : target.length + index;
@@ -88,6 +91,14 @@ public class NonFiniteTest {
         if (where.equals("x+-")) {
             target[Math.min(i + 1, target.length - 1)] = -value; // +Inf and -Inf in one window: NaN
         }
+        return new float[][] {x, w, b, gy};
+    }
+
+    private static void check(ConvEngine e, Conv2dParams p, int[] xs, int[] ws, String where, int index, float value,
+                              String pass, String name) {
+        ConvGeometry g = ConvGeometry.of(p, xs, ws);
+        float[][] in = inject(g, where, index, value, name);
+        float[] x = in[0], w = in[1], b = in[2], gy = in[3];
         try (Tensor tx = Tensor.of(x, xs); Tensor tw = Tensor.of(w, ws); Tensor tb = Tensor.of(b, g.o);
              Tensor tgy = Tensor.of(gy, g.outputShape())) {
             switch (pass) {
