@@ -48,7 +48,7 @@ public interface ConvEngine {
      * @throws IllegalArgumentException if the shapes do not fit the parameters
      */
     default Conv2dPlan plan(Conv2dParams p, int[] inputShape, int[] weightShape) {
-        return new dev.conv4j.engine.GenericPlan(this, p, inputShape, weightShape);
+        return dev.conv4j.internal.Backend.genericPlan(this, p, inputShape, weightShape);
     }
 
     /** Forward into a new tensor, which the caller owns and closes. */

@@ -1,9 +1,6 @@
 package dev.conv4j;
 
-import dev.conv4j.engine.BlasEngine;
-import dev.conv4j.engine.JavaGemmEngine;
-import dev.conv4j.engine.NaiveEngine;
-import dev.conv4j.nativeblas.NativeLibrary;
+import dev.conv4j.internal.Backend;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 
@@ -28,7 +25,7 @@ import java.util.concurrent.ConcurrentMap;
 public final class ConvEngines {
     private static final System.Logger LOG = System.getLogger("dev.conv4j");
     private static final ConcurrentMap<String, ConvEngine> CACHE = new ConcurrentHashMap<>();
-    private static final NaiveEngine NAIVE = new NaiveEngine();
+    private static final ConvEngine NAIVE = Backend.naive();
     private static volatile ConvEngine fastest;
 
     private ConvEngines() {
@@ -47,7 +44,7 @@ public final class ConvEngines {
     /** The pure-Java im2col + GEMM engine using at most {@code threads} threads per call. */
     public static ConvEngine java(int threads) {
         checkThreads(threads);
-        return CACHE.computeIfAbsent("java/" + threads, k -> new JavaGemmEngine(threads));
+        return CACHE.computeIfAbsent("java/" + threads, k -> Backend.java(threads));
     }
 
     /**
@@ -66,8 +63,8 @@ public final class ConvEngines {
      */
     public static ConvEngine blas(int threads) {
         checkThreads(threads);
-        NativeLibrary.require();
-        return CACHE.computeIfAbsent("blas/" + threads, k -> new BlasEngine(threads));
+        Backend.requireNative();
+        return CACHE.computeIfAbsent("blas/" + threads, k -> Backend.blas(threads));
     }
 
     /**
@@ -87,7 +84,7 @@ public final class ConvEngines {
                     } else {
                         f = java();
                         LOG.log(System.Logger.Level.WARNING, "conv4j: native library unavailable, using the pure-Java engine"
-                                + " (same results, slower): " + NativeLibrary.describe(NativeLibrary.failure())
+                                + " (same results, slower): " + Backend.describe(Backend.nativeFailure())
                                 + System.lineSeparator() + nativeDiagnosis());
                     }
                     fastest = f;
@@ -116,13 +113,13 @@ public final class ConvEngines {
 
     /** True when the native library and OpenBLAS are loaded and passed their self-test. */
     public static boolean isNativeAvailable() {
-        return NativeLibrary.isAvailable();
+        return Backend.nativeAvailable();
     }
 
     /** Why the native library is unavailable, or null when it is available. */
     public static String nativeFailure() {
-        Throwable t = NativeLibrary.failure();
-        return t == null ? null : NativeLibrary.describe(t);
+        Throwable t = Backend.nativeFailure();
+        return t == null ? null : Backend.describe(t);
     }
 
     /**
@@ -132,7 +129,7 @@ public final class ConvEngines {
      * directory and where tensor memory comes from.
      */
     public static String nativeDiagnosis() {
-        return String.join(System.lineSeparator(), NativeLibrary.diagnosis());
+        return String.join(System.lineSeparator(), Backend.diagnosis());
     }
 
     private static int defaultThreads() {

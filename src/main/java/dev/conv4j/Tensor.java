@@ -1,7 +1,8 @@
 package dev.conv4j;
 
-import dev.conv4j.nativeblas.NativeLibrary;
-import dev.conv4j.nativeblas.NativeMemory;
+import dev.conv4j.internal.Backend;
+import dev.conv4j.internal.DirectMemory;
+import dev.conv4j.internal.Escapes;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -59,7 +60,7 @@ public final class Tensor implements AutoCloseable {
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
-        dev.conv4j.engine.TensorMemory.install(t -> t.engineView, Tensor::engineBuffer);
+        Backend.installTensorMemory(t -> t.engineView, Tensor::engineBuffer);
     }
 
     private final int[] shape;
@@ -201,7 +202,7 @@ public final class Tensor implements AutoCloseable {
         }
         if (!javacpp()) {
             throw new IllegalArgumentException("JavaCPP's native library is unavailable ("
-                    + NativeLibrary.describe(NativeLibrary.javacppFailure()) + "): tensors live in direct buffers; use wrap(FloatBuffer, ...)");
+                    + Backend.describe(Backend.javacppFailure()) + "): tensors live in direct buffers; use wrap(FloatBuffer, ...)");
         }
         int[] s = checkShape(shape);
         int n = elementCount(s);
@@ -320,7 +321,7 @@ public final class Tensor implements AutoCloseable {
         if (javacpp()) {
             FloatPointer p;
             try {
-                p = NativeMemory.allocate(n);
+                p = Backend.allocate(n);
             } catch (OutOfMemoryError e) {
                 OutOfMemoryError o = new OutOfMemoryError("cannot allocate " + (4L * n) + " bytes for a tensor of shape "
                         + Arrays.toString(shape) + ": " + e.getMessage());
@@ -332,7 +333,7 @@ public final class Tensor implements AutoCloseable {
         if (n > MAX_BUFFER_ELEMENTS) {
             throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has " + n + " elements, more than the "
                     + MAX_BUFFER_ELEMENTS + " a Java direct buffer holds; tensors use direct buffers because JavaCPP's"
-                    + " native library is unavailable (" + NativeLibrary.describe(NativeLibrary.javacppFailure()) + ")");
+                    + " native library is unavailable (" + Backend.describe(Backend.javacppFailure()) + ")");
         }
         DirectMemory.Block b = DirectMemory.allocate(n * Float.BYTES);
         Tensor t = new Tensor(shape, n, b.address, null, null, b, null, null, b.buffer.asFloatBuffer());
@@ -341,7 +342,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     private static boolean javacpp() {
-        return NativeLibrary.javacppFailure() == null;
+        return Backend.javacppFailure() == null;
     }
 
     private static int[] checkShape(int[] shape) {
@@ -481,7 +482,7 @@ public final class Tensor implements AutoCloseable {
         checkOpen();
         if (engineView == null) {
             throw new UnsupportedOperationException("this tensor is held in a Java direct buffer because JavaCPP's native"
-                    + " library is unavailable (" + NativeLibrary.describe(NativeLibrary.javacppFailure()) + "); use buffer()");
+                    + " library is unavailable (" + Backend.describe(Backend.javacppFailure()) + "); use buffer()");
         }
         Tensor root = root();
         // the pointer holds the root buffer of the memory, which keeps its registration (see Escapes)
@@ -703,9 +704,9 @@ public final class Tensor implements AutoCloseable {
         }
         if (owned != null) {
             if (e != null) {
-                Escapes.closed(e, () -> NativeMemory.free(owned)); // now, or once no buffer or pointer of it is reachable
+                Escapes.closed(e, () -> Backend.free(owned)); // now, or once no buffer or pointer of it is reachable
             } else {
-                NativeMemory.free(owned);
+                Backend.free(owned);
             }
         } else if (block != null) {
             if (e == null || DirectMemory.freedBuffersThrow()) {

@@ -3,7 +3,7 @@ package example;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
 import dev.conv4j.bench.BenchShape;
-import dev.conv4j.nativeblas.NativeKernels;
+import dev.conv4j.internal.nativeblas.NativeKernels;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;

@@ -12,7 +12,7 @@ import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
 import dev.conv4j.Tensor;
 import dev.conv4j.TestData;
-import dev.conv4j.nativeblas.NativeLibrary;
+import dev.conv4j.internal.nativeblas.NativeLibrary;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;

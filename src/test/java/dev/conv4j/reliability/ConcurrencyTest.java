@@ -12,7 +12,7 @@ import dev.conv4j.ConvGeometry;
 import dev.conv4j.Engines;
 import dev.conv4j.Tensor;
 import dev.conv4j.TestData;
-import dev.conv4j.nativeblas.NativeKernels;
+import dev.conv4j.internal.nativeblas.NativeKernels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

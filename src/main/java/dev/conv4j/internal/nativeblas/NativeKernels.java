@@ -1,0 +1,449 @@
+package dev.conv4j.internal.nativeblas;
+
+import dev.conv4j.ConvGeometry;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * The checked entry to the native kernels. Loop bounds come from a validated {@link ConvGeometry};
+ * every pointer is checked to hold the elements the kernel will touch, from its offset, before the
+ * call, so no argument can make native code read or write outside the memory it was given.
+ * Internal to conv4j.
+ */
+public final class NativeKernels {
+    private NativeKernels() {
+    }
+
+    /**
+     * Floats of the packing buffer the band passes take to run their products on conv4j's own
+     * AVX-512 kernel, or 0 where it cannot run (no AVX-512, or {@code -Dconv4j.gemm=openblas}): then
+     * they take {@code null} and every product goes to OpenBLAS.
+     */
+    public static long gemmPackSize() {
+        return GemmPack.FLOATS;
+    }
+
+    /**
+     * {@link #gemmPackSize()} for products of this many rows and columns, of a transposed first
+     * factor or not; 0 for those that go to OpenBLAS anyway.
+     */
+    public static long gemmPackSize(long rows, long columns, boolean transposedA) {
+        boolean used = columns >= GemmPack.MIN_COLUMNS || (transposedA && rows >= GemmPack.MIN_TRANSPOSED_ROWS);
+        return used ? GemmPack.FLOATS : 0;
+    }
+
+    /** Asked once: the CPU does not change. */
+    private static final class GemmPack {
+        static final long FLOATS = "openblas".equals(System.getProperty("conv4j.gemm")) ? 0 : ConvNative.conv4j_gemm_pack_size();
+        static final int MIN_COLUMNS = ConvNative.conv4j_gemm_min_columns();
+        static final int MIN_TRANSPOSED_ROWS = ConvNative.conv4j_gemm_min_transposed_rows();
+    }
+
+    /** The packing buffer to pass native code: null unless there is one, checked to be large enough. */
+    private static FloatPointer pack(FloatPointer pack) {
+        if (pack == null || gemmPackSize() == 0) {
+            return null;
+        }
+        check(pack, 0, gemmPackSize(), "gemm packing workspace");
+        return pack;
+    }
+
+    /**
+     * Forward of output rows [oh0, oh0+rows) and output channels [o0, o0+on) of group {@code grp} of
+     * image {@code n}; {@code pack} is null or holds {@link #gemmPackSize()} floats.
+     */
+    public static void forwardBand(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias, FloatPointer y,
+                                   FloatPointer col, FloatPointer pack, int n, int grp, int o0, int on, int oh0, int rows) {
+        forwardBand(g, x, w, bias, y, col, pack, n, grp, o0, on, oh0, rows, false);
+    }
+
+    /**
+     * The same, where {@code columnsReady} says that {@code col} already holds the column matrix of
+     * this image, group and band (built by an earlier call for another block of output channels).
+     *
+     * @return whether {@code col} holds that matrix after the call (false when the product gathered
+     *         it from the image instead, or the kernel is pointwise)
+     */
+    public static boolean forwardBand(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias, FloatPointer y,
+                                      FloatPointer col, FloatPointer pack, int n, int grp, int o0, int on, int oh0, int rows,
+                                      boolean columnsReady) {
+        checkBand(g, oh0, rows);
+        checkRange(o0, on, g.og, "output channel block");
+        checkRange(n, 1, g.n, "image");
+        checkRange(grp, 1, g.groups, "group");
+        boolean pw = g.isPointwise();
+        long oc = (long) grp * g.og + o0;
+        long xoff = ((long) n * g.c + (long) grp * g.cg) * g.inPlane();
+        long woff = oc * g.k;
+        long yoff = ((long) n * g.o + oc) * g.outPlane();
+        check(x, xoff, (long) g.cg * g.inPlane(), "x");
+        check(w, woff, (long) on * g.k, "w");
+        check(y, yoff, (long) on * g.outPlane(), "y");
+        if (bias != null) {
+            check(bias, oc, on, "bias");
+        }
+        if (!pw) {
+            check(col, 0, (long) g.k * rows * g.ow, "column workspace");
+        }
+        return ConvNative.conv4j_forward_band(x, xoff, w, woff, bias, oc, y, yoff, pw ? null : col, pack(pack), pw ? 1 : 0,
+                columnsReady && !pw ? 1 : 0, g.cg, g.h, g.w, on, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
+                g.dilationH, g.dilationW, oh0, rows) != 0;
+    }
+
+    /**
+     * Adds the input gradient of channels [c0, c0+cn) of group {@code grp} of image {@code n}
+     * coming from output rows [oh0, oh0+rows). A pointwise layer's band of gx is written directly:
+     * overwritten, or added to with {@code accumulate}.
+     */
+    public static void backwardDataBand(ConvGeometry g, FloatPointer gy, FloatPointer w, FloatPointer gx,
+                                        FloatPointer col, FloatPointer pack, int n, int grp, int c0, int cn, int oh0, int rows,
+                                        boolean accumulate) {
+        checkBand(g, oh0, rows);
+        checkRange(c0, cn, g.cg, "channel block");
+        boolean pw = g.isPointwise();
+        int khkw = g.kh * g.kw;
+        long gyoff = ((long) n * g.o + (long) grp * g.og) * g.outPlane();
+        long woff = (long) grp * g.og * g.k + (long) c0 * khkw;
+        long gxoff = ((long) n * g.c + (long) grp * g.cg + c0) * g.inPlane();
+        check(gy, gyoff, (long) g.og * g.outPlane(), "gy");
+        check(w, woff, (long) (g.og - 1) * g.k + (long) cn * khkw, "w");
+        check(gx, gxoff, (long) cn * g.inPlane(), "gx");
+        if (!pw) {
+            check(col, 0, (long) cn * khkw * rows * g.ow, "column workspace");
+        }
+        ConvNative.conv4j_backward_data_band(gy, gyoff, w, woff, gx, gxoff, pw ? null : col, pack(pack), pw ? 1 : 0,
+                g.cg, cn, g.h, g.w, g.og, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
+                g.dilationH, g.dilationW, oh0, rows, accumulate ? 1f : 0f);
+    }
+
+    /**
+     * {@code gw[group grp, channels c0..c0+cn) = beta * gw + gy band * col^T} for output rows
+     * [oh0, oh0+rows) of image {@code n}.
+     */
+    public static void backwardWeightsBand(ConvGeometry g, FloatPointer x, FloatPointer gy, FloatPointer gw,
+                                           FloatPointer col, FloatPointer pack, int n, int grp, int c0, int cn, int o0, int on,
+                                           int oh0, int rows, boolean accumulate) {
+        checkBand(g, oh0, rows);
+        checkRange(c0, cn, g.cg, "channel block");
+        checkRange(o0, on, g.og, "output channel block");
+        boolean pw = g.isPointwise();
+        int khkw = g.kh * g.kw;
+        long xoff = ((long) n * g.c + (long) grp * g.cg + c0) * g.inPlane();
+        long gyoff = ((long) n * g.o + (long) grp * g.og + o0) * g.outPlane();
+        long gwoff = ((long) grp * g.og + o0) * g.k + (long) c0 * khkw;
+        check(x, xoff, (long) cn * g.inPlane(), "x");
+        check(gy, gyoff, (long) on * g.outPlane(), "gy");
+        check(gw, gwoff, (long) (on - 1) * g.k + (long) cn * khkw, "gw");
+        if (!pw) {
+            check(col, 0, (long) cn * khkw * rows * g.ow, "column workspace");
+        }
+        ConvNative.conv4j_backward_weights_band(x, xoff, gy, gyoff, gw, gwoff, pw ? null : col, pack(pack), pw ? 1 : 0,
+                accumulate ? 1f : 0f, g.cg, cn, g.h, g.w, on, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW,
+                g.padTop, g.padLeft, g.dilationH, g.dilationW, oh0, rows);
+    }
+
+    /** Depthwise forward of output channels [o0, o0+on) of image {@code n}. */
+    public static void depthwiseForward(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias,
+                                        FloatPointer y, int n, int o0, int on) {
+        checkDepthwise(g);
+        checkRange(o0, on, g.o, "output channel block");
+        long xoff = (long) n * g.c * g.inPlane(), yoff = (long) n * g.o * g.outPlane();
+        check(x, xoff, (long) g.c * g.inPlane(), "x");
+        check(w, 0, (long) g.o * g.kh * g.kw, "w");
+        check(y, yoff, (long) g.o * g.outPlane(), "y");
+        if (bias != null) {
+            check(bias, 0, g.o, "bias");
+        }
+        ConvNative.conv4j_dw_forward(x, xoff, w, 0, bias, 0, y, yoff, g.h, g.w, g.kh, g.kw, g.oh, g.ow,
+                g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.og, o0, on);
+    }
+
+    /** Floats of scratch {@link #directForward} needs: the padded input planes of one group, plus slack. */
+    public static long directScratchSize(ConvGeometry g) {
+        return (long) g.cg * ((long) g.oh + (long) (g.kh - 1) * g.dilationH) * ((long) g.ow + (long) (g.kw - 1) * g.dilationW) + 16;
+    }
+
+    /**
+     * Forward of output channels [o0, o0+on) of group {@code grp} of image {@code n} by the direct
+     * kernel for small stride-1 layers, with {@code scratch} of {@link #directScratchSize} floats.
+     */
+    public static void directForward(ConvGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias, FloatPointer y,
+                                     FloatPointer scratch, int n, int grp, int o0, int on) {
+        if (g.strideH != 1 || g.strideW != 1) {
+            throw new IllegalArgumentException("the direct kernel needs stride 1: " + g);
+        }
+        checkRange(n, 1, g.n, "image");
+        checkRange(grp, 1, g.groups, "group");
+        checkRange(o0, on, g.og, "output channel block");
+        long xoff = ((long) n * g.c + (long) grp * g.cg) * g.inPlane();
+        long woff = (long) grp * g.og * g.k;
+        long yoff = ((long) n * g.o + (long) grp * g.og) * g.outPlane();
+        check(x, xoff, (long) g.cg * g.inPlane(), "x");
+        check(w, woff, (long) g.og * g.k, "w");
+        check(y, yoff, (long) g.og * g.outPlane(), "y");
+        check(scratch, 0, directScratchSize(g), "direct-kernel scratch");
+        if (bias != null) {
+            check(bias, (long) grp * g.og, g.og, "bias");
+        }
+        ConvNative.conv4j_direct_forward(x, xoff, w, woff, bias, (long) grp * g.og, y, yoff, scratch, g.cg, g.h, g.w,
+                g.kh, g.kw, g.oh, g.ow, g.padTop, g.padLeft, g.dilationH, g.dilationW, o0, on);
+    }
+
+    /** Depthwise input gradient of input channels [c0, c0+cn) of image {@code n}. */
+    public static void depthwiseBackwardData(ConvGeometry g, FloatPointer gy, FloatPointer w, FloatPointer gx,
+                                             int n, int c0, int cn, boolean accumulate) {
+        checkDepthwise(g);
+        checkRange(c0, cn, g.c, "channel block");
+        long gyoff = (long) n * g.o * g.outPlane(), gxoff = (long) n * g.c * g.inPlane();
+        check(gy, gyoff, (long) g.o * g.outPlane(), "gy");
+        check(w, 0, (long) g.o * g.kh * g.kw, "w");
+        check(gx, gxoff, (long) g.c * g.inPlane(), "gx");
+        ConvNative.conv4j_dw_backward_data(gy, gyoff, w, 0, gx, gxoff, g.h, g.w, g.kh, g.kw, g.oh, g.ow,
+                g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.og, c0, cn,
+                accumulate ? 1 : 0);
+    }
+
+    /** Depthwise weight gradient of output channels [o0, o0+on), summed over the batch. */
+    public static void depthwiseBackwardWeights(ConvGeometry g, FloatPointer x, FloatPointer gy, FloatPointer gw,
+                                                int o0, int on, boolean accumulate) {
+        checkDepthwise(g);
+        checkRange(o0, on, g.o, "output channel block");
+        check(x, 0, (long) g.n * g.c * g.inPlane(), "x");
+        check(gy, 0, (long) g.n * g.o * g.outPlane(), "gy");
+        check(gw, 0, (long) g.o * g.kh * g.kw, "gw");
+        ConvNative.conv4j_dw_backward_weights(x, gy, gw, 0, g.n, g.c, g.o, g.h, g.w, g.kh, g.kw, g.oh, g.ow,
+                g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.og, o0, on,
+                accumulate ? 1 : 0);
+    }
+
+    /*
+     * Winograd F(m x m, 3x3) with tile size m = 2 or 4: transforms hold a² planes, a = m + 2, each
+     * conv4j_wino_plane apart.
+     */
+
+    /** Elements of the Winograd weight transform U (a² planes of O x C) of a layer. */
+    public static long winogradWeightSize(ConvGeometry g, int m) {
+        return planes(m) * winogradPlane((long) g.o * g.c);
+    }
+
+    /**
+     * Elements of the Winograd input transform, and of the products, of {@code tiles} tiles in either
+     * pass (a² planes of max(C, O) rows).
+     */
+    public static long winogradTransformSize(ConvGeometry g, int tiles, int m) {
+        return planes(m) * winogradPlane((long) Math.max(g.c, g.o) * rowLength(tiles));
+    }
+
+    /** The row length of transform planes of {@code tiles} tiles, as {@code conv4j_wino_ld} computes it. */
+    private static long rowLength(int tiles) {
+        return ((long) tiles + 15) & ~15L;
+    }
+
+    /** The distance between transform planes of n floats, as {@code conv4j_wino_plane} computes it. */
+    private static long winogradPlane(long n) {
+        return ((n + 15) & ~15L) + 16;
+    }
+
+    private static long planes(int m) {
+        checkTile(m);
+        return (long) (m + 2) * (m + 2);
+    }
+
+    /** Tiles (m x m output blocks) of the whole batch. */
+    public static long winogradTileCount(ConvGeometry g, int m) {
+        checkTile(m);
+        return (long) g.n * ((g.oh + m - 1) / m) * ((g.ow + m - 1) / m);
+    }
+
+    /** {@link #winogradTileCount}, which must fit an int for the Winograd kernels. */
+    public static int winogradTiles(ConvGeometry g, int m) {
+        long tiles = winogradTileCount(g, m);
+        if (tiles > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("Winograd needs fewer than 2^31 tiles, " + g + " has " + tiles);
+        }
+        return (int) tiles;
+    }
+
+    /**
+     * U = G w Gᵀ for every output and input channel, into {@code u} (a² x O x C); with {@code flip},
+     * of every kernel turned by 180 degrees, for {@link #winogradBackwardDataTiles}.
+     */
+    public static void winogradWeights(ConvGeometry g, FloatPointer w, FloatPointer u, int m, boolean flip) {
+        winogradWeights(g, w, u, m, flip, 0, (long) g.o * g.c);
+    }
+
+    /** As {@link #winogradWeights(ConvGeometry, FloatPointer, FloatPointer, int, boolean)}, for weights [j0, j0+jn) of the O·C. */
+    public static void winogradWeights(ConvGeometry g, FloatPointer w, FloatPointer u, int m, boolean flip, long j0, long jn) {
+        checkWinograd(g);
+        long oc = (long) g.o * g.c;
+        if (j0 < 0 || jn < 0 || j0 + jn > oc) {
+            throw new IllegalArgumentException("weight range [" + j0 + ", " + (j0 + jn) + ") is outside [0, " + oc + ")");
+        }
+        check(w, 0, oc * 9, "w");
+        check(u, 0, winogradWeightSize(g, m), "Winograd weight workspace");
+        ConvNative.conv4j_wino_weights(w, g.o, g.c, u, m, flip ? 1 : 0, j0, jn);
+    }
+
+    /** Floats of row scratch the Winograd transforms need: 2a rows of m·tiles-per-row + 2, for either pass. */
+    public static long winogradScratchSize(ConvGeometry g, int m) {
+        checkTile(m);
+        return 2L * (m + 2) * ((long) m * ((Math.max(g.ow, g.w) + m - 1) / m) + 2);
+    }
+
+    /** Tiles (m x m blocks of the input gradient) of the whole batch, for {@link #winogradBackwardDataTiles}. */
+    public static long winogradBackwardTileCount(ConvGeometry g, int m) {
+        checkTile(m);
+        return (long) g.n * ((g.h + m - 1) / m) * ((g.w + m - 1) / m);
+    }
+
+    /**
+     * The input gradient of tiles [t0, t0+tc) of the batch by Winograd F(m x m, 3x3): the convolution
+     * of gy with the kernels turned by 180 degrees and transposed, padded by 2 - pad (negative padding
+     * crops). {@code u} is the flipped transform ({@link #winogradWeights} with flip); the workspaces
+     * are those of a forward pass with C and O swapped. Input channels [c0, c0+cn) of gx are stored into,
+     * or added to with accumulate. With {@code raw}, the untransformed weights, tiles that come out
+     * non-finite are recomputed from the definition (see {@code conv4j_winograd.h}), checked only
+     * where gy or the weights ({@code rawTop}, the {@link #maxBits} of {@code raw}) hold non-finite
+     * or large values; null keeps Winograd's raw values.
+     */
+    public static void winogradBackwardDataTiles(ConvGeometry g, FloatPointer gy, FloatPointer u, FloatPointer gx,
+                                                 FloatPointer v, FloatPointer mp, FloatPointer scratch,
+                                                 int t0, int tc, int m, boolean accumulate, int c0, int cn, FloatPointer raw,
+                                                 int rawTop) {
+        checkWinograd(g);
+        long tiles = winogradBackwardTileCount(g, m);
+        if (tiles > Integer.MAX_VALUE || g.h >= 1 << 30 || g.w >= 1 << 30) {
+            throw new IllegalArgumentException("Winograd input gradient too large for " + g);
+        }
+        checkWinogradCall(g, u, v, mp, scratch, t0, tc, (int) tiles, m);
+        checkRange(c0, cn, g.c, "input channel block");
+        check(gy, 0, (long) g.n * g.o * g.outPlane(), "gy");
+        check(gx, 0, (long) g.n * g.c * g.inPlane(), "gx");
+        if (raw != null) {
+            check(raw, 0, (long) g.o * g.c * 9, "w");
+        }
+        ConvNative.conv4j_wino_tiles(gy, u, null, gx, v, mp, scratch, g.o, g.oh, g.ow, g.c, g.h, g.w,
+                2 - g.padTop, 2 - g.padLeft, t0, tc, m, 1, accumulate ? 1 : 0, c0, cn, raw, rawTop);
+    }
+
+    /**
+     * Forward of output channels [o0, o0+on) of tiles [t0, t0+tc) of the batch by Winograd F(m x m, 3x3), with workspaces v
+     * and mp ({@link #winogradTransformSize}) and scratch
+     * ({@link #winogradScratchSize}). With {@code raw}, the untransformed weights, tiles that come
+     * out non-finite are recomputed from the definition, checked only where x or the weights
+     * ({@code rawTop}, the {@link #maxBits} of {@code raw}) hold non-finite or large values; null
+     * keeps Winograd's raw values.
+     */
+    public static void winogradForwardTiles(ConvGeometry g, FloatPointer x, FloatPointer u, FloatPointer bias,
+                                            FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
+                                            int t0, int tc, int m, int o0, int on, FloatPointer raw, int rawTop) {
+        checkWinograd(g);
+        checkWinogradCall(g, u, v, mp, scratch, t0, tc, winogradTiles(g, m), m);
+        checkRange(o0, on, g.o, "output channel block");
+        check(x, 0, (long) g.n * g.c * g.inPlane(), "x");
+        check(y, 0, (long) g.n * g.o * g.outPlane(), "y");
+        if (bias != null) {
+            check(bias, 0, g.o, "bias");
+        }
+        if (raw != null) {
+            check(raw, 0, (long) g.o * g.c * 9, "w");
+        }
+        ConvNative.conv4j_wino_tiles(x, u, bias, y, v, mp, scratch, g.c, g.h, g.w, g.o, g.oh, g.ow,
+                g.padTop, g.padLeft, t0, tc, m, 0, 0, o0, on, raw, rawTop);
+    }
+
+    private static void checkWinograd(ConvGeometry g) {
+        if (!dev.conv4j.ConvAlgorithm.winogradApplies(g)) {
+            throw new IllegalArgumentException("Winograd does not apply to " + g);
+        }
+    }
+
+    /** The checks both Winograd passes share: the tile range, the transformed weights and the workspaces. */
+    private static void checkWinogradCall(ConvGeometry g, FloatPointer u, FloatPointer v, FloatPointer mp, FloatPointer scratch,
+                                          int t0, int tc, int tiles, int m) {
+        checkRange(t0, tc, tiles, "tile range");
+        if (tc > 1 << 24) {
+            throw new IllegalArgumentException("Winograd tile chunk of " + tc + " tiles exceeds 2^24");
+        }
+        check(u, 0, winogradWeightSize(g, m), "Winograd weights");
+        check(v, 0, winogradTransformSize(g, tc, m), "Winograd input workspace");
+        check(mp, 0, winogradTransformSize(g, tc, m), "Winograd product workspace");
+        check(scratch, 0, winogradScratchSize(g, m), "Winograd row scratch");
+    }
+
+    private static void checkTile(int m) {
+        if (m != 2 && m != 4) {
+            throw new IllegalArgumentException("Winograd tile size must be 2 or 4, got " + m);
+        }
+    }
+
+    /**
+     * The largest magnitude among {@code count} floats from {@code offset}, as the bits of a float with
+     * the sign cleared: 0x7f800000 (the bits of +∞) or more when some value is infinite or NaN.
+     */
+    public static int maxBits(FloatPointer p, long offset, long count) {
+        check(p, offset, count, "scanned memory");
+        return ConvNative.conv4j_max_bits(p, offset, count);
+    }
+
+    /** Sets {@code count} elements from {@code offset} to {@code value}. */
+    public static void fill(FloatPointer p, long offset, long count, float value) {
+        check(p, offset, count, "fill target");
+        ConvNative.conv4j_fill(p, offset, count, value);
+    }
+
+    /** The bias gradient of channels [c0, c0+cn): sums of gy over the batch and the output plane. */
+    public static void channelSums(ConvGeometry g, FloatPointer gy, FloatPointer out, int c0, int cn,
+                                   boolean accumulate) {
+        checkRange(c0, cn, g.o, "channel block");
+        check(gy, 0, (long) g.n * g.o * g.outPlane(), "gy");
+        check(out, 0, g.o, "gbias");
+        ConvNative.conv4j_channel_sums(gy, g.n, g.o, g.outPlane(), c0, cn, out, accumulate ? 1 : 0);
+    }
+
+    /** The OpenBLAS build string, e.g. {@code OpenBLAS 0.3.31 DYNAMIC_ARCH ... SkylakeX MAX_THREADS=64}. */
+    public static String openblasConfig() {
+        return ConvNative.openblas_get_config().getString();
+    }
+
+    /** The OpenBLAS kernel family chosen for this CPU at run time. */
+    public static String openblasCore() {
+        return ConvNative.openblas_get_corename().getString();
+    }
+
+    public static int openblasThreads() {
+        return ConvNative.openblas_get_num_threads();
+    }
+
+    /** Sets OpenBLAS's own thread count; the setting is process-wide. */
+    public static void setOpenblasThreads(int threads) {
+        ConvNative.openblas_set_num_threads(threads);
+    }
+
+    private static void checkDepthwise(ConvGeometry g) {
+        if (g.cg != 1) {
+            throw new IllegalArgumentException("depthwise kernel needs one input channel per group: " + g);
+        }
+    }
+
+    private static void checkBand(ConvGeometry g, int oh0, int rows) {
+        checkRange(oh0, rows, g.oh, "output row band");
+    }
+
+    private static void checkRange(int start, int count, int limit, String what) {
+        if (start < 0 || count < 1 || (long) start + count > limit) {
+            throw new IllegalArgumentException(what + " [" + start + ", " + ((long) start + count)
+                    + ") is outside [0, " + limit + ")");
+        }
+    }
+
+    private static void check(FloatPointer p, long offset, long count, String what) {
+        if (p == null || p.isNull()) {
+            throw new IllegalArgumentException(what + " pointer is null");
+        }
+        long avail = p.limit() - p.position();
+        if (offset < 0 || count < 0 || offset + count > avail) {
+            throw new IllegalArgumentException(what + ": elements [" + offset + ", " + (offset + count)
+                    + ") do not lie inside its " + avail + " elements");
+        }
+    }
+}
