@@ -38,8 +38,8 @@ public final class Engines {
 
     /** A label for parameterized test names. */
     public static String label(ConvEngine e) {
-        if (e instanceof dev.conv4j.internal.engine.BlasEngine) {
-            return "blas(" + ((dev.conv4j.internal.engine.BlasEngine) e).threads() + ")";
+        if (e instanceof dev.conv4j.internal.blas.BlasEngine) {
+            return "blas(" + ((dev.conv4j.internal.blas.BlasEngine) e).threads() + ")";
         }
         if (e instanceof dev.conv4j.internal.engine.JavaGemmEngine) {
             return "java(" + ((dev.conv4j.internal.engine.JavaGemmEngine) e).threads() + ")";

@@ -4,7 +4,7 @@ import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.Tensor;
-import dev.conv4j.internal.engine.BlasEngine;
+import dev.conv4j.internal.blas.BlasEngine;
 import dev.conv4j.internal.engine.GenericPlan;
 import dev.conv4j.internal.engine.JavaGemmEngine;
 import dev.conv4j.internal.engine.NaiveEngine;

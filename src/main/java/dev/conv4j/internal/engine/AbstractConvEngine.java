@@ -29,7 +29,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * further ones wait (fairly, cheaply, holding nothing) before they acquire anything, and the forms that
  * return a new tensor allocate it only once their call may run.
  */
-abstract class AbstractConvEngine implements ConvEngine {
+public abstract class AbstractConvEngine implements ConvEngine {
     /**
      * The most calls of virtual threads one engine runs at once; further ones wait for one to finish.
      * Each call in flight holds a context and its threads' workspaces, so this bounds an engine's memory
@@ -169,9 +169,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         Holds.acquire(x, "x", w, "w", bias, "bias", y, "y");
         try {
             ConvGeometry g = geometry(p, x, "x", w, "w");
-            checkBias(bias, "bias", g);
-            checkOutputShape(y, "y", g);
-            checkDisjoint(y, "y", x, "x", w, "w", bias, "bias");
+            Checks.forward(g, x, w, bias, y);
             forward(g, x, w, bias, y);
         } finally {
             Holds.release(x, w, bias, y);
@@ -183,8 +181,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         Holds.acquire(gy, "gy", w, "w", gx, "gx", null, null);
         try {
             ConvGeometry g = geometry(p, gx, "gx", w, "w");
-            checkOutputShape(gy, "gy", g);
-            checkDisjoint(gx, "gx", gy, "gy", w, "w", null, null);
+            Checks.backwardData(g, gy, w, gx);
             backwardData(g, gy, w, gx, accumulate);
         } finally {
             Holds.release(gy, w, gx, null);
@@ -196,12 +193,7 @@ abstract class AbstractConvEngine implements ConvEngine {
         Holds.acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
         try {
             ConvGeometry g = geometry(p, x, "x", gw, "gw");
-            checkOutputShape(gy, "gy", g);
-            checkBias(gbias, "gbias", g);
-            checkDisjoint(gw, "gw", x, "x", gy, "gy", gbias, "gbias");
-            if (gbias != null) {
-                checkDisjoint(gbias, "gbias", x, "x", gy, "gy", null, null);
-            }
+            Checks.backwardWeights(g, x, gy, gw, gbias);
             backwardWeights(g, x, gy, gw, gbias, accumulate);
         } finally {
             Holds.release(x, gy, gw, gbias);
@@ -281,9 +273,7 @@ abstract class AbstractConvEngine implements ConvEngine {
     }
 
     private static void checkPresent(Tensor t, String name) {
-        if (t == null) {
-            throw new IllegalArgumentException(name + " must not be null");
-        }
+        Checks.present(t, name);
     }
 
 
@@ -350,35 +340,5 @@ abstract class AbstractConvEngine implements ConvEngine {
                     + Arrays.toString(ws) + ": " + e.getMessage(), e);
         }
         return g;
-    }
-
-    /** y and gy: N x O x OH x OW, compared dimension by dimension so that a passing check allocates nothing. */
-    private static void checkOutputShape(Tensor t, String name, ConvGeometry g) {
-        if (t.rank() != 4 || t.dim(0) != g.n || t.dim(1) != g.o || t.dim(2) != g.oh || t.dim(3) != g.ow) {
-            throw new IllegalArgumentException(name + " has shape " + Arrays.toString(t.shape()) + " but must be "
-                    + Arrays.toString(g.outputShape()) + " for " + g);
-        }
-    }
-
-    private static void checkBias(Tensor b, String name, ConvGeometry g) {
-        if (b != null && (b.rank() != 1 || b.dim(0) != g.o)) {
-            throw new IllegalArgumentException(name + " has shape " + Arrays.toString(b.shape()) + " but must be ["
-                    + g.o + "] for " + g);
-        }
-    }
-
-    private static void checkDisjoint(Tensor out, String outName, Tensor a, String an, Tensor b, String bn,
-                                      Tensor c, String cn) {
-        checkDisjoint(out, outName, a, an);
-        checkDisjoint(out, outName, b, bn);
-        checkDisjoint(out, outName, c, cn);
-    }
-
-    private static void checkDisjoint(Tensor out, String outName, Tensor in, String inName) {
-        if (in != null && out.overlaps(in)) {
-            throw new IllegalArgumentException(outName + " must not share memory with " + inName
-                    + " (the output " + outName + Arrays.toString(out.shape()) + " overlaps " + inName
-                    + Arrays.toString(in.shape()) + ")");
-        }
     }
 }

@@ -7,14 +7,14 @@ import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
 
 /**
- * A plan for engines without plan-specific preparation (naive, java): it validates the shapes
- * once, keeps copies of prepacked weights, and runs the engine's own methods.
+ * A plan for engines without plan-specific preparation (naive, java): it holds each call to the
+ * planned shapes, keeps copies of prepacked weights, and runs the engine's own methods (which check the
+ * rest with the same {@link Checks}).
  */
 public final class GenericPlan implements Conv2dPlan {
     private final ConvEngine engine;
     private final Conv2dParams params;
     private final ConvGeometry geometry;
-    private final int[] x, w, y, b;
     private Tensor packedW, packedB;
     private boolean closed;
 
@@ -22,10 +22,6 @@ public final class GenericPlan implements Conv2dPlan {
         this.engine = engine;
         this.params = params;
         this.geometry = ConvGeometry.of(params, inputShape, weightShape);
-        x = geometry.inputShape();
-        w = geometry.weightShape();
-        y = geometry.outputShape();
-        b = new int[] {geometry.o};
     }
 
     @Override
@@ -41,13 +37,11 @@ public final class GenericPlan implements Conv2dPlan {
     @Override
     public synchronized void prepackWeights(Tensor weights, Tensor bias) {
         open();
-        PlanChecks.require(weights, "w", w);
-        if (bias != null) {
-            PlanChecks.require(bias, "bias", b);
-        }
+        Checks.weights(weights, "w", geometry);
+        Checks.bias(bias, "bias", geometry);
         release();
-        packedW = Tensor.of(weights.toArray(), w);
-        packedB = bias == null ? null : Tensor.of(bias.toArray(), b);
+        packedW = Tensor.of(weights.toArray(), weights.shape());
+        packedB = bias == null ? null : Tensor.of(bias.toArray(), bias.shape());
     }
 
     @Override
@@ -56,31 +50,31 @@ public final class GenericPlan implements Conv2dPlan {
         if (packedW == null) {
             throw new IllegalStateException("no weights prepacked: call prepackWeights(w, bias) first");
         }
-        PlanChecks.require(in, "x", x);
-        PlanChecks.require(out, "y", y);
+        Checks.input(in, "x", geometry);
+        Checks.output(out, "y", geometry);
         engine.forward(params, in, packedW, packedB, out);
     }
 
     @Override
     public synchronized void forward(Tensor in, Tensor weights, Tensor bias, Tensor out) {
         open();
-        PlanChecks.require(in, "x", x);
-        PlanChecks.require(weights, "w", w);
+        Checks.input(in, "x", geometry);
+        Checks.weights(weights, "w", geometry);
         engine.forward(params, in, weights, bias, out);
     }
 
     @Override
     public synchronized void backwardData(Tensor gy, Tensor weights, Tensor gx, boolean accumulate) {
         open();
-        PlanChecks.require(gx, "gx", x);
+        Checks.input(gx, "gx", geometry);
         engine.backwardData(params, gy, weights, gx, accumulate);
     }
 
     @Override
     public synchronized void backwardWeights(Tensor in, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
         open();
-        PlanChecks.require(in, "x", x);
-        PlanChecks.require(gw, "gw", w);
+        Checks.input(in, "x", geometry);
+        Checks.weights(gw, "gw", geometry);
         engine.backwardWeights(params, in, gy, gw, gbias, accumulate);
     }
 

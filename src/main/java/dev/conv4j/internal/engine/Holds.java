@@ -6,7 +6,7 @@ import dev.conv4j.Tensor;
  * Holding tensors for the duration of a call ({@link Tensor#acquire()}), so that another thread cannot
  * close one while native code reads or writes it. Used by every engine entry and every plan call.
  */
-final class Holds {
+public final class Holds {
     private Holds() {
     }
 
@@ -14,7 +14,7 @@ final class Holds {
      * Acquires up to four tensors (nulls are skipped) in order; if one cannot be acquired, releases those
      * already acquired and throws, naming it. No allocation: this runs on every call.
      */
-    static void acquire(Tensor a, String an, Tensor b, String bn, Tensor c, String cn, Tensor d, String dn) {
+    public static void acquire(Tensor a, String an, Tensor b, String bn, Tensor c, String cn, Tensor d, String dn) {
         int held = 0;
         try {
             acquire(a, an);
@@ -51,7 +51,7 @@ final class Holds {
         }
     }
 
-    static void release(Tensor a, Tensor b, Tensor c, Tensor d) {
+    public static void release(Tensor a, Tensor b, Tensor c, Tensor d) {
         releaseOne(d);
         releaseOne(c);
         releaseOne(b);

@@ -12,7 +12,7 @@ import java.util.function.Supplier;
  * {@link AbstractConvEngine#MAX_CALLS}). Taking and giving back an idle object allocates nothing;
  * the lock is held for a push or a pop.
  */
-final class Pool<T> {
+public final class Pool<T> {
     private final Supplier<T> make;
     private final Consumer<T> dispose;
     /** Whether an object given back is worth keeping (an empty workspace is not); null keeps all. */
@@ -20,7 +20,7 @@ final class Pool<T> {
     private Object[] idle = new Object[8];
     private int count;
 
-    Pool(Supplier<T> make, Consumer<T> dispose, Predicate<T> keep) {
+    public Pool(Supplier<T> make, Consumer<T> dispose, Predicate<T> keep) {
         this.make = make;
         this.dispose = dispose;
         this.keep = keep;
@@ -28,7 +28,7 @@ final class Pool<T> {
 
     /** The idle object given back last (its memory is the likeliest to be in cache), or a new one. */
     @SuppressWarnings("unchecked")
-    T take() {
+    public T take() {
         synchronized (this) {
             if (count > 0) {
                 T t = (T) idle[--count];
@@ -40,7 +40,7 @@ final class Pool<T> {
     }
 
     /** Gives back an object from {@link #take()}; one not worth keeping is disposed of. */
-    void give(T t) {
+    public void give(T t) {
         if (keep != null && !keep.test(t)) {
             if (dispose != null) {
                 dispose.accept(t);

@@ -32,7 +32,7 @@ public final class TensorMemory {
      *
      * @throws UnsupportedOperationException when the tensor lives in a Java direct buffer
      */
-    static FloatPointer pointer(Tensor t) {
+    public static FloatPointer pointer(Tensor t) {
         if (t == null) {
             return null;
         }
@@ -45,7 +45,7 @@ public final class TensorMemory {
     }
 
     /** The buffer of an open tensor (position 0, limit its size), or of a null tensor null. */
-    static FloatBuffer buffer(Tensor t) {
+    public static FloatBuffer buffer(Tensor t) {
         if (t == null) {
             return null;
         }

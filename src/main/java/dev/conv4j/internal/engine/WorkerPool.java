@@ -23,9 +23,9 @@ import java.util.concurrent.locks.LockSupport;
  * per-thread workspaces with them. A call allocates nothing on the heap once its caller and the
  * helpers are running.
  */
-final class WorkerPool {
+public final class WorkerPool {
     /** One unit of work, identified by its index, run with the scratch of the thread running it. */
-    interface Unit<S> {
+    public interface Unit<S> {
         void run(int index, S scratch);
     }
 
@@ -54,7 +54,7 @@ final class WorkerPool {
     private final AtomicReferenceArray<Thread> helpers;
     private final AtomicInteger alive = new AtomicInteger(), started = new AtomicInteger(), sleeping = new AtomicInteger();
 
-    WorkerPool(String name, int threads) {
+    public WorkerPool(String name, int threads) {
         if (threads < 1 || threads > MAX_THREADS) {
             throw new IllegalArgumentException("threads must be between 1 and " + MAX_THREADS + ", got " + threads);
         }
@@ -64,7 +64,7 @@ final class WorkerPool {
         helpers = threads == 1 ? null : new AtomicReferenceArray<>(threads - 1);
     }
 
-    int threads() {
+    public int threads() {
         return threads;
     }
 
@@ -78,7 +78,7 @@ final class WorkerPool {
      * returning when all are done; rethrows the first failure. {@code job} is the caller's own: it must
      * not be used by another call until this one returns.
      */
-    <S> void run(Job job, int units, Unit<S> unit, Pool<S> scratch) {
+    public <S> void run(Job job, int units, Unit<S> unit, Pool<S> scratch) {
         if (requests == null || units == 1) {
             S s = scratch == null ? null : scratch.take();
             try {
@@ -207,7 +207,7 @@ final class WorkerPool {
      * past the end, runs nothing. A call cannot end before every valid claim has finished, so the
      * caller only rewrites the job once no helper can still run a unit of the previous call.
      */
-    static final class Job implements Runnable {
+    public static final class Job implements Runnable {
         private final AtomicLong state = new AtomicLong();
         private final AtomicInteger done = new AtomicInteger();
         private volatile int epoch;

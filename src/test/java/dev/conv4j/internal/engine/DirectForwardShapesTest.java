@@ -79,11 +79,11 @@ class DirectForwardShapesTest {
     /** The layers above are the ones the blas engine gives to its direct kernel. */
     @Test
     void theseShapesTakeTheDirectKernel() {
-        assertTrue(Partition.useDirect(ConvGeometry.of(Conv2dParams.builder().padding(1).build(),
-                new int[] {1, 3, 8, 8}, new int[] {8, 3, 3, 3})));
-        assertTrue(Partition.useDirect(ConvGeometry.of(Conv2dParams.builder().groups(4).padding(1).build(),
-                new int[] {1, 32, 12, 12}, new int[] {64, 8, 3, 3})));
-        assertTrue(!Partition.useDirect(ConvGeometry.of(Conv2dParams.builder().padding(1).build(),
-                new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3})));
+        assertTrue("small direct".equals(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(Conv2dParams.builder().padding(1).build(),
+                new int[] {1, 3, 8, 8}, new int[] {8, 3, 3, 3})).forward.name()));
+        assertTrue("small direct".equals(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(Conv2dParams.builder().groups(4).padding(1).build(),
+                new int[] {1, 32, 12, 12}, new int[] {64, 8, 3, 3})).forward.name()));
+        assertTrue(!"small direct".equals(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(Conv2dParams.builder().padding(1).build(),
+                new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3})).forward.name()));
     }
 }

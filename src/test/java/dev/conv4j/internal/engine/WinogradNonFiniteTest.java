@@ -47,11 +47,11 @@ class WinogradNonFiniteTest {
     void theLayersHereAreOnesWhereAutoPicksWinograd() {
         for (Conv2dParams p : new Conv2dParams[] {PAD1, PAD02}) {
             ConvGeometry g = ConvGeometry.of(p, new int[] {2, 16, 16, 16}, new int[] {24, 16, 3, 3});
-            assertEquals(4, Partition.winogradTile(g, false), "forward");
-            assertEquals(4, Partition.dataWinogradTile(g), "input gradient");
+            assertEquals(4, winogradTile(dev.conv4j.internal.blas.Algorithms.of(g).forward), "forward");
+            assertEquals(4, winogradTile(dev.conv4j.internal.blas.Algorithms.of(g).backwardData), "input gradient");
         }
         ConvGeometry small = ConvGeometry.of(PAD1, new int[] {1, 16, 11, 11}, new int[] {24, 16, 3, 3});
-        assertEquals(2, Partition.winogradTile(small, true), "a plan with prepacked weights on an 11x11 image");
+        assertEquals(2, winogradTile(dev.conv4j.internal.blas.Algorithms.of(small).forwardPrepacked), "a plan with prepacked weights on an 11x11 image");
     }
 
     @TestFactory
@@ -205,5 +205,10 @@ class WinogradNonFiniteTest {
             n *= d;
         }
         return n;
+    }
+
+    /** The Winograd tile size of the algorithm chosen, 0 for any other. */
+    static int winogradTile(dev.conv4j.internal.blas.Algorithm a) {
+        return a.name().startsWith("winograd F(4") ? 4 : a.name().startsWith("winograd F(2") ? 2 : 0;
     }
 }

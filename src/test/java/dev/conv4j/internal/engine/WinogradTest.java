@@ -186,11 +186,16 @@ class WinogradTest {
     @Test
     void autoPicksByShape() {
         Conv2dParams p = Conv2dParams.builder().padding(1).build();
-        assertEquals(4, Partition.winogradTile(ConvGeometry.of(p, new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3}), false));
-        assertEquals(0, Partition.winogradTile(ConvGeometry.of(p, new int[] {1, 8, 56, 56}, new int[] {64, 8, 3, 3}), false));
-        assertEquals(0, Partition.winogradTile(ConvGeometry.of(p.toBuilder().stride(2).build(),
-                new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3}), true));
-        assertEquals(0, Partition.winogradTile(ConvGeometry.of(p.toBuilder().algorithm(ConvAlgorithm.IM2COL).build(),
-                new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3}), true));
+        assertEquals(4, winogradTile(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(p, new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3})).forward));
+        assertEquals(0, winogradTile(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(p, new int[] {1, 8, 56, 56}, new int[] {64, 8, 3, 3})).forward));
+        assertEquals(0, winogradTile(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(p.toBuilder().stride(2).build(),
+                new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3})).forwardPrepacked));
+        assertEquals(0, winogradTile(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(p.toBuilder().algorithm(ConvAlgorithm.IM2COL).build(),
+                new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3})).forwardPrepacked));
+    }
+
+    /** The Winograd tile size of the algorithm chosen, 0 for any other. */
+    static int winogradTile(dev.conv4j.internal.blas.Algorithm a) {
+        return a.name().startsWith("winograd F(4") ? 4 : a.name().startsWith("winograd F(2") ? 2 : 0;
     }
 }

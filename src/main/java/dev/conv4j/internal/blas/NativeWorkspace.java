@@ -1,4 +1,4 @@
-package dev.conv4j.internal.engine;
+package dev.conv4j.internal.blas;
 
 import dev.conv4j.internal.nativeblas.NativeMemory;
 import org.bytedeco.javacpp.FloatPointer;
@@ -10,10 +10,9 @@ import org.bytedeco.javacpp.FloatPointer;
  * A buffer grows by allocating the new one before freeing the old, so a failed allocation (native
  * memory exhausted) leaves the workspace as it was.
  */
-final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
-    private final FloatPointer[] buffers = new FloatPointer[BlasPasses.KINDS];
-    /** What the column buffer holds: matrix {@code columnsKey} of call {@code columnsCall} made with {@code columnsArgs}. */
-    private BlasPasses.Args columnsArgs;
+final class NativeWorkspace implements Scratch, AutoCloseable {
+    private final FloatPointer[] buffers = new FloatPointer[KINDS];
+    /** What the column buffer holds: matrix {@code columnsKey} of call {@code columnsCall}. */
     private long columnsCall;
     private int columnsKey = -1;
 
@@ -25,7 +24,7 @@ final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
         FloatPointer b = buffers[kind];
         if (b == null || b.limit() < floats) {
             FloatPointer grown = NativeMemory.grow(b, floats, b == null ? floats : b.limit() * 3 / 2);
-            if (kind == BlasPasses.COLUMNS) {
+            if (kind == COLUMNS) {
                 columnsKey = -1;
             }
             buffers[kind] = grown;
@@ -35,14 +34,13 @@ final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
     }
 
     @Override
-    public boolean holdsColumns(BlasPasses.Args a, int key) {
-        return columnsKey == key && columnsArgs == a && columnsCall == a.call;
+    public boolean holdsColumns(long call, int key) {
+        return columnsKey == key && columnsCall == call;
     }
 
     @Override
-    public void heldColumns(BlasPasses.Args a, int key) {
-        columnsArgs = key < 0 ? null : a;
-        columnsCall = a.call;
+    public void heldColumns(long call, int key) {
+        columnsCall = call;
         columnsKey = key;
     }
 
@@ -63,7 +61,6 @@ final class NativeWorkspace implements BlasPasses.Scratch, AutoCloseable {
 
     @Override
     public void close() {
-        columnsArgs = null;
         columnsKey = -1;
         for (int k = 0; k < buffers.length; k++) {
             NativeMemory.free(buffers[k]);
