@@ -3,7 +3,6 @@ package example;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
 import dev.conv4j.bench.BenchShape;
-import dev.conv4j.internal.nativeblas.NativeKernels;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -431,7 +430,8 @@ public final class Compare {
                 + " logical CPU(s) visible; load average at the start: " + loadAverage());
         out.println("java:     " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
         out.println("conv4j:   " + blas.name() + " engine, " + o.threads + " thread(s); "
-                + firstWords(NativeKernels.openblasConfig(), 4) + ", core " + NativeKernels.openblasCore());
+                + firstWords(org.bytedeco.openblas.global.openblas_full.openblas_get_config().getString(), 4) + ", core "
+                + org.bytedeco.openblas.global.openblas_full.openblas_get_corename().getString());
         out.println("oneDNN:   " + DnnlRunners.version() + ", OMP_NUM_THREADS=" + System.getenv("OMP_NUM_THREADS")
                 + ", OMP_WAIT_POLICY=" + System.getenv("OMP_WAIT_POLICY"));
         if (torchInfo != null) {

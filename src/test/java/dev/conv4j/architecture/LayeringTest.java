@@ -35,7 +35,15 @@ class LayeringTest {
         assertTrue(Files.isDirectory(classes.resolve("dev/conv4j")), "no compiled classes at " + classes.toAbsolutePath());
         ToolProvider jdeps = ToolProvider.findFirst("jdeps").orElseThrow(() -> new AssertionError("this JDK has no jdeps"));
         StringWriter out = new StringWriter();
-        int rc = jdeps.run(new PrintWriter(out), new PrintWriter(out), "-verbose:class", "-filter:none", classes.toString());
+        // the library is a module: jdeps resolves what it requires from the test class path's JavaCPP jars
+        StringBuilder modules = new StringBuilder();
+        for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+            if (entry.endsWith(".jar") && entry.contains("bytedeco")) {
+                modules.append(modules.length() == 0 ? "" : java.io.File.pathSeparator).append(entry);
+            }
+        }
+        int rc = jdeps.run(new PrintWriter(out), new PrintWriter(out), "--multi-release", "17", "--module-path", modules.toString(),
+                "-verbose:class", "-filter:none", classes.toString());
         assertEquals(0, rc, out.toString());
         edges = new ArrayList<>();
         for (String line : out.toString().split("\\R")) {
