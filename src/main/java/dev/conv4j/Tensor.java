@@ -27,14 +27,17 @@ import org.bytedeco.javacpp.Pointer;
  * once. Owned memory that is never closed is released after the tensor, and every buffer and pointer
  * it handed out, became unreachable and were garbage collected: a safety net, not a substitute for
  * try-with-resources in a server. When JavaCPP's own native library cannot load (a platform the jars
- * do not cover), tensors fall back to direct buffers, released the same two ways, and then hold at
- * most {@link #MAX_BUFFER_ELEMENTS} elements.
+ * do not cover), tensors fall back to direct buffers and then hold at most {@link #MAX_BUFFER_ELEMENTS}
+ * elements; on Java 22 and later they are released the same two ways (foreign memory arenas), on Java 17
+ * to 21 by the garbage collector alone, once neither the tensor nor a buffer of it is reachable.
  *
  * <p><b>Views.</b> A view of a tensor ({@link #reshape}, {@link #view}, or {@code wrap} of a buffer or
  * pointer that this class handed out) shares its memory and lives with it: once the tensor is closed,
  * using the view throws {@link IllegalStateException}. A view of memory conv4j does not own keeps that
  * memory reachable, and one of a JavaCPP allocation refuses to be used once that allocation was freed;
  * memory freed by other means (a raw {@code free}, another library's own release) cannot be detected.
+ * On Java 22 and later, {@code Segments.wrap(MemorySegment, int...)} views a memory segment, and a
+ * view of a segment or of a buffer of one refuses to be used once its arena was closed.
  *
  * <p><b>Sizes.</b> A tensor holds at most {@link Integer#MAX_VALUE} elements, so every element index
  * fits the {@code int} arguments of BLAS. Every dimension must be at least 1; rank 0 (a scalar) is allowed.
@@ -65,7 +68,10 @@ public final class Tensor implements AutoCloseable {
 
     private final int[] shape;
     private final int size;
-    /** The address of element 0; 0 only for direct buffers whose address this JVM does not reveal. */
+    /**
+     * The address of element 0; without JavaCPP on Java 17 to 21, a stand-in that identifies the memory
+     * (see DirectMemory; nothing dereferences it there). 0 only where not even that is known.
+     */
     private final long address;
     /** The owning tensor whose memory this one views, or null (this tensor owns its memory, or wraps foreign memory). */
     private final Tensor base;
@@ -76,7 +82,7 @@ public final class Tensor implements AutoCloseable {
     private final Object keepAlive;
     /** Foreign memory from a JavaCPP allocation: the pointer that owns it, null once it is freed. */
     private final Pointer foreignRoot;
-    /** Foreign direct-buffer memory without JavaCPP, on Java 22 and later: its lifetime (see DirectMemory). */
+    /** Foreign direct-buffer memory on Java 22 and later: its lifetime (an arena's, see DirectMemory), else null. */
     private final Object foreignLifetime;
     /**
      * A Java buffer over exactly these elements where one exists: the block of an owned tensor without
@@ -103,7 +109,7 @@ public final class Tensor implements AutoCloseable {
         this.keepAlive = keepAlive;
         this.foreignRoot = foreignRoot;
         this.direct = direct;
-        this.foreignLifetime = base == null && owned == null && block == null && !javacpp() && direct != null
+        this.foreignLifetime = base == null && owned == null && block == null && direct != null
                 ? DirectMemory.lifetime(direct) : null;
         this.engineView = javacpp() ? new TensorPointer(null, address, size, null) : null;
         this.engineBuffer = direct;
@@ -144,9 +150,19 @@ public final class Tensor implements AutoCloseable {
      * {@code direct}. The buffer must be in native byte order. Writes through either are seen by the
      * other. The view keeps the buffer reachable; {@code close()} does not free it. A buffer of a
      * tensor's memory ({@link #buffer()}, or a slice or duplicate of one) gives a view of that tensor,
-     * unusable once the tensor is closed; wrapping one after the tensor was closed is refused.
+     * unusable once the tensor is closed; wrapping one after the tensor was closed is refused. On Java
+     * 22 and later, a buffer of a memory segment ({@code segment.asByteBuffer()}) gives a view that
+     * refuses to be used once the segment's arena was closed, and one of a confined arena is refused
+     * (the engines read tensors on their helper threads).
      *
-     * @throws IllegalStateException if the buffer is memory of a tensor that has been closed
+     * <p>Without JavaCPP's native library on Java 17 to 21, conv4j cannot learn where a buffer's memory
+     * lies: views of one buffer object, and of conv4j's own memory and the buffers it hands out, are
+     * compared exactly, but a duplicate or slice you made of a buffer counts as memory of its own.
+     *
+     * @throws IllegalArgumentException if the buffer is not direct, not in native byte order, read-only,
+     *                                  too small for the shape, or memory of a confined arena
+     * @throws IllegalStateException    if the buffer is memory of a tensor that has been closed, or of an
+     *                                  arena that has been closed
      */
     public static Tensor wrap(FloatBuffer direct, int... shape) {
         if (direct == null) {
@@ -164,15 +180,21 @@ public final class Tensor implements AutoCloseable {
         }
         int[] s = checkShape(shape);
         int n = elementCount(s);
-        if (direct.remaining() < n) {
-            throw new IllegalArgumentException("buffer has " + direct.remaining() + " remaining elements but shape "
+        int pos = direct.position(), lim = direct.limit();
+        if (lim - pos < n) {
+            throw new IllegalArgumentException("buffer has " + Math.max(0, lim - pos) + " remaining elements but shape "
                     + Arrays.toString(s) + " needs " + n);
         }
-        FloatBuffer slice = direct.slice().limit(n);
-        if (!javacpp() && !DirectMemory.alive(DirectMemory.lifetime(slice))) {
-            throw new IllegalStateException("the buffer's memory has been freed");
+        FloatBuffer slice = direct.slice(pos, lim - pos).limit(n);
+        if (!DirectMemory.alive(DirectMemory.lifetime(slice))) {
+            throw new IllegalStateException("the buffer's memory has been freed (for a memory segment's: its arena was closed)");
         }
-        long addr = javacpp() ? TensorPointer.bufferAddress(slice) : DirectMemory.address(slice);
+        if (DirectMemory.confined(slice)) {
+            throw new IllegalArgumentException("the buffer is memory of a confined arena (Arena.ofConfined()), which only its"
+                    + " owner thread may use, but the engines read tensors on their helper threads: allocate it from"
+                    + " Arena.ofShared(), Arena.ofAuto() or Arena.global()");
+        }
+        long addr = bufferAddress(direct, slice, pos);
         Tensor owner = ownerOf(addr, 4L * n, "buffer");
         if (owner != null) {
             return owner.viewAt(addr, s, n);
@@ -246,6 +268,22 @@ public final class Tensor implements AutoCloseable {
             return owner.viewAt(addr, s, n);
         }
         return new Tensor(s, n, addr, null, null, null, o.keep, o.root, null);
+    }
+
+    /**
+     * The address of element {@code pos} of {@code direct}, which is element 0 of {@code slice}: the foreign
+     * memory API's or JavaCPP's; else a stand-in (see DirectMemory), given to the buffer object the caller
+     * holds, so that views of one buffer object compare exactly.
+     */
+    private static long bufferAddress(FloatBuffer direct, FloatBuffer slice, int pos) {
+        if (DirectMemory.knowsAddresses()) {
+            return DirectMemory.address(slice);
+        }
+        if (javacpp()) {
+            return TensorPointer.bufferAddress(slice);
+        }
+        long a = DirectMemory.address(direct);
+        return a == 0 ? 0 : a + 4L * pos;
     }
 
     /**
@@ -503,11 +541,17 @@ public final class Tensor implements AutoCloseable {
                     + " holds at most " + MAX_BUFFER_ELEMENTS + " floats (2 GiB); use pointer(), or view() a part");
         }
         Tensor root = root();
+        FloatBuffer b;
         if (root == null) {
             // foreign memory: its owner's buffer (for a wrapped buffer, the same memory the caller already has)
-            return direct != null ? direct.duplicate() : new TensorPointer(null, address, size, null).asBuffer();
+            b = direct != null ? direct.duplicate() : new TensorPointer(null, address, size, null).asBuffer();
+        } else {
+            b = bytesAt(address, 0, 4L * size).asFloatBuffer();
         }
-        return bytesAt(address, 0, 4L * size).asFloatBuffer();
+        if (!javacpp()) {
+            DirectMemory.alias(b, address); // where addresses are stand-ins, wrap(b) finds this memory by the object
+        }
+        return b;
     }
 
     /**
@@ -593,7 +637,7 @@ public final class Tensor implements AutoCloseable {
             long b0 = other.address, b1 = b0 + 4L * other.size;
             return a0 < b1 && b0 < a1;
         }
-        // addresses unknown (direct buffers on a JVM that hides them): only distinct owned blocks are known apart
+        // addresses unknown (never in practice: DirectMemory ran out of stand-ins): only distinct owned blocks are known apart
         Tensor r = base != null ? base : this, q = other.base != null ? other.base : other;
         return !(r != q && r.block != null && q.block != null);
     }
@@ -731,7 +775,8 @@ public final class Tensor implements AutoCloseable {
 
     private IllegalStateException freed() {
         return new IllegalStateException("tensor " + Arrays.toString(shape) + " is a view of "
-                + (foreignRoot != null ? "a FloatPointer" : "a buffer") + " whose memory has been deallocated");
+                + (foreignRoot != null ? "a FloatPointer whose memory has been deallocated"
+                : "a buffer whose memory has been freed (for a memory segment's: its arena was closed)"));
     }
 
     @Override

@@ -1,35 +1,53 @@
 package dev.conv4j.internal;
 
-import java.lang.invoke.MethodHandle;
 import java.lang.ref.Cleaner;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
-import java.lang.reflect.Field;
+import java.lang.ref.ReferenceQueue;
+import java.lang.ref.WeakReference;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.CharBuffer;
+import java.nio.DoubleBuffer;
+import java.nio.LongBuffer;
+import java.nio.ShortBuffer;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
- * Tensor memory when JavaCPP's native library is unavailable, and the addresses of direct buffers
- * there. On Java 22 and later it uses the foreign memory API: each tensor gets a shared arena that
- * {@link Block#free()} closes, after which its buffers throw instead of reaching freed memory, and
- * a buffer's address and liveness come from {@code MemorySegment.ofBuffer}, without
- * {@code sun.misc.Unsafe} (which Java 24 and later warn about, and may deny). On Java 17 to 21 it
- * uses {@code ByteBuffer.allocateDirect}, freed early through {@code sun.misc.Unsafe.invokeCleaner},
- * and reads addresses through {@code Unsafe}; where neither is available, addresses are unknown (0)
- * and memory is freed by the garbage collector. Nothing here is used while JavaCPP loads.
+ * Tensor memory when JavaCPP's native library is unavailable, and what conv4j knows about direct
+ * buffers: where their memory lies, whether it is still there, and which threads may use it.
+ *
+ * <p>On Java 22 and later, from the multi-release jar, this is the foreign memory API
+ * ({@code ForeignMemory}, in {@code src/main/java22}): each tensor gets a shared arena that
+ * {@link Block#free()} closes, after which its buffers throw instead of reaching freed memory, and a
+ * buffer's address, lifetime and confinement come from {@code MemorySegment.ofBuffer}.
+ *
+ * <p>On Java 17 to 21 (and from a class path that does not read the jar's versioned classes, such as
+ * a folder of classes or a fat jar without {@code Multi-Release: true}) blocks are
+ * {@code ByteBuffer.allocateDirect} buffers, freed by the garbage collector once neither the tensor
+ * nor a buffer of it is reachable: Java offers no way to free a direct buffer earlier, or to read its
+ * address, without {@code sun.misc.Unsafe} or native code, and conv4j uses neither. There
+ * {@link #address} hands each buffer object a range of stand-in addresses of its own, which identify
+ * memory and are never dereferenced (no native code runs without JavaCPP), and every buffer conv4j
+ * hands out of a tensor gets the tensor's (see {@link #alias}): tensors of conv4j's memory, and
+ * tensors of one buffer object, are compared exactly, while distinct buffer objects made outside
+ * conv4j (a {@code duplicate()} or {@code slice()}) count as distinct memory.
+ *
+ * <p>Nothing here allocates while JavaCPP loads; with JavaCPP, on Java 22 and later, buffers'
+ * addresses and lifetimes still come from here.
  */
 public final class DirectMemory {
-    /** Owned memory: its buffer, its address (0 when unknown) and how to free it. */
+    /** Owned memory: its buffer, its address and how to free it. */
     public static final class Block {
         /** The block's memory, native byte order. */
         public final ByteBuffer buffer;
-        /** Its address, or 0 where this JVM does not reveal it. */
+        /** Its address (see {@link DirectMemory#address}), or 0 where it is unknown. */
         public final long address;
-        private final Object owner;
+        /** The arena that owns the memory (foreign memory API), or null. */
+        final Object owner;
         private volatile Cleaner.Cleanable release;
 
-        private Block(ByteBuffer buffer, long address, Object owner) {
+        Block(ByteBuffer buffer, long address, Object owner) {
             this.buffer = buffer;
             this.address = address;
             this.owner = owner;
@@ -46,7 +64,7 @@ public final class DirectMemory {
             }
         }
 
-        /** Frees the block now. */
+        /** Frees the block now where this JVM allows it (else the garbage collector frees it). */
         public void free() {
             Cleaner.Cleanable r = release;
             if (r != null) {
@@ -56,8 +74,6 @@ public final class DirectMemory {
             }
         }
     }
-
-
 
     private static final Source SOURCE = Source.pick();
 
@@ -69,9 +85,29 @@ public final class DirectMemory {
         return SOURCE.allocate(bytes);
     }
 
-    /** The address of element 0 of a direct buffer whose position is 0, or 0 when it cannot be known. */
+    /**
+     * True when {@link #address} gives real addresses (the foreign memory API): then they are the same
+     * as JavaCPP's, and used with it too.
+     */
+    public static boolean knowsAddresses() {
+        return SOURCE.knowsAddresses();
+    }
+
+    /**
+     * The address of element 0 of a direct buffer (its index 0, whatever its position), or 0 when it
+     * cannot be known. Without the foreign memory API, a stand-in: see the class comment.
+     */
     public static long address(Buffer b) {
         return SOURCE.address(b);
+    }
+
+    /**
+     * Records that element 0 of {@code b}, a buffer conv4j made and hands out, lies at {@code address}
+     * (an address {@link #address} gave for the memory it views), so that {@link #address} of
+     * {@code b} gives it; nothing to do where addresses are real.
+     */
+    public static void alias(Buffer b, long address) {
+        SOURCE.alias(b, address);
     }
 
     /**
@@ -80,7 +116,7 @@ public final class DirectMemory {
      * the garbage collector, which frees it with the last of them.
      */
     public static boolean freedBuffersThrow() {
-        return SOURCE instanceof Foreign;
+        return SOURCE.freedBuffersThrow();
     }
 
     /** What {@link #alive} checks for a direct buffer: its memory's lifetime, or null where that is unknown. */
@@ -93,13 +129,44 @@ public final class DirectMemory {
         return lifetime == null || SOURCE.alive(lifetime);
     }
 
+    /**
+     * True when only one thread may use the buffer (memory of a confined arena, {@code Arena.ofConfined()}):
+     * the engines would fail on their helper threads, and another thread could free it mid-call.
+     */
+    public static boolean confined(Buffer b) {
+        return SOURCE.confined(b);
+    }
+
+    /** The size in bytes of one element of a buffer. */
+    static int elementBytes(Buffer b) {
+        if (b instanceof ByteBuffer) {
+            return 1;
+        }
+        if (b instanceof ShortBuffer || b instanceof CharBuffer) {
+            return 2;
+        }
+        if (b instanceof LongBuffer || b instanceof DoubleBuffer) {
+            return 8;
+        }
+        return 4; // IntBuffer, FloatBuffer
+    }
+
     /** Where memory and addresses come from on this JVM. */
-    private abstract static class Source {
+    abstract static class Source {
         abstract Block allocate(int bytes);
 
         abstract long address(Buffer b);
 
         abstract void free(Block b);
+
+        abstract boolean knowsAddresses();
+
+        void alias(Buffer b, long address) {
+        }
+
+        boolean freedBuffersThrow() {
+            return false;
+        }
 
         /** Frees the memory of an arena (foreign memory API only). */
         void close(Object arena) {
@@ -113,11 +180,16 @@ public final class DirectMemory {
             return true;
         }
 
+        boolean confined(Buffer b) {
+            return false;
+        }
+
         static Source pick() {
             if (Runtime.version().feature() >= 22) {
                 try {
-                    return new Foreign();
-                } catch (ReflectiveOperationException | RuntimeException e) {
+                    // only in the multi-release jar's META-INF/versions/22 (src/main/java22)
+                    return (Source) Class.forName("dev.conv4j.internal.ForeignMemory").getDeclaredConstructor().newInstance();
+                } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
                     // fall through: plain direct buffers
                 }
             }
@@ -125,121 +197,16 @@ public final class DirectMemory {
         }
     }
 
-    /** java.lang.foreign, reached through method handles so that the library still compiles for Java 17. */
-    private static final class Foreign extends Source {
-        private final MethodHandle ofShared, allocate, asByteBuffer, segmentAddress, close, ofBuffer, scope, isAlive;
-
-        Foreign() throws ReflectiveOperationException {
-            MethodHandles.Lookup l = MethodHandles.publicLookup();
-            Class<?> arena = Class.forName("java.lang.foreign.Arena");
-            Class<?> segment = Class.forName("java.lang.foreign.MemorySegment");
-            ofShared = l.findStatic(arena, "ofShared", MethodType.methodType(arena)).asType(MethodType.methodType(Object.class));
-            allocate = l.findVirtual(arena, "allocate", MethodType.methodType(segment, long.class, long.class))
-                    .asType(MethodType.methodType(Object.class, Object.class, long.class, long.class));
-            asByteBuffer = l.findVirtual(segment, "asByteBuffer", MethodType.methodType(ByteBuffer.class))
-                    .asType(MethodType.methodType(ByteBuffer.class, Object.class));
-            segmentAddress = l.findVirtual(segment, "address", MethodType.methodType(long.class))
-                    .asType(MethodType.methodType(long.class, Object.class));
-            close = l.findVirtual(arena, "close", MethodType.methodType(void.class))
-                    .asType(MethodType.methodType(void.class, Object.class));
-            ofBuffer = l.findStatic(segment, "ofBuffer", MethodType.methodType(segment, Buffer.class))
-                    .asType(MethodType.methodType(Object.class, Buffer.class));
-            Class<?> sc = Class.forName("java.lang.foreign.MemorySegment$Scope");
-            scope = l.findVirtual(segment, "scope", MethodType.methodType(sc)).asType(MethodType.methodType(Object.class, Object.class));
-            isAlive = l.findVirtual(sc, "isAlive", MethodType.methodType(boolean.class))
-                    .asType(MethodType.methodType(boolean.class, Object.class));
-            free(allocate(16)); // fail here, at class initialization, rather than on a tensor
-        }
-
-        @Override
-        Block allocate(int bytes) {
-            try {
-                Object a = ofShared.invokeExact();
-                try {
-                    Object s = allocate.invokeExact(a, (long) bytes, 64L); // zeroed by the arena
-                    ByteBuffer b = ((ByteBuffer) asByteBuffer.invokeExact(s)).order(ByteOrder.nativeOrder());
-                    return new Block(b, (long) segmentAddress.invokeExact(s), a);
-                } catch (Throwable t) {
-                    close.invokeExact(a);
-                    throw t;
-                }
-            } catch (RuntimeException | Error e) {
-                throw e;
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-        }
-
-        @Override
-        long address(Buffer b) {
-            try {
-                return (long) segmentAddress.invokeExact(ofBuffer.invokeExact(b));
-            } catch (Throwable t) {
-                return 0;
-            }
-        }
-
-        @Override
-        Object lifetime(Buffer b) {
-            try {
-                return (Object) scope.invokeExact(ofBuffer.invokeExact(b));
-            } catch (Throwable t) {
-                return null;
-            }
-        }
-
-        @Override
-        boolean alive(Object lifetime) {
-            try {
-                return (boolean) isAlive.invokeExact(lifetime);
-            } catch (Throwable t) {
-                return false;
-            }
-        }
-
-        @Override
-        void free(Block b) {
-            close(b.owner);
-        }
-
-        @Override
-        void close(Object arena) {
-            try {
-                close.invokeExact(arena);
-            } catch (RuntimeException | Error e) {
-                throw e;
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            }
-        }
-    }
-
-    /** ByteBuffer.allocateDirect, with sun.misc.Unsafe for addresses and early release where present. */
+    /**
+     * {@code ByteBuffer.allocateDirect}, freed by the garbage collector, with stand-in addresses: each
+     * buffer object gets a range of its own, from a counter, kept while the object is reachable.
+     */
     private static final class Plain extends Source {
-        private final Object unsafe;
-        private final long addressOffset;
-        private final java.lang.reflect.Method getLong, invokeCleaner;
-
-        Plain() {
-            Object u = null;
-            long off = -1;
-            java.lang.reflect.Method gl = null, ic = null;
-            try {
-                Class<?> c = Class.forName("sun.misc.Unsafe");
-                Field f = c.getDeclaredField("theUnsafe");
-                f.setAccessible(true);
-                u = f.get(null);
-                off = (long) c.getMethod("objectFieldOffset", Field.class).invoke(u, Buffer.class.getDeclaredField("address"));
-                gl = c.getMethod("getLong", Object.class, long.class);
-                ic = c.getMethod("invokeCleaner", ByteBuffer.class);
-            } catch (ReflectiveOperationException | RuntimeException e) {
-                u = null;
-            }
-            unsafe = u;
-            addressOffset = off;
-            getLong = gl;
-            invokeCleaner = ic;
-        }
+        /** Stand-ins start here, far from 0 (which means unknown); they are never dereferenced. */
+        private static final long FIRST = 1L << 32;
+        private final Map<Key, Long> ranges = new HashMap<>();
+        private final ReferenceQueue<Buffer> collected = new ReferenceQueue<>();
+        private long next = FIRST;
 
         @Override
         Block allocate(int bytes) {
@@ -248,26 +215,71 @@ public final class DirectMemory {
         }
 
         @Override
-        long address(Buffer b) {
-            if (unsafe == null) {
-                return 0;
+        boolean knowsAddresses() {
+            return false;
+        }
+
+        @Override
+        synchronized long address(Buffer b) {
+            forgetCollected();
+            Long a = ranges.get(new Key(b, null));
+            if (a != null) {
+                return a;
             }
-            try {
-                return (long) getLong.invoke(unsafe, b, addressOffset);
-            } catch (ReflectiveOperationException e) {
-                return 0;
+            long bytes = (long) b.capacity() * elementBytes(b);
+            if (next > Long.MAX_VALUE / 2) {
+                return 0; // out of stand-ins (never in practice): unknown
+            }
+            long start = next;
+            next += ((bytes + 63) & ~63L) + 64; // a gap after each range, so that no two ranges touch
+            ranges.put(new Key(b, collected), start);
+            return start;
+        }
+
+        @Override
+        synchronized void alias(Buffer b, long address) {
+            if (address != 0) {
+                forgetCollected();
+                ranges.put(new Key(b, collected), address);
             }
         }
 
         @Override
         void free(Block b) {
-            if (unsafe != null) {
-                try {
-                    invokeCleaner.invoke(unsafe, b.buffer);
-                } catch (ReflectiveOperationException e) {
-                    // the garbage collector frees it instead
-                }
+            // the garbage collector frees it once neither the tensor nor a buffer of it is reachable
+        }
+
+        private void forgetCollected() {
+            for (Object k; (k = collected.poll()) != null; ) {
+                ranges.remove(k);
             }
+        }
+    }
+
+    /** A buffer as a map key by identity, held weakly. */
+    private static final class Key extends WeakReference<Buffer> {
+        private final int hash;
+
+        Key(Buffer b, ReferenceQueue<Buffer> q) {
+            super(b, q);
+            hash = System.identityHashCode(b);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            if (o == this) {
+                return true;
+            }
+            if (!(o instanceof Key)) {
+                return false;
+            }
+            Buffer b = get();
+            return b != null && b == ((Key) o).get();
         }
     }
 }

@@ -12,6 +12,7 @@ import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
 import dev.conv4j.Tensor;
 import dev.conv4j.TestData;
+import dev.conv4j.internal.DirectMemory;
 import dev.conv4j.internal.nativeblas.NativeLibrary;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -22,9 +23,12 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The tensors of a JVM where JavaCPP cannot load (Java direct buffers, the pure-Java engine): the
- * overlap check, views and release work without {@code sun.misc.Unsafe}. Runs in the wrong-platform
- * JVM on Java 17, and in the {@code jdk25} profile on Java 25 with
- * {@code --sun-misc-unsafe-memory-access=deny}, where the foreign memory API takes its place.
+ * overlap check, views and release work without {@code sun.misc.Unsafe}, which conv4j never uses. Runs
+ * in the wrong-platform JVM on Java 17, and in the {@code jdk25} profile on Java 25 (on the
+ * multi-release jar) with {@code --sun-misc-unsafe-memory-access=deny}, where the foreign memory API
+ * gives real addresses. On Java 17 to 21 a buffer's address cannot be known: views of one buffer
+ * object, and conv4j's own memory and the buffers it hands out, are compared exactly, and a duplicate
+ * made outside conv4j counts as memory of its own (see {@code Tensor.wrap(FloatBuffer, int...)}).
  */
 class DirectBufferFallbackTest {
     private static final Conv2dParams P = Conv2dParams.builder().padding(1).build();
@@ -38,8 +42,8 @@ class DirectBufferFallbackTest {
     @Test
     void viewsOfOneBufferOverlapAndAnInPlaceCallIsRefused() {
         FloatBuffer b = ByteBuffer.allocateDirect(4 * 2 * 64).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        Tensor x = Tensor.wrap(b, 1, 1, 8, 8), y = Tensor.wrap(b.duplicate().position(32), 1, 1, 8, 8);
-        Tensor same = Tensor.wrap(b, 1, 1, 8, 8);
+        Tensor x = Tensor.wrap(b, 1, 1, 8, 8), y = Tensor.wrap(b.position(32), 1, 1, 8, 8);
+        Tensor same = Tensor.wrap(b.position(0), 1, 1, 8, 8);
         try (x; y; same; Tensor w = Tensor.of(new float[9], 1, 1, 3, 3)) {
             assertTrue(x.overlaps(y) && y.overlaps(x) && x.overlaps(same));
             for (ConvEngine e : new ConvEngine[] {ConvEngines.java(1), ConvEngines.java(2), ConvEngines.naive()}) {
@@ -47,15 +51,23 @@ class DirectBufferFallbackTest {
                 assertTrue(ex.getMessage().contains("share memory"), ex.getMessage());
                 assertThrows(IllegalArgumentException.class, () -> e.forward(P, same, w, null, x));
             }
-            Tensor apart = Tensor.wrap(b.duplicate().position(64), 1, 1, 8, 8);
+            Tensor apart = Tensor.wrap(b.position(64), 1, 1, 8, 8);
             try (apart) {
                 assertFalse(apart.overlaps(x));
+            }
+            Tensor dy = Tensor.wrap(b.duplicate().position(32), 1, 1, 8, 8), dApart = Tensor.wrap(b.duplicate().position(64), 1, 1, 8, 8);
+            if (DirectMemory.knowsAddresses()) {
+                // the foreign memory API: duplicates and slices are known for what they are
+                assertTrue(dy.overlaps(x) && dy.overlaps(y) && !dApart.overlaps(x) && dApart.overlaps(dy));
+                assertThrows(IllegalArgumentException.class, () -> ConvEngines.java(1).forward(P, x, w, null, dy));
+            } else {
+                assertFalse(dy.overlaps(x) || dy.overlaps(y), "Java 17 to 21: a duplicate is memory of its own");
             }
         }
         try (Tensor a = Tensor.zeros(64); Tensor c = Tensor.zeros(64)) {
             assertFalse(a.overlaps(c));
-            try (Tensor v = a.view(10, 4)) {
-                assertTrue(v.overlaps(a) && !v.overlaps(c));
+            try (Tensor v = a.view(10, 4); Tensor fromBuffer = Tensor.wrap(a.buffer().position(10), 4)) {
+                assertTrue(v.overlaps(a) && !v.overlaps(c) && fromBuffer.overlaps(v) && !fromBuffer.overlaps(c));
             }
         }
     }
