@@ -139,7 +139,7 @@ class WrongPlatformTest {
     @Test
     void directBufferTensorsAreFreedOnCloseAndWhenForgotten() throws InterruptedException {
         requireTheSetUp();
-        if (Runtime.version().feature() >= 22) {
+        if (dev.conv4j.internal.DirectMemory.freedBuffersThrow()) { // the foreign memory API (the jar's Java 22 classes)
             // foreign-memory arenas, which the direct buffer pool does not count: a freed arena makes its
             // buffers throw, which shows that it was freed
             Tensor closed = Tensor.zeros(1 << 20);
