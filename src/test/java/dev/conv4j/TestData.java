@@ -4,19 +4,36 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
 
-/** Random tensors and the location of the golden vectors. */
+/** Random tensors and the location of the repository's golden vectors. */
 public final class TestData {
     private TestData() {
     }
 
-    /** The golden folder: {@code -Dconv4j.golden}, else {@code ../shared/golden} from the repository. */
+    /** Where the repository keeps its own golden vectors, from its root. */
+    public static final String GOLDEN_IN_REPOSITORY = "tools/golden/src/test/resources/golden";
+
+    /**
+     * The repository's own golden vectors ({@value #GOLDEN_IN_REPOSITORY}, written by
+     * {@code tools/golden/generate.py}): {@code -Dconv4j.golden.repo}, which the build sets, else found from
+     * the working folder upwards (a module's folder or the repository's).
+     */
     public static Path goldenRoot() {
-        Path p = Path.of(System.getProperty("conv4j.golden", "../shared/golden"));
-        if (!Files.isDirectory(p)) {
-            throw new AssertionError("golden vectors not found at " + p.toAbsolutePath()
-                    + " (expected ../shared/golden beside the repository, or -Dconv4j.golden=DIR)");
+        String set = System.getProperty("conv4j.golden.repo");
+        if (set != null) {
+            Path p = Path.of(set);
+            if (!Files.isDirectory(p)) {
+                throw new AssertionError("golden vectors not found at " + p.toAbsolutePath() + " (-Dconv4j.golden.repo)");
+            }
+            return p;
         }
-        return p;
+        for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+            Path p = d.resolve(GOLDEN_IN_REPOSITORY);
+            if (Files.isDirectory(p)) {
+                return p;
+            }
+        }
+        throw new AssertionError("golden vectors not found: no " + GOLDEN_IN_REPOSITORY + " above "
+                + Path.of("").toAbsolutePath() + " (-Dconv4j.golden.repo=DIR)");
     }
 
     public static float[] uniform(Random r, int n, float scale) {

@@ -7,22 +7,58 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The golden sets the tests run: the set beside the repository ({@code -Dconv4j.golden}, by default
- * {@code ../shared/golden}), which must be there when {@code CI} is set and is skipped otherwise.
+ * The golden sets the tests run: the repository's own ({@code src/test/resources/golden}, written by
+ * {@code tools/golden/generate.py}), always; and the set beside the repository
+ * ({@code -Dconv4j.golden.extra=DIR}, by default {@code ../shared/golden}) when it is there, which
+ * must be there when the environment variable {@code CI} is set.
  */
 final class GoldenSets {
+    /** The property naming the set beside the repository. */
+    static final String EXTRA = "conv4j.golden.extra";
+
     private GoldenSets() {
     }
 
-    /** Every case folder of every set. */
+    /** The repository's own set: {@code -Dconv4j.golden.repo} (set by the build), else relative to this module. */
+    static Path repository() {
+        Path p = Path.of(System.getProperty("conv4j.golden.repo", "src/test/resources/golden"));
+        if (!Files.isDirectory(p)) {
+            throw new AssertionError("the repository's golden vectors are not at " + p.toAbsolutePath()
+                    + " (tools/golden/src/test/resources/golden; -Dconv4j.golden.repo=DIR)");
+        }
+        return p;
+    }
+
+    /** The set beside the repository, or null when it is not there (an error under {@code CI}). */
+    static Path extra() {
+        if (System.getProperty("conv4j.golden") != null) {
+            throw new AssertionError("-Dconv4j.golden was renamed: name the golden set beside the repository with -D"
+                    + EXTRA + "=DIR");
+        }
+        Path p = Path.of(System.getProperty(EXTRA, "../../../shared/golden"));
+        if (Files.isDirectory(p)) {
+            return p;
+        }
+        if (System.getenv("CI") != null) {
+            throw new AssertionError("CI is set but the golden vectors beside the repository are not at "
+                    + p.toAbsolutePath() + " (-D" + EXTRA + "=DIR)");
+        }
+        return null;
+    }
+
+    /** Every case folder of every set: the repository's first, then the set beside it. */
     static List<Path> cases() throws IOException {
-        List<Path> all = new ArrayList<>();
-        Path extra = Path.of(System.getProperty("conv4j.golden", "../../../shared/golden"));
-        if (Files.isDirectory(extra)) {
+        List<Path> all = new ArrayList<>(GoldenCase.list(repository()));
+        Path extra = extra();
+        if (extra != null) {
             all.addAll(GoldenCase.list(extra));
-        } else if (System.getenv("CI") != null) {
-            throw new AssertionError("golden vectors not found at " + extra.toAbsolutePath() + " (-Dconv4j.golden=DIR)");
         }
         return all;
+    }
+
+    /** "repo/NAME" or "extra/NAME" for a case folder of {@link #cases()}. */
+    static String label(Path caseDir) {
+        Path set = caseDir.toAbsolutePath().normalize().getParent();
+        return (set.equals(repository().toAbsolutePath().normalize()) ? "repo/" : "extra/") + caseDir.getFileName();
     }
 }

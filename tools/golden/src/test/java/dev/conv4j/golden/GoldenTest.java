@@ -3,12 +3,20 @@ package dev.conv4j.golden;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.Engines;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -17,7 +25,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Every golden case (PyTorch, float64) through every engine: y, gx, gw, gb within 1e-4 scale-free, exact_int exactly. */
+/**
+ * Every golden case (PyTorch, float64) of the repository's set and of the set beside the repository
+ * (when there) through every engine: y, gx, gw, gb within 1e-4 scale-free, exact_int exactly.
+ */
 class GoldenTest {
     private static List<GoldenCase> cases;
 
@@ -36,31 +47,71 @@ class GoldenTest {
 
     static Stream<Arguments> runs() throws IOException {
         List<Arguments> args = new ArrayList<>();
-        int n = GoldenSets.cases().size();
+        List<Path> dirs = GoldenSets.cases();
         for (ConvEngine e : Engines.all()) {
-            for (int i = 0; i < n; i++) {
-                args.add(Arguments.of(Engines.label(e), e, i));
+            for (int i = 0; i < dirs.size(); i++) {
+                args.add(Arguments.of(Engines.label(e), e, i, GoldenSets.label(dirs.get(i))));
             }
         }
         return args.stream();
     }
 
-    @ParameterizedTest(name = "{0} case #{2}")
+    @ParameterizedTest(name = "{0} {3}")
     @MethodSource("runs")
-    void matchesReference(String label, ConvEngine engine, int index) {
+    void matchesReference(String label, ConvEngine engine, int index, String caseLabel) {
         GoldenCase c = cases.get(index);
         try (GoldenCheck.Result r = GoldenCheck.run(engine, c, GoldenCheck.TOLERANCE)) {
-            assertTrue(r.passed, label + " " + c.name + ": " + r.describeFailures(GoldenCheck.TOLERANCE, c.isExact())
+            assertTrue(r.passed, label + " " + caseLabel + ": " + r.describeFailures(GoldenCheck.TOLERANCE, c.isExact())
                     + " " + r.errors);
             assertEquals(c.gb == null ? 3 : 4, r.errors.size());
         }
     }
 
     @Test
-    void theFolderHoldsTheDocumentedFamilies() {
-        assertTrue(cases.size() >= 70, "expected the full golden set, found " + cases.size());
-        assertTrue(cases.stream().anyMatch(GoldenCase::isExact), "no exact_int case found");
-        assertTrue(cases.stream().anyMatch(c -> c.params.groups() > 1), "no grouped case found");
+    void theRepositorysSetHoldsTheDocumentedFamilies() throws IOException {
+        List<Path> dirs = GoldenCase.list(GoldenSets.repository());
+        assertTrue(dirs.size() >= 80, "expected the repository's full golden set, found " + dirs.size());
+        Set<String> families = new TreeSet<>();
+        for (Path d : dirs) {
+            try (GoldenCase c = GoldenCase.load(d)) {
+                families.add(c.family);
+                assertEquals(c.name.startsWith("exact_int"), c.isExact(), c.name + ": exact cases are named exact_int*");
+            }
+        }
+        assertEquals(new TreeSet<>(List.of("anchors_mini", "batch_channels", "combo", "depthwise", "dilation", "direct",
+                "exact_int", "gemm", "groups", "kernel", "magnitude", "out1x1", "padding", "pointwise", "stride",
+                "winograd")), families);
+        Path extra = GoldenSets.extra();
+        if (extra != null) {
+            assertTrue(GoldenCase.list(extra).size() >= 70, "expected the full golden set beside the repository at " + extra);
+        }
+    }
+
+    /** The repository's files are those its generator wrote: every case and file of manifest.json, with its sha256. */
+    @Test
+    void theRepositorysSetMatchesItsManifest() throws IOException, NoSuchAlgorithmException {
+        Path root = GoldenSets.repository();
+        Map<?, ?> manifest = new ObjectMapper().readValue(root.resolve("manifest.json").toFile(), Map.class);
+        List<?> entries = (List<?>) manifest.get("cases");
+        assertEquals(((Number) manifest.get("count")).intValue(), entries.size());
+        Set<String> listed = new TreeSet<>();
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        for (Object o : entries) {
+            Map<?, ?> e = (Map<?, ?>) o;
+            String dir = (String) e.get("dir");
+            listed.add(dir);
+            Map<?, ?> sums = (Map<?, ?>) e.get("sha256");
+            try (Stream<Path> files = Files.list(root.resolve(dir))) {
+                assertEquals(sums.size() + 1, files.count(), dir + ": the files of the manifest and case.json, no others");
+            }
+            for (Map.Entry<?, ?> f : sums.entrySet()) {
+                byte[] digest = sha.digest(Files.readAllBytes(root.resolve(dir).resolve((String) f.getKey())));
+                assertEquals(f.getValue(), HexFormat.of().formatHex(digest), dir + "/" + f.getKey() + " differs from the manifest");
+            }
+        }
+        Set<String> present = new TreeSet<>();
+        GoldenCase.list(root).forEach(d -> present.add(d.getFileName().toString()));
+        assertEquals(listed, present);
     }
 
     @Test

@@ -1,0 +1,71 @@
+package dev.conv4j.fuzz;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Writes the seed corpus of {@link ApiFuzzTest}: random inputs, kept when they reach an outcome no
+ * earlier one reached, until every operation has been computed on every kind of layer (but the free
+ * one, whose dimensions seldom fit) and refused for every misuse that applies to it. Deterministic for a given library;
+ * the seeds are only starting points, so a library that decodes them into other cases still runs them.
+ *
+ * <pre>
+ * mvn -B -q -f library.pom.xml test-compile exec:java -Dexec.classpathScope=test \
+ *     -Dexec.mainClass=dev.conv4j.fuzz.ApiFuzzSeeds
+ * </pre>
+ */
+public final class ApiFuzzSeeds {
+    static final Path DIR = Path.of("src/test/resources/dev/conv4j/fuzz/ApiFuzzTestInputs/blasMatchesNaiveOrRefuses");
+
+    private ApiFuzzSeeds() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        Set<String> wanted = new TreeSet<>();
+        for (ApiCase.Op op : ApiCase.Op.values()) {
+            for (ApiCase.Mode mode : ApiCase.Mode.values()) {
+                if (mode != ApiCase.Mode.FREE) {
+                    wanted.add(key(op, mode, 0, true));
+                }
+            }
+            for (int misuse = 1; misuse <= 6; misuse++) {
+                boolean allocates = op == ApiCase.Op.BIAS || op.name().endsWith("_NEW");
+                boolean applies = (misuse != 5 || op.name().startsWith("PLAN")) && (misuse != 4 || !allocates)
+                        && (misuse != 6 || op != ApiCase.Op.BIAS);
+                if (applies) {
+                    wanted.add(op + " refused misuse " + misuse);
+                }
+            }
+        }
+        Files.createDirectories(DIR);
+        Random r = new Random(20261202L);
+        int written = 0;
+        for (int attempt = 0; attempt < 200_000 && !wanted.isEmpty(); attempt++) {
+            byte[] input = new byte[40 + r.nextInt(100)];
+            r.nextBytes(input);
+            ApiCase.Outcome o;
+            try {
+                o = new ApiCase(input).run();
+            } catch (AssertionError e) {
+                System.out.println("failing input: " + java.util.HexFormat.of().formatHex(input));
+                throw e;
+            }
+            String k = o.computed() ? key(o.op(), o.mode(), o.misuse(), true) : o.op() + " refused misuse " + o.misuse();
+            if (wanted.remove(k)) {
+                String name = k.toLowerCase(Locale.ROOT).replace(' ', '-');
+                Files.write(DIR.resolve(name), input);
+                written++;
+            }
+        }
+        System.out.printf("%d seeds in %s; not reached: %s%n", written, DIR, wanted);
+    }
+
+    private static String key(ApiCase.Op op, ApiCase.Mode mode, int misuse, boolean computed) {
+        return op + " " + mode + (computed ? " computed" : " refused") + (misuse != 0 ? " misuse " + misuse : "");
+    }
+}
