@@ -67,6 +67,7 @@ public final class GenericPlan implements Conv2dPlan {
     public synchronized void backwardData(Tensor gy, Tensor weights, Tensor gx, boolean accumulate) {
         open();
         Checks.input(gx, "gx", geometry);
+        Checks.weights(weights, "w", geometry); // a kernel of another size could fit gx and gy too
         engine.backwardData(params, gy, weights, gx, accumulate);
     }
 
