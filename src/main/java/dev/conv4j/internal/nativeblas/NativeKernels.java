@@ -318,7 +318,7 @@ public final class NativeKernels {
      * crops). {@code u} is the flipped transform ({@link #winogradWeights} with flip); the workspaces
      * are those of a forward pass with C and O swapped. Input channels [c0, c0+cn) of gx are stored into,
      * or added to with accumulate. With {@code raw}, the untransformed weights, tiles that come out
-     * non-finite are recomputed from the definition (see {@code conv4j_winograd.h}), checked only
+     * non-finite are recomputed from the definition (see {@code native/winograd/winograd.h}), checked only
      * where gy or the weights ({@code rawTop}, the {@link #maxBits} of {@code raw}) hold non-finite
      * or large values; null keeps Winograd's raw values.
      */
