@@ -7,7 +7,7 @@ import org.bytedeco.javacpp.FloatPointer;
  * The checked entry to the native kernels. Loop bounds come from a validated {@link ConvGeometry};
  * every pointer is checked to hold the elements the kernel will touch, from its offset, before the
  * call, so no argument can make native code read or write outside the memory it was given. The
- * geometry and offsets reach the kernel in a parameter block the call holds ({@link NativeParams}):
+ * geometry and offsets reach the kernel in a parameter block the call holds ({@code NativeParams}):
  * the methods may be called from any number of threads at once, and a warm call allocates nothing.
  * Internal to conv4j.
  */

@@ -13,7 +13,7 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  *
  * <p>Loading is skipped when the system property {@code conv4j.native} is {@code false}. The steps are:
  * JavaCPP's own native library, OpenBLAS (the {@code org.bytedeco:openblas} preset), conv4j's kernels
- * (whose parameter structs must have the layout {@link NativeParams} writes), then a self-test: a
+ * (whose parameter structs must have the layout {@code NativeParams} writes), then a self-test: a
  * small convolution is run natively and compared with its known result, so a library that loads but
  * computes garbage (a broken OpenBLAS kernel for this CPU, say) counts as unavailable. A failure
  * names its step and keeps the original exception as its cause.
