@@ -62,14 +62,11 @@ static inline int conv4j_phases_fit(const conv4j_columns *s) {
 }
 
 /* Shared by both variants (im2col_generic.c): im2col and col2im by phases of the input rows, for
-   column strides above 1, and the row by row loops, into which a variant passes its own rows for
-   column strides 1 and 2 (null: plain loops). */
-typedef void (*conv4j_copy_row_fn)(float *dst, const float *src, int w, int iw0, int lo, int hi, int ow);
-typedef void (*conv4j_add_row_fn)(float *row, int iw0, const float *col, int lo, int hi);
+   column strides above 1. The row-by-row loops are in im2col_rows.h. */
 void conv4j_im2col_phases(const conv4j_columns *s, const conv4j_col_ranges *r, float *col);
 void conv4j_col2im_phases(const conv4j_columns *s, const conv4j_col_ranges *r, const float *col, float *x);
-void conv4j_im2col_rows(const conv4j_columns *s, const conv4j_col_ranges *r, float *col, conv4j_copy_row_fn row);
-void conv4j_col2im_rows(const conv4j_columns *s, const conv4j_col_ranges *r, const float *col, float *x,
-                        conv4j_add_row_fn row);
+/* a variant's row of a column matrix for column stride 1 or 2, and its adjoint */
+typedef void (*conv4j_copy_row_fn)(float *dst, const float *src, int w, int iw0, int lo, int hi, int ow);
+typedef void (*conv4j_add_row_fn)(float *row, int iw0, const float *col, int lo, int hi);
 
 #endif

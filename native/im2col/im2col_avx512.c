@@ -6,6 +6,7 @@
  */
 #include "common/conv4j_avx512.h"
 #include "im2col/im2col.h"
+#include "im2col/im2col_rows.h"
 
 /* GCC's permute intrinsics start from an "undefined" vector, which it may report as uninitialized */
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -69,7 +70,14 @@ static void conv4j_im2col_avx512_any(const conv4j_columns *s, float *col) {
         conv4j_im2col_phases(s, &cr, col);
         return;
     }
-    conv4j_im2col_rows(s, &cr, col, s->sw == 1 ? conv4j_stride1_row : stride2 ? conv4j_stride2_row : NULL);
+    /* one inlined loop per row kind: the rows are not calls */
+    if (s->sw == 1) {
+        conv4j_im2col_rows(s, &cr, col, conv4j_stride1_row);
+    } else if (stride2) {
+        conv4j_im2col_rows(s, &cr, col, conv4j_stride2_row);
+    } else {
+        conv4j_im2col_rows(s, &cr, col, NULL);
+    }
 }
 
 /* the bits of m spread to the even bits of a 32-bit mask */
@@ -165,7 +173,13 @@ static void conv4j_col2im_avx512_any(const conv4j_columns *s, const float *col, 
         return;
     }
     /* stride 2: 1.2x on ResNet-50's 3x3 stride-2 layer */
-    conv4j_col2im_rows(s, &cr, col, x, s->sw == 1 ? conv4j_stride1_add_row : s->sw == 2 ? conv4j_stride2_add_row : NULL);
+    if (s->sw == 1) {
+        conv4j_col2im_rows(s, &cr, col, x, conv4j_stride1_add_row);
+    } else if (s->sw == 2) {
+        conv4j_col2im_rows(s, &cr, col, x, conv4j_stride2_add_row);
+    } else {
+        conv4j_col2im_rows(s, &cr, col, x, NULL);
+    }
 }
 
 const conv4j_im2col_ops conv4j_im2col_avx512 = {"avx512", conv4j_im2col_avx512_any, conv4j_col2im_avx512_any};
