@@ -115,8 +115,8 @@ static void conv4j_dw16_taps(const float *xs, long long wp, const float *ws, __m
     }
 }
 
-/* Depthwise forward of output channels [o0, o0+on) of one image, 16 at a time, with the same
-   arguments as conv4j_dw_forward (pointers already offset). Returns 0, having written nothing, if its
+/* Depthwise forward of output channels [o0, o0+on) of one image, 16 at a time (arrays at the image,
+   the geometry of conv4j_dw_params as scalars). Returns 0, having written nothing, if its
    scratch would pass CONV4J_DW16_MAX_SCRATCH or could not be allocated. */
 static int conv4j_dw16_forward(const float *x, const float *wt, const float *bias, float *y,
                                int h, int w, int kh, int kw, int oh, int ow, int sh, int sw, int pt, int pl,

@@ -233,7 +233,7 @@ static void conv4j_wino_repair_row(const conv4j_wino_repair *rp, const float *xn
 
 /* Aᵀ M A (+ bias) for the tiles tx in [tx0, tx1) of tile row ty of output channel o, plane yo, from
    m[xi][o][k0 + (tx - tx0)], stored or added; outputs beyond oh x ow are dropped. With a repair, tiles
-   whose outputs came out non-finite are recomputed from the definition first (see the top; a
+   whose outputs came out non-finite are recomputed from the definition first (see winograd.h; a
    non-finite bias makes its whole channel so, as it does by the definition). */
 static inline void conv4j_wino_output_row(int m, const float *mk, size_t mplane, float bias, float *yo, int oh,
                                           int ow, int ty, int tx0, int tx1, float *scratch, int accumulate,
