@@ -10,11 +10,13 @@ import org.bytedeco.javacpp.annotation.Properties;
 import org.bytedeco.openblas.global.openblas_nolapack;
 
 /**
- * The raw JNI binding of the kernels in {@code native/}, compiled by JavaCPP and linked against the
- * OpenBLAS preset. Nothing here checks its arguments: only {@link NativeKernels} calls it, after
- * checking every offset and extent against the memory it was given.
+ * The raw JNI binding of the kernels in {@code native/} (their entry points are declared in
+ * {@code native/conv4j.h}), linked with the kernels' static library and against the OpenBLAS preset.
+ * Each kernel takes its family's parameter struct ({@link NativeParams}) and its arrays. Nothing here
+ * checks its arguments: only {@link NativeKernels} calls it, after checking every offset and extent
+ * against the memory it was given.
  */
-@Properties(value = @Platform(include = {"cblas.h", "conv4j_kernels.h"}))
+@Properties(value = @Platform(include = {"cblas.h", "conv4j.h"}))
 final class ConvNative {
     static {
         // The preset loads libopenblas.so.0 (and its runtime) from its own jar first, so the
@@ -26,48 +28,33 @@ final class ConvNative {
     private ConvNative() {
     }
 
-    static native int conv4j_forward_band(@Const FloatPointer x, long xoff, @Const FloatPointer w, long woff,
-            @Const FloatPointer bias, long boff, FloatPointer y, long yoff, FloatPointer col, FloatPointer pack,
-            int pointwise, int ready, int cg, int h, int wd, int og, int kh, int kw, int oh, int ow,
-            int sh, int sw, int pt, int pl, int dh, int dw, int oh0, int rows);
+    static native int conv4j_forward_band(@Cast("const conv4j_band_params*") FloatPointer p, @Const FloatPointer x,
+            @Const FloatPointer w, @Const FloatPointer bias, FloatPointer y, FloatPointer col, FloatPointer pack);
 
-    static native void conv4j_backward_data_band(@Const FloatPointer gy, long gyoff, @Const FloatPointer w, long woff,
-            FloatPointer gx, long gxoff, FloatPointer col, FloatPointer pack, int pointwise,
-            int cg, int cn, int h, int wd, int og, int kh, int kw, int oh, int ow,
-            int sh, int sw, int pt, int pl, int dh, int dw, int oh0, int rows, float beta);
+    static native void conv4j_backward_data_band(@Cast("const conv4j_band_params*") FloatPointer p, @Const FloatPointer gy,
+            @Const FloatPointer w, FloatPointer gx, FloatPointer col, FloatPointer pack);
 
-    static native void conv4j_backward_weights_band(@Const FloatPointer x, long xoff, @Const FloatPointer gy, long gyoff,
-            FloatPointer gw, long gwoff, FloatPointer col, FloatPointer pack, int pointwise, float beta,
-            int cg, int cn, int h, int wd, int og, int kh, int kw, int oh, int ow,
-            int sh, int sw, int pt, int pl, int dh, int dw, int oh0, int rows);
+    static native void conv4j_backward_weights_band(@Cast("const conv4j_band_params*") FloatPointer p, @Const FloatPointer x,
+            @Const FloatPointer gy, FloatPointer gw, FloatPointer col, FloatPointer pack);
 
-    static native void conv4j_dw_forward(@Const FloatPointer x, long xoff, @Const FloatPointer w, long woff,
-            @Const FloatPointer bias, long boff, FloatPointer y, long yoff,
-            int h, int wd, int kh, int kw, int oh, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
-            int mult, int o0, int on);
+    static native void conv4j_dw_forward(@Cast("const conv4j_dw_params*") FloatPointer p, @Const FloatPointer x,
+            @Const FloatPointer w, @Const FloatPointer bias, FloatPointer y);
 
-    static native void conv4j_dw_backward_data(@Const FloatPointer gy, long gyoff, @Const FloatPointer w, long woff,
-            FloatPointer gx, long gxoff,
-            int h, int wd, int kh, int kw, int oh, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
-            int mult, int c0, int cn, int accumulate);
+    static native void conv4j_dw_backward_data(@Cast("const conv4j_dw_params*") FloatPointer p, @Const FloatPointer gy,
+            @Const FloatPointer w, FloatPointer gx);
 
-    static native void conv4j_dw_backward_weights(@Const FloatPointer x, @Const FloatPointer gy,
-            FloatPointer gw, long gwoff, int batch, int channels, int outChannels,
-            int h, int wd, int kh, int kw, int oh, int ow, int sh, int sw, int pt, int pl, int dh, int dw,
-            int mult, int o0, int on, int accumulate);
+    static native void conv4j_dw_backward_weights(@Cast("const conv4j_dw_params*") FloatPointer p, @Const FloatPointer x,
+            @Const FloatPointer gy, FloatPointer gw);
 
-    static native void conv4j_direct_forward(@Const FloatPointer x, long xoff, @Const FloatPointer w, long woff,
-            @Const FloatPointer bias, long boff, FloatPointer y, long yoff, FloatPointer scratch,
-            int cg, int h, int wd, int kh, int kw, int oh, int ow, int pt, int pl, int dh, int dw, int o0, int on);
+    static native void conv4j_direct_forward(@Cast("const conv4j_direct_params*") FloatPointer p, @Const FloatPointer x,
+            @Const FloatPointer w, @Const FloatPointer bias, FloatPointer y, FloatPointer scratch);
 
-    static native void conv4j_wino_weights(@Const FloatPointer w, int o, int c, FloatPointer u, int m, int flip,
-            long j0, long jn);
+    static native void conv4j_wino_weights(@Cast("const conv4j_wino_params*") FloatPointer p, @Const FloatPointer w,
+            FloatPointer u);
 
-    static native void conv4j_wino_tiles(@Const FloatPointer x, @Const FloatPointer u,
-            @Const FloatPointer bias, FloatPointer y, FloatPointer v, FloatPointer mp, FloatPointer scratch,
-            int c, int h, int wd, int o,
-            int oh, int ow, int pt, int pl, int t0, int tc, int m, int transposeU, int accumulate, int o0, int on,
-            @Const FloatPointer wRaw, @Cast("uint32_t") int wTop);
+    static native void conv4j_wino_tiles(@Cast("const conv4j_wino_params*") FloatPointer p, @Const FloatPointer x,
+            @Const FloatPointer u, @Const FloatPointer bias, FloatPointer y, FloatPointer v, FloatPointer mp,
+            FloatPointer scratch, @Const FloatPointer wRaw);
 
     static native int conv4j_max_bits(@Const FloatPointer p, long off, long n);
 
@@ -81,6 +68,10 @@ final class ConvNative {
 
     static native void conv4j_channel_sums(@Const FloatPointer in, int batch, int channels, int plane,
             int c0, int cn, FloatPointer out, int accumulate);
+
+    static native int conv4j_params_size(int family);
+
+    static native int conv4j_isa_in_use();
 
     static native @Cast("const char*") BytePointer openblas_get_config();
 

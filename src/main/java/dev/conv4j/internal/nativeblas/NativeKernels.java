@@ -6,7 +6,9 @@ import org.bytedeco.javacpp.FloatPointer;
 /**
  * The checked entry to the native kernels. Loop bounds come from a validated {@link ConvGeometry};
  * every pointer is checked to hold the elements the kernel will touch, from its offset, before the
- * call, so no argument can make native code read or write outside the memory it was given.
+ * call, so no argument can make native code read or write outside the memory it was given. The
+ * geometry and offsets reach the kernel in a parameter block the call holds ({@code NativeParams}):
+ * the methods may be called from any number of threads at once, and a warm call allocates nothing.
  * Internal to conv4j.
  */
 public final class NativeKernels {
@@ -84,9 +86,11 @@ public final class NativeKernels {
         if (!pw) {
             check(col, 0, (long) g.k * rows * g.ow, "column workspace");
         }
-        return ConvNative.conv4j_forward_band(x, xoff, w, woff, bias, oc, y, yoff, pw ? null : col, pack(pack), pw ? 1 : 0,
-                columnsReady && !pw ? 1 : 0, g.cg, g.h, g.w, on, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
-                g.dilationH, g.dilationW, oh0, rows) != 0;
+        FloatPointer packing = pack(pack);
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.cg, on).offsets(xoff, woff, oc, yoff).band(0, oh0, rows, pw, columnsReady && !pw, 0f);
+            return ConvNative.conv4j_forward_band(p.memory, x, w, bias, y, pw ? null : col, packing) != 0;
+        }
     }
 
     /**
@@ -110,9 +114,11 @@ public final class NativeKernels {
         if (!pw) {
             check(col, 0, (long) cn * khkw * rows * g.ow, "column workspace");
         }
-        ConvNative.conv4j_backward_data_band(gy, gyoff, w, woff, gx, gxoff, pw ? null : col, pack(pack), pw ? 1 : 0,
-                g.cg, cn, g.h, g.w, g.og, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft,
-                g.dilationH, g.dilationW, oh0, rows, accumulate ? 1f : 0f);
+        FloatPointer packing = pack(pack);
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.cg, g.og).offsets(gyoff, woff, gxoff, 0).band(cn, oh0, rows, pw, false, accumulate ? 1f : 0f);
+            ConvNative.conv4j_backward_data_band(p.memory, gy, w, gx, pw ? null : col, packing);
+        }
     }
 
     /**
@@ -136,9 +142,11 @@ public final class NativeKernels {
         if (!pw) {
             check(col, 0, (long) cn * khkw * rows * g.ow, "column workspace");
         }
-        ConvNative.conv4j_backward_weights_band(x, xoff, gy, gyoff, gw, gwoff, pw ? null : col, pack(pack), pw ? 1 : 0,
-                accumulate ? 1f : 0f, g.cg, cn, g.h, g.w, on, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW,
-                g.padTop, g.padLeft, g.dilationH, g.dilationW, oh0, rows);
+        FloatPointer packing = pack(pack);
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.cg, on).offsets(xoff, gyoff, gwoff, 0).band(cn, oh0, rows, pw, false, accumulate ? 1f : 0f);
+            ConvNative.conv4j_backward_weights_band(p.memory, x, gy, gw, pw ? null : col, packing);
+        }
     }
 
     /** Depthwise forward of output channels [o0, o0+on) of image {@code n}. */
@@ -153,8 +161,10 @@ public final class NativeKernels {
         if (bias != null) {
             check(bias, 0, g.o, "bias");
         }
-        ConvNative.conv4j_dw_forward(x, xoff, w, 0, bias, 0, y, yoff, g.h, g.w, g.kh, g.kw, g.oh, g.ow,
-                g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.og, o0, on);
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.c, g.o).offsets(xoff, 0, 0, yoff).channels(o0, on, false);
+            ConvNative.conv4j_dw_forward(p.memory, x, w, bias, y);
+        }
     }
 
     /** Floats of scratch {@link #directForward} needs: the padded input planes of one group, plus slack. */
@@ -184,8 +194,10 @@ public final class NativeKernels {
         if (bias != null) {
             check(bias, (long) grp * g.og, g.og, "bias");
         }
-        ConvNative.conv4j_direct_forward(x, xoff, w, woff, bias, (long) grp * g.og, y, yoff, scratch, g.cg, g.h, g.w,
-                g.kh, g.kw, g.oh, g.ow, g.padTop, g.padLeft, g.dilationH, g.dilationW, o0, on);
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.cg, g.og).offsets(xoff, woff, (long) grp * g.og, yoff).channels(o0, on, false);
+            ConvNative.conv4j_direct_forward(p.memory, x, w, bias, y, scratch);
+        }
     }
 
     /** Depthwise input gradient of input channels [c0, c0+cn) of image {@code n}. */
@@ -197,9 +209,10 @@ public final class NativeKernels {
         check(gy, gyoff, (long) g.o * g.outPlane(), "gy");
         check(w, 0, (long) g.o * g.kh * g.kw, "w");
         check(gx, gxoff, (long) g.c * g.inPlane(), "gx");
-        ConvNative.conv4j_dw_backward_data(gy, gyoff, w, 0, gx, gxoff, g.h, g.w, g.kh, g.kw, g.oh, g.ow,
-                g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.og, c0, cn,
-                accumulate ? 1 : 0);
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.c, g.o).offsets(gyoff, 0, gxoff, 0).channels(c0, cn, accumulate);
+            ConvNative.conv4j_dw_backward_data(p.memory, gy, w, gx);
+        }
     }
 
     /** Depthwise weight gradient of output channels [o0, o0+on), summed over the batch. */
@@ -210,9 +223,10 @@ public final class NativeKernels {
         check(x, 0, (long) g.n * g.c * g.inPlane(), "x");
         check(gy, 0, (long) g.n * g.o * g.outPlane(), "gy");
         check(gw, 0, (long) g.o * g.kh * g.kw, "gw");
-        ConvNative.conv4j_dw_backward_weights(x, gy, gw, 0, g.n, g.c, g.o, g.h, g.w, g.kh, g.kw, g.oh, g.ow,
-                g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.og, o0, on,
-                accumulate ? 1 : 0);
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.c, g.o).offsets(0, 0, 0, 0).channels(o0, on, accumulate);
+            ConvNative.conv4j_dw_backward_weights(p.memory, x, gy, gw);
+        }
     }
 
     /*
@@ -280,7 +294,10 @@ public final class NativeKernels {
         }
         check(w, 0, oc * 9, "w");
         check(u, 0, winogradWeightSize(g, m), "Winograd weight workspace");
-        ConvNative.conv4j_wino_weights(w, g.o, g.c, u, m, flip ? 1 : 0, j0, jn);
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.c, g.o).offsets(0, 0, 0, 0).weights(m, flip, j0, jn);
+            ConvNative.conv4j_wino_weights(p.memory, w, u);
+        }
     }
 
     /** Floats of row scratch the Winograd transforms need: 2a rows of m·tiles-per-row + 2, for either pass. */
@@ -301,7 +318,7 @@ public final class NativeKernels {
      * crops). {@code u} is the flipped transform ({@link #winogradWeights} with flip); the workspaces
      * are those of a forward pass with C and O swapped. Input channels [c0, c0+cn) of gx are stored into,
      * or added to with accumulate. With {@code raw}, the untransformed weights, tiles that come out
-     * non-finite are recomputed from the definition (see {@code conv4j_winograd.h}), checked only
+     * non-finite are recomputed from the definition (see {@code native/winograd/winograd.h}), checked only
      * where gy or the weights ({@code rawTop}, the {@link #maxBits} of {@code raw}) hold non-finite
      * or large values; null keeps Winograd's raw values.
      */
@@ -321,8 +338,12 @@ public final class NativeKernels {
         if (raw != null) {
             check(raw, 0, (long) g.o * g.c * 9, "w");
         }
-        ConvNative.conv4j_wino_tiles(gy, u, null, gx, v, mp, scratch, g.o, g.oh, g.ow, g.c, g.h, g.w,
-                2 - g.padTop, 2 - g.padLeft, t0, tc, m, 1, accumulate ? 1 : 0, c0, cn, raw, rawTop);
+        try (NativeParams p = NativeParams.take()) {
+            // the convolution of gy (O channels of oh x ow) into C channels of h x w, padded by 2 - pad
+            p.shape(g.n, g.o, g.oh, g.ow, g.c, 3, 3, g.h, g.w, 1, 1, 2 - g.padTop, 2 - g.padLeft, 1, 1, 1)
+                    .offsets(0, 0, 0, 0).tiles(m, t0, tc, c0, cn, true, accumulate, rawTop);
+            ConvNative.conv4j_wino_tiles(p.memory, gy, u, null, gx, v, mp, scratch, raw);
+        }
     }
 
     /**
@@ -347,8 +368,11 @@ public final class NativeKernels {
         if (raw != null) {
             check(raw, 0, (long) g.o * g.c * 9, "w");
         }
-        ConvNative.conv4j_wino_tiles(x, u, bias, y, v, mp, scratch, g.c, g.h, g.w, g.o, g.oh, g.ow,
-                g.padTop, g.padLeft, t0, tc, m, 0, 0, o0, on, raw, rawTop);
+        try (NativeParams p = NativeParams.take()) {
+            p.shape(g.n, g.c, g.h, g.w, g.o, 3, 3, g.oh, g.ow, 1, 1, g.padTop, g.padLeft, 1, 1, 1)
+                    .offsets(0, 0, 0, 0).tiles(m, t0, tc, o0, on, false, false, rawTop);
+            ConvNative.conv4j_wino_tiles(p.memory, x, u, bias, y, v, mp, scratch, raw);
+        }
     }
 
     private static void checkWinograd(ConvGeometry g) {

@@ -12,10 +12,11 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  * Loads conv4j's native library and OpenBLAS once, and remembers which step failed and why.
  *
  * <p>Loading is skipped when the system property {@code conv4j.native} is {@code false}. The steps are:
- * JavaCPP's own native library, OpenBLAS (the {@code org.bytedeco:openblas} preset), conv4j's kernels,
- * then a self-test: a small convolution is run natively and compared with its known result, so a
- * library that loads but computes garbage (a broken OpenBLAS kernel for this CPU, say) counts as
- * unavailable. A failure names its step and keeps the original exception as its cause.
+ * JavaCPP's own native library, OpenBLAS (the {@code org.bytedeco:openblas} preset), conv4j's kernels
+ * (whose parameter structs must have the layout {@code NativeParams} writes), then a self-test: a
+ * small convolution is run natively and compared with its known result, so a library that loads but
+ * computes garbage (a broken OpenBLAS kernel for this CPU, say) counts as unavailable. A failure
+ * names its step and keeps the original exception as its cause.
  *
  * <p>On load, OpenBLAS is set to one thread: conv4j's engines parallelize themselves (over images,
  * groups, row bands and channel blocks), and OpenBLAS threads inside them would oversubscribe the
@@ -83,6 +84,10 @@ public final class NativeLibrary {
         List<String> lines = new ArrayList<>();
         Throwable f = failure();
         lines.add("native library: " + (f == null ? "loaded, self-test passed" : "unavailable"));
+        if (f == null) {
+            lines.add("native kernels: " + (ConvNative.conv4j_isa_in_use() == 1 ? "AVX-512" : "generic x86-64")
+                    + " variants" + (System.getenv("CONV4J_NO_AVX512") != null ? " (CONV4J_NO_AVX512 is set)" : ""));
+        }
         if (f != null) {
             String indent = "  failure: ";
             for (Throwable t : chain(f)) {
@@ -155,8 +160,11 @@ public final class NativeLibrary {
                 }
                 step("OpenBLAS (org.bytedeco:openblas preset, jniopenblas_nolapack + libopenblas)",
                         () -> Loader.load(openblas_nolapack.class));
-                step("conv4j's native kernels (jniConvNative)",
-                        () -> Class.forName(ConvNative.class.getName(), true, NativeLibrary.class.getClassLoader()));
+                step("conv4j's native kernels (jniConvNative)", () -> {
+                    Class.forName(ConvNative.class.getName(), true, NativeLibrary.class.getClassLoader());
+                    NativeParams.checkLayout();
+                    return null;
+                });
                 NativeKernels.setOpenblasThreads(1);
                 selfTest();
             } catch (Throwable t) {

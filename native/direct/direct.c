@@ -7,12 +7,8 @@
  * eight output channels at a time, eight output columns at a time, are accumulated in registers
  * over every tap: one load of input feeds eight multiply-adds.
  */
-#ifndef CONV4J_DIRECT_H
-#define CONV4J_DIRECT_H
-
-#include <stddef.h>
-#include <string.h>
-#include "conv4j_dispatch.h"
+#include "conv4j.h"
+#include "common/conv4j_common.h"
 
 typedef float conv4j_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 
@@ -94,19 +90,17 @@ static void conv4j_direct_channels(const float *xp, const float *wt, const float
     }
 }
 
-/* Output channels [o0, o0+on) of one group of one image, stride 1: x points at the group's first
-   input channel, wt at its weights (og x cg x kh x kw), bias at its biases (or NULL), y at its first
-   output channel; scratch holds the padded planes, cg x (oh + (kh-1)·dh) x (ow + (kw-1)·dw) floats, plus
-   16 of slack read (and discarded) when a row is narrower than a vector (NativeKernels.directScratchSize). */
-static inline void conv4j_direct_forward(const float *x, long long xoff, const float *wt, long long woff,
-                                         const float *bias, long long boff, float *y, long long yoff, float *scratch,
-                                         int cg, int h, int w, int kh, int kw, int oh, int ow,
-                                         int pt, int pl, int dh, int dw, int o0, int on) {
-    x += xoff; wt += woff; y += yoff;
-    if (bias) bias += boff;
-    const int ph = oh + (kh - 1) * dh, pw = ow + (kw - 1) * dw;
-    conv4j_direct_pad(x, scratch, cg, h, w, ph, pw, pt, pl);
-    conv4j_direct_channels(scratch, wt, bias, y, cg, ph, pw, kh, kw, oh, ow, dh, dw, o0, on);
+/* Output channels [first, first + count) of one group of one image, stride 1: x points at the group's
+   first input channel, w at its weights (og x cg x kh x kw), bias at its biases (or NULL), y at its
+   first output channel; scratch holds the padded planes, cg x (oh + (kh-1)·dh) x (ow + (kw-1)·dw)
+   floats, plus 16 of slack read (and discarded) when a row is narrower than a vector
+   (NativeKernels.directScratchSize). */
+void conv4j_direct_forward(const conv4j_direct_params *p, const float *x, const float *wt, const float *bias, float *y,
+                           float *scratch) {
+    const conv4j_conv_shape *s = &p->s;
+    x += p->off[0]; wt += p->off[1]; y += p->off[3];
+    if (bias) bias += p->off[2];
+    const int ph = s->oh + (s->kh - 1) * s->dh, pw = s->ow + (s->kw - 1) * s->dw;
+    conv4j_direct_pad(x, scratch, s->c, s->h, s->w, ph, pw, s->pt, s->pl);
+    conv4j_direct_channels(scratch, wt, bias, y, s->c, ph, pw, s->kh, s->kw, s->oh, s->ow, s->dh, s->dw, p->first, p->count);
 }
-
-#endif

@@ -1,53 +1,13 @@
 /*
- * Winograd F(m x m, 3x3), m = 2 or 4, for 3x3 convolutions with stride 1, dilation 1 and one group
- * (Lavin & Gray, arXiv:1509.09308). Each m x m block of outputs (a tile) comes from an a x a input
- * patch d, a = m + 2:
- *     Y = Aᵀ [ U ⊙ V ] A,  U = G g Gᵀ (per weight), V = Bᵀ d B (per patch),
- * and the sum over input channels of U ⊙ V is, for each of the a² positions xi of the transform
- * domain, one matrix product M[xi] (O x T) = U[xi] (O x C) · V[xi] (C x T) over T tiles: a² sgemm
- * calls doing a²·O·C·T multiply-adds where im2col does 9·m²·O·C·T (2.25x fewer for m = 2, 4x for
- * m = 4). Tiles are numbered across the batch (tile t = (n·th + ty)·tw + tx), so small images still
- * give wide products.
- *
- * F(2x2, 3x3), points 0, ±1, ∞:
- *   Bᵀ = | 1  0 -1  0 |   G = |  1    0    0  |   Aᵀ = | 1  1  1  0 |
- *        | 0  1  1  0 |       | 1/2  1/2  1/2 |        | 0  1 -1 -1 |
- *        | 0 -1  1  0 |       | 1/2 -1/2  1/2 |
- *        | 0  1  0 -1 |       |  0    0    1  |
- *
- * F(4x4, 3x3), points 0, ±1, ±2, ∞ (its constants grow, so its rounding error is larger; the code
- * uses 24 G and divides the result by 576, see conv4j_wino_g):
- *   Bᵀ = | 4  0 -5  0  1  0 |   G = |  1/4     0     0  |   Aᵀ = | 1  1  1  1  1  0 |
- *        | 0 -4 -4  1  1  0 |       | -1/6  -1/6  -1/6  |        | 0  1 -1  2 -2  0 |
- *        | 0  4 -4 -1  1  0 |       | -1/6   1/6  -1/6  |        | 0  1  1  4  4  0 |
- *        | 0 -2 -1  2  1  0 |       | 1/24  1/12   1/6  |        | 0  1 -1  8 -8  1 |
- *        | 0  2 -1 -2  1  0 |       | 1/24 -1/12   1/6  |
- *        | 0  4  0 -5  0  1 |       |   0     0     1   |
- *
- * Non-finite values break the identity behind these transforms: one NaN input pixel reaches every
- * output of the tiles whose a x a patch holds it (a 5x5 block for m = 2, up to 8x8 for m = 4, where
- * the definition makes a 3x3 block NaN), and an infinity meets its own negation and becomes NaN.
- * Given the untransformed weights (conv4j_wino_repair), the output transform recomputes every tile
- * that came out non-finite from the definition, so results match the direct methods everywhere. The
- * caller passes the largest magnitude of the weights (conv4j_max_bits) and the tile kernel finds that
- * of the input rows of its tiles before it transforms them (a vectorized pass that leaves them in
- * cache), so the check runs only where something is non-finite or large enough to overflow.
+ * Winograd F(m x m, 3x3) (see winograd.h): the weight transform and the tiles of either pass. The
+ * transforms are plain loops for any x86-64 CPU; the products go to OpenBLAS.
  */
-#ifndef CONV4J_WINOGRAD_H
-#define CONV4J_WINOGRAD_H
-
-#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <cblas.h>
-#include "conv4j_dispatch.h"
-
-/* The distance between the planes of a transform holding n floats each: n rounded up, plus 16.
-   Planes exactly a multiple of 4 KiB apart would map the streams of a transform onto the same
-   L1 sets and thrash them. */
-static inline size_t conv4j_wino_plane(size_t n) {
-    return ((n + 15) & ~(size_t)15) + 16;
-}
+#include "conv4j.h"
+#include "common/conv4j_common.h"
+#include "winograd/winograd.h"
 
 /* G g (or, applied to rows, g Gᵀ): the a values of one 3-vector g read with stride s. For m = 4 this
    is 24 G, whose entries are small integers: U then carries a factor 576 that the output transform
@@ -75,8 +35,8 @@ static inline void conv4j_wino_g(int m, const float *g, size_t s, float *r) {
    output gradient) needs. U[xi] is linear in the 9 taps of g: with T[xi][tap] = G[i][p]·G[j][q]
    (xi = i·a + j, tap = 3p + q), U = T · Wᵀ for W the (O·C) x 9 weight matrix, one sgemm that writes
    each plane as a whole row rather than a² scattered values per weight. */
-static inline void conv4j_wino_weights(const float *w, int o_count, int c_count, float *u, int m, int flip,
-                                       long long j0, long long jn) {
+static void conv4j_wino_weights_any(const float *w, int o_count, int c_count, float *u, int m, int flip,
+                                    long long j0, long long jn) {
     const int a = m + 2;
     float gm[6][3], t[36 * 9];
     for (int p = 0; p < 3; p++) {
@@ -146,27 +106,7 @@ static inline void conv4j_wino_b_tiles(int m, const float *b, int n, float *v, s
     }
 }
 
-/* The largest magnitude among n floats, as bits (sign cleared): an integer max, which vectorizes (a
-   float max would not, without reassociation). Bits from 0x7f800000 up mean an infinity or a NaN;
-   below, they order like the magnitudes. */
-static inline uint32_t conv4j_wino_top(const float *v, size_t n) {
-    uint32_t top = 0;
-    for (size_t j = 0; j < n; j++) {
-        uint32_t bits;
-        memcpy(&bits, v + j, sizeof bits);
-        bits &= 0x7fffffffu;
-        top = bits > top ? bits : top;
-    }
-    return top;
-}
 
-#define CONV4J_WINO_NONFINITE 0x7f800000u
-
-/* conv4j_wino_top over a long stretch, compiled for each ISA level (conv4j_dispatch.h). */
-CONV4J_MULTIVERSION
-static uint32_t conv4j_wino_scan(const float *v, size_t n) {
-    return conv4j_wino_top(v, n);
-}
 
 /* Bᵀ d B for the tiles tx in [tx0, tx1) of tile row ty of channel plane xc, into v[xi][c][k0 + (tx - tx0)].
    The a input rows of the tile row are first copied with their zero padding into rows of
@@ -282,18 +222,18 @@ __attribute__((noinline, cold))
 static void conv4j_wino_repair_row(const conv4j_wino_repair *rp, const float *xn, int o, int m, int oh, int ow, int ty,
                                    int tx0, int n, int rows, int cols, float bias, float *const *r) {
     int bad = 0;
-    for (int i = 0; i < rows; i++) bad |= conv4j_wino_top(r[i], (size_t)cols) >= CONV4J_WINO_NONFINITE;
+    for (int i = 0; i < rows; i++) bad |= conv4j_top_bits(r[i], (size_t)cols) >= CONV4J_NONFINITE;
     for (int k = 0; bad && k < n; k++) {
         const int w0 = m * k, wn = w0 + m <= cols ? m : cols - w0;
         int tile_bad = 0;
-        for (int i = 0; i < rows && wn > 0; i++) tile_bad |= conv4j_wino_top(r[i] + w0, (size_t)wn) >= CONV4J_WINO_NONFINITE;
+        for (int i = 0; i < rows && wn > 0; i++) tile_bad |= conv4j_top_bits(r[i] + w0, (size_t)wn) >= CONV4J_NONFINITE;
         if (tile_bad) conv4j_wino_direct_tile(rp, xn, o, m, oh, ow, ty, tx0 + k, bias, r, w0);
     }
 }
 
 /* Aᵀ M A (+ bias) for the tiles tx in [tx0, tx1) of tile row ty of output channel o, plane yo, from
    m[xi][o][k0 + (tx - tx0)], stored or added; outputs beyond oh x ow are dropped. With a repair, tiles
-   whose outputs came out non-finite are recomputed from the definition first (see the top; a
+   whose outputs came out non-finite are recomputed from the definition first (see winograd.h; a
    non-finite bias makes its whole channel so, as it does by the definition). */
 static inline void conv4j_wino_output_row(int m, const float *mk, size_t mplane, float bias, float *yo, int oh,
                                           int ow, int ty, int tx0, int tx1, float *scratch, int accumulate,
@@ -320,79 +260,100 @@ static inline void conv4j_wino_output_row(int m, const float *mk, size_t mplane,
     }
 }
 
-/* The row length of the V and M planes of tc tiles: tc rounded up to 16, so every row of the
-   products starts aligned (an odd tc made OpenBLAS's kernels up to 1.7x slower). */
-static inline size_t conv4j_wino_ld(int tc) {
-    return ((size_t)tc + 15) & ~(size_t)15;
-}
 
-/* Tiles [t0, t0+tc) of the batch: V = Bᵀ d B into v[xi][c][tc], a² products into m[xi][o][tc],
-   then Y = Aᵀ M A (+ bias) of output channels [o0, o0+on) stored into (or, with accumulate, added
-   to) y. v, m and u hold a² planes conv4j_wino_plane(C·ld), (on·ld), (O·C) apart,
-   ld = conv4j_wino_ld(tc); u[xi] is O x C, or, with
-   transpose_u, C x O (the forward transform of a layer whose input gradient this computes);
-   scratch holds 2a rows of m·tw + 2 floats. With w_raw (the untransformed weights, O x C x 3 x 3, or
-   the layer's C x O x 3 x 3 with transpose_u), tiles that come out non-finite are recomputed from the
-   definition, checked only when the largest magnitude of the input rows of the chunk or of the
-   weights (w_top, as bits: conv4j_max_bits) is non-finite or large enough to overflow; without w_raw,
-   they keep Winograd's raw values. */
-static inline void conv4j_wino_tiles(const float *x, const float *u, const float *bias, float *y,
-                                     float *v, float *mp, float *scratch, int c_count, int h, int w,
-                                     int o_count, int oh, int ow, int pt, int pl, int t0, int tc, int m,
-                                     int transpose_u, int accumulate, int o0, int on, const float *w_raw,
-                                     uint32_t w_top) {
-    const int a = m + 2;
-    const int th = (oh + m - 1) / m, tw = (ow + m - 1) / m, per_image = th * tw;
-    const size_t ld = conv4j_wino_ld(tc);
-    const size_t vplane = conv4j_wino_plane((size_t)c_count * ld), mplane = conv4j_wino_plane((size_t)on * ld);
-    /* the largest magnitude among the input rows the chunk's tiles read, image by image */
-    uint32_t x_top = 0;
-    for (int n = t0 / per_image; w_raw && n <= (t0 + tc - 1) / per_image; n++) {
-        const int ty0 = n == t0 / per_image ? (t0 % per_image) / tw : 0;
-        const int ty1 = n == (t0 + tc - 1) / per_image ? ((t0 + tc - 1) % per_image) / tw : th - 1;
-        long long r0 = (long long)m * ty0 - pt, r1 = (long long)m * ty1 - pt + a;
+/* The largest magnitude among the input rows the tiles [t0, t0 + tc) read, image by image. */
+static uint32_t conv4j_wino_input_top(const conv4j_wino_params *p, const float *x) {
+    const conv4j_conv_shape *s = &p->s;
+    const int m = p->m, th = (s->oh + m - 1) / m, tw = (s->ow + m - 1) / m, per_image = th * tw;
+    const int first = p->t0, last = p->t0 + p->tc - 1;
+    uint32_t top = 0;
+    for (int n = first / per_image; n <= last / per_image; n++) {
+        const int ty0 = n == first / per_image ? (first % per_image) / tw : 0;
+        const int ty1 = n == last / per_image ? (last % per_image) / tw : th - 1;
+        long long r0 = (long long)m * ty0 - s->pt, r1 = (long long)m * ty1 - s->pt + m + 2;
         r0 = r0 < 0 ? 0 : r0;
-        r1 = r1 > h ? h : r1;
-        for (int c = 0; c < c_count && r1 > r0; c++) {
-            const uint32_t top = conv4j_wino_scan(x + (((size_t)n * c_count + c) * h + (size_t)r0) * w, (size_t)(r1 - r0) * w);
-            x_top = top > x_top ? top : x_top;
+        r1 = r1 > s->h ? s->h : r1;
+        for (int c = 0; c < s->c && r1 > r0; c++) {
+            const uint32_t t = conv4j_scan_top(x + (((size_t)n * s->c + c) * s->h + (size_t)r0) * s->w, (size_t)(r1 - r0) * s->w);
+            top = t > top ? t : top;
         }
     }
-    /* the chunk's tiles, cut into runs along one tile row */
-    for (int k = 0; k < tc; ) {
-        int t = t0 + k, n = t / per_image, ty = (t % per_image) / tw, tx0 = t % tw;
-        int tx1 = tx0 + (tc - k) < tw ? tx0 + (tc - k) : tw;
-        for (int c = 0; c < c_count; c++) {
-            conv4j_wino_input_row(m, x + ((size_t)n * c_count + c) * h * w, h, w, pt, pl, ty, tw, tx0, tx1,
+    return top;
+}
+
+/* Whether tiles may come out non-finite, given the largest magnitudes of the input rows and the
+   weights: finite inputs and weights give finite outputs unless a sum overflows, and the transforms
+   grow values by less than 2^25 over the definition's bound |x|·|w|·9C, so below 2^100 nothing can. */
+static int conv4j_wino_may_overflow(uint32_t x_top, uint32_t w_top, int c_count) {
+    if (x_top >= CONV4J_NONFINITE || w_top >= CONV4J_NONFINITE) return 1;
+    float xm, wm;
+    memcpy(&xm, &x_top, sizeof xm);
+    memcpy(&wm, &w_top, sizeof wm);
+    return (double)xm * wm * 9.0 * c_count >= 0x1p100;
+}
+
+/* The input transform of the tiles, cut into runs along one tile row: V = Bᵀ d B into v[xi][c][k]. */
+static void conv4j_wino_inputs(const conv4j_wino_params *p, const float *x, float *v, float *scratch, size_t ld,
+                               size_t vplane) {
+    const conv4j_conv_shape *s = &p->s;
+    const int m = p->m, tw = (s->ow + m - 1) / m, per_image = ((s->oh + m - 1) / m) * tw;
+    for (int k = 0; k < p->tc;) {
+        int t = p->t0 + k, n = t / per_image, ty = (t % per_image) / tw, tx0 = t % tw;
+        int tx1 = tx0 + (p->tc - k) < tw ? tx0 + (p->tc - k) : tw;
+        for (int c = 0; c < s->c; c++) {
+            conv4j_wino_input_row(m, x + ((size_t)n * s->c + c) * s->h * s->w, s->h, s->w, s->pt, s->pl, ty, tw, tx0, tx1,
                                   scratch, v + (size_t)c * ld + k, vplane);
         }
         k += tx1 - tx0;
     }
-    /* finite inputs and weights give finite outputs unless a sum overflows: the transforms grow values
-       by less than 2^25 over the definition's bound |x|·|w|·9C, so below 2^100 nothing can */
-    if (w_raw && x_top < CONV4J_WINO_NONFINITE && w_top < CONV4J_WINO_NONFINITE) {
-        float xm, wm;
-        memcpy(&xm, &x_top, sizeof xm);
-        memcpy(&wm, &w_top, sizeof wm);
-        if ((double)xm * wm * 9.0 * c_count < 0x1p100) w_raw = NULL;
-    }
-    const conv4j_wino_repair repair = {x, w_raw, c_count, h, w, o_count, pt, pl, transpose_u};
-    const size_t uplane = conv4j_wino_plane((size_t)o_count * c_count);
-    for (int xi = 0; xi < a * a; xi++) {
-        const float *uo = u + xi * uplane + (transpose_u ? (size_t)o0 : (size_t)o0 * c_count);
-        cblas_sgemm(CblasRowMajor, transpose_u ? CblasTrans : CblasNoTrans, CblasNoTrans, on, tc, c_count, 1.f,
-                    uo, transpose_u ? o_count : c_count, v + xi * vplane, (int)ld, 0.f, mp + xi * mplane, (int)ld);
-    }
-    for (int k = 0; k < tc; ) {
-        int t = t0 + k, n = t / per_image, ty = (t % per_image) / tw, tx0 = t % tw;
-        int tx1 = tx0 + (tc - k) < tw ? tx0 + (tc - k) : tw;
-        for (int o = o0; o < o0 + on; o++) {
-            conv4j_wino_output_row(m, mp + (size_t)(o - o0) * ld + k, mplane, bias ? bias[o] : 0.f,
-                                   y + ((size_t)n * o_count + o) * oh * ow, oh, ow, ty, tx0, tx1, scratch, accumulate,
-                                   w_raw ? &repair : NULL, x + (size_t)n * c_count * h * w, o);
+}
+
+/* The output transform of the tiles, for output channels [first, first + count), stored or added. */
+static void conv4j_wino_outputs(const conv4j_wino_params *p, const float *x, const float *mp, const float *bias, float *y,
+                                float *scratch, size_t ld, size_t mplane, const conv4j_wino_repair *repair) {
+    const conv4j_conv_shape *s = &p->s;
+    const int m = p->m, tw = (s->ow + m - 1) / m, per_image = ((s->oh + m - 1) / m) * tw;
+    for (int k = 0; k < p->tc;) {
+        int t = p->t0 + k, n = t / per_image, ty = (t % per_image) / tw, tx0 = t % tw;
+        int tx1 = tx0 + (p->tc - k) < tw ? tx0 + (p->tc - k) : tw;
+        for (int o = p->first; o < p->first + p->count; o++) {
+            conv4j_wino_output_row(m, mp + (size_t)(o - p->first) * ld + k, mplane, bias ? bias[o] : 0.f,
+                                   y + ((size_t)n * s->o + o) * s->oh * s->ow, s->oh, s->ow, ty, tx0, tx1, scratch,
+                                   p->accumulate, repair, x + (size_t)n * s->c * s->h * s->w, o);
         }
         k += tx1 - tx0;
     }
 }
 
-#endif
+/* Tiles [t0, t0+tc) of the batch: V = Bᵀ d B into v[xi][c][tc], a² products into m[xi][o][tc],
+   then Y = Aᵀ M A (+ bias) of output channels [first, first + count) stored into (or, with
+   accumulate, added to) y. v, m and u hold a² planes conv4j_wino_plane(C·ld), (count·ld), (O·C)
+   apart, ld = conv4j_wino_ld(tc); u[xi] is O x C, or, with transpose_u, C x O (the forward
+   transform of a layer whose input gradient this computes); scratch holds 2a rows of m·tw + 2
+   floats. With w_raw (the untransformed weights, O x C x 3 x 3, or the layer's C x O x 3 x 3 with
+   transpose_u), tiles that come out non-finite are recomputed from the definition, checked only when
+   the largest magnitude of the input rows of the chunk or of the weights (w_top, as bits:
+   conv4j_max_bits) is non-finite or large enough to overflow; without w_raw, they keep Winograd's raw
+   values. */
+void conv4j_wino_tiles(const conv4j_wino_params *p, const float *x, const float *u, const float *bias, float *y, float *v,
+                       float *mp, float *scratch, const float *w_raw) {
+    const conv4j_conv_shape *s = &p->s;
+    const int a = p->m + 2, c_count = s->c, o_count = s->o, o0 = p->first, on = p->count;
+    const size_t ld = conv4j_wino_ld(p->tc);
+    const size_t vplane = conv4j_wino_plane((size_t)c_count * ld), mplane = conv4j_wino_plane((size_t)on * ld);
+    const uint32_t x_top = w_raw ? conv4j_wino_input_top(p, x) : 0;
+    conv4j_wino_inputs(p, x, v, scratch, ld, vplane);
+    if (w_raw && !conv4j_wino_may_overflow(x_top, p->w_top, c_count)) w_raw = NULL;
+    const conv4j_wino_repair repair = {x, w_raw, c_count, s->h, s->w, o_count, s->pt, s->pl, p->transpose_u};
+    const size_t uplane = conv4j_wino_plane((size_t)o_count * c_count);
+    for (int xi = 0; xi < a * a; xi++) {
+        const float *uo = u + xi * uplane + (p->transpose_u ? (size_t)o0 : (size_t)o0 * c_count);
+        cblas_sgemm(CblasRowMajor, p->transpose_u ? CblasTrans : CblasNoTrans, CblasNoTrans, on, p->tc, c_count, 1.f, uo,
+                    p->transpose_u ? o_count : c_count, v + xi * vplane, (int)ld, 0.f, mp + xi * mplane, (int)ld);
+    }
+    conv4j_wino_outputs(p, x, mp, bias, y, scratch, ld, mplane, w_raw ? &repair : NULL);
+}
+
+void conv4j_wino_weights(const conv4j_wino_params *p, const float *w, float *u) {
+    conv4j_wino_weights_any(w, p->s.o, p->s.c, u, p->m, p->flip, p->j0, p->jn);
+}

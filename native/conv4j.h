@@ -1,0 +1,96 @@
+/*
+ * The entry points of conv4j's native kernels: what the JNI binding (ConvNative.java) and the
+ * self-test call. Each does one unit of work that the Java side schedules (an image, a group, a band
+ * of output rows, a block of channels or tiles), so that units can run on different threads without
+ * sharing anything they write. A call takes its family's parameter struct (common/conv4j_params.h)
+ * and the arrays; the Java side has checked every offset and extent against the arrays before.
+ *
+ * The kernels live in families, one folder each: im2col/ (im2col, col2im and the band passes built
+ * on them), gemm/ (the products), winograd/, depthwise/, direct/, and common/ (parameters, CPU
+ * dispatch, whole-array helpers).
+ */
+#ifndef CONV4J_H
+#define CONV4J_H
+
+#include "common/conv4j_params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CONV4J_API __attribute__((visibility("default")))
+
+/*
+ * im2col + GEMM. For group g of an image, with K = cg*kh*kw and P = oh*ow:
+ *   forward          y_g (og x P)  = W_g (og x K) * col (K x P)            [+ bias]
+ *   backward data    dcol (K x P)  = W_g^T * gy_g, then col2im into gx_g
+ *   backward weights gw_g (og x K) += gy_g (og x P) * col^T
+ * over a band of output rows. pack is a packing buffer of conv4j_gemm_pack_size() floats for
+ * conv4j's own GEMM kernels, or null to leave every product to OpenBLAS.
+ */
+
+/* y band = W * col (+ bias); arrays x, w, bias, y. With p->ready, col already holds the band's
+   column matrix. Returns 1 when col holds it afterwards, 0 when the product gathered it from the
+   image instead (or the kernel is pointwise). */
+CONV4J_API int conv4j_forward_band(const conv4j_band_params *p, const float *x, const float *w, const float *bias,
+                                   float *y, float *col, float *pack);
+/* Adds the input gradient of channels [c0, c0 + cn) (gx at channel c0, w at its first tap) from a
+   band of gy; arrays gy, w, gx. A pointwise layer's band of gx is written directly (beta 0) or added
+   to (beta 1); otherwise the caller clears gx first unless it accumulates. */
+CONV4J_API void conv4j_backward_data_band(const conv4j_band_params *p, const float *gy, const float *w, float *gx,
+                                          float *col, float *pack);
+/* gw[:, block of cn channels] (row stride K) = beta * gw + gy band * col^T; arrays x (at channel c0),
+   gy, gw. */
+CONV4J_API void conv4j_backward_weights_band(const conv4j_band_params *p, const float *x, const float *gy, float *gw,
+                                             float *col, float *pack);
+/* Floats of the packing buffer for conv4j's own GEMM kernels, 0 where they do not run (no AVX-512). */
+CONV4J_API long long conv4j_gemm_pack_size(void);
+/* The fewest columns of a product that conv4j's kernels run, and the fewest rows of one with a
+   transposed first factor. */
+CONV4J_API int conv4j_gemm_min_columns(void);
+CONV4J_API int conv4j_gemm_min_transposed_rows(void);
+
+/* Depthwise: output channel oc reads input channel oc / mult. Forward of output channels
+   [first, first + count) of one image (arrays x, w, bias, y at that image). */
+CONV4J_API void conv4j_dw_forward(const conv4j_dw_params *p, const float *x, const float *w, const float *bias, float *y);
+/* Input gradient of input channels [first, first + count) of one image (arrays gy, w, gx), cleared
+   first unless accumulate. */
+CONV4J_API void conv4j_dw_backward_data(const conv4j_dw_params *p, const float *gy, const float *w, float *gx);
+/* Weight gradient of output channels [first, first + count), summed over the batch in a fixed order
+   (arrays x, gy, gw: x and gy hold the whole batch). */
+CONV4J_API void conv4j_dw_backward_weights(const conv4j_dw_params *p, const float *x, const float *gy, float *gw);
+
+/* The direct kernel for small stride-1 layers: output channels [first, first + count) of one group of
+   one image (arrays x, w, bias, y at the group), with scratch of cg x (oh + (kh-1)·dh) x
+   (ow + (kw-1)·dw) floats plus 16. */
+CONV4J_API void conv4j_direct_forward(const conv4j_direct_params *p, const float *x, const float *w, const float *bias,
+                                      float *y, float *scratch);
+
+/* Winograd F(m x m, 3x3): the weight transform of weights [j0, j0 + jn) of the O·C into u, and the
+   tiles [t0, t0 + tc) of the batch (see winograd/winograd.h for the workspaces). */
+CONV4J_API void conv4j_wino_weights(const conv4j_wino_params *p, const float *w, float *u);
+CONV4J_API void conv4j_wino_tiles(const conv4j_wino_params *p, const float *x, const float *u, const float *bias,
+                                  float *y, float *v, float *mp, float *scratch, const float *w_raw);
+
+/* Whole arrays: sets n floats from p + off to v; the largest magnitude among n floats from p + off,
+   as bits (from 0x7f800000 up: some value is infinite or NaN); the bias gradient out[c0 + i] (+)=
+   the sum of in over the batch and the plane of channel c0 + i. */
+CONV4J_API void conv4j_fill(float *p, long long off, long long n, float v);
+CONV4J_API int conv4j_max_bits(const float *p, long long off, long long n);
+CONV4J_API void conv4j_channel_sums(const float *in, int batch, int channels, int plane, int c0, int cn, float *out,
+                                    int accumulate);
+
+/* The size of family f's parameter struct (0 band, 1 depthwise, 2 direct, 3 Winograd), for the Java
+   side to check its layout against when it loads the library. */
+CONV4J_API int conv4j_params_size(int family);
+/* Makes every family run its variant for an instruction set (0 generic, 1 AVX-512); 0 if this CPU
+   cannot. For tests: not to be called while kernels run. */
+CONV4J_API int conv4j_use_isa(int isa);
+/* The instruction set of the variants in use. */
+CONV4J_API int conv4j_isa_in_use(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
