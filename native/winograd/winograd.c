@@ -283,13 +283,16 @@ static uint32_t conv4j_wino_input_top(const conv4j_wino_params *p, const float *
 
 /* Whether tiles may come out non-finite, given the largest magnitudes of the input rows and the
    weights: finite inputs and weights give finite outputs unless a sum overflows, and the transforms
-   grow values by less than 2^25 over the definition's bound |x|·|w|·9C, so below 2^100 nothing can. */
+   grow values by less than 2^25 over the definition's bound |x|·|w|·9C, so below 2^100 nothing can.
+   The input and weight transforms also grow each operand on its own (up to 100-fold and 576-fold), so
+   an operand from 2^100 on may overflow its transform whatever the other is: a huge input times
+   all-zero weights is 0 by the definition, but Inf·0 = NaN after the transform. */
 static int conv4j_wino_may_overflow(uint32_t x_top, uint32_t w_top, int c_count) {
     if (x_top >= CONV4J_NONFINITE || w_top >= CONV4J_NONFINITE) return 1;
     float xm, wm;
     memcpy(&xm, &x_top, sizeof xm);
     memcpy(&wm, &w_top, sizeof wm);
-    return (double)xm * wm * 9.0 * c_count >= 0x1p100;
+    return xm >= 0x1p100f || wm >= 0x1p100f || (double)xm * wm * 9.0 * c_count >= 0x1p100;
 }
 
 /* The input transform of the tiles, cut into runs along one tile row: V = Bᵀ d B into v[xi][c][k]. */

@@ -146,6 +146,35 @@ class WinogradNonFiniteTest {
         return n;
     }
 
+    /**
+     * One operand near float's limit with the other zero: the definition gives 0, but the input (or weight)
+     * transform alone overflows and Inf·0 is NaN; the repair must see it although the product looks harmless.
+     */
+    @Test
+    void aHugeOperandTimesZeroGivesZero() {
+        Conv2dParams p = Conv2dParams.builder().padding(1).build();
+        int[] xs = {2, 23, 16, 16}, ws = {23, 23, 3, 3};
+        assertEquals(4, WinogradTest.winogradTile(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(p, xs, ws)).forward));
+        for (ConvEngine e : new ConvEngine[] {ConvEngines.blas(1), ConvEngines.blas(2)}) {
+            try (Tensor x = Tensor.zeros(xs); Tensor w = Tensor.zeros(ws); Tensor gy = Tensor.zeros(2, 23, 16, 16)) {
+                x.fill(0f);
+                float[] big = new float[2 * 23 * 16 * 16];
+                big[5 * 256 + 7 * 16 + 9] = -3.4e38f;
+                try (Tensor hx = Tensor.of(big, xs); Tensor y = e.forward(p, hx, w, null)) {
+                    assertEquals(0, TestData.relErr(y.toArray(), new float[(int) y.size()]), "forward, huge input, zero weights");
+                }
+                try (Tensor hgy = Tensor.of(big, 2, 23, 16, 16); Tensor gx = e.backwardData(p, hgy, w, xs)) {
+                    assertEquals(0, TestData.relErr(gx.toArray(), new float[(int) gx.size()]), "input gradient, huge gradient, zero weights");
+                }
+                float[] wv = new float[23 * 23 * 9];
+                wv[100] = 3.4e38f;
+                try (Tensor hw = Tensor.of(wv, ws); Tensor y = e.forward(p, x, hw, null)) {
+                    assertEquals(0, TestData.relErr(y.toArray(), new float[(int) y.size()]), "forward, zero input, huge weight");
+                }
+            }
+        }
+    }
+
     private static void check(ConvEngine e, Conv2dParams p, int[] xs, int[] ws, String where, int index, float value,
                               String pass, String name) {
         ConvGeometry g = ConvGeometry.of(p, xs, ws);
