@@ -14,21 +14,9 @@ final class DepthwiseDirect {
     private DepthwiseDirect() {
     }
 
-    private abstract static class Base implements Algorithm {
-        private final Pass pass;
-
+    private abstract static class Base extends PassAlgorithm {
         Base(Pass pass) {
-            this.pass = pass;
-        }
-
-        @Override
-        public String name() {
-            return "depthwise direct";
-        }
-
-        @Override
-        public Pass pass() {
-            return pass;
+            super("depthwise direct", pass);
         }
 
         @Override

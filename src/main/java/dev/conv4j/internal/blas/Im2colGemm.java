@@ -16,21 +16,9 @@ final class Im2colGemm {
     private Im2colGemm() {
     }
 
-    private abstract static class Base implements Algorithm {
-        private final Pass pass;
-
+    private abstract static class Base extends PassAlgorithm {
         Base(Pass pass) {
-            this.pass = pass;
-        }
-
-        @Override
-        public String name() {
-            return "im2col+gemm";
-        }
-
-        @Override
-        public Pass pass() {
-            return pass;
+            super("im2col+gemm", pass);
         }
 
         @Override
