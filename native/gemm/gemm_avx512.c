@@ -16,8 +16,11 @@
 /* GCC's shuffle intrinsics start from an "undefined" vector, which it may report as uninitialized */
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-/* rows [i0, i0+mr) and k in [p0, p0+kc) of A (or of Aᵀ stored k x m) into ap[k*MR + r], zero-padded to MR rows */
-static void conv4j_gemm_pack_a(const float *a, int lda, int ta, int i0, int mr, int p0, int kc, float *ap, int MR) {
+
+/* Rows [i0, i0+mr) and k in [p0, p0+kc) of A (or of Aᵀ stored k x m) into ap[k*MR + r], zero-padded
+   to MR rows. Inlined where MR is a constant: packing A takes a tenth of a weight-gradient product,
+   and a loop over a variable MR was 3-5% slower on those. */
+__attribute__((always_inline)) static inline void conv4j_gemm_pack_a(const float *a, int lda, int ta, int i0, int mr, int p0, int kc, float *ap, int MR) {
     if (ta) {
         for (int k = 0; k < kc; k++) {
             const float *src = a + (size_t)(p0 + k) * lda + i0;
@@ -204,47 +207,14 @@ static void conv4j_gemm_pack_columns(const conv4j_columns *s, int j0, int nr, in
     }
 }
 
-/* For the transposed gather: per run u of pixels along an output row, the lanes it fills; per kernel
-   row, the offset of its input row (-1: padding); per kernel column, the offset of the input column
-   of lane 0 and the masks of the loads. */
-typedef struct {
-    int runs;
-    __mmask16 lanes[16], m0[16][CONV4J_PACK_KW], m1[16][CONV4J_PACK_KW];
-    long long rowoff[16][CONV4J_PACK_KW], coloff[16][CONV4J_PACK_KW];
-} conv4j_pack_pixels;
-
-/* The runs of pixels [p0 + k0, p0 + k0 + kn) (kn <= 16). */
-static void conv4j_pack_pixels_init(const conv4j_columns *s, int first, int kn, conv4j_pack_pixels *x) {
-    const int sw = s->sw;
-    x->runs = 0;
-    for (int c = 0; c < kn; x->runs++) {
-        const int u = x->runs;
-        int pix = first + c, r = pix / s->ow, j = pix - r * s->ow, n = s->ow - j < kn - c ? s->ow - j : kn - c;
-        x->lanes[u] = conv4j_lanes(c + n) & (__mmask16)~conv4j_lanes(c);
-        for (int p = 0; p < s->kh; p++) {
-            long long ih = (long long)(s->oh0 + r) * s->sh - s->pt + (long long)p * s->dh;
-            x->rowoff[u][p] = ih >= 0 && ih < s->h ? ih * s->w : -1;
-        }
-        for (int q = 0; q < s->kw; q++) {
-            long long b = (long long)j * sw - s->pl + (long long)q * s->dw - (long long)sw * c; /* lane l reads column b + l*sw */
-            x->coloff[u][q] = b;
-            if (sw == 1) {
-                x->m0[u][q] = x->lanes[u] & conv4j_lanes(s->w - b) & (__mmask16)~conv4j_lanes(-b);
-            } else {
-                long long lo = 2LL * c > -b ? 2LL * c : -b, hi = 2LL * (c + n) < s->w - b ? 2LL * (c + n) : s->w - b;
-                x->m0[u][q] = conv4j_lanes(hi) & (__mmask16)~conv4j_lanes(lo);
-                x->m1[u][q] = conv4j_lanes(hi - 16) & (__mmask16)~conv4j_lanes(lo - 16);
-            }
-        }
-        c += n;
-    }
-}
-
 /* The same for a transposed B, the column matrix's transpose (the weight gradient's gy · colᵀ):
    bp[k*NR + c] = column-matrix entry (j0 + c, p0 + k). Sixteen matrix rows at a time are read as
    16 pixels each, one masked load (two and a permute at stride 2) per run of pixels along an
    output row, and turned in registers. Column stride 1 or 2 and kernels up to CONV4J_PACK_KW only
-   (see conv4j_sgemm_columns_avx512). */
+   (see conv4j_sgemm_columns_avx512). The loads' masks and offsets depend only on the run and the
+   kernel column (the row offsets on the run and the kernel row), so they are worked out once per 16
+   pixels for all the panel's rows, in local arrays: filled through a struct, gcc's AVX-512 code for
+   them was slower. */
 static void conv4j_gemm_pack_columns_t(const conv4j_columns *s, int j0, int nr, int p0, int kc, float *bp, int NV) {
     const int NR = 16 * NV, khkw = s->kh * s->kw, sw = s->sw;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -258,22 +228,45 @@ static void conv4j_gemm_pack_columns_t(const conv4j_columns *s, int j0, int nr, 
         kq[i] = tap % s->kw;
     }
     for (int k0 = 0; k0 < kc; k0 += 16) {
-        const int kn = kc - k0 < 16 ? kc - k0 : 16;
-        conv4j_pack_pixels x;
-        conv4j_pack_pixels_init(s, p0 + k0, kn, &x);
+        int kn = kc - k0 < 16 ? kc - k0 : 16, runs = 0;
+        /* per run u of pixels along an output row: the lanes it fills; per kernel row, the offset of
+           its input row (-1: padding); per kernel column, the offset of the input column of lane 0
+           and the masks of the loads */
+        __mmask16 lanes[16], m0[16][CONV4J_PACK_KW], m1[16][CONV4J_PACK_KW];
+        long long rowoff[16][CONV4J_PACK_KW], coloff[16][CONV4J_PACK_KW];
+        for (int c = 0; c < kn; runs++) {
+            int pix = p0 + k0 + c, r = pix / s->ow, j = pix - r * s->ow, n = s->ow - j < kn - c ? s->ow - j : kn - c;
+            lanes[runs] = conv4j_lanes(c + n) & (__mmask16)~conv4j_lanes(c);
+            for (int p = 0; p < s->kh; p++) {
+                long long ih = (long long)(s->oh0 + r) * s->sh - s->pt + (long long)p * s->dh;
+                rowoff[runs][p] = ih >= 0 && ih < s->h ? ih * s->w : -1;
+            }
+            for (int q = 0; q < s->kw; q++) {
+                long long b = (long long)j * sw - s->pl + (long long)q * s->dw - (long long)sw * c; /* lane l reads column b + l*sw */
+                coloff[runs][q] = b;
+                if (sw == 1) {
+                    m0[runs][q] = lanes[runs] & conv4j_lanes(s->w - b) & (__mmask16)~conv4j_lanes(-b);
+                } else {
+                    long long lo = 2LL * c > -b ? 2LL * c : -b, hi = 2LL * (c + n) < s->w - b ? 2LL * (c + n) : s->w - b;
+                    m0[runs][q] = conv4j_lanes(hi) & (__mmask16)~conv4j_lanes(lo);
+                    m1[runs][q] = conv4j_lanes(hi - 16) & (__mmask16)~conv4j_lanes(lo - 16);
+                }
+            }
+            c += n;
+        }
         for (int v = 0; v < NV; v++) {
             __m512 r[16];
             for (int i = 0; i < 16; i++) {
                 const int e = 16 * v + i, p = kp[e], q = kq[e];
                 __m512 row = _mm512_setzero_ps();
-                for (int u = 0; u < x.runs && plane[e]; u++) {
-                    if (x.rowoff[u][p] < 0) continue;
-                    const float *src = plane[e] + x.rowoff[u][p] + x.coloff[u][q];
+                for (int u = 0; u < runs && plane[e]; u++) {
+                    if (rowoff[u][p] < 0) continue;
+                    const float *src = plane[e] + rowoff[u][p] + coloff[u][q];
                     if (sw == 1) {
-                        row = _mm512_mask_loadu_ps(row, x.m0[u][q], src);
+                        row = _mm512_mask_loadu_ps(row, m0[u][q], src);
                     } else {
-                        __m512 a0 = _mm512_maskz_loadu_ps(x.m0[u][q], src), a1 = _mm512_maskz_loadu_ps(x.m1[u][q], src + 16);
-                        row = _mm512_mask_mov_ps(row, x.lanes[u], _mm512_permutex2var_ps(a0, even, a1));
+                        __m512 a0 = _mm512_maskz_loadu_ps(m0[u][q], src), a1 = _mm512_maskz_loadu_ps(m1[u][q], src + 16);
+                        row = _mm512_mask_mov_ps(row, lanes[u], _mm512_permutex2var_ps(a0, even, a1));
                     }
                 }
                 r[i] = row;
@@ -359,7 +352,7 @@ typedef struct {
 } conv4j_gemm_blocks;
 
 /* Columns [j0, j0 + nb) of B, rows [p0, p0 + kc), into panels of NR columns at bp. */
-static void conv4j_gemm_pack_panels(const conv4j_gemm_blocks *g, int j0, int nb, int p0, int kc, float *bp) {
+__attribute__((always_inline)) static inline void conv4j_gemm_pack_panels(const conv4j_gemm_blocks *g, int j0, int nb, int p0, int kc, float *bp) {
     const int NR = 16 * g->NV;
     for (int jp = 0; jp < (nb + NR - 1) / NR; jp++) {
         int c0 = j0 + jp * NR, nr = g->n - c0 < NR ? g->n - c0 : NR;
@@ -376,8 +369,9 @@ static void conv4j_gemm_pack_panels(const conv4j_gemm_blocks *g, int j0, int nb,
 }
 
 /* The blocked product. Panels are NV vectors wide; a last, narrower one runs on the narrower kernel
-   where there is one, rather than on padding. pack holds CONV4J_GEMM_PACK_FLOATS floats. */
-static void conv4j_gemm_blocked(const conv4j_gemm_blocks *g, float *pack) {
+   where there is one, rather than on padding. pack holds CONV4J_GEMM_PACK_FLOATS floats. Inlined
+   into each caller, whose blocks are constants there: its kernels are then called directly. */
+__attribute__((always_inline)) static inline void conv4j_gemm_blocked(const conv4j_gemm_blocks *g, float *pack) {
     const int MR = g->MR, NR = 16 * g->NV, KC = CONV4J_GEMM_KC, NB = CONV4J_GEMM_NB, MB = CONV4J_GEMM_MB;
     const int m = g->m, n = g->n, k = g->k;
     float *ap = (float *)(((uintptr_t)pack + 63) & ~(uintptr_t)63), *bp = ap + (size_t)(MB + 16) * KC;
