@@ -4,7 +4,7 @@ import dev.conv4j.ConvGeometry;
 import java.nio.FloatBuffer;
 
 /**
- * im2col and col2im in Java, the same loops as {@code native/conv4j_im2col.h}: the column matrix
+ * im2col and col2im in Java, the same loops as {@code native/im2col/}: the column matrix
  * of channels [c0, c0+cn) of an image over output rows [oh0, oh0+rows) has cn·KH·KW rows and
  * rows·OW columns, held as an array of rows (see {@link Gemm} for why).
  */
