@@ -6,7 +6,7 @@
  * and the arrays; the Java side has checked every offset and extent against the arrays before.
  *
  * The kernels live in families, one folder each: im2col/ (im2col, col2im and the band passes built
- * on them), gemm/ (the products), winograd/, depthwise/, direct/, and common/ (parameters, CPU
+ * on them), gemm/ (the products), winograd/, depthwise/, direct/, blocked/, and common/ (parameters, CPU
  * dispatch, whole-array helpers).
  */
 #ifndef CONV4J_H
@@ -72,6 +72,15 @@ CONV4J_API void conv4j_wino_weights(const conv4j_wino_params *p, const float *w,
 CONV4J_API void conv4j_wino_tiles(const conv4j_wino_params *p, const float *x, const float *u, const float *bias,
                                   float *y, float *v, float *mp, float *scratch, const float *w_raw);
 
+/* The channel-blocked direct kernel (blocked/blocked.h): packs weight groups [g0, g0 + gn) of the
+   OIHW weights w into wp (with p->flip, the weights of the layer whose input gradient p->s describes,
+   as a convolution of its output gradient), and computes a band of one image's output (arrays x, packed weights, bias,
+   res, y at p->off; bias and res may be null) with scratch for the padded input band:
+   C/16 x band rows x band columns x 16 floats. */
+CONV4J_API void conv4j_blk_pack(const conv4j_blk_params *p, const float *w, float *wp);
+CONV4J_API void conv4j_blk_forward(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
+                                   const float *res, float *y, float *scratch);
+
 /* Whole arrays: sets n floats from p + off to v; the largest magnitude among n floats from p + off,
    as bits (from 0x7f800000 up: some value is infinite or NaN); the bias gradient out[c0 + i] (+)=
    the sum of in over the batch and the plane of channel c0 + i. */
@@ -80,7 +89,7 @@ CONV4J_API int conv4j_max_bits(const float *p, long long off, long long n);
 CONV4J_API void conv4j_channel_sums(const float *in, int batch, int channels, int plane, int c0, int cn, float *out,
                                     int accumulate);
 
-/* The size of family f's parameter struct (0 band, 1 depthwise, 2 direct, 3 Winograd), for the Java
+/* The size of family f's parameter struct (0 band, 1 depthwise, 2 direct, 3 Winograd, 4 blocked), for the Java
    side to check its layout against when it loads the library. */
 CONV4J_API int conv4j_params_size(int family);
 /* Makes every family run its variant for an instruction set (0 generic, 1 AVX-512); 0 if this CPU

@@ -70,6 +70,26 @@ typedef struct conv4j_wino_params {
     int64_t j0, jn;       /* weight transform: weights [j0, j0 + jn) of the O·C */
 } conv4j_wino_params;
 
+/* The channel-blocked direct kernel (blocked/): one image, output rows [oh0, oh0 + rows), output
+   channel groups [g0, g0 + gn) of nb·16 channels, dense (one group). The activations come in any of
+   the layouts below; the weights are packed by conv4j_blk_pack. */
+#define CONV4J_LAYOUT_NCHW 0
+#define CONV4J_LAYOUT_NHWC 1
+#define CONV4J_LAYOUT_NCHW16C 2
+typedef struct conv4j_blk_params {
+    conv4j_conv_shape s;
+    int64_t off[5];       /* x, packed weights, bias, y, residual: element offsets of the image (or group) */
+    int32_t nb;           /* 16-channel output blocks per weight group: 2 or 4 */
+    int32_t x_layout, y_layout, r_layout;
+    int32_t oh0, rows;    /* the band of output rows */
+    int32_t g0, gn;       /* weight groups; pack: the groups to pack */
+    int32_t residual;     /* add the residual array */
+    int32_t clamp;        /* clamp to [lo, hi] */
+    float lo, hi;
+    int32_t flip;         /* pack: the weights of the input gradient (the layer's, transposed and turned by 180 degrees) */
+    int32_t unused;
+} conv4j_blk_params;
+
 /* the byte offsets the Java side writes */
 #ifdef __cplusplus
 #define CONV4J_STATIC_ASSERT static_assert
@@ -88,5 +108,11 @@ CONV4J_PARAMS_CHECK(conv4j_wino_params, m, 96);
 CONV4J_PARAMS_CHECK(conv4j_wino_params, w_top, 124);
 CONV4J_PARAMS_CHECK(conv4j_wino_params, j0, 136);
 CONV4J_STATIC_ASSERT(sizeof(conv4j_wino_params) == 152, "conv4j_wino_params");
+CONV4J_PARAMS_CHECK(conv4j_blk_params, nb, 104);
+CONV4J_PARAMS_CHECK(conv4j_blk_params, oh0, 120);
+CONV4J_PARAMS_CHECK(conv4j_blk_params, residual, 136);
+CONV4J_PARAMS_CHECK(conv4j_blk_params, lo, 144);
+CONV4J_PARAMS_CHECK(conv4j_blk_params, flip, 152);
+CONV4J_STATIC_ASSERT(sizeof(conv4j_blk_params) == 160, "conv4j_blk_params");
 
 #endif

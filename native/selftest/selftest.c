@@ -135,9 +135,10 @@ static void check_variant(int isa) {
     if (!failures) n[8] = check_direct();
     if (!failures) n[9] = check_winograd();
     if (!failures) n[10] = check_vector();
+    if (!failures) n[11] = check_blocked();
     printf("  %-7s im2col/col2im %d (index wrap %d), gemm %d (gathering %d), bands %d, depthwise %d/%d/%d, direct %d, "
-           "winograd %d, whole arrays %d: %s\n", isa_name(isa), n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9],
-           n[10], failures ? "FAILED" : "all match");
+           "winograd %d, whole arrays %d, blocked %d: %s\n", isa_name(isa), n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8],
+           n[9], n[10], n[11], failures ? "FAILED" : "all match");
 }
 
 int main(void) {

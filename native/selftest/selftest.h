@@ -63,5 +63,6 @@ int check_depthwise_weights(const conv4j_dw_ops *ops);
 int check_direct(void);
 int check_winograd(void);
 int check_vector(void);
+int check_blocked(void);
 
 #endif

@@ -33,7 +33,13 @@ public enum ConvAlgorithm {
      * Winograd F(4x4, 3x3): 4x fewer multiplications than im2col; its transform constants (up to 8
      * and 1/6) raise the error to about 1e-5 ({@link #WINOGRAD_4X4_TOLERANCE}).
      */
-    WINOGRAD_4X4;
+    WINOGRAD_4X4,
+    /**
+     * The channel-blocked direct kernel (forward pass) where the blas engine has it: dense layers with a
+     * stride width of 1 or 2 on CPUs with AVX-512; elsewhere as {@link #IM2COL}. Exact to float32
+     * rounding of a dot product.
+     */
+    DIRECT;
 
     /** Bound on the scale-free error of {@link #WINOGRAD_2X2}; the worst seen in the tests is 3.7e-7. */
     public static final double WINOGRAD_2X2_TOLERANCE = 1e-5;

@@ -14,10 +14,10 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 public final class Algorithms {
     /** Forward: direct kernels where they win, Winograd where it pays, im2col + GEMM for everything else. */
     static final Algorithm[] FORWARD = {
-        DepthwiseDirect.FORWARD, SmallDirect.FORWARD, Winograd.F4_FORWARD, Winograd.F2_FORWARD, Im2colGemm.FORWARD,
+        DepthwiseDirect.FORWARD, SmallDirect.FORWARD, BlockedDirect.FORWARD, Winograd.F4_FORWARD, Winograd.F2_FORWARD, Im2colGemm.FORWARD,
     };
     static final Algorithm[] BACKWARD_DATA = {
-        DepthwiseDirect.BACKWARD_DATA, Winograd.F4_BACKWARD_DATA, Winograd.F2_BACKWARD_DATA, Im2colGemm.BACKWARD_DATA,
+        DepthwiseDirect.BACKWARD_DATA, BlockedDirect.BACKWARD_DATA, Winograd.F4_BACKWARD_DATA, Winograd.F2_BACKWARD_DATA, Im2colGemm.BACKWARD_DATA,
     };
     static final Algorithm[] BACKWARD_WEIGHTS = {
         DepthwiseDirect.BACKWARD_WEIGHTS, Im2colGemm.BACKWARD_WEIGHTS,

@@ -18,6 +18,12 @@ public final class CallArgs {
     FloatPointer raw;
     int rawTop;
     boolean accumulate;
+    /** Forward: the residual added before the clamp (or null), and the clamp to [lo, hi] when {@code clamp}. */
+    FloatPointer residual;
+    boolean clamp;
+    float lo, hi;
+    /** The layouts of the pass's input and output (x and y forward, gy and gx for the input gradient) and of the residual ({@link dev.conv4j.internal.nativeblas.NativeKernels#NCHW} and so on). */
+    int xLayout, yLayout, rLayout;
     /** Unique to the call, so that scratch left by an earlier call is never taken for this one's. */
     long call;
 
@@ -27,8 +33,10 @@ public final class CallArgs {
 
     /** Drops every reference to the call's memory. */
     void clear() {
-        x = w = bias = y = gy = gx = gw = gbias = u = raw = null;
+        x = w = bias = y = gy = gx = gw = gbias = u = raw = residual = null;
         rawTop = 0;
-        accumulate = false;
+        accumulate = clamp = false;
+        lo = hi = 0f;
+        xLayout = yLayout = rLayout = 0;
     }
 }

@@ -56,6 +56,12 @@ final class ConvNative {
             @Const FloatPointer u, @Const FloatPointer bias, FloatPointer y, FloatPointer v, FloatPointer mp,
             FloatPointer scratch, @Const FloatPointer wRaw);
 
+    static native void conv4j_blk_pack(@Cast("const conv4j_blk_params*") FloatPointer p, @Const FloatPointer w,
+            FloatPointer wp);
+
+    static native void conv4j_blk_forward(@Cast("const conv4j_blk_params*") FloatPointer p, @Const FloatPointer x,
+            @Const FloatPointer wp, @Const FloatPointer bias, @Const FloatPointer res, FloatPointer y, FloatPointer scratch);
+
     static native int conv4j_max_bits(@Const FloatPointer p, long off, long n);
 
     static native long conv4j_gemm_pack_size();

@@ -200,6 +200,118 @@ public final class NativeKernels {
         }
     }
 
+    /** Activation layouts as the channel-blocked kernel numbers them ({@code CONV4J_LAYOUT_*}). */
+    public static final int NCHW = 0, NHWC = 1, NCHW16C = 2;
+
+    /*
+     * The channel-blocked kernel computes a forward convolution. With `data` set, that convolution is
+     * the input gradient of layer g (stride 1): of gy (O channels, OH x OW) into gx (C channels, H x W),
+     * with the kernels transposed and turned by 180 degrees and the padding (K-1)·d - p, which may be
+     * negative (the kernel treats every row and column outside the input as zero).
+     */
+
+    /** Whether the channel-blocked direct kernel runs its AVX-512 variant here (else its plain loops). */
+    public static boolean blockedFast() {
+        return ConvNative.conv4j_isa_in_use() == 1;
+    }
+
+    /** Weight groups (nb·16 output channels of the pass each) of the channel-blocked kernel. */
+    public static int blockedGroups(ConvGeometry g, boolean data, int nb) {
+        return ceilDiv(data ? g.c : g.o, 16 * nb);
+    }
+
+    /** Floats of the weights packed for the channel-blocked kernel. */
+    public static long blockedWeightSize(ConvGeometry g, boolean data, int nb) {
+        return (long) blockedGroups(g, data, nb) * ceilDiv(data ? g.o : g.c, 16) * g.kh * g.kw * 16 * 16 * nb;
+    }
+
+    /** Floats of scratch for a band of {@code rows} output rows of the pass: its padded input band in 16-channel blocks. */
+    public static long blockedScratchSize(ConvGeometry g, boolean data, int rows) {
+        int sh = data ? 1 : g.strideH, sw = data ? 1 : g.strideW, ow = data ? g.w : g.ow;
+        long bandRows = (long) (rows - 1) * sh + (long) (g.kh - 1) * g.dilationH + 1;
+        long bandCols = (long) (ow - 1) * sw + (long) (g.kw - 1) * g.dilationW + 1;
+        return (long) ceilDiv(data ? g.o : g.c, 16) * 16 * bandRows * bandCols;
+    }
+
+    /** Floats one image of {@code c} channels of {@code plane} pixels takes in a layout. */
+    public static long imageSize(int layout, int c, long plane) {
+        return (layout == NCHW16C ? (long) ceilDiv(c, 16) * 16 : c) * plane;
+    }
+
+    private static int ceilDiv(long a, int b) {
+        return (int) ((a + b - 1) / b);
+    }
+
+    private static void checkBlocked(ConvGeometry g, boolean data, int nb) {
+        if (g.groups != 1 || (nb != 2 && nb != 4) || g.strideW > 2 || (data && (g.strideH != 1 || g.strideW != 1))) {
+            throw new IllegalArgumentException("the channel-blocked kernel takes dense layers of stride width 1 or 2"
+                    + " (stride 1 for the input gradient): " + g);
+        }
+    }
+
+    private static void checkLayout(int layout, String what) {
+        if (layout < NCHW || layout > NCHW16C) {
+            throw new IllegalArgumentException(what + " layout " + layout);
+        }
+    }
+
+    /** The pass's shape as the kernel takes it. */
+    private static NativeParams blockedShape(NativeParams p, ConvGeometry g, boolean data) {
+        if (!data) {
+            return p.layer(g, g.c, g.o);
+        }
+        return p.shape(g.n, g.o, g.oh, g.ow, g.c, g.kh, g.kw, g.h, g.w, 1, 1, (g.kh - 1) * g.dilationH - g.padTop,
+                (g.kw - 1) * g.dilationW - g.padLeft, g.dilationH, g.dilationW, 1);
+    }
+
+    /** Packs weight groups [g0, g0+gn) of the OIHW weights {@code w} into {@code wp} for the channel-blocked kernel's pass. */
+    public static void blockedPack(ConvGeometry g, boolean data, int nb, FloatPointer w, FloatPointer wp, int g0, int gn) {
+        checkBlocked(g, data, nb);
+        checkRange(g0, gn, blockedGroups(g, data, nb), "weight group");
+        check(w, 0, (long) g.o * g.k, "w");
+        check(wp, 0, blockedWeightSize(g, data, nb), "packed weights");
+        try (NativeParams p = NativeParams.take()) {
+            blockedShape(p, g, data).blocked(0, 0, 0, 0, 0, nb, NCHW, NCHW, NCHW, 0, 1, g0, gn, false, false, 0f, 0f, data);
+            ConvNative.conv4j_blk_pack(p.memory, w, wp);
+        }
+    }
+
+    /**
+     * Output rows [oh0, oh0+rows) of the pass for image {@code n} by the channel-blocked kernel, every
+     * output channel: forward, x into y; with {@code data}, the input gradient, gy (as x) into gx (as y).
+     * x, y and the residual {@code res} (or null; it may be y itself) come in the given layouts, {@code wp}
+     * packed by {@link #blockedPack} for the same pass, bias or null; the result is clamped to [lo, hi]
+     * when {@code clamp}. Scratch holds {@link #blockedScratchSize} floats for {@code rows}.
+     */
+    public static void blockedForward(ConvGeometry g, boolean data, int nb, FloatPointer x, int xLayout, FloatPointer wp,
+                                      FloatPointer bias, FloatPointer res, int rLayout, FloatPointer y, int yLayout,
+                                      FloatPointer scratch, int n, int oh0, int rows, boolean clamp, float lo, float hi) {
+        checkBlocked(g, data, nb);
+        checkLayout(xLayout, "x");
+        checkLayout(yLayout, "y");
+        checkLayout(rLayout, "residual");
+        int xc = data ? g.o : g.c, yc = data ? g.c : g.o;
+        long xPlane = data ? g.outPlane() : g.inPlane(), yPlane = data ? g.inPlane() : g.outPlane();
+        checkRange(n, 1, g.n, "image");
+        checkRange(oh0, rows, data ? g.h : g.oh, "output row band");
+        long xImage = imageSize(xLayout, xc, xPlane), yImage = imageSize(yLayout, yc, yPlane), rImage = imageSize(rLayout, yc, yPlane);
+        check(x, n * xImage, xImage, "x");
+        check(wp, 0, blockedWeightSize(g, data, nb), "packed weights");
+        check(y, n * yImage, yImage, "y");
+        check(scratch, 0, blockedScratchSize(g, data, rows), "channel-blocked scratch");
+        if (bias != null) {
+            check(bias, 0, yc, "bias");
+        }
+        if (res != null) {
+            check(res, n * rImage, rImage, "residual");
+        }
+        try (NativeParams p = NativeParams.take()) {
+            blockedShape(p, g, data).blocked(n * xImage, 0, 0, n * yImage, res == null ? 0 : n * rImage, nb, xLayout, yLayout,
+                    rLayout, oh0, rows, 0, blockedGroups(g, data, nb), res != null, clamp, lo, hi, false);
+            ConvNative.conv4j_blk_forward(p.memory, x, wp, bias, res, y, scratch);
+        }
+    }
+
     /** Depthwise input gradient of input channels [c0, c0+cn) of image {@code n}. */
     public static void depthwiseBackwardData(ConvGeometry g, FloatPointer gy, FloatPointer w, FloatPointer gx,
                                              int n, int c0, int cn, boolean accumulate) {

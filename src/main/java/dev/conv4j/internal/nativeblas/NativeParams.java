@@ -31,8 +31,11 @@ final class NativeParams implements AutoCloseable {
     /* conv4j_wino_params */
     static final int WINO_M = 96, WINO_T0 = 100, WINO_TC = 104, WINO_FIRST = 108, WINO_COUNT = 112, WINO_TRANSPOSE_U = 116,
             WINO_ACCUMULATE = 120, WINO_W_TOP = 124, WINO_FLIP = 128, WINO_J0 = 136, WINO_JN = 144;
-    /** sizeof of each family's struct: band, depthwise, direct, Winograd (the order of conv4j_params_size). */
-    static final int[] SIZES = {120, 112, 104, 152};
+    /* conv4j_blk_params (its offsets are five: x, packed weights, bias, y, residual) */
+    static final int BLK_NB = 104, BLK_X_LAYOUT = 108, BLK_Y_LAYOUT = 112, BLK_R_LAYOUT = 116, BLK_OH0 = 120, BLK_ROWS = 124,
+            BLK_G0 = 128, BLK_GN = 132, BLK_RESIDUAL = 136, BLK_CLAMP = 140, BLK_LO = 144, BLK_HI = 148, BLK_FLIP = 152;
+    /** sizeof of each family's struct: band, depthwise, direct, Winograd, blocked (the order of conv4j_params_size). */
+    static final int[] SIZES = {120, 112, 104, 152, 160};
     private static final int BYTES = 256;
 
     /** Blocks kept for reuse: enough for every thread of a busy machine to be in native code at once. */
@@ -128,6 +131,17 @@ final class NativeParams implements AutoCloseable {
     /** The fields of {@code conv4j_wino_params} for the weight transform. */
     NativeParams weights(int m, boolean flip, long j0, long jn) {
         fields.putInt(WINO_M, m).putInt(WINO_FLIP, flip ? 1 : 0).putLong(WINO_J0, j0).putLong(WINO_JN, jn);
+        return this;
+    }
+
+    /** The fields of {@code conv4j_blk_params}: five offsets, then the tile, layouts, band, groups and epilogue. */
+    NativeParams blocked(long xOff, long wOff, long biasOff, long yOff, long rOff, int nb, int xLayout, int yLayout, int rLayout, int oh0, int rows, int g0, int gn,
+                         boolean residual, boolean clamp, float lo, float hi, boolean flip) {
+        fields.putLong(OFF, xOff).putLong(OFF + 8, wOff).putLong(OFF + 16, biasOff).putLong(OFF + 24, yOff).putLong(OFF + 32, rOff);
+        fields.putInt(BLK_NB, nb).putInt(BLK_X_LAYOUT, xLayout).putInt(BLK_Y_LAYOUT, yLayout).putInt(BLK_R_LAYOUT, rLayout)
+                .putInt(BLK_OH0, oh0).putInt(BLK_ROWS, rows).putInt(BLK_G0, g0).putInt(BLK_GN, gn)
+                .putInt(BLK_RESIDUAL, residual ? 1 : 0).putInt(BLK_CLAMP, clamp ? 1 : 0).putFloat(BLK_LO, lo).putFloat(BLK_HI, hi)
+                .putInt(BLK_FLIP, flip ? 1 : 0);
         return this;
     }
 

@@ -14,6 +14,7 @@ import dev.conv4j.TestData;
 import dev.conv4j.internal.engine.Pool;
 import dev.conv4j.internal.engine.TensorMemory;
 import dev.conv4j.internal.engine.WorkerPool;
+import dev.conv4j.internal.nativeblas.NativeKernels;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -57,17 +58,21 @@ class AlgorithmsTest {
     private static Layer randomLayer(Random r, Algorithm a) {
         String name = a.name();
         boolean winograd = name.startsWith("winograd"), depthwise = name.startsWith("depthwise"), small = name.startsWith("small");
+        boolean blocked = name.startsWith("blocked");
         int n = 1 + r.nextInt(2);
-        int groups = depthwise ? 2 + r.nextInt(6) : r.nextInt(3) == 0 && !winograd ? 2 : 1;
-        int cg = depthwise ? 1 : 1 + r.nextInt(winograd ? 24 : 12);
-        int og = depthwise ? 1 + r.nextInt(3) : 1 + r.nextInt(small ? 16 : 24);
+        int groups = depthwise ? 2 + r.nextInt(6) : r.nextInt(3) == 0 && !winograd && !blocked ? 2 : 1;
+        int cg = depthwise ? 1 : 1 + r.nextInt(winograd || blocked ? 40 : 12);
+        int og = depthwise ? 1 + r.nextInt(3) : 1 + r.nextInt(small ? 16 : blocked ? 140 : 24);
         int kh = winograd ? 3 : 1 + r.nextInt(4), kw = winograd ? 3 : 1 + r.nextInt(4);
         int stride = winograd || small || r.nextBoolean() ? 1 : 2;
         int dilation = winograd || r.nextInt(3) > 0 ? 1 : 2;
-        int h = kh * dilation + r.nextInt(14), w = kw * dilation + r.nextInt(14);
-        ConvAlgorithm algorithm = !winograd ? ConvAlgorithm.AUTO
+        int h = kh * dilation + r.nextInt(14), w = kw * dilation + r.nextInt(blocked ? 40 : 14);
+        if (blocked && r.nextBoolean()) {
+            stride = 1 + r.nextInt(3); // stride width 1 or 2 apply; any stride height
+        }
+        ConvAlgorithm algorithm = blocked ? ConvAlgorithm.DIRECT : !winograd ? ConvAlgorithm.AUTO
                 : name.contains("4x4") ? ConvAlgorithm.WINOGRAD_4X4 : ConvAlgorithm.WINOGRAD_2X2;
-        Conv2dParams p = Conv2dParams.builder().stride(stride).dilation(dilation).groups(groups)
+        Conv2dParams p = Conv2dParams.builder().stride(stride, blocked ? Math.min(stride, 2) : stride).dilation(dilation).groups(groups)
                 .padding(r.nextInt(3), r.nextInt(3), r.nextInt(3), r.nextInt(3)).algorithm(algorithm).build();
         return new Layer(p, ConvGeometry.of(p, new int[] {n, cg * groups, h, w}, new int[] {og * groups, cg, kh, kw}));
     }
@@ -147,7 +152,7 @@ class AlgorithmsTest {
         ConvGeometry g = ConvGeometry.of(Conv2dParams.builder().padding(1).build(), new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3});
         Algorithms.Choice c = Algorithms.of(g);
         assertSame(c, Algorithms.of(g), "the choice is made once for a geometry");
-        assertEquals("winograd F(4x4,3x3)", c.forward.name());
+        assertEquals(NativeKernels.blockedFast() ? "blocked direct" : "winograd F(4x4,3x3)", c.forward.name());
         assertEquals("im2col+gemm", c.backwardWeights.name());
         ConvGeometry depthwise = ConvGeometry.of(Conv2dParams.builder().groups(32).padding(1).build(),
                 new int[] {1, 32, 28, 28}, new int[] {32, 1, 3, 3});

@@ -182,11 +182,16 @@ class WinogradTest {
         }
     }
 
-    /** AUTO: F(4x4) on wide layers with many tiles, F(2x2) or im2col below, never on narrow layers. */
+    /**
+     * AUTO: F(4x4) on wide layers with many tiles, F(2x2) or im2col below, never on narrow layers; where
+     * the channel-blocked direct kernel runs (32 output channels or more, AVX-512) it takes the layer.
+     */
     @Test
     void autoPicksByShape() {
         Conv2dParams p = Conv2dParams.builder().padding(1).build();
-        assertEquals(4, winogradTile(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(p, new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3})).forward));
+        assertEquals(4, winogradTile(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(p, new int[] {1, 64, 56, 56}, new int[] {24, 64, 3, 3})).forward));
+        assertEquals(dev.conv4j.internal.nativeblas.NativeKernels.blockedFast() ? 0 : 4,
+                winogradTile(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(p, new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3})).forward));
         assertEquals(0, winogradTile(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(p, new int[] {1, 8, 56, 56}, new int[] {64, 8, 3, 3})).forward));
         assertEquals(0, winogradTile(dev.conv4j.internal.blas.Algorithms.of(ConvGeometry.of(p.toBuilder().stride(2).build(),
                 new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3})).forwardPrepacked));

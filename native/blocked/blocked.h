@@ -1,0 +1,34 @@
+/*
+ * Direct convolution on channel blocks of 16, in the manner of oneDNN's brgemm and MLAS's NCHWc
+ * kernels: the input is copied, with its zero padding, into a band of 16-channel blocks
+ * ([C/16][rows][cols][16]), the weights are packed once as [O/(nb·16)][C/16][KH][KW][16 in][nb·16 out],
+ * and a register tile of nb·16 output channels by a run of output pixels accumulates over every input
+ * channel and tap before it is stored once: bias, residual and clamp are applied on the registers, and
+ * the store writes whichever layout the output has (NCHW through an in-register transpose).
+ *
+ * An output element is always computed by the same tile with the same sequence of operations,
+ * whatever band or thread computes it, so results do not depend on how a call is cut.
+ */
+#ifndef CONV4J_BLOCKED_H
+#define CONV4J_BLOCKED_H
+
+#include "common/conv4j_params.h"
+
+/* Output pixels per tile: 14 with two 16-channel blocks, 7 with four (28 accumulators either way). */
+#define CONV4J_BLK_PIXELS(nb) ((nb) == 4 ? 7 : 14)
+
+/* The padded input band of a unit: its rows and columns. */
+static inline long long conv4j_blk_band_rows(const conv4j_conv_shape *s, int rows) {
+    return (long long)(rows - 1) * s->sh + (long long)(s->kh - 1) * s->dh + 1;
+}
+static inline long long conv4j_blk_band_cols(const conv4j_conv_shape *s) {
+    return (long long)(s->ow - 1) * s->sw + (long long)(s->kw - 1) * s->dw + 1;
+}
+
+void conv4j_blk_pack_avx512(const conv4j_blk_params *p, const float *w, float *wp);
+void conv4j_blk_forward_generic(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
+                                const float *res, float *y, float *scratch);
+void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
+                               const float *res, float *y, float *scratch);
+
+#endif

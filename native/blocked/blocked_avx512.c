@@ -1,0 +1,262 @@
+/*
+ * The channel-blocked direct kernel on AVX-512 (see blocked.h). A tile holds nb x px accumulators
+ * (2 x 14 or 4 x 7: 28 of the 32 registers): per input channel of a tap it loads nb weight vectors
+ * and broadcasts one input value per pixel, so 16 + 2 loads feed 28 multiply-adds. The accumulators
+ * stay in registers over the whole reduction (all input channels and taps); the tile is then stored
+ * once through the epilogue. Tile widths below px (a row's last pixels) are variants of their own,
+ * fixed at compile time like the stride (1 or 2) so that every address is a constant offset.
+ */
+#include "common/conv4j_avx512.h"
+#include "blocked/blocked.h"
+
+typedef struct blk_ctx {
+    long long cstride, rstride; /* floats between the band's channel blocks, rows */
+    int cb, kh, kw, dh16, dw16;  /* channel blocks; taps; dilation in floats of the band */
+} blk_ctx;
+
+typedef void (*blk_tile_fn)(const blk_ctx *c, const float *xb, const float *wb, __m512 *out);
+
+__attribute__((always_inline)) static inline void blk_tile(const int nb, const int px, const int st, const blk_ctx *c,
+                                                            const float *xb, const float *wb, __m512 *out) {
+    __m512 acc[4][14];
+#pragma GCC unroll 4
+    for (int b = 0; b < nb; b++)
+#pragma GCC unroll 14
+        for (int q = 0; q < px; q++) acc[b][q] = _mm512_setzero_ps();
+    for (int cb = 0; cb < c->cb; cb++) {
+        for (int r = 0; r < c->kh; r++) {
+            const float *xr = xb + cb * c->cstride + r * c->dh16 * c->rstride / 16;
+            for (int k = 0; k < c->kw; k++) {
+                const float *xq = xr + k * c->dw16;
+#pragma GCC unroll 16
+                for (int i = 0; i < 16; i++) {
+                    __m512 wv[4];
+#pragma GCC unroll 4
+                    for (int b = 0; b < nb; b++) wv[b] = _mm512_loadu_ps(wb + 16 * b);
+#pragma GCC unroll 14
+                    for (int q = 0; q < px; q++) {
+                        const __m512 xv = _mm512_set1_ps(xq[q * st * 16 + i]);
+#pragma GCC unroll 4
+                        for (int b = 0; b < nb; b++) acc[b][q] = _mm512_fmadd_ps(xv, wv[b], acc[b][q]);
+                    }
+                    wb += 16 * nb;
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int b = 0; b < nb; b++)
+#pragma GCC unroll 14
+        for (int q = 0; q < px; q++) out[b * 14 + q] = acc[b][q];
+}
+
+#define BLK_TILE(nb, px, st) \
+    static void blk_tile_##nb##_##px##_##st(const blk_ctx *c, const float *xb, const float *wb, __m512 *out) { \
+        blk_tile(nb, px, st, c, xb, wb, out); \
+    }
+#define BLK_TILES7(nb, st) BLK_TILE(nb, 1, st) BLK_TILE(nb, 2, st) BLK_TILE(nb, 3, st) BLK_TILE(nb, 4, st) \
+    BLK_TILE(nb, 5, st) BLK_TILE(nb, 6, st) BLK_TILE(nb, 7, st)
+#define BLK_TILES14(nb, st) BLK_TILES7(nb, st) BLK_TILE(nb, 8, st) BLK_TILE(nb, 9, st) BLK_TILE(nb, 10, st) \
+    BLK_TILE(nb, 11, st) BLK_TILE(nb, 12, st) BLK_TILE(nb, 13, st) BLK_TILE(nb, 14, st)
+BLK_TILES14(2, 1)
+BLK_TILES14(2, 2)
+BLK_TILES7(4, 1)
+BLK_TILES7(4, 2)
+
+#define BLK_ROW7(nb, st) {blk_tile_##nb##_1_##st, blk_tile_##nb##_2_##st, blk_tile_##nb##_3_##st, blk_tile_##nb##_4_##st, \
+    blk_tile_##nb##_5_##st, blk_tile_##nb##_6_##st, blk_tile_##nb##_7_##st}
+#define BLK_ROW14(nb, st) {blk_tile_##nb##_1_##st, blk_tile_##nb##_2_##st, blk_tile_##nb##_3_##st, blk_tile_##nb##_4_##st, \
+    blk_tile_##nb##_5_##st, blk_tile_##nb##_6_##st, blk_tile_##nb##_7_##st, blk_tile_##nb##_8_##st, \
+    blk_tile_##nb##_9_##st, blk_tile_##nb##_10_##st, blk_tile_##nb##_11_##st, blk_tile_##nb##_12_##st, \
+    blk_tile_##nb##_13_##st, blk_tile_##nb##_14_##st}
+/* [stride - 1][pixels - 1] */
+static const blk_tile_fn BLK_NB2[2][14] = {BLK_ROW14(2, 1), BLK_ROW14(2, 2)};
+static const blk_tile_fn BLK_NB4[2][7] = {BLK_ROW7(4, 1), BLK_ROW7(4, 2)};
+
+/* Copies the band's input rows into 16-channel blocks with their zero padding: from NCHW sixteen
+   channel rows at a time through a 16 x 16 transpose, from NHWC and NCHW16C a pixel at a time. */
+static void blk_band(const conv4j_blk_params *p, const float *x, float *xp) {
+    const conv4j_conv_shape *s = &p->s;
+    const long long br = conv4j_blk_band_rows(s, p->rows), pw = conv4j_blk_band_cols(s);
+    const int cb = (s->c + 15) / 16;
+    const size_t plane = (size_t)s->h * s->w;
+    for (int b = 0; b < cb; b++) {
+        const int cn = s->c - 16 * b < 16 ? s->c - 16 * b : 16;
+        const __mmask16 cm = conv4j_lanes(cn);
+        for (long long r = 0; r < br; r++) {
+            const long long ih = (long long)p->oh0 * s->sh - s->pt + r;
+            float *dst = xp + ((size_t)b * br + r) * pw * 16;
+            if (ih < 0 || ih >= s->h) {
+                for (long long col = 0; col < pw; col++) _mm512_storeu_ps(dst + 16 * col, _mm512_setzero_ps());
+                continue;
+            }
+            if (p->x_layout == CONV4J_LAYOUT_NCHW) {
+                const float *row = x + (size_t)16 * b * plane + (size_t)ih * s->w;
+                for (long long col = 0; col < pw; col += 16) {
+                    /* columns col .. col+15 of the band are input columns col - pl ..; lanes outside the row stay 0 */
+                    const long long iw0 = col - s->pl;
+                    const long long lo = iw0 < 0 ? -iw0 : 0, hi = s->w - iw0 < 16 ? s->w - iw0 : 16;
+                    const __mmask16 m = hi > lo ? (__mmask16)(conv4j_lanes(hi) & ~conv4j_lanes(lo)) : 0;
+                    __m512 t[16];
+                    for (int i = 0; i < 16; i++)
+                        t[i] = i < cn && m ? _mm512_maskz_loadu_ps(m, row + (size_t)i * plane + iw0) : _mm512_setzero_ps();
+                    conv4j_transpose16(t);
+                    const long long n = pw - col < 16 ? pw - col : 16;
+                    for (long long j = 0; j < n; j++) _mm512_storeu_ps(dst + 16 * (col + j), t[j]);
+                }
+            } else {
+                for (long long col = 0; col < pw; col++) {
+                    const long long iw = col - s->pl;
+                    __m512 v = _mm512_setzero_ps();
+                    if (iw >= 0 && iw < s->w) {
+                        v = p->x_layout == CONV4J_LAYOUT_NHWC
+                                ? _mm512_maskz_loadu_ps(cm, x + ((size_t)ih * s->w + iw) * s->c + 16 * b)
+                                : _mm512_loadu_ps(x + (((size_t)b * s->h + ih) * s->w + iw) * 16);
+                    }
+                    _mm512_storeu_ps(dst + 16 * col, v);
+                }
+            }
+        }
+    }
+}
+
+/* Bias, residual, clamp and the store of one tile: px pixels from (oh, ow0) by nb blocks of 16
+   output channels from o0; acc[b * 14 + q] holds block b at pixel q. */
+static void blk_store(const conv4j_blk_params *p, __m512 *acc, int nb, int px, int o0, int oh, int ow0,
+                      const float *bias, const float *res, float *y) {
+    const conv4j_conv_shape *s = &p->s;
+    const size_t plane = (size_t)s->oh * s->ow, pix = (size_t)oh * s->ow + ow0;
+    const int blocks = (s->o + 15) / 16;
+    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
+    for (int b = 0; b < nb; b++) {
+        const int ob = o0 / 16 + b, on = s->o - 16 * ob;
+        if (ob >= blocks) break;
+        const __mmask16 om = conv4j_lanes(on);
+        __m512 *v = acc + 14 * b;
+        if (bias) {
+            const __m512 bv = _mm512_maskz_loadu_ps(om, bias + 16 * ob);
+            for (int q = 0; q < px; q++) v[q] = _mm512_add_ps(v[q], bv);
+        }
+        if (res) {
+            __m512 t[16];
+            if (p->r_layout == CONV4J_LAYOUT_NCHW) {
+                const __mmask16 pm = conv4j_lanes(px);
+                for (int j = 0; j < 16; j++)
+                    t[j] = j < on ? _mm512_maskz_loadu_ps(pm, res + (size_t)(16 * ob + j) * plane + pix) : _mm512_setzero_ps();
+                conv4j_transpose16(t);
+            } else {
+                for (int q = 0; q < px; q++)
+                    t[q] = p->r_layout == CONV4J_LAYOUT_NHWC ? _mm512_maskz_loadu_ps(om, res + (pix + q) * s->o + 16 * ob)
+                                                             : _mm512_loadu_ps(res + ((size_t)ob * plane + pix + q) * 16);
+            }
+            for (int q = 0; q < px; q++) v[q] = _mm512_add_ps(v[q], t[q]);
+        }
+        if (p->clamp) {
+            /* max and min return their second operand when either is NaN: a NaN passes through */
+            for (int q = 0; q < px; q++) v[q] = _mm512_min_ps(hi, _mm512_max_ps(lo, v[q]));
+        }
+        if (p->y_layout == CONV4J_LAYOUT_NCHW16C) {
+            for (int q = 0; q < px; q++) _mm512_storeu_ps(y + ((size_t)ob * plane + pix + q) * 16, _mm512_maskz_mov_ps(om, v[q]));
+        } else if (p->y_layout == CONV4J_LAYOUT_NHWC) {
+            for (int q = 0; q < px; q++) _mm512_mask_storeu_ps(y + (pix + q) * s->o + 16 * ob, om, v[q]);
+        } else {
+            __m512 t[16];
+            for (int q = 0; q < 16; q++) t[q] = q < px ? v[q] : _mm512_setzero_ps();
+            conv4j_transpose16(t);
+            const __mmask16 pm = conv4j_lanes(px);
+            for (int j = 0; j < on && j < 16; j++) _mm512_mask_storeu_ps(y + (size_t)(16 * ob + j) * plane + pix, pm, t[j]);
+        }
+    }
+}
+
+void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
+                               const float *res, float *y, float *xp) {
+    const conv4j_conv_shape *s = &p->s;
+    blk_band(p, x, xp);
+    const long long br = conv4j_blk_band_rows(s, p->rows), pw = conv4j_blk_band_cols(s);
+    const int nb = p->nb, ob = 16 * nb, px = CONV4J_BLK_PIXELS(nb), cb = (s->c + 15) / 16;
+    const blk_ctx c = {br * pw * 16, pw * 16, cb, s->kh, s->kw, s->dh * 16, s->dw * 16};
+    const size_t group = (size_t)cb * s->kh * s->kw * 16 * ob;
+    const int st = s->sw;
+    __m512 acc[56];
+    for (int g = p->g0; g < p->g0 + p->gn; g++) {
+        const float *wg = wp + (size_t)g * group;
+        for (int oh = p->oh0; oh < p->oh0 + p->rows; oh++) {
+            const float *xrow = xp + (size_t)(oh - p->oh0) * s->sh * pw * 16;
+            for (int ow = 0; ow < s->ow; ow += px) {
+                const int n = s->ow - ow < px ? s->ow - ow : px;
+                const float *xb = xrow + (size_t)ow * st * 16;
+                if (nb == 4) BLK_NB4[st - 1][n - 1](&c, xb, wg, acc);
+                else BLK_NB2[st - 1][n - 1](&c, xb, wg, acc);
+                blk_store(p, acc, nb, n, g * ob, oh, ow, bias, res, y);
+            }
+        }
+    }
+}
+
+/* The weight packing of blocked.c. The layer's own weights go sixteen output channels at a time
+   through a 16 x 16 transpose of their rows (each read in sequence); the flipped ones of the input
+   gradient gather each vector from one row of the layer's weights, a few cache lines. */
+static void blk_pack_rows(const conv4j_blk_params *p, const float *w, float *wp) {
+    const conv4j_conv_shape *s = &p->s;
+    const int ob = p->nb * 16, cb = (s->c + 15) / 16, taps = s->kh * s->kw;
+    const size_t group = (size_t)cb * taps * 16 * ob;
+    const long long row = (long long)s->c * taps;
+    for (int g = p->g0; g < p->g0 + p->gn; g++) {
+        float *dst = wp + (size_t)g * group;
+        if (s->c % 16 || (long long)(g + 1) * ob > s->o) {
+            for (size_t k = 0; k < group; k += 16) _mm512_storeu_ps(dst + k, _mm512_setzero_ps());
+        }
+        for (int jb = 0; jb < p->nb; jb++) {
+            const int o0 = g * ob + jb * 16, on = s->o - o0 < 16 ? s->o - o0 : 16;
+            if (on <= 0) break;
+            int c = 0, t = 0; /* of element q + k */
+            for (long long q = 0; q < row; q += 16) {
+                const int n = row - q < 16 ? (int)(row - q) : 16;
+                const __mmask16 m = conv4j_lanes(n);
+                __m512 v[16];
+                for (int k = 0; k < 16; k++)
+                    v[k] = k < on ? _mm512_maskz_loadu_ps(m, w + (size_t)(o0 + k) * row + q) : _mm512_setzero_ps();
+                conv4j_transpose16(v);
+                for (int k = 0; k < n; k++) {
+                    _mm512_storeu_ps(dst + (((size_t)(c >> 4) * taps + t) * 16 + (c & 15)) * ob + jb * 16, v[k]);
+                    if (++t == taps) {
+                        t = 0;
+                        c++;
+                    }
+                }
+            }
+        }
+    }
+}
+
+void conv4j_blk_pack_avx512(const conv4j_blk_params *p, const float *w, float *wp) {
+    if (!p->flip) {
+        blk_pack_rows(p, w, wp);
+        return;
+    }
+    const conv4j_conv_shape *s = &p->s;
+    const int ob = p->nb * 16, cb = (s->c + 15) / 16, taps = s->kh * s->kw;
+    const size_t group = (size_t)cb * taps * 16 * ob;
+    /* lane j reads the layer's input channel o0 + j of output channel c, a tap apart */
+    const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(taps));
+    for (int g = p->g0; g < p->g0 + p->gn; g++) {
+        float *dst = wp + (size_t)g * group;
+        for (int b = 0; b < cb; b++)
+            for (int t = 0; t < taps; t++)
+                for (int i = 0; i < 16; i++) {
+                    const int c = b * 16 + i;
+                    for (int jb = 0; jb < p->nb; jb++, dst += 16) {
+                        const int o0 = g * ob + jb * 16;
+                        const __mmask16 m = c < s->c ? conv4j_lanes(s->o - o0) : 0;
+                        if (!m) {
+                            _mm512_storeu_ps(dst, _mm512_setzero_ps());
+                            continue;
+                        }
+                        const float *base = w + ((size_t)c * s->o + o0) * taps + (taps - 1 - t);
+                        _mm512_storeu_ps(dst, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, lane, base, 4));
+                    }
+                }
+    }
+}

@@ -1,0 +1,146 @@
+/* The channel-blocked direct kernel, as the Java side calls it: every layout of input, output and
+   residual, bias, clamp, two bands per image; and the input gradient on the flipped weights,
+   overwriting and accumulating. */
+#include "selftest.h"
+#include "blocked/blocked.h"
+
+static size_t at(int layout, int c, int h, int w, int ci, int hi, int wi) {
+    switch (layout) {
+    case CONV4J_LAYOUT_NHWC: return ((size_t)hi * w + wi) * c + ci;
+    case CONV4J_LAYOUT_NCHW16C: return (((size_t)(ci >> 4) * h + hi) * w + wi) * 16 + (ci & 15);
+    default: return ((size_t)ci * h + hi) * w + wi;
+    }
+}
+
+static size_t image(int layout, int c, int h, int w) {
+    return (size_t)(layout == CONV4J_LAYOUT_NCHW16C ? (c + 15) / 16 * 16 : c) * h * w;
+}
+
+/* An NCHW batch in a layout (padding channels 0). */
+static float *relayout(const float *src, int layout, int n, int c, int h, int w) {
+    const size_t img = image(layout, c, h, w);
+    float *dst = calloc((size_t)n * img, sizeof(float));
+    for (int b = 0; b < n; b++)
+        for (int ci = 0; ci < c; ci++)
+            for (int i = 0; i < h; i++)
+                for (int j = 0; j < w; j++)
+                    dst[b * img + at(layout, c, h, w, ci, i, j)] = src[(((size_t)b * c + ci) * h + i) * w + j];
+    return dst;
+}
+
+/* Runs every band of every image; p->s, layouts and epilogue set. */
+static void run(conv4j_blk_params *p, int batch, int rows_out, const float *x, const float *wp, const float *bias,
+                const float *res, float *y) {
+    const conv4j_conv_shape *s = &p->s;
+    const int split = rnd_int(1, rows_out);
+    for (int n = 0; n < batch; n++)
+        for (int band = 0; band < 2; band++) {
+            p->oh0 = band ? split : 0;
+            p->rows = band ? rows_out - split : split;
+            if (p->rows == 0) continue;
+            p->off[0] = (long long)n * image(p->x_layout, s->c, s->h, s->w);
+            p->off[3] = (long long)n * image(p->y_layout, s->o, s->oh, s->ow);
+            p->off[4] = (long long)n * image(p->r_layout, s->o, s->oh, s->ow);
+            float *scratch = nans((size_t)(s->c + 15) / 16 * 16 * conv4j_blk_band_rows(s, p->rows) * conv4j_blk_band_cols(s));
+            conv4j_blk_forward(p, x, wp, bias, res, y, scratch);
+            free(scratch);
+        }
+}
+
+int check_blocked(void) {
+    int cases = 0;
+    for (int t = 0; t < 40 && !failures; t++, cases++) {
+        conv g;
+        const int data = t % 3 == 2;
+        do {
+            g.n = rnd_int(1, 2);
+            g.groups = 1;
+            g.c = rnd_int(1, 40);
+            g.o = rnd_int(1, 80);
+            g.kh = rnd_int(1, 4); g.kw = rnd_int(1, 4);
+            g.sh = data ? 1 : rnd_int(1, 3); g.sw = data ? 1 : rnd_int(1, 2);
+            g.dh = rnd_int(1, 2); g.dw = rnd_int(1, 2);
+            g.pt = rnd_int(0, 3); g.pb = rnd_int(0, 3); g.pl = rnd_int(0, 3); g.pr = rnd_int(0, 3);
+            g.h = rnd_int(1, 16); g.w = rnd_int(1, 40);
+        } while (!conv_resolve(&g));
+        const int K = g.c * g.kh * g.kw, nb = rnd_int(0, 1) ? 4 : 2;
+        float *w = rnd((size_t)g.o * K);
+        conv4j_blk_params p;
+        memset(&p, 0, sizeof p);
+        p.nb = nb;
+        p.x_layout = rnd_int(0, 2); p.y_layout = rnd_int(0, 2); p.r_layout = rnd_int(0, 2);
+        char what[240];
+        if (!data) {
+            p.s = conv_shape(&g, g.c, g.o);
+        } else {
+            /* the input gradient as a convolution of gy: O channels in, C out, plane H x W, padding (K-1)·d - p */
+            p.s = conv_shape(&g, g.o, g.c);
+            p.s.c = g.o; p.s.h = g.oh; p.s.w = g.ow; p.s.o = g.c; p.s.oh = g.h; p.s.ow = g.w;
+            p.s.pt = (g.kh - 1) * g.dh - g.pt; p.s.pl = (g.kw - 1) * g.dw - g.pl;
+            p.flip = 1;
+        }
+        const conv4j_conv_shape *s = &p.s;
+        const int groups = (s->o + 16 * nb - 1) / (16 * nb);
+        float *wp = nans((size_t)groups * ((s->c + 15) / 16) * g.kh * g.kw * 256 * nb);
+        p.g0 = 0; p.gn = groups;
+        conv4j_blk_pack(&p, w, wp);
+        const size_t nx = (size_t)g.n * s->c * s->h * s->w, ny = (size_t)g.n * s->o * s->oh * s->ow;
+        float *x = rnd(nx), *b = !data && t % 2 ? rnd(s->o) : NULL;
+        float *r = t % 4 == 1 || data ? rnd(ny) : NULL;
+        double *ref = malloc(sizeof(double) * ny);
+        if (!data) {
+            p.clamp = t % 5 == 3;
+            p.lo = -0.5f; p.hi = 0.75f;
+            for (int n = 0; n < g.n; n++)
+                for (int o = 0; o < g.o; o++)
+                    for (int i = 0; i < g.oh; i++)
+                        for (int j = 0; j < g.ow; j++) {
+                            const size_t k = (((size_t)n * g.o + o) * g.oh + i) * g.ow + j;
+                            double v = (float)((b ? b[o] : 0.) + conv_forward(&g, x, w, n, o, i, j));
+                            if (r) v = (float)(v + r[k]);
+                            if (p.clamp) v = v < p.lo ? p.lo : v > p.hi ? p.hi : v;
+                            ref[k] = v;
+                        }
+        } else {
+            conv_input_gradient(&g, x, w, ref); /* x is gy here */
+            for (size_t k = 0; k < ny; k++) ref[k] += r[k]; /* accumulating into gx = r */
+        }
+        float *xl = relayout(x, p.x_layout, g.n, s->c, s->h, s->w);
+        float *rl = r ? relayout(r, p.r_layout, g.n, s->o, s->oh, s->ow) : NULL;
+        const size_t yimg = image(p.y_layout, s->o, s->oh, s->ow);
+        float *y;
+        if (data) {
+            /* accumulate as the Java side does: the residual is gx itself */
+            p.r_layout = p.y_layout;
+            free(rl);
+            rl = relayout(r, p.y_layout, g.n, s->o, s->oh, s->ow);
+            y = rl;
+        } else {
+            y = nans((size_t)g.n * yimg);
+        }
+        p.residual = rl != NULL;
+        run(&p, g.n, s->oh, xl, wp, b, rl, y);
+        float *got = malloc(sizeof(float) * ny);
+        for (int n = 0; n < g.n; n++)
+            for (int o = 0; o < s->o; o++)
+                for (int i = 0; i < s->oh; i++)
+                    for (int j = 0; j < s->ow; j++)
+                        got[(((size_t)n * s->o + o) * s->oh + i) * s->ow + j] = y[n * yimg + at(p.y_layout, s->o, s->oh, s->ow, o, i, j)];
+        snprintf(what, sizeof what, "blocked %s (%dx%dx%d input, %d outputs, kernel %dx%d, stride %d,%d, dilation %d,%d, "
+                 "layouts %d/%d/%d, nb %d)", data ? "input gradient" : "forward", g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw,
+                 g.dh, g.dw, p.x_layout, p.y_layout, p.r_layout, nb);
+        check_all(what, t, got, ref, ny, 1e-5);
+        if (p.y_layout == CONV4J_LAYOUT_NCHW16C && s->o % 16)
+            for (int n = 0; n < g.n && !failures; n++)
+                for (int o = s->o; o < (s->o + 15) / 16 * 16; o++)
+                    for (int i = 0; i < s->oh * s->ow; i++)
+                        if (y[n * yimg + at(p.y_layout, s->o, s->oh, s->ow, o, i / s->ow, i % s->ow)] != 0.f) {
+                            fprintf(stderr, "%s: padding channel %d not 0\n", what, o);
+                            failures++;
+                            break;
+                        }
+        free(w); free(wp); free(x); free(b); free(r); free(ref); free(xl); free(rl); free(got);
+        if (!data) free(y);
+    }
+    return cases;
+}
