@@ -56,6 +56,23 @@ public final class Compare {
     /** The reference of the correctness check, and the denominator of the ratios. */
     static final String REFERENCE = "dnnl-nchw";
 
+    /**
+     * The ratio columns of the tables, conv4j over another system; a table shows those whose two
+     * systems it has.
+     */
+    static final Map<Pass, List<Ratio>> RATIOS = Map.of(
+            Pass.FORWARD, List.of(
+                    new Ratio("blas/dnnl", "c4j-blas", REFERENCE),
+                    new Ratio("plan/dnnl", "c4j-plan", REFERENCE),
+                    new Ratio("plan/any", "c4j-plan", "dnnl-any"),
+                    new Ratio("plan/torch", "c4j-plan", "torch")),
+            Pass.BACKWARD_DATA, List.of(
+                    new Ratio("c4j/dnnl", "c4j-blas", REFERENCE),
+                    new Ratio("c4j/torch", "c4j-blas", "torch")),
+            Pass.BACKWARD_WEIGHTS, List.of(
+                    new Ratio("c4j/dnnl", "c4j-blas", REFERENCE),
+                    new Ratio("c4j/torch", "c4j-blas", "torch")));
+
     /** Where the report goes: standard output, and the --out file when there is one. */
     static PrintStream out = System.out;
 
@@ -65,6 +82,17 @@ public final class Compare {
     /** One column: a system of one pass. */
     interface Factory {
         Runner create(Layer l);
+    }
+
+    /** A ratio column: {@code num}'s GFLOP/s over {@code den}'s. */
+    record Ratio(String label, String num, String den) {
+        boolean shownWith(List<String> systems) {
+            return systems.contains(num) && systems.contains(den);
+        }
+
+        double of(Row row) {
+            return row.gflops(num) / row.gflops(den);
+        }
     }
 
     static final class Options {
@@ -147,7 +175,7 @@ public final class Compare {
         boolean torch = torchInfo != null && !torchInfo.startsWith("skipped");
 
         header(o, blas, torchInfo);
-        Map<Pass, Map<String, Factory>> systems = systems(blas, o, torch);
+        Map<Pass, Map<String, Factory>> systems = systems(blas, torch);
 
         Map<Pass, List<Row>> rows = new EnumMap<>(Pass.class);
         List<String> details = new ArrayList<>();
@@ -170,31 +198,17 @@ public final class Compare {
         out.printf("%nTotal time %.0f s; load average at the end: %s%n", (System.nanoTime() - start) / 1e9, loadAverage());
     }
 
-    static Map<Pass, Map<String, Factory>> systems(ConvEngine blas, Options o, boolean torch) {
+    /** The columns of each pass, in table order: conv4j's, oneDNN's, then libtorch's. */
+    static Map<Pass, Map<String, Factory>> systems(ConvEngine blas, boolean torch) {
         Map<Pass, Map<String, Factory>> m = new EnumMap<>(Pass.class);
-        Map<String, Factory> f = new LinkedHashMap<>();
-        f.put("c4j-blas", l -> Conv4jRunners.forward(blas, l));
-        f.put("c4j-plan", l -> Conv4jRunners.planForward(blas, l));
-        f.put("dnnl-nchw", l -> DnnlRunners.forward(l, false));
-        f.put("dnnl-any", l -> DnnlRunners.forward(l, true));
-        if (torch) {
-            f.put("torch", TorchRunners::forward);
+        for (Pass pass : Pass.values()) {
+            Map<String, Factory> f = new LinkedHashMap<>(Conv4jRunners.columns(blas, pass));
+            f.putAll(DnnlRunners.columns(pass));
+            if (torch) {
+                f.putAll(TorchRunners.columns(pass));
+            }
+            m.put(pass, f);
         }
-        m.put(Pass.FORWARD, f);
-        f = new LinkedHashMap<>();
-        f.put("c4j-blas", l -> Conv4jRunners.backwardData(blas, l));
-        f.put("dnnl-nchw", l -> DnnlRunners.backwardData(l, false));
-        if (torch) {
-            f.put("torch", TorchRunners::backwardData);
-        }
-        m.put(Pass.BACKWARD_DATA, f);
-        f = new LinkedHashMap<>();
-        f.put("c4j-blas", l -> Conv4jRunners.backwardWeights(blas, l));
-        f.put("dnnl-nchw", l -> DnnlRunners.backwardWeights(l, false));
-        if (torch) {
-            f.put("torch", TorchRunners::backwardWeights);
-        }
-        m.put(Pass.BACKWARD_WEIGHTS, f);
         return m;
     }
 
@@ -299,29 +313,29 @@ public final class Compare {
         return m == 0 ? d : d / m;
     }
 
+    /** The ratio columns of a pass's table with these systems. */
+    static List<Ratio> ratios(Pass pass, List<String> systems) {
+        List<Ratio> shown = new ArrayList<>();
+        for (Ratio r : RATIOS.get(pass)) {
+            if (r.shownWith(systems)) {
+                shown.add(r);
+            }
+        }
+        return shown;
+    }
+
     static void print(Pass pass, List<String> systems, List<Row> rows, Options o) {
-        List<String[]> ratios = new ArrayList<>(); // {label, numerator, denominator}
-        if (pass == Pass.FORWARD) {
-            ratios.add(new String[] {"blas/dnnl", "c4j-blas", REFERENCE});
-            ratios.add(new String[] {"plan/dnnl", "c4j-plan", REFERENCE});
-            ratios.add(new String[] {"plan/any", "c4j-plan", "dnnl-any"});
-        } else {
-            ratios.add(new String[] {"c4j/dnnl", "c4j-blas", REFERENCE});
-        }
-        if (systems.contains("torch")) {
-            ratios.add(new String[] {pass == Pass.FORWARD ? "plan/torch" : "c4j/torch",
-                    pass == Pass.FORWARD ? "c4j-plan" : "c4j-blas", "torch"});
-        }
+        List<Ratio> ratios = ratios(pass, systems);
         out.printf("%n%s, %s: GFLOP/s (median of %d rounds), %d thread(s)%n", pass.label, pass.what, o.rounds, o.threads);
         StringBuilder h = new StringBuilder(String.format("%-18s %6s", "shape", "GFLOP"));
         systems.forEach(s -> h.append(String.format(" %9s", s)));
-        ratios.forEach(r -> h.append(String.format(" %10s", r[0])));
+        ratios.forEach(r -> h.append(String.format(" %10s", r.label())));
         h.append(String.format(" %6s", "iqr%"));
         out.println(h);
         for (Row row : rows) {
             StringBuilder b = new StringBuilder(String.format("%-18s %6.3f", row.shape, row.gflop));
             systems.forEach(s -> b.append(String.format(" %9s", fmt(row.gflops(s), 1))));
-            ratios.forEach(r -> b.append(String.format(" %10s", fmt(row.gflops(r[1]) / row.gflops(r[2]), 2))));
+            ratios.forEach(r -> b.append(String.format(" %10s", fmt(r.of(row), 2))));
             b.append(String.format(" %6.0f", 100 * row.spread()));
             out.println(b);
         }
@@ -340,8 +354,8 @@ public final class Compare {
         for (String s : systems) {
             b.append(String.format(" %9s", fmt(geomean(geo, r -> r.gflops(s)), 1)));
         }
-        for (String[] r : ratios) {
-            b.append(String.format(" %10s", fmt(geomean(geo, row -> row.gflops(r[1]) / row.gflops(r[2])), 2)));
+        for (Ratio r : ratios) {
+            b.append(String.format(" %10s", fmt(geomean(geo, r::of), 2)));
         }
         out.println(b);
 
@@ -423,7 +437,8 @@ public final class Compare {
     }
 
     static void header(Options o, ConvEngine blas, String torchInfo) {
-        out.println("conv4j vs oneDNN" + (torchInfo != null && !torchInfo.startsWith("skipped") ? " vs libtorch" : "")
+        boolean torch = torchInfo != null && !torchInfo.startsWith("skipped");
+        out.println("conv4j vs oneDNN" + (torch ? " vs libtorch" : "")
                 + ": 2-D convolution, NCHW float32, one JVM, systems interleaved");
         out.println("date:     " + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")));
         out.println("cpu:      " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
@@ -447,7 +462,7 @@ public final class Compare {
                 + " reference implementations skipped");
         out.println("          dnnl-any  oneDNN primitive with format_tag::any: blocked layouts, inputs reordered once"
                 + " before timing (primitive only)");
-        if (torchInfo != null && !torchInfo.startsWith("skipped")) {
+        if (torch) {
             out.println("          torch     at::conv2d / at::convolution_backward on tensors wrapping the same memory"
                     + " (allocates its output per call)");
         }
