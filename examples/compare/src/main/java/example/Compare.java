@@ -21,8 +21,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Times conv4j against oneDNN (and libtorch when its natives are present) on the same layers, in one
- * JVM, and checks that they agree.
+ * Times conv4j against oneDNN (and libtorch and ONNX Runtime when they are present) on the same
+ * layers, in one JVM, and checks that they agree.
  *
  * <p>The machine this was written for is shared and noisy, so the systems are measured interleaved:
  * for each layer and pass, every system is warmed up, then in each of {@code --rounds} rounds each
@@ -44,6 +44,7 @@ import java.util.Map;
  *                    ResNet-50 batch-1 layers) or all
  * --passes a,b,...   forward, backward-data, backward-weights (default: all three)
  * --no-torch         leave libtorch out even when its natives are on the class path
+ * --no-ort           leave ONNX Runtime out even when it is on the class path
  * --out FILE         also write the report (not the progress lines) to FILE
  * </pre>
  */
@@ -65,7 +66,9 @@ public final class Compare {
                     new Ratio("blas/dnnl", "c4j-blas", REFERENCE),
                     new Ratio("plan/dnnl", "c4j-plan", REFERENCE),
                     new Ratio("plan/any", "c4j-plan", "dnnl-any"),
-                    new Ratio("plan/torch", "c4j-plan", "torch")),
+                    new Ratio("plan/torch", "c4j-plan", "torch"),
+                    new Ratio("blas/ort", "c4j-blas", "ort"),
+                    new Ratio("plan/ort", "c4j-plan", "ort")),
             Pass.BACKWARD_DATA, List.of(
                     new Ratio("c4j/dnnl", "c4j-blas", REFERENCE),
                     new Ratio("c4j/torch", "c4j-blas", "torch")),
@@ -84,6 +87,18 @@ public final class Compare {
         Runner create(Layer l);
     }
 
+    /**
+     * Columns from a library that is an optional dependency of this project, created by class name
+     * so that the program compiles and runs without it (see pom.xml).
+     */
+    interface Peer {
+        /** Loads the library and returns one line about it; throws when it is missing. */
+        String init(int threads, boolean spin);
+
+        /** The columns, by pass. */
+        Map<Pass, Map<String, Factory>> columns();
+    }
+
     /** A ratio column: {@code num}'s GFLOP/s over {@code den}'s. */
     record Ratio(String label, String num, String den) {
         boolean shownWith(List<String> systems) {
@@ -100,7 +115,7 @@ public final class Compare {
         double callQuantile = 0.1;
         String shapes = "resnet50", out = "";
         List<Pass> passes = List.of(Pass.values());
-        boolean torch = true;
+        boolean torch = true, ort = true;
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -108,6 +123,10 @@ public final class Compare {
                 String a = args[i];
                 if (a.equals("--no-torch")) {
                     o.torch = false;
+                    continue;
+                }
+                if (a.equals("--no-ort")) {
+                    o.ort = false;
                     continue;
                 }
                 if (i + 1 >= args.length) {
@@ -174,8 +193,24 @@ public final class Compare {
         }
         boolean torch = torchInfo != null && !torchInfo.startsWith("skipped");
 
-        header(o, blas, torchInfo);
-        Map<Pass, Map<String, Factory>> systems = systems(blas, torch);
+        // ONNX Runtime's pool threads spin when idle unless told not to: they follow OpenMP's policy
+        boolean spin = !"PASSIVE".equalsIgnoreCase(System.getenv("OMP_WAIT_POLICY"));
+        List<Peer> peers = new ArrayList<>();
+        String ortInfo = null;
+        if (o.ort) {
+            try {
+                Peer ort = (Peer) Class.forName("example.OrtRunners").getDeclaredConstructor().newInstance();
+                ortInfo = ort.init(o.threads, spin);
+                peers.add(ort);
+            } catch (ClassNotFoundException e) {
+                ortInfo = "skipped: not compiled (-DskipOrt)";
+            } catch (ReflectiveOperationException | RuntimeException | LinkageError t) {
+                ortInfo = "skipped: " + t; // not on the class path, or its natives failing to load
+            }
+        }
+
+        header(o, blas, torchInfo, ortInfo);
+        Map<Pass, Map<String, Factory>> systems = systems(blas, torch, peers);
 
         Map<Pass, List<Row>> rows = new EnumMap<>(Pass.class);
         List<String> details = new ArrayList<>();
@@ -193,19 +228,23 @@ public final class Compare {
             print(pass, new ArrayList<>(systems.get(pass).keySet()), rows.get(pass), o);
         }
         out.println();
-        out.println("Implementations (oneDNN: impl_info_str of the primitive; conv4j plan: the algorithm asked for)");
+        out.println("Implementations (oneDNN: impl_info_str of the primitive; conv4j plan: the algorithm asked for;"
+                + " ONNX Runtime: the nodes of its optimized graph)");
         details.forEach(d -> out.println("  " + d));
         out.printf("%nTotal time %.0f s; load average at the end: %s%n", (System.nanoTime() - start) / 1e9, loadAverage());
     }
 
-    /** The columns of each pass, in table order: conv4j's, oneDNN's, then libtorch's. */
-    static Map<Pass, Map<String, Factory>> systems(ConvEngine blas, boolean torch) {
+    /** The columns of each pass, in table order: conv4j's, oneDNN's, libtorch's, then the peers'. */
+    static Map<Pass, Map<String, Factory>> systems(ConvEngine blas, boolean torch, List<Peer> peers) {
         Map<Pass, Map<String, Factory>> m = new EnumMap<>(Pass.class);
         for (Pass pass : Pass.values()) {
             Map<String, Factory> f = new LinkedHashMap<>(Conv4jRunners.columns(blas, pass));
             f.putAll(DnnlRunners.columns(pass));
             if (torch) {
                 f.putAll(TorchRunners.columns(pass));
+            }
+            for (Peer p : peers) {
+                f.putAll(p.columns().getOrDefault(pass, Map.of()));
             }
             m.put(pass, f);
         }
@@ -436,9 +475,10 @@ public final class Compare {
         return out;
     }
 
-    static void header(Options o, ConvEngine blas, String torchInfo) {
+    static void header(Options o, ConvEngine blas, String torchInfo, String ortInfo) {
         boolean torch = torchInfo != null && !torchInfo.startsWith("skipped");
-        out.println("conv4j vs oneDNN" + (torch ? " vs libtorch" : "")
+        boolean ort = ortInfo != null && !ortInfo.startsWith("skipped");
+        out.println("conv4j vs oneDNN" + (torch ? " vs libtorch" : "") + (ort ? " vs ONNX Runtime" : "")
                 + ": 2-D convolution, NCHW float32, one JVM, systems interleaved");
         out.println("date:     " + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")));
         out.println("cpu:      " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
@@ -451,6 +491,9 @@ public final class Compare {
                 + ", OMP_WAIT_POLICY=" + System.getenv("OMP_WAIT_POLICY"));
         if (torchInfo != null) {
             out.println("libtorch: " + torchInfo);
+        }
+        if (ortInfo != null) {
+            out.println("ORT:      " + ortInfo);
         }
         out.printf("method:   per layer and pass, %d warm-up + %d measured rounds; in each round every system runs"
                 + " calls for %d ms after a %d ms pause, in rotating order;%n          time = median over rounds of the"
@@ -465,6 +508,10 @@ public final class Compare {
         if (torch) {
             out.println("          torch     at::conv2d / at::convolution_backward on tensors wrapping the same memory"
                     + " (allocates its output per call)");
+        }
+        if (ort) {
+            out.println("          ort       forward only: OrtSession.run of a one-node Conv model (W, B initializers),"
+                    + " input over the same memory, preallocated pinned output");
         }
         out.println("all systems: bias in forward, bias gradient in backward-weights; iqr% = widest interquartile"
                 + " range of a system's round times, relative to its median");
