@@ -16,9 +16,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Times conv4j against oneDNN (and libtorch and ONNX Runtime when they are present) on the same
@@ -46,6 +48,7 @@ import java.util.Map;
  * --no-torch         leave libtorch out even when its natives are on the class path
  * --no-ort           leave ONNX Runtime out even when it is on the class path
  * --out FILE         also write the report (not the progress lines) to FILE
+ * --csv FILE         write one row per layer, pass and system to FILE (GFLOP/s, seconds, difference)
  * </pre>
  */
 public final class Compare {
@@ -56,6 +59,9 @@ public final class Compare {
 
     /** The reference of the correctness check, and the denominator of the ratios. */
     static final String REFERENCE = "dnnl-nchw";
+
+    /** The ratio under which a layer counts as behind in the summary: conv4j's target is none under 0.9x. */
+    static final double TARGET = 0.9;
 
     /**
      * The ratio columns of the tables, conv4j over another system; a table shows those whose two
@@ -113,7 +119,7 @@ public final class Compare {
     static final class Options {
         int threads = 1, rounds = 7, warmup = 2, burstMs = 100, pauseMs = 20;
         double callQuantile = 0.1;
-        String shapes = "resnet50", out = "";
+        String shapes = "resnet50", out = "", csv = "";
         List<Pass> passes = List.of(Pass.values());
         boolean torch = true, ort = true;
 
@@ -141,6 +147,7 @@ public final class Compare {
                     case "--pause-ms": o.pauseMs = Integer.parseInt(v); break;
                     case "--shapes": o.shapes = v; break;
                     case "--out": o.out = v; break;
+                    case "--csv": o.csv = v; break;
                     case "--call-quantile":
                         o.callQuantile = Double.parseDouble(v);
                         if (!(o.callQuantile >= 0 && o.callQuantile <= 1)) {
@@ -231,6 +238,10 @@ public final class Compare {
         out.println("Implementations (oneDNN: impl_info_str of the primitive; conv4j plan: the algorithm asked for;"
                 + " ONNX Runtime: the nodes of its optimized graph)");
         details.forEach(d -> out.println("  " + d));
+        summary(systems, rows, o);
+        if (!o.csv.isEmpty()) {
+            writeCsv(Path.of(o.csv), systems, rows, o);
+        }
         out.printf("%nTotal time %.0f s; load average at the end: %s%n", (System.nanoTime() - start) / 1e9, loadAverage());
     }
 
@@ -410,6 +421,87 @@ public final class Compare {
             out.println(d);
             row.failed.forEach((k, v) -> out.printf("%-18s %s failed: %s%n", "", k, v));
         }
+    }
+
+    /**
+     * The end of the report: per pass, over all the layers run, the geometric mean of each system's
+     * GFLOP/s and of each ratio, the smallest ratio of a layer and how many layers fall under {@link #TARGET}.
+     */
+    static void summary(Map<Pass, Map<String, Factory>> systems, Map<Pass, List<Row>> rows, Options o) {
+        Set<String> all = new LinkedHashSet<>();
+        o.passes.forEach(p -> all.addAll(systems.get(p).keySet()));
+        out.printf("%nSummary, %d thread(s): geometric means over the layers run, GFLOP/s%n", o.threads);
+        StringBuilder h = new StringBuilder(String.format("%-18s %6s", "pass", "layers"));
+        all.forEach(s -> h.append(String.format(" %9s", s)));
+        out.println(h);
+        boolean partial = false;
+        for (Pass pass : o.passes) {
+            List<Row> r = rows.get(pass);
+            StringBuilder b = new StringBuilder(String.format("%-18s %6d", pass.label, r.size()));
+            for (String s : all) {
+                double[] g = available(r, row -> row.gflops(s));
+                partial |= g[1] > 0 && g[1] < r.size();
+                b.append(String.format(" %9s", g[1] == 0 ? "-" : fmt(g[0], 1) + (g[1] < r.size() ? "*" : "")));
+            }
+            out.println(b);
+        }
+        if (partial) {
+            out.println("* over the layers where the system ran");
+        }
+        out.printf("%-18s %-22s %7s %7s %6s  %s%n", "pass", "ratio", "geomean", "min", "<" + fmt(TARGET, 1) + "x",
+                "layer of the minimum");
+        for (Pass pass : o.passes) {
+            List<Row> r = rows.get(pass);
+            for (Ratio ratio : ratios(pass, new ArrayList<>(systems.get(pass).keySet()))) {
+                double[] g = available(r, ratio::of);
+                double min = Double.NaN;
+                String at = "-";
+                int under = 0;
+                for (Row row : r) {
+                    double v = ratio.of(row);
+                    if (v > 0 && !(v >= min)) {
+                        min = v;
+                        at = row.shape;
+                    }
+                    under += v < TARGET ? 1 : 0;
+                }
+                out.printf("%-18s %-22s %7s %7s %6d  %s%n", pass.label, ratio.num() + "/" + ratio.den(),
+                        g[1] == 0 ? "-" : fmt(g[0], 2), fmt(min, 2), under, at);
+            }
+        }
+    }
+
+    /** The geometric mean of the positive values of f over the rows, and how many there were. */
+    static double[] available(List<Row> rows, java.util.function.ToDoubleFunction<Row> f) {
+        double s = 0;
+        int n = 0;
+        for (Row r : rows) {
+            double v = f.applyAsDouble(r);
+            if (v > 0) {
+                s += Math.log(v);
+                n++;
+            }
+        }
+        return new double[] {n == 0 ? Double.NaN : Math.exp(s / n), n};
+    }
+
+    /** One line per layer, pass and system: GFLOP/s, seconds per call, and the difference to the reference. */
+    static void writeCsv(Path file, Map<Pass, Map<String, Factory>> systems, Map<Pass, List<Row>> rows, Options o)
+            throws IOException {
+        List<String> lines = new ArrayList<>();
+        lines.add("threads,pass,shape,gflop,system,seconds,gflops,diff");
+        for (Pass pass : o.passes) {
+            for (Row row : rows.get(pass)) {
+                for (String s : systems.get(pass).keySet()) {
+                    if (row.seconds.containsKey(s)) {
+                        lines.add(String.format("%d,%s,%s,%.6f,%s,%.6e,%.2f,%s", o.threads, pass.label, row.shape,
+                                row.gflop, s, median(row.seconds.get(s)), row.gflops(s),
+                                row.diff.containsKey(s) ? String.format("%.2e", row.diff.get(s)) : ""));
+                    }
+                }
+            }
+        }
+        Files.write(file, lines);
     }
 
     static double geomean(List<Row> rows, java.util.function.ToDoubleFunction<Row> f) {
