@@ -16,13 +16,15 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * Times conv4j against oneDNN (and libtorch when its natives are present) on the same layers, in one
- * JVM, and checks that they agree.
+ * Times conv4j against oneDNN (and libtorch and ONNX Runtime when they are present) on the same
+ * layers, in one JVM, and checks that they agree.
  *
  * <p>The machine this was written for is shared and noisy, so the systems are measured interleaved:
  * for each layer and pass, every system is warmed up, then in each of {@code --rounds} rounds each
@@ -44,7 +46,9 @@ import java.util.Map;
  *                    ResNet-50 batch-1 layers) or all
  * --passes a,b,...   forward, backward-data, backward-weights (default: all three)
  * --no-torch         leave libtorch out even when its natives are on the class path
+ * --no-ort           leave ONNX Runtime out even when it is on the class path
  * --out FILE         also write the report (not the progress lines) to FILE
+ * --csv FILE         write one row per layer, pass and system to FILE (GFLOP/s, seconds, difference)
  * </pre>
  */
 public final class Compare {
@@ -55,6 +59,28 @@ public final class Compare {
 
     /** The reference of the correctness check, and the denominator of the ratios. */
     static final String REFERENCE = "dnnl-nchw";
+
+    /** The ratio under which a layer counts as behind in the summary: conv4j's target is none under 0.9x. */
+    static final double TARGET = 0.9;
+
+    /**
+     * The ratio columns of the tables, conv4j over another system; a table shows those whose two
+     * systems it has.
+     */
+    static final Map<Pass, List<Ratio>> RATIOS = Map.of(
+            Pass.FORWARD, List.of(
+                    new Ratio("blas/dnnl", "c4j-blas", REFERENCE),
+                    new Ratio("plan/dnnl", "c4j-plan", REFERENCE),
+                    new Ratio("plan/any", "c4j-plan", "dnnl-any"),
+                    new Ratio("plan/torch", "c4j-plan", "torch"),
+                    new Ratio("blas/ort", "c4j-blas", "ort"),
+                    new Ratio("plan/ort", "c4j-plan", "ort")),
+            Pass.BACKWARD_DATA, List.of(
+                    new Ratio("c4j/dnnl", "c4j-blas", REFERENCE),
+                    new Ratio("c4j/torch", "c4j-blas", "torch")),
+            Pass.BACKWARD_WEIGHTS, List.of(
+                    new Ratio("c4j/dnnl", "c4j-blas", REFERENCE),
+                    new Ratio("c4j/torch", "c4j-blas", "torch")));
 
     /** Where the report goes: standard output, and the --out file when there is one. */
     static PrintStream out = System.out;
@@ -67,12 +93,35 @@ public final class Compare {
         Runner create(Layer l);
     }
 
+    /**
+     * Columns from a library that is an optional dependency of this project, created by class name
+     * so that the program compiles and runs without it (see pom.xml).
+     */
+    interface Peer {
+        /** Loads the library and returns one line about it; throws when it is missing. */
+        String init(int threads, boolean spin);
+
+        /** The columns, by pass. */
+        Map<Pass, Map<String, Factory>> columns();
+    }
+
+    /** A ratio column: {@code num}'s GFLOP/s over {@code den}'s. */
+    record Ratio(String label, String num, String den) {
+        boolean shownWith(List<String> systems) {
+            return systems.contains(num) && systems.contains(den);
+        }
+
+        double of(Row row) {
+            return row.gflops(num) / row.gflops(den);
+        }
+    }
+
     static final class Options {
         int threads = 1, rounds = 7, warmup = 2, burstMs = 100, pauseMs = 20;
         double callQuantile = 0.1;
-        String shapes = "resnet50", out = "";
+        String shapes = "resnet50", out = "", csv = "";
         List<Pass> passes = List.of(Pass.values());
-        boolean torch = true;
+        boolean torch = true, ort = true;
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -80,6 +129,10 @@ public final class Compare {
                 String a = args[i];
                 if (a.equals("--no-torch")) {
                     o.torch = false;
+                    continue;
+                }
+                if (a.equals("--no-ort")) {
+                    o.ort = false;
                     continue;
                 }
                 if (i + 1 >= args.length) {
@@ -94,6 +147,7 @@ public final class Compare {
                     case "--pause-ms": o.pauseMs = Integer.parseInt(v); break;
                     case "--shapes": o.shapes = v; break;
                     case "--out": o.out = v; break;
+                    case "--csv": o.csv = v; break;
                     case "--call-quantile":
                         o.callQuantile = Double.parseDouble(v);
                         if (!(o.callQuantile >= 0 && o.callQuantile <= 1)) {
@@ -146,8 +200,24 @@ public final class Compare {
         }
         boolean torch = torchInfo != null && !torchInfo.startsWith("skipped");
 
-        header(o, blas, torchInfo);
-        Map<Pass, Map<String, Factory>> systems = systems(blas, o, torch);
+        // ONNX Runtime's pool threads spin when idle unless told not to: they follow OpenMP's policy
+        boolean spin = !"PASSIVE".equalsIgnoreCase(System.getenv("OMP_WAIT_POLICY"));
+        List<Peer> peers = new ArrayList<>();
+        String ortInfo = null;
+        if (o.ort) {
+            try {
+                Peer ort = (Peer) Class.forName("example.OrtRunners").getDeclaredConstructor().newInstance();
+                ortInfo = ort.init(o.threads, spin);
+                peers.add(ort);
+            } catch (ClassNotFoundException e) {
+                ortInfo = "skipped: not compiled (-DskipOrt)";
+            } catch (ReflectiveOperationException | RuntimeException | LinkageError t) {
+                ortInfo = "skipped: " + t; // not on the class path, or its natives failing to load
+            }
+        }
+
+        header(o, blas, torchInfo, ortInfo);
+        Map<Pass, Map<String, Factory>> systems = systems(blas, torch, peers);
 
         Map<Pass, List<Row>> rows = new EnumMap<>(Pass.class);
         List<String> details = new ArrayList<>();
@@ -165,36 +235,30 @@ public final class Compare {
             print(pass, new ArrayList<>(systems.get(pass).keySet()), rows.get(pass), o);
         }
         out.println();
-        out.println("Implementations (oneDNN: impl_info_str of the primitive; conv4j plan: the algorithm asked for)");
+        out.println("Implementations (oneDNN: impl_info_str of the primitive; conv4j plan: the algorithm asked for;"
+                + " ONNX Runtime: the nodes of its optimized graph)");
         details.forEach(d -> out.println("  " + d));
+        summary(systems, rows, o);
+        if (!o.csv.isEmpty()) {
+            writeCsv(Path.of(o.csv), systems, rows, o);
+        }
         out.printf("%nTotal time %.0f s; load average at the end: %s%n", (System.nanoTime() - start) / 1e9, loadAverage());
     }
 
-    static Map<Pass, Map<String, Factory>> systems(ConvEngine blas, Options o, boolean torch) {
+    /** The columns of each pass, in table order: conv4j's, oneDNN's, libtorch's, then the peers'. */
+    static Map<Pass, Map<String, Factory>> systems(ConvEngine blas, boolean torch, List<Peer> peers) {
         Map<Pass, Map<String, Factory>> m = new EnumMap<>(Pass.class);
-        Map<String, Factory> f = new LinkedHashMap<>();
-        f.put("c4j-blas", l -> Conv4jRunners.forward(blas, l));
-        f.put("c4j-plan", l -> Conv4jRunners.planForward(blas, l));
-        f.put("dnnl-nchw", l -> DnnlRunners.forward(l, false));
-        f.put("dnnl-any", l -> DnnlRunners.forward(l, true));
-        if (torch) {
-            f.put("torch", TorchRunners::forward);
+        for (Pass pass : Pass.values()) {
+            Map<String, Factory> f = new LinkedHashMap<>(Conv4jRunners.columns(blas, pass));
+            f.putAll(DnnlRunners.columns(pass));
+            if (torch) {
+                f.putAll(TorchRunners.columns(pass));
+            }
+            for (Peer p : peers) {
+                f.putAll(p.columns().getOrDefault(pass, Map.of()));
+            }
+            m.put(pass, f);
         }
-        m.put(Pass.FORWARD, f);
-        f = new LinkedHashMap<>();
-        f.put("c4j-blas", l -> Conv4jRunners.backwardData(blas, l));
-        f.put("dnnl-nchw", l -> DnnlRunners.backwardData(l, false));
-        if (torch) {
-            f.put("torch", TorchRunners::backwardData);
-        }
-        m.put(Pass.BACKWARD_DATA, f);
-        f = new LinkedHashMap<>();
-        f.put("c4j-blas", l -> Conv4jRunners.backwardWeights(blas, l));
-        f.put("dnnl-nchw", l -> DnnlRunners.backwardWeights(l, false));
-        if (torch) {
-            f.put("torch", TorchRunners::backwardWeights);
-        }
-        m.put(Pass.BACKWARD_WEIGHTS, f);
         return m;
     }
 
@@ -299,29 +363,29 @@ public final class Compare {
         return m == 0 ? d : d / m;
     }
 
+    /** The ratio columns of a pass's table with these systems. */
+    static List<Ratio> ratios(Pass pass, List<String> systems) {
+        List<Ratio> shown = new ArrayList<>();
+        for (Ratio r : RATIOS.get(pass)) {
+            if (r.shownWith(systems)) {
+                shown.add(r);
+            }
+        }
+        return shown;
+    }
+
     static void print(Pass pass, List<String> systems, List<Row> rows, Options o) {
-        List<String[]> ratios = new ArrayList<>(); // {label, numerator, denominator}
-        if (pass == Pass.FORWARD) {
-            ratios.add(new String[] {"blas/dnnl", "c4j-blas", REFERENCE});
-            ratios.add(new String[] {"plan/dnnl", "c4j-plan", REFERENCE});
-            ratios.add(new String[] {"plan/any", "c4j-plan", "dnnl-any"});
-        } else {
-            ratios.add(new String[] {"c4j/dnnl", "c4j-blas", REFERENCE});
-        }
-        if (systems.contains("torch")) {
-            ratios.add(new String[] {pass == Pass.FORWARD ? "plan/torch" : "c4j/torch",
-                    pass == Pass.FORWARD ? "c4j-plan" : "c4j-blas", "torch"});
-        }
+        List<Ratio> ratios = ratios(pass, systems);
         out.printf("%n%s, %s: GFLOP/s (median of %d rounds), %d thread(s)%n", pass.label, pass.what, o.rounds, o.threads);
         StringBuilder h = new StringBuilder(String.format("%-18s %6s", "shape", "GFLOP"));
         systems.forEach(s -> h.append(String.format(" %9s", s)));
-        ratios.forEach(r -> h.append(String.format(" %10s", r[0])));
+        ratios.forEach(r -> h.append(String.format(" %10s", r.label())));
         h.append(String.format(" %6s", "iqr%"));
         out.println(h);
         for (Row row : rows) {
             StringBuilder b = new StringBuilder(String.format("%-18s %6.3f", row.shape, row.gflop));
             systems.forEach(s -> b.append(String.format(" %9s", fmt(row.gflops(s), 1))));
-            ratios.forEach(r -> b.append(String.format(" %10s", fmt(row.gflops(r[1]) / row.gflops(r[2]), 2))));
+            ratios.forEach(r -> b.append(String.format(" %10s", fmt(r.of(row), 2))));
             b.append(String.format(" %6.0f", 100 * row.spread()));
             out.println(b);
         }
@@ -340,8 +404,8 @@ public final class Compare {
         for (String s : systems) {
             b.append(String.format(" %9s", fmt(geomean(geo, r -> r.gflops(s)), 1)));
         }
-        for (String[] r : ratios) {
-            b.append(String.format(" %10s", fmt(geomean(geo, row -> row.gflops(r[1]) / row.gflops(r[2])), 2)));
+        for (Ratio r : ratios) {
+            b.append(String.format(" %10s", fmt(geomean(geo, r::of), 2)));
         }
         out.println(b);
 
@@ -357,6 +421,87 @@ public final class Compare {
             out.println(d);
             row.failed.forEach((k, v) -> out.printf("%-18s %s failed: %s%n", "", k, v));
         }
+    }
+
+    /**
+     * The end of the report: per pass, over all the layers run, the geometric mean of each system's
+     * GFLOP/s and of each ratio, the smallest ratio of a layer and how many layers fall under {@link #TARGET}.
+     */
+    static void summary(Map<Pass, Map<String, Factory>> systems, Map<Pass, List<Row>> rows, Options o) {
+        Set<String> all = new LinkedHashSet<>();
+        o.passes.forEach(p -> all.addAll(systems.get(p).keySet()));
+        out.printf("%nSummary, %d thread(s): geometric means over the layers run, GFLOP/s%n", o.threads);
+        StringBuilder h = new StringBuilder(String.format("%-18s %6s", "pass", "layers"));
+        all.forEach(s -> h.append(String.format(" %9s", s)));
+        out.println(h);
+        boolean partial = false;
+        for (Pass pass : o.passes) {
+            List<Row> r = rows.get(pass);
+            StringBuilder b = new StringBuilder(String.format("%-18s %6d", pass.label, r.size()));
+            for (String s : all) {
+                double[] g = available(r, row -> row.gflops(s));
+                partial |= g[1] > 0 && g[1] < r.size();
+                b.append(String.format(" %9s", g[1] == 0 ? "-" : fmt(g[0], 1) + (g[1] < r.size() ? "*" : "")));
+            }
+            out.println(b);
+        }
+        if (partial) {
+            out.println("* over the layers where the system ran");
+        }
+        out.printf("%-18s %-22s %7s %7s %6s  %s%n", "pass", "ratio", "geomean", "min", "<" + fmt(TARGET, 1) + "x",
+                "layer of the minimum");
+        for (Pass pass : o.passes) {
+            List<Row> r = rows.get(pass);
+            for (Ratio ratio : ratios(pass, new ArrayList<>(systems.get(pass).keySet()))) {
+                double[] g = available(r, ratio::of);
+                double min = Double.NaN;
+                String at = "-";
+                int under = 0;
+                for (Row row : r) {
+                    double v = ratio.of(row);
+                    if (v > 0 && !(v >= min)) {
+                        min = v;
+                        at = row.shape;
+                    }
+                    under += v < TARGET ? 1 : 0;
+                }
+                out.printf("%-18s %-22s %7s %7s %6d  %s%n", pass.label, ratio.num() + "/" + ratio.den(),
+                        g[1] == 0 ? "-" : fmt(g[0], 2), fmt(min, 2), under, at);
+            }
+        }
+    }
+
+    /** The geometric mean of the positive values of f over the rows, and how many there were. */
+    static double[] available(List<Row> rows, java.util.function.ToDoubleFunction<Row> f) {
+        double s = 0;
+        int n = 0;
+        for (Row r : rows) {
+            double v = f.applyAsDouble(r);
+            if (v > 0) {
+                s += Math.log(v);
+                n++;
+            }
+        }
+        return new double[] {n == 0 ? Double.NaN : Math.exp(s / n), n};
+    }
+
+    /** One line per layer, pass and system: GFLOP/s, seconds per call, and the difference to the reference. */
+    static void writeCsv(Path file, Map<Pass, Map<String, Factory>> systems, Map<Pass, List<Row>> rows, Options o)
+            throws IOException {
+        List<String> lines = new ArrayList<>();
+        lines.add("threads,pass,shape,gflop,system,seconds,gflops,diff");
+        for (Pass pass : o.passes) {
+            for (Row row : rows.get(pass)) {
+                for (String s : systems.get(pass).keySet()) {
+                    if (row.seconds.containsKey(s)) {
+                        lines.add(String.format("%d,%s,%s,%.6f,%s,%.6e,%.2f,%s", o.threads, pass.label, row.shape,
+                                row.gflop, s, median(row.seconds.get(s)), row.gflops(s),
+                                row.diff.containsKey(s) ? String.format("%.2e", row.diff.get(s)) : ""));
+                    }
+                }
+            }
+        }
+        Files.write(file, lines);
     }
 
     static double geomean(List<Row> rows, java.util.function.ToDoubleFunction<Row> f) {
@@ -422,8 +567,10 @@ public final class Compare {
         return out;
     }
 
-    static void header(Options o, ConvEngine blas, String torchInfo) {
-        out.println("conv4j vs oneDNN" + (torchInfo != null && !torchInfo.startsWith("skipped") ? " vs libtorch" : "")
+    static void header(Options o, ConvEngine blas, String torchInfo, String ortInfo) {
+        boolean torch = torchInfo != null && !torchInfo.startsWith("skipped");
+        boolean ort = ortInfo != null && !ortInfo.startsWith("skipped");
+        out.println("conv4j vs oneDNN" + (torch ? " vs libtorch" : "") + (ort ? " vs ONNX Runtime" : "")
                 + ": 2-D convolution, NCHW float32, one JVM, systems interleaved");
         out.println("date:     " + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")));
         out.println("cpu:      " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
@@ -437,6 +584,9 @@ public final class Compare {
         if (torchInfo != null) {
             out.println("libtorch: " + torchInfo);
         }
+        if (ortInfo != null) {
+            out.println("ORT:      " + ortInfo);
+        }
         out.printf("method:   per layer and pass, %d warm-up + %d measured rounds; in each round every system runs"
                 + " calls for %d ms after a %d ms pause, in rotating order;%n          time = median over rounds of the"
                 + " %s of the burst's call times; GFLOP/s = 2*N*O*(C/G)*KH*KW*OH*OW / time%n", o.warmup, o.rounds, o.burstMs, o.pauseMs,
@@ -447,9 +597,13 @@ public final class Compare {
                 + " reference implementations skipped");
         out.println("          dnnl-any  oneDNN primitive with format_tag::any: blocked layouts, inputs reordered once"
                 + " before timing (primitive only)");
-        if (torchInfo != null && !torchInfo.startsWith("skipped")) {
+        if (torch) {
             out.println("          torch     at::conv2d / at::convolution_backward on tensors wrapping the same memory"
                     + " (allocates its output per call)");
+        }
+        if (ort) {
+            out.println("          ort       forward only: OrtSession.run of a one-node Conv model (W, B initializers),"
+                    + " input over the same memory, preallocated pinned output");
         }
         out.println("all systems: bias in forward, bias gradient in backward-weights; iqr% = widest interquartile"
                 + " range of a system's round times, relative to its median");

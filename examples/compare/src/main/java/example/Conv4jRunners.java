@@ -4,10 +4,32 @@ import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvAlgorithm;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.Tensor;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /** conv4j's blas engine, called directly and through a plan, with preallocated outputs. */
 final class Conv4jRunners {
     private Conv4jRunners() {
+    }
+
+    /**
+     * conv4j's columns of a pass, in table order. Another way of calling conv4j is one more entry
+     * here (and, for a ratio to it, one in {@link Compare#RATIOS}).
+     */
+    static Map<String, Compare.Factory> columns(ConvEngine blas, Pass pass) {
+        Map<String, Compare.Factory> m = new LinkedHashMap<>();
+        switch (pass) {
+            case FORWARD:
+                m.put("c4j-blas", l -> forward(blas, l));
+                m.put("c4j-plan", l -> planForward(blas, l));
+                break;
+            case BACKWARD_DATA:
+                m.put("c4j-blas", l -> backwardData(blas, l));
+                break;
+            default:
+                m.put("c4j-blas", l -> backwardWeights(blas, l));
+        }
+        return m;
     }
 
     /** {@code engine.forward(params, x, w, b, y)}. */

@@ -12,7 +12,9 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.convolution_backward_data;
 import org.bytedeco.dnnl.convolution_backward_weights;
@@ -56,6 +58,23 @@ final class DnnlRunners {
         String runtime = v.cpu_runtime() == dnnl.DNNL_RUNTIME_OMP ? "OpenMP" : "runtime " + v.cpu_runtime();
         return "oneDNN " + v.major() + "." + v.minor() + "." + v.patch() + " (" + v.hash().getString() + "), CPU "
                 + runtime;
+    }
+
+    /** oneDNN's columns of a pass: plain layouts (the reference of the comparison), and blocked ones forward. */
+    static Map<String, Compare.Factory> columns(Pass pass) {
+        Map<String, Compare.Factory> m = new LinkedHashMap<>();
+        switch (pass) {
+            case FORWARD:
+                m.put("dnnl-nchw", l -> forward(l, false));
+                m.put("dnnl-any", l -> forward(l, true));
+                break;
+            case BACKWARD_DATA:
+                m.put("dnnl-nchw", l -> backwardData(l, false));
+                break;
+            default:
+                m.put("dnnl-nchw", l -> backwardWeights(l, false));
+        }
+        return m;
     }
 
     /** Forward inference, direct algorithm, with bias. */

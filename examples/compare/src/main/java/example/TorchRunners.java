@@ -2,6 +2,7 @@ package example;
 
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
+import java.util.Map;
 import org.bytedeco.javacpp.BoolPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.InferenceMode;
@@ -35,6 +36,18 @@ final class TorchRunners {
     private static String version() {
         String v = torch.class.getPackage().getImplementationVersion();
         return v == null ? "2.10.0" : v;
+    }
+
+    /** libtorch's column of a pass. */
+    static Map<String, Compare.Factory> columns(Pass pass) {
+        switch (pass) {
+            case FORWARD:
+                return Map.of("torch", TorchRunners::forward);
+            case BACKWARD_DATA:
+                return Map.of("torch", TorchRunners::backwardData);
+            default:
+                return Map.of("torch", TorchRunners::backwardWeights);
+        }
     }
 
     static Runner forward(Layer l) {
