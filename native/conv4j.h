@@ -80,6 +80,13 @@ CONV4J_API void conv4j_wino_tiles(const conv4j_wino_params *p, const float *x, c
 CONV4J_API void conv4j_blk_pack(const conv4j_blk_params *p, const float *w, float *wp);
 CONV4J_API void conv4j_blk_forward(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
                                    const float *res, float *y, float *scratch);
+/* The weight gradient of output channel blocks [g0, g0 + gn) by input channel blocks [oh0, oh0 + rows)
+   (16 channels each), summed over the batch (x and gy whole, in p->x_layout and p->y_layout), into the
+   OIHW gw, and with gb not null (and oh0 0) the bias gradient of the output blocks; p->residual adds
+   to them. Scratch: the padded input of one block, one image's 16 channels of gy and the sums of each
+   output block (conv4j_blk_weights_scratch). */
+CONV4J_API void conv4j_blk_weights(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb,
+                                   float *scratch);
 
 /* Whole arrays: sets n floats from p + off to v; the largest magnitude among n floats from p + off,
    as bits (from 0x7f800000 up: some value is infinite or NaN); the bias gradient out[c0 + i] (+)=

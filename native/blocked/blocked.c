@@ -106,3 +106,45 @@ void conv4j_blk_forward_generic(const conv4j_blk_params *p, const float *x, cons
                 }
         }
 }
+
+void conv4j_blk_weights_generic(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb) {
+    const conv4j_conv_shape *s = &p->s;
+    const int taps = s->kh * s->kw;
+    const size_t xi = (size_t)(p->x_layout == CONV4J_LAYOUT_NCHW16C ? (s->c + 15) / 16 * 16 : s->c) * s->h * s->w;
+    const size_t yi = (size_t)(p->y_layout == CONV4J_LAYOUT_NCHW16C ? (s->o + 15) / 16 * 16 : s->o) * s->oh * s->ow;
+    for (int o = 16 * p->g0; o < 16 * (p->g0 + p->gn) && o < s->o; o++) {
+        for (int c = 16 * p->oh0; c < 16 * (p->oh0 + p->rows) && c < s->c; c++)
+            for (int t = 0; t < taps; t++) {
+                const int kh = t / s->kw, kw = t % s->kw;
+                float v = 0.f;
+                for (int n = 0; n < s->n; n++)
+                    for (int i = 0; i < s->oh; i++) {
+                        const long long ih = (long long)i * s->sh - s->pt + (long long)kh * s->dh;
+                        if (ih < 0 || ih >= s->h) continue;
+                        for (int j = 0; j < s->ow; j++) {
+                            const long long iw = (long long)j * s->sw - s->pl + (long long)kw * s->dw;
+                            if (iw < 0 || iw >= s->w) continue;
+                            v += gy[n * yi + conv4j_blk_at(p->y_layout, s->o, s->oh, s->ow, o, i, j)]
+                                 * x[n * xi + conv4j_blk_at(p->x_layout, s->c, s->h, s->w, c, (int)ih, (int)iw)];
+                        }
+                    }
+                float *dst = gw + ((size_t)o * s->c + c) * taps + t;
+                *dst = p->residual ? *dst + v : v;
+            }
+        if (gb && p->oh0 == 0) {
+            float v = 0.f;
+            for (int n = 0; n < s->n; n++)
+                for (int i = 0; i < s->oh; i++)
+                    for (int j = 0; j < s->ow; j++) v += gy[n * yi + conv4j_blk_at(p->y_layout, s->o, s->oh, s->ow, o, i, j)];
+            gb[o] = p->residual ? gb[o] + v : v;
+        }
+    }
+}
+
+void conv4j_blk_weights(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb, float *scratch) {
+    if (conv4j_isa_in_use() == CONV4J_ISA_AVX512) {
+        conv4j_blk_weights_avx512(p, x, gy, gw, gb, scratch);
+    } else {
+        conv4j_blk_weights_generic(p, x, gy, gw, gb);
+    }
+}

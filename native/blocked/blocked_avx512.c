@@ -9,6 +9,11 @@
 #include "common/conv4j_avx512.h"
 #include "blocked/blocked.h"
 
+/* Floats of one image of c channels of a plane in a layout. */
+static inline size_t image_floats(int layout, int c, size_t plane) {
+    return (size_t)(layout == CONV4J_LAYOUT_NCHW16C ? (c + 15) / 16 * 16 : c) * plane;
+}
+
 typedef struct blk_ctx {
     long long cstride, rstride; /* floats between the band's channel blocks, rows */
     int cb, kh, kw, dh16, dw16;  /* channel blocks; taps; dilation in floats of the band */
@@ -73,19 +78,19 @@ BLK_TILES7(4, 2)
 static const blk_tile_fn BLK_NB2[2][14] = {BLK_ROW14(2, 1), BLK_ROW14(2, 2)};
 static const blk_tile_fn BLK_NB4[2][7] = {BLK_ROW7(4, 1), BLK_ROW7(4, 2)};
 
-/* Copies the band's input rows into 16-channel blocks with their zero padding: from NCHW sixteen
-   channel rows at a time through a 16 x 16 transpose, from NHWC and NCHW16C a pixel at a time. */
-static void blk_band(const conv4j_blk_params *p, const float *x, float *xp) {
+/* Copies the input rows that output rows [oh0, oh0 + rows) read, of channel blocks [b0, b1), into
+   16-channel blocks with their zero padding: from NCHW sixteen channel rows at a time through a
+   16 x 16 transpose, from NHWC and NCHW16C a pixel at a time. */
+static void blk_band(const conv4j_blk_params *p, const float *x, float *xp, int oh0, int rows, int b0, int b1) {
     const conv4j_conv_shape *s = &p->s;
-    const long long br = conv4j_blk_band_rows(s, p->rows), pw = conv4j_blk_band_cols(s);
-    const int cb = (s->c + 15) / 16;
+    const long long br = conv4j_blk_band_rows(s, rows), pw = conv4j_blk_band_cols(s);
     const size_t plane = (size_t)s->h * s->w;
-    for (int b = 0; b < cb; b++) {
+    for (int b = b0; b < b1; b++) {
         const int cn = s->c - 16 * b < 16 ? s->c - 16 * b : 16;
         const __mmask16 cm = conv4j_lanes(cn);
         for (long long r = 0; r < br; r++) {
-            const long long ih = (long long)p->oh0 * s->sh - s->pt + r;
-            float *dst = xp + ((size_t)b * br + r) * pw * 16;
+            const long long ih = (long long)oh0 * s->sh - s->pt + r;
+            float *dst = xp + ((size_t)(b - b0) * br + r) * pw * 16;
             if (ih < 0 || ih >= s->h) {
                 for (long long col = 0; col < pw; col++) _mm512_storeu_ps(dst + 16 * col, _mm512_setzero_ps());
                 continue;
@@ -172,7 +177,7 @@ static void blk_store(const conv4j_blk_params *p, __m512 *acc, int nb, int px, i
 void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
                                const float *res, float *y, float *xp) {
     const conv4j_conv_shape *s = &p->s;
-    blk_band(p, x, xp);
+    blk_band(p, x, xp, p->oh0, p->rows, 0, (s->c + 15) / 16);
     const long long br = conv4j_blk_band_rows(s, p->rows), pw = conv4j_blk_band_cols(s);
     const int nb = p->nb, ob = 16 * nb, px = CONV4J_BLK_PIXELS(nb), cb = (s->c + 15) / 16;
     const blk_ctx c = {br * pw * 16, pw * 16, cb, s->kh, s->kw, s->dh * 16, s->dw * 16};
@@ -259,4 +264,167 @@ void conv4j_blk_pack_avx512(const conv4j_blk_params *p, const float *w, float *w
                     }
                 }
     }
+}
+
+/*
+ * The weight gradient. A unit owns a 16 x 16 block of (output, input) channels and sums over the
+ * whole batch, so nothing is reduced across units. Per image it copies its input channel block
+ * (padded, as the forward pass does) and its 16 channels of gy as pixel vectors, then for each kernel
+ * row and group of `ics` input channels keeps kw x ics accumulators of 16 output channels in
+ * registers over every output pixel: one gy vector load feeds kw·ics multiply-adds with the
+ * broadcast inputs. The sums are kept between images in a small buffer, in the same order whatever
+ * thread runs the unit.
+ */
+
+/* Output channel block ob of one image of gy as pixel vectors of 16 channels (in place when gy is NCHW16C). */
+static const float *blk_gy_block(const conv4j_blk_params *p, const float *gy, float *dst, int ob) {
+    const conv4j_conv_shape *s = &p->s;
+    const size_t plane = (size_t)s->oh * s->ow;
+    if (p->y_layout == CONV4J_LAYOUT_NCHW16C) return gy + (size_t)ob * plane * 16;
+    const int on = s->o - 16 * ob < 16 ? s->o - 16 * ob : 16;
+    const __mmask16 om = conv4j_lanes(on);
+    if (p->y_layout == CONV4J_LAYOUT_NHWC) {
+        for (size_t q = 0; q < plane; q++) _mm512_storeu_ps(dst + 16 * q, _mm512_maskz_loadu_ps(om, gy + q * s->o + 16 * ob));
+        return dst;
+    }
+    for (size_t q = 0; q < plane; q += 16) {
+        const int n = plane - q < 16 ? (int)(plane - q) : 16;
+        __m512 t[16];
+        for (int i = 0; i < 16; i++)
+            t[i] = i < on ? _mm512_maskz_loadu_ps(conv4j_lanes(n), gy + (size_t)(16 * ob + i) * plane + q) : _mm512_setzero_ps();
+        conv4j_transpose16(t);
+        for (int k = 0; k < n; k++) _mm512_storeu_ps(dst + 16 * (q + k), t[k]);
+    }
+    return dst;
+}
+
+/* acc[(ic * ld + k) * 16] += sum over the image's output pixels of x(ic, tap k) * gy: xb at the
+   band's first row of this kernel row and at input channel ic0, xrow floats between the band rows
+   of consecutive output rows. */
+__attribute__((always_inline)) static inline void blk_wsum(const int kw, const int ics, const float *xb, long long xrow,
+                                                            const float *dy, int oh, int ow, long long sw16, long long dw16,
+                                                            float *acc, long long ld) {
+    __m512 a[16][7];
+#pragma GCC unroll 16
+    for (int i = 0; i < ics; i++)
+#pragma GCC unroll 7
+        for (int k = 0; k < kw; k++) a[i][k] = _mm512_loadu_ps(acc + (i * ld + k) * 16);
+    for (int r = 0; r < oh; r++) {
+        const float *xr = xb + r * xrow, *d = dy + (size_t)r * ow * 16;
+        for (int q = 0; q < ow; q++, xr += sw16) {
+            const __m512 dv = _mm512_loadu_ps(d + 16 * q);
+#pragma GCC unroll 16
+            for (int i = 0; i < ics; i++)
+#pragma GCC unroll 7
+                for (int k = 0; k < kw; k++) a[i][k] = _mm512_fmadd_ps(_mm512_set1_ps(xr[k * dw16 + i]), dv, a[i][k]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < ics; i++)
+#pragma GCC unroll 7
+        for (int k = 0; k < kw; k++) _mm512_storeu_ps(acc + (i * ld + k) * 16, a[i][k]);
+}
+
+/* The same at dilation 1, where every input a pixel reads is at a constant offset (with the dilation
+   a run-time value, the 24 offsets do not fit the general registers). */
+__attribute__((always_inline)) static inline void blk_wsum1(const int kw, const int ics, const float *xb, long long xrow,
+                                                             const float *dy, int oh, int ow, long long sw16, float *acc,
+                                                             long long ld) {
+    __m512 a[16][7];
+#pragma GCC unroll 16
+    for (int i = 0; i < ics; i++)
+#pragma GCC unroll 7
+        for (int k = 0; k < kw; k++) a[i][k] = _mm512_loadu_ps(acc + (i * ld + k) * 16);
+    for (int r = 0; r < oh; r++) {
+        const float *xr = xb + r * xrow, *d = dy + (size_t)r * ow * 16;
+        for (int q = 0; q < ow; q++, xr += sw16) {
+            const __m512 dv = _mm512_loadu_ps(d + 16 * q);
+#pragma GCC unroll 16
+            for (int i = 0; i < ics; i++)
+#pragma GCC unroll 7
+                for (int k = 0; k < kw; k++) a[i][k] = _mm512_fmadd_ps(_mm512_set1_ps(xr[k * 16 + i]), dv, a[i][k]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < ics; i++)
+#pragma GCC unroll 7
+        for (int k = 0; k < kw; k++) _mm512_storeu_ps(acc + (i * ld + k) * 16, a[i][k]);
+}
+
+typedef void (*blk_wsum_fn)(const float *xb, long long xrow, const float *dy, int oh, int ow, long long sw16, long long dw16,
+                            float *acc, long long ld);
+#define BLK_WSUM(kw, ics) \
+    static void blk_wsum_##kw(const float *xb, long long xrow, const float *dy, int oh, int ow, long long sw16, long long dw16, \
+                              float *acc, long long ld) { \
+        if (dw16 == 16) blk_wsum1(kw, ics, xb, xrow, dy, oh, ow, sw16, acc, ld); \
+        else blk_wsum(kw, ics, xb, xrow, dy, oh, ow, sw16, dw16, acc, ld); \
+    }
+BLK_WSUM(1, 16) BLK_WSUM(2, 8) BLK_WSUM(3, 8) BLK_WSUM(4, 4) BLK_WSUM(5, 4) BLK_WSUM(6, 4) BLK_WSUM(7, 4)
+/* by kernel width: the function and its input channels per call (at most 28 accumulators) */
+static const blk_wsum_fn BLK_WSUMS[7] = {blk_wsum_1, blk_wsum_2, blk_wsum_3, blk_wsum_4, blk_wsum_5, blk_wsum_6, blk_wsum_7};
+static const int BLK_WICS[7] = {16, 8, 8, 4, 4, 4, 4};
+
+/* The sums of one (input block cb, output block ob) pair written to gw (acc: a vector of the 16 output
+   channels per (ic, tap), in the order of a row of gw: sixteen of them transposed give sixteen rows'
+   runs of 16 weights). */
+static void blk_weights_store(const conv4j_blk_params *p, const float *acc, float *gw, int cb, int ob) {
+    const conv4j_conv_shape *s = &p->s;
+    const int taps = s->kh * s->kw;
+    const int on = s->o - 16 * ob < 16 ? s->o - 16 * ob : 16, cn = s->c - 16 * cb < 16 ? s->c - 16 * cb : 16;
+    const size_t run = (size_t)cn * taps, rowlen = (size_t)s->c * taps;
+    float *dst = gw + (size_t)16 * ob * rowlen + (size_t)16 * cb * taps;
+    for (size_t q = 0; q < run; q += 16) {
+        const __mmask16 m = conv4j_lanes((long long)(run - q));
+        __m512 t[16];
+        for (int k = 0; k < 16; k++) t[k] = _mm512_loadu_ps(acc + (q + k) * 16); /* past run: sums of padding channels, cut */
+        conv4j_transpose16(t);
+        for (int j = 0; j < on; j++) {
+            float *row = dst + (size_t)j * rowlen + q;
+            _mm512_mask_storeu_ps(row, m, p->residual ? _mm512_add_ps(t[j], _mm512_maskz_loadu_ps(m, row)) : t[j]);
+        }
+    }
+}
+
+/* Input channel block cb by output channel blocks [ob0, ob0 + obn): per image the input block is
+   copied once and each gy block once, and each pair sums into its own part of the scratch. */
+static void blk_weights_blocks(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb,
+                               float *scratch, int cb, int ob0, int obn) {
+    const conv4j_conv_shape *s = &p->s;
+    const int taps = s->kh * s->kw;
+    const long long br = conv4j_blk_band_rows(s, s->oh), pw = conv4j_blk_band_cols(s);
+    const size_t plane = (size_t)s->oh * s->ow, accn = (size_t)16 * taps * 16;
+    float *xb = scratch, *dyb = xb + br * pw * 16, *acc0 = dyb + plane * 16, *bsum = acc0 + accn * obn;
+    for (size_t k = 0; k < (accn + 16) * obn; k += 16) _mm512_storeu_ps(acc0 + k, _mm512_setzero_ps());
+    const blk_wsum_fn sum = BLK_WSUMS[s->kw - 1];
+    const int ics = BLK_WICS[s->kw - 1], bias = gb && cb == 0;
+    for (int n = 0; n < s->n; n++) {
+        blk_band(p, x + (size_t)n * image_floats(p->x_layout, s->c, (size_t)s->h * s->w), xb, 0, s->oh, cb, cb + 1);
+        for (int ob = ob0; ob < ob0 + obn; ob++) {
+            const float *dy = blk_gy_block(p, gy + (size_t)n * image_floats(p->y_layout, s->o, plane), dyb, ob);
+            float *acc = acc0 + (size_t)(ob - ob0) * accn;
+            if (bias) {
+                __m512 b = _mm512_loadu_ps(bsum + 16 * (ob - ob0));
+                for (size_t q = 0; q < plane; q++) b = _mm512_add_ps(b, _mm512_loadu_ps(dy + 16 * q));
+                _mm512_storeu_ps(bsum + 16 * (ob - ob0), b);
+            }
+            for (int r = 0; r < s->kh; r++)
+                for (int i0 = 0; i0 < 16; i0 += ics)
+                    sum(xb + ((size_t)r * s->dh * pw) * 16 + i0, (long long)s->sh * pw * 16, dy, s->oh, s->ow,
+                        (long long)s->sw * 16, (long long)s->dw * 16, acc + ((size_t)i0 * taps + (size_t)r * s->kw) * 16, taps);
+        }
+    }
+    for (int ob = ob0; ob < ob0 + obn; ob++) {
+        blk_weights_store(p, acc0 + (size_t)(ob - ob0) * accn, gw, cb, ob);
+        if (bias) {
+            const __mmask16 om = conv4j_lanes(s->o - 16 * ob);
+            __m512 b = _mm512_loadu_ps(bsum + 16 * (ob - ob0));
+            if (p->residual) b = _mm512_add_ps(b, _mm512_maskz_loadu_ps(om, gb + 16 * ob));
+            _mm512_mask_storeu_ps(gb + 16 * ob, om, b);
+        }
+    }
+}
+
+void conv4j_blk_weights_avx512(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb,
+                               float *scratch) {
+    for (int cb = p->oh0; cb < p->oh0 + p->rows; cb++) blk_weights_blocks(p, x, gy, gw, gb, scratch, cb, p->g0, p->gn);
 }

@@ -142,5 +142,56 @@ int check_blocked(void) {
         free(w); free(wp); free(x); free(b); free(r); free(ref); free(xl); free(rl); free(got);
         if (!data) free(y);
     }
+    /* the weight gradient: every 16 x 16 block of channels, with or without the bias gradient, overwriting or adding */
+    for (int t = 0; t < 30 && !failures; t++, cases++) {
+        conv g;
+        do {
+            g.n = rnd_int(1, 3);
+            g.groups = 1;
+            g.c = rnd_int(1, 40);
+            g.o = rnd_int(1, 40);
+            g.kh = rnd_int(1, 4); g.kw = rnd_int(1, 7);
+            g.sh = rnd_int(1, 3); g.sw = rnd_int(1, 3);
+            g.dh = rnd_int(1, 2); g.dw = rnd_int(1, 2);
+            g.pt = rnd_int(0, 3); g.pb = rnd_int(0, 3); g.pl = rnd_int(0, 3); g.pr = rnd_int(0, 3);
+            g.h = rnd_int(1, 16); g.w = rnd_int(1, 30);
+        } while (!conv_resolve(&g));
+        const int K = g.c * g.kh * g.kw, add = t % 2;
+        conv4j_blk_params p;
+        memset(&p, 0, sizeof p);
+        p.s = conv_shape(&g, g.c, g.o);
+        p.x_layout = rnd_int(0, 2); p.y_layout = rnd_int(0, 2);
+        p.residual = add;
+        const size_t nx = (size_t)g.n * g.c * g.h * g.w, ny = (size_t)g.n * g.o * g.oh * g.ow;
+        float *x = rnd(nx), *gy = rnd(ny), *gw = rnd((size_t)g.o * K), *gb = t % 3 ? rnd(g.o) : NULL;
+        double *ref = malloc(sizeof(double) * ((size_t)g.o * K + g.o));
+        conv_weight_gradient(&g, x, gy, ref);
+        for (size_t k = 0; k < (size_t)g.o * K; k++) ref[k] += add ? gw[k] : 0.;
+        for (int o = 0; o < g.o; o++) {
+            double v = 0;
+            for (int i = 0; i < g.oh * g.ow * g.n; i++) v += gy[((size_t)(i / (g.oh * g.ow)) * g.o + o) * g.oh * g.ow + i % (g.oh * g.ow)];
+            ref[(size_t)g.o * K + o] = v + (add && gb ? gb[o] : 0.);
+        }
+        float *xl = relayout(x, p.x_layout, g.n, g.c, g.h, g.w), *gyl = relayout(gy, p.y_layout, g.n, g.o, g.oh, g.ow);
+        /* input blocks in two ranges (the first with the bias gradient) by output blocks in two ranges */
+        const int cbs = (g.c + 15) / 16, obs = (g.o + 15) / 16, split = rnd_int(1, cbs), osplit = rnd_int(1, obs);
+        float *scratch = nans((size_t)conv4j_blk_weights_scratch(&p.s, obs));
+        for (int part = 0; part < 2; part++)
+            for (int opart = 0; opart < 2; opart++) {
+                p.oh0 = part ? split : 0;
+                p.rows = part ? cbs - split : split;
+                p.g0 = opart ? osplit : 0;
+                p.gn = opart ? obs - osplit : osplit;
+                if (p.rows && p.gn) conv4j_blk_weights(&p, xl, gyl, gw, part ? NULL : gb, scratch);
+            }
+        char what[240];
+        snprintf(what, sizeof what, "blocked weight gradient (%d images of %dx%dx%d, %d outputs, kernel %dx%d, stride %d,%d, "
+                 "dilation %d,%d, layouts %d/%d%s)", g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, p.x_layout,
+                 p.y_layout, add ? ", adding" : "");
+        /* sums over the batch's whole plane in float: up to 1e-4 of the terms' scale, as the golden tolerance */
+        check_all(what, t, gw, ref, (size_t)g.o * K, 1e-4);
+        if (gb) check_all(what, t, gb, ref + (size_t)g.o * K, g.o, 1e-4);
+        free(x); free(gy); free(gw); free(gb); free(ref); free(xl); free(gyl); free(scratch);
+    }
     return cases;
 }

@@ -20,7 +20,7 @@ public final class Algorithms {
         DepthwiseDirect.BACKWARD_DATA, BlockedDirect.BACKWARD_DATA, Winograd.F4_BACKWARD_DATA, Winograd.F2_BACKWARD_DATA, Im2colGemm.BACKWARD_DATA,
     };
     static final Algorithm[] BACKWARD_WEIGHTS = {
-        DepthwiseDirect.BACKWARD_WEIGHTS, Im2colGemm.BACKWARD_WEIGHTS,
+        DepthwiseDirect.BACKWARD_WEIGHTS, BlockedWeights.BACKWARD_WEIGHTS, Im2colGemm.BACKWARD_WEIGHTS,
     };
 
     private Algorithms() {

@@ -312,6 +312,43 @@ public final class NativeKernels {
         }
     }
 
+    /**
+     * Floats of scratch of a weight-gradient call of the channel-blocked kernel over {@code obn} output
+     * blocks ({@code conv4j_blk_weights_scratch}).
+     */
+    public static long blockedWeightsScratchSize(ConvGeometry g, int obn) {
+        return (blockedScratchSize(g, false, g.oh) / ceilDiv(g.c, 16) / 16 + (long) g.outPlane() + (16L * g.kh * g.kw + 1) * obn) * 16;
+    }
+
+    /**
+     * The weight gradient of the output channels of blocks [ob, ob+obn) by the input channels of blocks
+     * [cb, cb+cbn), blocks of 16, over the whole batch by the channel-blocked kernel (dense layers, kernel
+     * width up to 7), x and gy in the given layouts; with {@code gb} (taken where cb is 0) also the bias
+     * gradient of the output blocks; {@code accumulate} adds to gw and gb.
+     */
+    public static void blockedWeights(ConvGeometry g, FloatPointer x, int xLayout, FloatPointer gy, int gyLayout, FloatPointer gw,
+                                      FloatPointer gb, FloatPointer scratch, int ob, int obn, int cb, int cbn, boolean accumulate) {
+        if (g.groups != 1 || g.kw > 7) {
+            throw new IllegalArgumentException("the channel-blocked weight gradient takes dense layers of kernel width up to 7: " + g);
+        }
+        checkLayout(xLayout, "x");
+        checkLayout(gyLayout, "gy");
+        checkRange(ob, obn, ceilDiv(g.o, 16), "output channel blocks");
+        checkRange(cb, cbn, ceilDiv(g.c, 16), "input channel blocks");
+        check(x, 0, g.n * imageSize(xLayout, g.c, g.inPlane()), "x");
+        check(gy, 0, g.n * imageSize(gyLayout, g.o, g.outPlane()), "gy");
+        check(gw, 0, (long) g.o * g.k, "gw");
+        check(scratch, 0, blockedWeightsScratchSize(g, obn), "channel-blocked scratch");
+        if (gb != null) {
+            check(gb, 0, g.o, "gbias");
+        }
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.c, g.o).blocked(0, 0, 0, 0, 0, 2, xLayout, gyLayout, NCHW, cb, cbn, ob, obn, accumulate, false, 0f, 0f,
+                    false);
+            ConvNative.conv4j_blk_weights(p.memory, x, gy, gw, cb == 0 ? gb : null, scratch);
+        }
+    }
+
     /** Depthwise input gradient of input channels [c0, c0+cn) of image {@code n}. */
     public static void depthwiseBackwardData(ConvGeometry g, FloatPointer gy, FloatPointer w, FloatPointer gx,
                                              int n, int c0, int cn, boolean accumulate) {
