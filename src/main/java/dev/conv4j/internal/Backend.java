@@ -8,12 +8,14 @@ import dev.conv4j.internal.blas.BlasEngine;
 import dev.conv4j.internal.engine.GenericPlan;
 import dev.conv4j.internal.engine.JavaGemmEngine;
 import dev.conv4j.internal.engine.NaiveEngine;
+import dev.conv4j.internal.engine.Reorder;
 import dev.conv4j.internal.engine.TensorMemory;
 import dev.conv4j.internal.nativeblas.NativeLibrary;
 import dev.conv4j.internal.nativeblas.NativeMemory;
 import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.ToLongFunction;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
@@ -51,9 +53,20 @@ public final class Backend {
         return new GenericPlan(engine, p, inputShape, weightShape);
     }
 
-    /** Lets the engines read a tensor's own pointer and buffer; called once, by {@link Tensor}. */
-    public static void installTensorMemory(Function<Tensor, FloatPointer> pointer, Function<Tensor, FloatBuffer> buffer) {
-        TensorMemory.install(pointer, buffer);
+    /** Lets the engines read a tensor's own pointer, buffer and address; called once, by {@link Tensor}. */
+    public static void installTensorMemory(Function<Tensor, FloatPointer> pointer, Function<Tensor, FloatBuffer> buffer,
+                                           ToLongFunction<Tensor> address) {
+        TensorMemory.install(pointer, buffer, address);
+    }
+
+    /** Copies src's elements into dst (same shape, any layouts, no shared memory; both acquired and checked by the caller). */
+    public static void reorder(Tensor src, Tensor dst) {
+        Reorder.copy(src, dst);
+    }
+
+    /** Writes zeros into the padding channels of an NCHW16C tensor (nothing for other layouts). */
+    public static void zeroPadding(Tensor t) {
+        Reorder.zeroPadding(t);
     }
 
     /** @throws UnsupportedOperationException saying what failed when the native library is unavailable */

@@ -3,6 +3,7 @@ package dev.conv4j.internal.engine;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvGeometry;
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import java.nio.FloatBuffer;
 import java.lang.invoke.MethodHandle;
@@ -225,6 +226,13 @@ public abstract class AbstractConvEngine implements ConvEngine {
             throw new IllegalArgumentException("gy must have rank 4 (N, O, OH, OW) but has shape " + Arrays.toString(s));
         }
         checkBufferable(gy, "gy");
+        if (gy.layout() != Layout.NCHW) {
+            // summed in NCHW order, so that every layout gives the same bits
+            try (Tensor nchw = Tensor.zeros(s)) {
+                Reorder.copy(gy, nchw);
+                return biasSums(nchw);
+            }
+        }
         int plane = s[2] * s[3];
         FloatBuffer b = TensorMemory.buffer(gy);
         float[] sums = new float[s[1]];
@@ -256,9 +264,9 @@ public abstract class AbstractConvEngine implements ConvEngine {
      * {@link Tensor#buffer()}: a silently shorter buffer would fail half-way through a pass.
      */
     static void checkBufferable(Tensor t, String name) {
-        if (t != null && t.size() > Tensor.MAX_BUFFER_ELEMENTS) {
-            throw new IllegalArgumentException(name + " " + Arrays.toString(t.shape()) + " has " + t.size()
-                    + " elements, more than the " + Tensor.MAX_BUFFER_ELEMENTS + " (2 GiB) a Java buffer addresses;"
+        if (t != null && t.storageSize() > Tensor.MAX_BUFFER_ELEMENTS) {
+            throw new IllegalArgumentException(name + " " + Arrays.toString(t.shape()) + " has " + t.storageSize()
+                    + " floats, more than the " + Tensor.MAX_BUFFER_ELEMENTS + " (2 GiB) a Java buffer addresses;"
                     + " this pass reads tensors through Java buffers: use the blas engine for tensors this large");
         }
     }
