@@ -1,10 +1,12 @@
 package dev.conv4j.internal;
 
+import dev.conv4j.Activation;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.Tensor;
 import dev.conv4j.internal.blas.BlasEngine;
+import dev.conv4j.internal.engine.Adapters;
 import dev.conv4j.internal.engine.GenericPlan;
 import dev.conv4j.internal.engine.JavaGemmEngine;
 import dev.conv4j.internal.engine.NaiveEngine;
@@ -67,6 +69,18 @@ public final class Backend {
     /** Writes zeros into the padding channels of an NCHW16C tensor (nothing for other layouts). */
     public static void zeroPadding(Tensor t) {
         Reorder.zeroPadding(t);
+    }
+
+    /** The fused, any-layout forward pass of an engine that implements only the NCHW one. */
+    public static void forward(ConvEngine engine, Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor residual,
+                               Activation act, Tensor y) {
+        Adapters.forward(engine, p, x, w, bias, residual, act, y);
+    }
+
+    /** The fused, any-layout forward pass of a plan that implements only the NCHW one ({@code w} null: prepacked). */
+    public static void forward(Conv2dPlan plan, Tensor x, Tensor w, Tensor bias, boolean withWeights, Tensor residual,
+                               Activation act, Tensor y) {
+        Adapters.forward(plan, x, w, bias, withWeights, residual, act, y);
     }
 
     /** @throws UnsupportedOperationException saying what failed when the native library is unavailable */

@@ -1,5 +1,6 @@
 package dev.conv4j.internal.engine;
 
+import dev.conv4j.Activation;
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
@@ -12,7 +13,7 @@ import java.util.Arrays;
  * its layout and the shape it must have.
  *
  * <p>Two families: the {@code *AnyLayout} checks hold activations to their logical shape in any
- * {@link Layout}, for code that stages what it cannot run; {@link #input},
+ * {@link Layout}, for code that stages what it cannot run ({@link LayoutRunner}); {@link #input},
  * {@link #output} and the pass checks without the suffix also demand NCHW, for code that hands the
  * tensors' memory to kernels that read NCHW. Weights are OIHW, NCHW of their shape, everywhere.
  */
@@ -69,6 +70,29 @@ public final class Checks {
         disjoint(y, "y", bias, "bias");
     }
 
+    /**
+     * The fused forward pass's checks in any layout, once x (and w, unless null: a plan's prepacked
+     * weights) are known to fit g: the activation, the bias, y and the residual (y's shape, any layout),
+     * and memory: y shares none with x, w or the bias, and the residual is y itself or shares none with it.
+     */
+    public static void forwardAnyLayout(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y) {
+        if (act == null) {
+            throw new IllegalArgumentException("act must not be null (Activation.NONE for none)");
+        }
+        bias(bias, "bias", g);
+        outputAnyLayout(y, "y", g);
+        if (residual != null) {
+            shape(residual, "residual", g, g.n, g.o, g.oh, g.ow);
+        }
+        disjoint(y, "y", x, "x");
+        disjoint(y, "y", w, "w");
+        disjoint(y, "y", bias, "bias");
+        if (residual != null && residual.overlaps(y) && !TensorMemory.sameMemory(residual, y)) {
+            throw new IllegalArgumentException("residual must be y itself (an in-place sum) or share no memory with it,"
+                    + " but residual " + describe(residual) + " partly overlaps y " + describe(y));
+        }
+    }
+
     /** The input-gradient pass's checks over NCHW memory, once gx and w are known to fit g. */
     public static void backwardData(ConvGeometry g, Tensor gy, Tensor w, Tensor gx) {
         output(gy, "gy", g);
@@ -119,7 +143,8 @@ public final class Checks {
     private static void nchw(Tensor t, String name) {
         if (t.layout() != Layout.NCHW) {
             throw new IllegalArgumentException(name + " " + describe(t) + " must be NCHW here: this plan hands tensors to"
-                    + " kernels that read NCHW; reorder it with toLayout(Layout.NCHW)");
+                    + " kernels that read NCHW; reorder it with toLayout(Layout.NCHW), or use the engine's per-call methods"
+                    + " or the plan's forward(x, residual, act, y), which take every layout");
         }
     }
 
