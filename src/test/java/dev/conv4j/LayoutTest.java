@@ -162,6 +162,26 @@ class LayoutTest {
         }
     }
 
+    /** A tensor's own memory handed out and wrapped again, in a layout: a view that lives with it, bounded by its storage. */
+    @Test
+    void wrappedBuffersOfATensorAreViewsBoundedByItsStorage() {
+        int[] s = {1, 17, 2, 3};
+        Tensor t = Tensor.zeros(Layout.NCHW16C, s);
+        FloatBuffer b = t.buffer();
+        assertEquals(192, b.limit(), "the buffer covers the padding channels too");
+        Tensor v = Tensor.wrap(Layout.NCHW16C, b, s);
+        v.fill(3f);
+        assertEquals(3f, t.toArray()[0]);
+        assertThrows(IllegalArgumentException.class, () -> Tensor.wrap(Layout.NCHW16C, b.position(8), s),
+                "184 floats from position 8 are too few for 192");
+        Tensor tail = Tensor.wrap(Layout.NHWC, b.position(96), 1, 16, 2, 3);
+        assertTrue(tail.overlaps(v));
+        t.close();
+        assertThrows(IllegalStateException.class, v::toArray);
+        assertThrows(IllegalStateException.class, () -> tail.toLayout(Layout.NCHW));
+        assertThrows(IllegalStateException.class, () -> Tensor.wrap(Layout.NCHW16C, b.position(0), s));
+    }
+
     @Test
     void reorderRefusesMismatchesSharingAndClosedTensors() {
         try (Tensor a = Tensor.zeros(Layout.NHWC, 1, 2, 3, 4); Tensor b = Tensor.zeros(1, 2, 4, 3); Tensor big = Tensor.zeros(48)) {
