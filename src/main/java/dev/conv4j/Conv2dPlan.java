@@ -18,8 +18,10 @@ package dev.conv4j;
  *
  * <p>A plan runs one call at a time: concurrent calls on the same plan wait for each other (use one
  * plan per serving thread to run in parallel). Tensors passed to it must have exactly the planned
- * shapes. {@link #close()} releases the workspace and the prepacked weights; using a closed plan
- * throws {@link IllegalStateException}.
+ * (logical) shapes; activations may be in any {@link Layout}, as for {@link ConvEngine}, and a plan that
+ * stages a layout its kernels do not run keeps the staging tensors, so its calls stay free of
+ * allocation (they count in {@link #workspaceBytes()}). {@link #close()} releases the workspace and
+ * the prepacked weights; using a closed plan throws {@link IllegalStateException}.
  */
 public interface Conv2dPlan extends AutoCloseable {
 
@@ -35,11 +37,25 @@ public interface Conv2dPlan extends AutoCloseable {
      */
     void prepackWeights(Tensor w, Tensor bias);
 
-    /** {@code y = conv(x, prepacked weights) + prepacked bias}. */
+    /** {@code y = conv(x, prepacked weights) + prepacked bias}; the same as {@code forward(x, null, Activation.NONE, y)}. */
     void forward(Tensor x, Tensor y);
+
+    /**
+     * The fused forward pass with the prepacked weights: {@code y = act(conv(x, w) + bias + residual)},
+     * element by element as {@link ConvEngine#forward(Conv2dParams, Tensor, Tensor, Tensor, Tensor, Activation, Tensor)}
+     * defines it; {@code residual} may be null or y itself.
+     */
+    default void forward(Tensor x, Tensor residual, Activation act, Tensor y) {
+        dev.conv4j.internal.Backend.forward(this, x, null, null, false, residual, act, y);
+    }
 
     /** {@code y = conv(x, w) + bias}, with weights passed per call; bias may be null. */
     void forward(Tensor x, Tensor w, Tensor bias, Tensor y);
+
+    /** The fused forward pass with weights passed per call (bias may be null), as {@link #forward(Tensor, Tensor, Activation, Tensor)}. */
+    default void forward(Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y) {
+        dev.conv4j.internal.Backend.forward(this, x, w, bias, true, residual, act, y);
+    }
 
     /** The input gradient; overwrites gx, or adds to it when {@code accumulate}. */
     void backwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate);

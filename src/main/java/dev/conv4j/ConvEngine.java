@@ -5,10 +5,15 @@ package dev.conv4j;
  *
  * <p>Shapes: x is N×C×H×W, w is O×(C/groups)×KH×KW, bias is O, y is N×O×OH×OW (see
  * {@link Conv2dParams#outputShape}). Every method validates all of its arguments before it touches
- * memory and throws {@link IllegalArgumentException} naming the parameter and the shapes (or
- * {@link IllegalStateException} for a closed tensor). Outputs are written in full: their previous
- * contents never matter, except where {@code accumulate} asks to add to them. An output must not share
- * memory with an input.
+ * memory and throws {@link IllegalArgumentException} naming the parameter, the shapes and the layouts
+ * (or {@link IllegalStateException} for a closed tensor). Outputs are written in full: their previous
+ * contents never matter, except where {@code accumulate} asks to add to them and for a forward pass's
+ * residual that is y itself. An output must not share memory with an input.
+ *
+ * <p>Layouts: the activations x, y, gx, gy and a residual may each be in any {@link Layout}, mixed
+ * freely within a call; shapes are always the logical (N, C, H, W). Weights and their gradient are
+ * OIHW ({@link Layout#NCHW}), biases plain vectors. An engine that does not run a combination of
+ * layouts in its kernels reorders through NCHW, with the same results, bit for bit, as in NCHW.
  *
  * <p>Implementations are thread-safe: one engine may be called from many threads at once.
  * Obtain them from {@link ConvEngines}.
@@ -18,8 +23,28 @@ public interface ConvEngine {
     /** The engine's name: {@code naive}, {@code java} or {@code blas}. */
     String name();
 
-    /** {@code y = conv(x, w) + bias}; {@code bias} may be null. */
+    /** {@code y = conv(x, w) + bias}; {@code bias} may be null. The same as {@code forward(p, x, w, bias, null, Activation.NONE, y)}. */
     void forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y);
+
+    /**
+     * The fused forward pass: {@code y = act(conv(x, w) + bias + residual)} in one call, each output
+     * element computed as {@link Activation} defines it: {@code acc = (float) (conv + bias)}, exactly
+     * the unfused pass's output, then {@code y = act.apply(acc + r)} with one float rounding for the sum
+     * (a NaN stays NaN). Every engine gives those bits, whether its kernels fuse the epilogue or it runs
+     * as a second pass over y.
+     *
+     * @param bias     O, or null
+     * @param residual null, or a tensor of y's shape in any layout: a ResNet block's shortcut. It may be
+     *                 y itself (the same tensor, or a view of exactly the same memory, layout and shape),
+     *                 to add the convolution in place; any other overlap with y is refused
+     * @param act      {@link Activation#NONE}, {@link Activation#RELU}, {@link Activation#RELU6} or a
+     *                 {@link Activation#clamp}; not null
+     * @throws IllegalArgumentException if an argument is null, a shape does not fit, the residual partly
+     *                                  overlaps y, or y shares memory with x, w or the bias
+     */
+    default void forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y) {
+        dev.conv4j.internal.Backend.forward(this, p, x, w, bias, residual, act, y);
+    }
 
     /** The gradient of the input, {@code gx = dL/dx} for the output gradient {@code gy}; overwrites gx. */
     default void backwardData(Conv2dParams p, Tensor gy, Tensor w, Tensor gx) {
@@ -51,11 +76,11 @@ public interface ConvEngine {
         return dev.conv4j.internal.Backend.genericPlan(this, p, inputShape, weightShape);
     }
 
-    /** Forward into a new tensor, which the caller owns and closes. */
+    /** Forward into a new tensor in x's layout, which the caller owns and closes. */
     default Tensor forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias) {
         checkNotNull(x, "x");
         checkNotNull(w, "w");
-        Tensor y = Tensor.zeros(ConvGeometry.of(p, x.shape(), w.shape()).outputShape());
+        Tensor y = Tensor.zeros(x.layout(), ConvGeometry.of(p, x.shape(), w.shape()).outputShape());
         try {
             forward(p, x, w, bias, y);
             return y;
@@ -67,12 +92,13 @@ public interface ConvEngine {
 
     /**
      * The input gradient as a new tensor of shape {@code inputShape} (needed because, with floor
-     * output sizes, several input sizes give the same output size).
+     * output sizes, several input sizes give the same output size), in gy's layout.
      */
     default Tensor backwardData(Conv2dParams p, Tensor gy, Tensor w, int[] inputShape) {
+        checkNotNull(gy, "gy");
         checkNotNull(w, "w");
         ConvGeometry.of(p, inputShape, w.shape());
-        Tensor gx = Tensor.zeros(inputShape);
+        Tensor gx = Tensor.zeros(gy.layout(), inputShape);
         try {
             backwardData(p, gy, w, gx, false);
             return gx;
@@ -96,7 +122,7 @@ public interface ConvEngine {
         }
     }
 
-    /** The bias gradient, the sums of {@code gy} (N×O×OH×OW) over N, OH and OW, as a new tensor of shape [O]. */
+    /** The bias gradient, the sums of {@code gy} (N×O×OH×OW, any layout) over N, OH and OW, as a new tensor of shape [O]. */
     Tensor backwardBias(Tensor gy);
 
     private static void checkNotNull(Tensor t, String name) {

@@ -13,13 +13,25 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * A dense float32 tensor in row-major (C) order, held off-heap.
+ * A dense float32 tensor, held off-heap: in row-major (C) order, or for an activation in one of the
+ * other {@linkplain Layout layouts}.
  *
  * <p>Activations are N×C×H×W, weights O×(C/groups)×KH×KW, biases O. A tensor either owns its
  * memory ({@link #of}, {@link #zeros}), released by {@link #close()}, or is a view: of another
  * tensor's memory ({@link #reshape}, {@link #view}), or of memory owned by someone else
  * ({@link #wrap(FloatBuffer, int...)}, {@link #wrap(FloatPointer, int...)}). Closing a view only
  * detaches it.
+ *
+ * <p><b>Layouts.</b> A rank-4 tensor has a {@link #layout()}: {@link Layout#NCHW} (row-major, the
+ * default), {@link Layout#NHWC} or {@link Layout#NCHW16C}. Its {@link #shape()} is the logical
+ * (N, C, H, W) in every layout and {@link #size()} counts logical elements; {@link #storageSize()}
+ * counts the floats in memory, more than {@code size()} for NCHW16C when C is not a multiple of 16.
+ * Everything that sees memory works in the layout's own order over {@code storageSize()} floats:
+ * {@link #toArray()}, {@link #copyTo(float[])}, {@link #copyFrom(float[])}, {@link #buffer()},
+ * {@link #pointer()}, {@link #overlaps}, {@code wrap}, and the engines' checks. {@link #toLayout},
+ * {@link #copyTo(Tensor)} and {@link #reorder} move elements between layouts; {@link #reshape} and
+ * {@link #view(long, int...)} refuse a tensor whose layout is not NCHW, and
+ * {@link #view(long, Layout, int...)} views memory in a layout of your choice.
  *
  * <p><b>Memory.</b> Owned memory is allocated through JavaCPP (it counts in
  * {@link Pointer#totalBytes()} and obeys JavaCPP's {@code maxBytes}) and belongs to the tensor alone,
@@ -63,11 +75,15 @@ public final class Tensor implements AutoCloseable {
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
-        Backend.installTensorMemory(t -> t.engineView, Tensor::engineBuffer);
+        Backend.installTensorMemory(t -> t.engineView, Tensor::engineBuffer, Tensor::address);
     }
 
     private final int[] shape;
+    /** The logical element count, the product of the shape. */
     private final int size;
+    private final Layout layout;
+    /** The floats the tensor occupies in memory: {@link #size} but for NCHW16C's padding channels. */
+    private final int storage;
     /**
      * The address of element 0; without JavaCPP on Java 17 to 21, a stand-in that identifies the memory
      * (see DirectMemory; nothing dereferences it there). 0 only where not even that is known.
@@ -98,10 +114,12 @@ public final class Tensor implements AutoCloseable {
     @SuppressWarnings("unused") // accessed through USERS
     private volatile int users;
 
-    private Tensor(int[] shape, int size, long address, Tensor base, FloatPointer owned, DirectMemory.Block block,
-                   Object keepAlive, Pointer foreignRoot, FloatBuffer direct) {
+    private Tensor(int[] shape, int size, Layout layout, int storage, long address, Tensor base, FloatPointer owned,
+                   DirectMemory.Block block, Object keepAlive, Pointer foreignRoot, FloatBuffer direct) {
         this.shape = shape;
         this.size = size;
+        this.layout = layout;
+        this.storage = storage;
         this.address = address;
         this.base = base;
         this.owned = owned;
@@ -111,34 +129,58 @@ public final class Tensor implements AutoCloseable {
         this.direct = direct;
         this.foreignLifetime = base == null && owned == null && block == null && direct != null
                 ? DirectMemory.lifetime(direct) : null;
-        this.engineView = javacpp() ? new TensorPointer(null, address, size, null) : null;
+        this.engineView = javacpp() ? new TensorPointer(null, address, storage, null) : null;
         this.engineBuffer = direct;
     }
 
-    /** A new tensor holding a copy of {@code data}, whose length must equal the product of {@code shape}. */
+    /** A new NCHW tensor holding a copy of {@code data}, whose length must equal the product of {@code shape}. */
     public static Tensor of(float[] data, int... shape) {
+        return of(Layout.NCHW, data, shape);
+    }
+
+    /**
+     * A new tensor of the logical {@code shape} in {@code layout}, holding a copy of {@code data} in
+     * that layout's memory order: {@code data.length} must equal {@link Layout#storageSize
+     * layout.storageSize(shape)} (for NHWC, pixels with their channels side by side, as image decoders
+     * give them). The padding channels of NCHW16C are set to zero whatever {@code data} holds there.
+     */
+    public static Tensor of(Layout layout, float[] data, int... shape) {
         if (data == null) {
             throw new IllegalArgumentException("data must not be null");
         }
+        checkLayout(layout);
         int[] s = checkShape(shape);
         int n = elementCount(s);
-        if (data.length != n) {
+        int stored = storageCount(layout, s);
+        if (data.length != stored) {
             throw new IllegalArgumentException("data has " + data.length + " elements but shape "
-                    + Arrays.toString(s) + " needs " + n);
+                    + Arrays.toString(s) + (layout == Layout.NCHW ? "" : " in " + layout) + " needs " + stored);
         }
-        Tensor t = allocate(s, n);
+        Tensor t = allocate(s, n, layout, stored);
         if (t.owned != null) {
-            t.owned.put(data, 0, n);
+            t.owned.put(data, 0, stored);
         } else {
-            t.direct.put(0, data, 0, n);
+            t.direct.put(0, data, 0, stored);
+        }
+        if (t.padded()) {
+            Backend.zeroPadding(t);
         }
         return t;
     }
 
-    /** A new tensor of the given shape filled with zeros. */
+    /** A new NCHW tensor of the given shape filled with zeros. */
     public static Tensor zeros(int... shape) {
+        return zeros(Layout.NCHW, shape);
+    }
+
+    /**
+     * A new tensor of the logical {@code shape} (N, C, H, W for a layout other than NCHW) in
+     * {@code layout}, filled with zeros.
+     */
+    public static Tensor zeros(Layout layout, int... shape) {
+        checkLayout(layout);
         int[] s = checkShape(shape);
-        Tensor t = allocate(s, elementCount(s));
+        Tensor t = allocate(s, elementCount(s), layout, storageCount(layout, s));
         if (t.owned != null) {
             t.owned.zero();
         } // a new direct block is already zeroed
@@ -165,9 +207,20 @@ public final class Tensor implements AutoCloseable {
      *                                  arena that has been closed
      */
     public static Tensor wrap(FloatBuffer direct, int... shape) {
+        return wrap(Layout.NCHW, direct, shape);
+    }
+
+    /**
+     * As {@link #wrap(FloatBuffer, int...)}, for memory holding a tensor of the logical {@code shape} in
+     * {@code layout}: the buffer must have {@link Layout#storageSize layout.storageSize(shape)} elements
+     * from its position. The padding channels of NCHW16C may hold anything: conv4j never reads them
+     * into a result, and writes zeros there when the tensor is an output.
+     */
+    public static Tensor wrap(Layout layout, FloatBuffer direct, int... shape) {
         if (direct == null) {
             throw new IllegalArgumentException("direct buffer must not be null");
         }
+        checkLayout(layout);
         if (!direct.isDirect()) {
             throw new IllegalArgumentException("buffer must be direct (ByteBuffer.allocateDirect(...).asFloatBuffer()); use Tensor.of(float[], ...) to copy heap data");
         }
@@ -180,12 +233,13 @@ public final class Tensor implements AutoCloseable {
         }
         int[] s = checkShape(shape);
         int n = elementCount(s);
+        int stored = storageCount(layout, s);
         int pos = direct.position(), lim = direct.limit();
-        if (lim - pos < n) {
+        if (lim - pos < stored) {
             throw new IllegalArgumentException("buffer has " + Math.max(0, lim - pos) + " remaining elements but shape "
-                    + Arrays.toString(s) + " needs " + n);
+                    + Arrays.toString(s) + (layout == Layout.NCHW ? "" : " in " + layout) + " needs " + stored);
         }
-        FloatBuffer slice = direct.slice(pos, lim - pos).limit(n);
+        FloatBuffer slice = direct.slice(pos, lim - pos).limit(stored);
         if (!DirectMemory.alive(DirectMemory.lifetime(slice))) {
             throw new IllegalStateException("the buffer's memory has been freed (for a memory segment's: its arena was closed)");
         }
@@ -195,11 +249,11 @@ public final class Tensor implements AutoCloseable {
                     + " Arena.ofShared(), Arena.ofAuto() or Arena.global()");
         }
         long addr = bufferAddress(direct, slice, pos);
-        Tensor owner = ownerOf(addr, 4L * n, "buffer");
+        Tensor owner = ownerOf(addr, 4L * stored, "buffer");
         if (owner != null) {
-            return owner.viewAt(addr, s, n);
+            return owner.viewAt(addr, s, n, layout, stored);
         }
-        return new Tensor(s, n, addr, null, null, null, slice, null, slice);
+        return new Tensor(s, n, layout, stored, addr, null, null, null, slice, null, slice);
     }
 
     /**
@@ -219,15 +273,27 @@ public final class Tensor implements AutoCloseable {
      * @throws IllegalStateException    if it has been freed, or is memory of a tensor that has been closed
      */
     public static Tensor wrap(FloatPointer pointer, int... shape) {
+        return wrap(Layout.NCHW, pointer, shape);
+    }
+
+    /**
+     * As {@link #wrap(FloatPointer, int...)}, for memory holding a tensor of the logical {@code shape}
+     * in {@code layout}: {@link Layout#storageSize layout.storageSize(shape)} floats from the pointer's
+     * position. The padding channels of NCHW16C may hold anything (see {@link #wrap(Layout, FloatBuffer, int...)}).
+     */
+    public static Tensor wrap(Layout layout, FloatPointer pointer, int... shape) {
         if (pointer == null || pointer.isNull()) {
             throw new IllegalArgumentException("pointer must not be null");
         }
+        checkLayout(layout);
         if (!javacpp()) {
             throw new IllegalArgumentException("JavaCPP's native library is unavailable ("
                     + Backend.describe(Backend.javacppFailure()) + "): tensors live in direct buffers; use wrap(FloatBuffer, ...)");
         }
         int[] s = checkShape(shape);
         int n = elementCount(s);
+        int stored = storageCount(layout, s);
+        String in = layout == Layout.NCHW ? "" : " in " + layout;
         long pos = pointer.position();
         if (pos < 0) {
             throw new IllegalArgumentException("pointer position is " + pos + ": the view would start before its memory");
@@ -236,11 +302,11 @@ public final class Tensor implements AutoCloseable {
         if (pointer.capacity() > 0) {
             declared = Math.min(declared, pointer.capacity());
         }
-        if (declared > 0 && declared - pos < n) {
+        if (declared > 0 && declared - pos < stored) {
             throw new IllegalArgumentException("pointer has " + Math.max(0, declared - pos)
-                    + " elements between position and limit but shape " + Arrays.toString(s) + " needs " + n);
+                    + " elements between position and limit but shape " + Arrays.toString(s) + in + " needs " + stored);
         }
-        long bytes = 4L * n;
+        long bytes = 4L * stored;
         long addr = pointer.address() + 4 * pos;
         PointerOrigin o = PointerOrigin.of(pointer);
         if (o == null) {
@@ -251,7 +317,7 @@ public final class Tensor implements AutoCloseable {
                     + " Tensor.wrap(pointer.capacity(n).asBuffer(), ...)");
         }
         if (addr < o.start || addr + bytes > o.end) {
-            throw new IllegalArgumentException("shape " + Arrays.toString(s) + " needs " + bytes + " bytes from the pointer's position,"
+            throw new IllegalArgumentException("shape " + Arrays.toString(s) + in + " needs " + bytes + " bytes from the pointer's position,"
                     + " but its memory is " + (o.end - o.start) + " bytes and the view would start " + (addr - o.start)
                     + " bytes into it (limit and capacity count elements of the class the pointer was created as,"
                     + " e.g. bytes for a cast from BytePointer)");
@@ -261,13 +327,13 @@ public final class Tensor implements AutoCloseable {
                 throw new IllegalStateException("the pointer is memory of a tensor of shape " + Arrays.toString(o.tensor.shape)
                         + " that has been closed");
             }
-            return o.tensor.viewAt(addr, s, n);
+            return o.tensor.viewAt(addr, s, n, layout, stored);
         }
         Tensor owner = ownerOf(addr, bytes, "pointer");
         if (owner != null) {
-            return owner.viewAt(addr, s, n);
+            return owner.viewAt(addr, s, n, layout, stored);
         }
-        return new Tensor(s, n, addr, null, null, null, o.keep, o.root, null);
+        return new Tensor(s, n, layout, stored, addr, null, null, null, o.keep, o.root, null);
     }
 
     /**
@@ -305,78 +371,127 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * A view of this tensor's elements with another shape of the same size, sharing its memory: writes
-     * through either are seen by the other. The view is usable while this tensor (or, for a view, the
-     * tensor it views) is open; closing it frees nothing.
+     * A view of this NCHW tensor's elements with another shape of the same size, sharing its memory:
+     * writes through either are seen by the other. The view is usable while this tensor (or, for a view,
+     * the tensor it views) is open; closing it frees nothing.
+     *
+     * @throws IllegalArgumentException for a tensor in another layout, whose memory order is not that of
+     *                                  its shape (reorder it with {@link #toLayout}, or view its memory
+     *                                  with {@link #view(long, Layout, int...)})
      */
     public Tensor reshape(int... newShape) {
         checkOpen();
+        if (layout != Layout.NCHW) {
+            throw new IllegalArgumentException("cannot reshape a " + layout + " tensor " + Arrays.toString(shape)
+                    + ": its memory is not in the order of its shape; reorder it with toLayout(Layout.NCHW) first, or view"
+                    + " its memory with view(offset, layout, shape)");
+        }
         int[] s = checkShape(newShape);
         int n = elementCount(s);
         if (n != size) {
             throw new IllegalArgumentException("cannot reshape " + Arrays.toString(shape) + " (" + size + " elements) to "
                     + Arrays.toString(s) + " (" + n + " elements)");
         }
-        return viewAt(address, s, n, 0);
+        return viewAt(address, s, n, Layout.NCHW, n, 0);
     }
 
     /**
-     * A view of {@code product(shape)} consecutive elements of this tensor from element {@code offset},
-     * sharing its memory (for example one image of a batch: {@code x.view(i * c * h * w, 1, c, h, w)}).
-     * Lives like {@link #reshape}.
+     * A view of {@code product(shape)} consecutive elements of this NCHW tensor from element
+     * {@code offset}, sharing its memory (for example one image of a batch: {@code x.view(i * c * h * w,
+     * 1, c, h, w)}). Lives like {@link #reshape}.
+     *
+     * @throws IllegalArgumentException for a tensor in another layout (use {@link #view(long, Layout, int...)})
      */
     public Tensor view(long offset, int... shape) {
         checkOpen();
+        if (layout != Layout.NCHW) {
+            throw new IllegalArgumentException("view(offset, shape) of a " + layout + " tensor " + Arrays.toString(shape)
+                    + " would read its memory as NCHW; say the view's layout: view(offset, Layout." + layout + ", shape)");
+        }
+        return view(offset, Layout.NCHW, shape);
+    }
+
+    /**
+     * A view of this tensor's memory from float {@code offset} (counted in memory, from the first float
+     * of the tensor, whatever its layout) as a tensor of the logical {@code shape} in {@code layout},
+     * sharing its memory; it covers {@link Layout#storageSize layout.storageSize(shape)} floats. For
+     * example image i of an NHWC batch: {@code x.view((long) i * h * w * c, Layout.NHWC, 1, c, h, w)}.
+     * Lives like {@link #reshape}.
+     *
+     * @throws IllegalArgumentException if the view would reach past this tensor's memory
+     */
+    public Tensor view(long offset, Layout layout, int... shape) {
+        checkOpen();
+        checkLayout(layout);
         int[] s = checkShape(shape);
         int n = elementCount(s);
-        if (offset < 0 || offset + n > size) {
-            throw new IllegalArgumentException("elements [" + offset + ", " + (offset + n) + ") of a view of shape "
-                    + Arrays.toString(s) + " lie outside the " + size + " elements of tensor " + Arrays.toString(shape));
+        int stored = storageCount(layout, s);
+        if (offset < 0 || offset + stored > storage) {
+            throw new IllegalArgumentException("elements [" + offset + ", " + (offset + stored) + ") of a view of shape "
+                    + Arrays.toString(s) + (layout == Layout.NCHW ? "" : " in " + layout) + " lie outside the " + storage
+                    + " elements of tensor " + describe());
         }
-        return viewAt(address + 4 * offset, s, n, offset);
+        return viewAt(address + 4 * offset, s, n, layout, stored, offset);
     }
 
     /** A view at an address inside this tensor's memory (from wrap). */
-    private Tensor viewAt(long addr, int[] s, int n) {
+    private Tensor viewAt(long addr, int[] s, int n, Layout l, int stored) {
         checkOpen();
         long bytes = addr - address;
         if (direct != null && (address == 0 || bytes % 4 != 0)) {
             throw new IllegalArgumentException("a view of a tensor held in a Java buffer must start at one of its elements");
         }
-        return viewAt(addr, s, n, bytes / 4);
+        return viewAt(addr, s, n, l, stored, bytes / 4);
     }
 
-    private Tensor viewAt(long addr, int[] s, int n, long elementOffset) {
+    private Tensor viewAt(long addr, int[] s, int n, Layout l, int stored, long elementOffset) {
         Tensor root = root();
         FloatBuffer d = null;
         if (direct != null) {
-            d = direct.duplicate().position((int) elementOffset).limit((int) elementOffset + n).slice();
+            d = direct.duplicate().position((int) elementOffset).limit((int) elementOffset + stored).slice();
         }
-        return new Tensor(s, n, addr, root, null, null, root == null ? keepAlive : null, foreignRoot, d);
+        return new Tensor(s, n, l, stored, addr, root, null, null, root == null ? keepAlive : null, foreignRoot, d);
     }
 
-    private static Tensor allocate(int[] shape, int n) {
+    private static Tensor allocate(int[] shape, int n, Layout layout, int stored) {
+        String in = layout == Layout.NCHW ? "" : " in " + layout;
         if (javacpp()) {
             FloatPointer p;
             try {
-                p = Backend.allocate(n);
+                p = Backend.allocate(stored);
             } catch (OutOfMemoryError e) {
-                OutOfMemoryError o = new OutOfMemoryError("cannot allocate " + (4L * n) + " bytes for a tensor of shape "
-                        + Arrays.toString(shape) + ": " + e.getMessage());
+                OutOfMemoryError o = new OutOfMemoryError("cannot allocate " + (4L * stored) + " bytes for a tensor of shape "
+                        + Arrays.toString(shape) + in + ": " + e.getMessage());
                 o.initCause(e);
                 throw o;
             }
-            return new Tensor(shape, n, p.address(), null, p, null, null, null, null);
+            return new Tensor(shape, n, layout, stored, p.address(), null, p, null, null, null, null);
         }
-        if (n > MAX_BUFFER_ELEMENTS) {
-            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has " + n + " elements, more than the "
+        if (stored > MAX_BUFFER_ELEMENTS) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + in + " has " + stored + " elements, more than the "
                     + MAX_BUFFER_ELEMENTS + " a Java direct buffer holds; tensors use direct buffers because JavaCPP's"
                     + " native library is unavailable (" + Backend.describe(Backend.javacppFailure()) + ")");
         }
-        DirectMemory.Block b = DirectMemory.allocate(n * Float.BYTES);
-        Tensor t = new Tensor(shape, n, b.address, null, null, b, null, null, b.buffer.asFloatBuffer());
+        DirectMemory.Block b = DirectMemory.allocate(stored * Float.BYTES);
+        Tensor t = new Tensor(shape, n, layout, stored, b.address, null, null, b, null, null, b.buffer.asFloatBuffer());
         b.freeWhenUnreachable(t);
         return t;
+    }
+
+    private static void checkLayout(Layout layout) {
+        if (layout == null) {
+            throw new IllegalArgumentException("layout must not be null (Layout.NCHW, NHWC or NCHW16C)");
+        }
+    }
+
+    /** The floats a valid shape occupies in the layout; refuses a layout other than NCHW for rank != 4, and too many floats. */
+    private static int storageCount(Layout layout, int[] shape) {
+        long n = layout.storageSize(shape);
+        if (n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " in " + layout + " occupies " + n
+                    + " floats with its padding channels, more than the " + Integer.MAX_VALUE + " a tensor can hold");
+        }
+        return (int) n;
     }
 
     private static boolean javacpp() {
@@ -431,50 +546,82 @@ public final class Tensor implements AutoCloseable {
         return shape.length;
     }
 
-    /** The number of elements. */
+    /**
+     * The number of logical elements, the product of the shape, whatever the layout (see
+     * {@link #storageSize()} for the floats in memory).
+     */
     public long size() {
         checkOpen();
         return size;
     }
 
-    /** A new array holding a copy of the elements in row-major order. */
+    /** How the elements lie in memory: {@link Layout#NCHW} unless the tensor was made with another layout. */
+    public Layout layout() {
+        checkOpen();
+        return layout;
+    }
+
+    /**
+     * The floats this tensor occupies in memory: its {@linkplain #size() size}, but for {@link Layout#NCHW16C}
+     * with C not a multiple of 16, whose padding channels take room too. Its {@link #pointer()} and
+     * {@link #buffer()} cover that many, and so do the arrays of {@link #toArray()} and
+     * {@link #copyFrom(float[])}.
+     */
+    public long storageSize() {
+        checkOpen();
+        return storage;
+    }
+
+    /**
+     * A new array holding a copy of the tensor's memory: the elements in its layout's order
+     * ({@link #storageSize()} of them; row-major for NCHW, with NCHW16C's padding channels, which are
+     * zero). For the elements in logical (N, C, H, W) order whatever the layout, use
+     * {@code toLayout(Layout.NCHW).toArray()}.
+     */
     public float[] toArray() {
-        float[] out = new float[size];
+        float[] out = new float[storage];
         copyTo(out);
         return out;
     }
 
-    /** Copies all elements into {@code dst}, whose length must equal {@link #size()}. */
+    /** Copies the tensor's memory into {@code dst} in its layout's order (see {@link #toArray()}); {@code dst.length} must be {@link #storageSize()}. */
     public void copyTo(float[] dst) {
         acquire();
         try {
             checkLength(dst, "dst");
             if (engineView != null) {
-                engineView.get(dst, 0, size);
+                engineView.get(dst, 0, storage);
             } else {
-                direct.get(0, dst, 0, size);
+                direct.get(0, dst, 0, storage);
             }
         } finally {
             release();
         }
     }
 
-    /** Overwrites all elements from {@code src}, whose length must equal {@link #size()}. */
+    /**
+     * Overwrites the tensor's memory from {@code src}, given in the layout's order (see
+     * {@link #toArray()}); {@code src.length} must be {@link #storageSize()}. The padding channels of
+     * NCHW16C stay zero whatever {@code src} holds there.
+     */
     public void copyFrom(float[] src) {
         acquire();
         try {
             checkLength(src, "src");
             if (engineView != null) {
-                engineView.put(src, 0, size);
+                engineView.put(src, 0, storage);
             } else {
-                direct.put(0, src, 0, size);
+                direct.put(0, src, 0, storage);
+            }
+            if (padded()) {
+                Backend.zeroPadding(this);
             }
         } finally {
             release();
         }
     }
 
-    /** Sets every element to {@code value}. */
+    /** Sets every element to {@code value}; the padding channels of NCHW16C stay zero. */
     public void fill(float value) {
         acquire();
         try {
@@ -482,34 +629,117 @@ public final class Tensor implements AutoCloseable {
                 engineView.zero();
                 return;
             }
-            float[] chunk = new float[Math.min(size, 1 << 16)];
+            float[] chunk = new float[Math.min(storage, 1 << 16)];
             Arrays.fill(chunk, value);
-            for (int off = 0; off < size; off += chunk.length) {
-                int len = Math.min(chunk.length, size - off);
+            for (int off = 0; off < storage; off += chunk.length) {
+                int len = Math.min(chunk.length, storage - off);
                 if (engineView != null) {
                     new TensorPointer(null, address + (long) off * Float.BYTES, len, null).put(chunk, 0, len);
                 } else {
                     direct.put(off, chunk, 0, len);
                 }
             }
+            if (padded()) {
+                Backend.zeroPadding(this);
+            }
         } finally {
             release();
         }
+    }
+
+    /**
+     * A new tensor, owned by the caller, holding this tensor's elements in {@code layout} (a copy even
+     * when the layout is this tensor's own).
+     *
+     * @throws IllegalArgumentException if {@code layout} is not NCHW and this tensor is not of rank 4
+     */
+    public Tensor toLayout(Layout layout) {
+        acquire();
+        try {
+            checkLayout(layout);
+            Tensor t = zeros(layout, shape);
+            try {
+                Backend.reorder(this, t);
+                return t;
+            } catch (RuntimeException | Error e) {
+                t.close();
+                throw e;
+            }
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Copies this tensor's elements into {@code dst}, which must have the same shape and may have any
+     * layout: element (n, c, h, w) of this tensor becomes element (n, c, h, w) of {@code dst}.
+     *
+     * @throws IllegalArgumentException if the shapes differ or the two share memory
+     * @see #reorder(Tensor, Tensor)
+     */
+    public void copyTo(Tensor dst) {
+        reorder(this, dst);
+    }
+
+    /**
+     * Copies {@code src}'s elements into {@code dst} (same shape, any two layouts: element (n, c, h, w)
+     * of one becomes element (n, c, h, w) of the other) and returns {@code dst}. The copy runs over
+     * contiguous runs of both layouts at once, in tiles that stay in cache; NCHW16C's padding channels
+     * of {@code dst} come out zero.
+     *
+     * @throws IllegalArgumentException if either is null, the shapes differ or the two share memory
+     * @throws IllegalStateException    if either is closed
+     */
+    public static Tensor reorder(Tensor src, Tensor dst) {
+        if (src == null || dst == null) {
+            throw new IllegalArgumentException((src == null ? "src" : "dst") + " must not be null");
+        }
+        src.acquire();
+        try {
+            dst.acquire();
+            try {
+                if (!Arrays.equals(src.shape, dst.shape)) {
+                    throw new IllegalArgumentException("cannot reorder " + src.describe() + " into " + dst.describe()
+                            + ": the shapes differ");
+                }
+                if (src.overlaps(dst)) {
+                    throw new IllegalArgumentException("cannot reorder " + src.describe() + " into " + dst.describe()
+                            + ": dst shares memory with src");
+                }
+                Backend.reorder(src, dst);
+                return dst;
+            } finally {
+                dst.release();
+            }
+        } finally {
+            src.release();
+        }
+    }
+
+    /** True for NCHW16C with C not a multiple of 16: memory holds channels that are not elements. */
+    private boolean padded() {
+        return layout == Layout.NCHW16C && shape[1] % Layout.BLOCK != 0;
+    }
+
+    /** The shape, and the layout when it is not NCHW, for messages: {@code [1, 3, 8, 8] NHWC}. */
+    private String describe() {
+        return Arrays.toString(shape) + (layout == Layout.NCHW ? "" : " " + layout);
     }
 
     private void checkLength(float[] a, String name) {
         if (a == null) {
             throw new IllegalArgumentException(name + " must not be null");
         }
-        if (a.length != size) {
+        if (a.length != storage) {
             throw new IllegalArgumentException(name + " has " + a.length + " elements but the tensor of shape "
-                    + Arrays.toString(shape) + " has " + size);
+                    + describe() + " has " + storage + (storage == size ? "" : " in memory (" + size + " elements and the"
+                    + " padding channels of " + layout + ")"));
         }
     }
 
     /**
      * The native memory of this tensor, as a new pointer at its first element with its limit at its
-     * size. The pointer borrows the memory (see {@link TensorPointer}): closing it, or changing its
+     * {@linkplain #storageSize() storage size}. The pointer borrows the memory (see {@link TensorPointer}): closing it, or changing its
      * position or limit, does not affect the tensor, and it keeps the tensor reachable. It must not be
      * dereferenced after the tensor is closed; {@link #wrap(FloatPointer, int...)} of it then throws.
      * {@linkplain #acquire() Acquire} the tensor around direct use if another thread might close it.
@@ -524,29 +754,30 @@ public final class Tensor implements AutoCloseable {
         }
         Tensor root = root();
         // the pointer holds the root buffer of the memory, which keeps its registration (see Escapes)
-        return new TensorPointer(this, address, size, root == null ? null : root.escapeRoot());
+        return new TensorPointer(this, address, storage, root == null ? null : root.escapeRoot());
     }
 
     /**
-     * A new direct {@link FloatBuffer} over this tensor's elements (index 0 is the first element);
+     * A new direct {@link FloatBuffer} over this tensor's memory, {@link #storageSize()} floats in its
+     * layout's order (index 0 is the first);
      * its position and limit are the caller's to change. It must not be used after the tensor is
      * closed; {@link #wrap(FloatBuffer, int...)} of it (or of a slice or duplicate of it) then throws.
      *
-     * @throws UnsupportedOperationException if the tensor has more than {@link #MAX_BUFFER_ELEMENTS} elements
+     * @throws UnsupportedOperationException if the tensor occupies more than {@link #MAX_BUFFER_ELEMENTS} floats
      */
     public FloatBuffer buffer() {
         checkOpen();
-        if (size > MAX_BUFFER_ELEMENTS) {
-            throw new UnsupportedOperationException("a tensor of " + size + " elements does not fit a Java buffer, which"
+        if (storage > MAX_BUFFER_ELEMENTS) {
+            throw new UnsupportedOperationException("a tensor of " + storage + " floats does not fit a Java buffer, which"
                     + " holds at most " + MAX_BUFFER_ELEMENTS + " floats (2 GiB); use pointer(), or view() a part");
         }
         Tensor root = root();
         FloatBuffer b;
         if (root == null) {
             // foreign memory: its owner's buffer (for a wrapped buffer, the same memory the caller already has)
-            b = direct != null ? direct.duplicate() : new TensorPointer(null, address, size, null).asBuffer();
+            b = direct != null ? direct.duplicate() : new TensorPointer(null, address, storage, null).asBuffer();
         } else {
-            b = bytesAt(address, 0, 4L * size).asFloatBuffer();
+            b = bytesAt(address, 0, 4L * storage).asFloatBuffer();
         }
         if (!javacpp()) {
             DirectMemory.alias(b, address); // where addresses are stand-ins, wrap(b) finds this memory by the object
@@ -561,9 +792,9 @@ public final class Tensor implements AutoCloseable {
      */
     ByteBuffer bytesAt(long at, long from, long to) {
         checkOpen();
-        if (at < address || at + to > address + 4L * size || address == 0 && direct == null) {
+        if (at < address || at + to > address + 4L * storage || address == 0 && direct == null) {
             throw new IllegalArgumentException("bytes [" + (at - address) + ", " + (at - address + to)
-                    + ") lie outside the " + 4L * size + " bytes of tensor " + Arrays.toString(shape));
+                    + ") lie outside the " + 4L * storage + " bytes of tensor " + describe());
         }
         Tensor root = root();
         ByteBuffer b;
@@ -590,8 +821,8 @@ public final class Tensor implements AutoCloseable {
         ByteBuffer r = escape == null ? null : escape.root();
         if (r == null) {
             // the buffers handed out must hold r itself, not a buffer r was derived from
-            r = block != null ? block.buffer : new TensorPointer(null, address, Math.min(size, MAX_BUFFER_ELEMENTS), null).asByteBuffer();
-            escape = Escapes.register(this, block == null, address, address + 4L * size, r);
+            r = block != null ? block.buffer : new TensorPointer(null, address, Math.min(storage, MAX_BUFFER_ELEMENTS), null).asByteBuffer();
+            escape = Escapes.register(this, block == null, address, address + 4L * storage, r);
         }
         return r;
     }
@@ -603,7 +834,7 @@ public final class Tensor implements AutoCloseable {
         }
         FloatBuffer b = engineBuffer;
         if (b == null) {
-            b = new TensorPointer(null, address, size, null).asBuffer(); // a benign race: equivalent buffers
+            b = new TensorPointer(null, address, storage, null).asBuffer(); // a benign race: equivalent buffers
             engineBuffer = b;
         }
         return b;
@@ -618,8 +849,9 @@ public final class Tensor implements AutoCloseable {
         return address;
     }
 
+    /** The floats of memory the tensor covers (its storage, padding included). */
     int elements() {
-        return size;
+        return storage;
     }
 
     /** True when this tensor and {@code other} share at least one byte of memory. */
@@ -633,8 +865,8 @@ public final class Tensor implements AutoCloseable {
             return true;
         }
         if (address != 0 && other.address != 0) {
-            long a0 = address, a1 = a0 + 4L * size;
-            long b0 = other.address, b1 = b0 + 4L * other.size;
+            long a0 = address, a1 = a0 + 4L * storage;
+            long b0 = other.address, b1 = b0 + 4L * other.storage;
             return a0 < b1 && b0 < a1;
         }
         // addresses unknown (never in practice: DirectMemory ran out of stand-ins): only distinct owned blocks are known apart
@@ -781,6 +1013,6 @@ public final class Tensor implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Tensor" + Arrays.toString(shape) + (isClosed() ? " (closed)" : "");
+        return "Tensor" + describe() + (isClosed() ? " (closed)" : "");
     }
 }

@@ -59,6 +59,54 @@ public final class TestData {
         return t;
     }
 
+    /** A random tensor of the logical shape in {@code layout}: the same elements as {@code random(r, scale, shape)}. */
+    public static Tensor random(Random r, float scale, Layout layout, int... shape) {
+        try (Tensor t = random(r, scale, shape)) {
+            return t.toLayout(layout);
+        }
+    }
+
+    /**
+     * A tensor of the logical shape in {@code layout} whose memory is NaN throughout, its NCHW16C padding
+     * channels included (a wrapped buffer, as memory from elsewhere would be), so that an element left
+     * unwritten or a padding channel left as it was shows.
+     */
+    public static Tensor garbage(Layout layout, int... shape) {
+        int n = (int) layout.storageSize(shape);
+        java.nio.FloatBuffer b = java.nio.ByteBuffer.allocateDirect(4 * n).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+        for (int i = 0; i < n; i++) {
+            b.put(i, Float.NaN);
+        }
+        return Tensor.wrap(layout, b, shape);
+    }
+
+    /** A tensor's elements in logical (N, C, H, W) order, whatever its layout. */
+    public static float[] logical(Tensor t) {
+        if (t.layout() == Layout.NCHW) {
+            return t.toArray();
+        }
+        try (Tensor n = t.toLayout(Layout.NCHW)) {
+            return n.toArray();
+        }
+    }
+
+    /** A copy of an NCHW tensor in another layout, made element by element through {@link Layout#offset} (independent of the reorders). */
+    public static Tensor slowReorder(Tensor nchw, Layout layout) {
+        int[] s = nchw.shape();
+        float[] src = nchw.toArray();
+        float[] dst = new float[(int) layout.storageSize(s)];
+        for (int n = 0; n < s[0]; n++) {
+            for (int c = 0; c < s[1]; c++) {
+                for (int h = 0; h < s[2]; h++) {
+                    for (int w = 0; w < s[3]; w++) {
+                        dst[(int) layout.offset(s, n, c, h, w)] = src[(int) Layout.NCHW.offset(s, n, c, h, w)];
+                    }
+                }
+            }
+        }
+        return Tensor.of(layout, dst, s);
+    }
+
     /** {@code max|a-b| / max|b|}, or the absolute error when b is all zeros; NaN in a gives NaN. */
     public static double relErr(float[] a, float[] b) {
         double maxDiff = 0, maxRef = 0;

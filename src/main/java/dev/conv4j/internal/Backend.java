@@ -1,19 +1,23 @@
 package dev.conv4j.internal;
 
+import dev.conv4j.Activation;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.Tensor;
 import dev.conv4j.internal.blas.BlasEngine;
+import dev.conv4j.internal.engine.Adapters;
 import dev.conv4j.internal.engine.GenericPlan;
 import dev.conv4j.internal.engine.JavaGemmEngine;
 import dev.conv4j.internal.engine.NaiveEngine;
+import dev.conv4j.internal.engine.Reorder;
 import dev.conv4j.internal.engine.TensorMemory;
 import dev.conv4j.internal.nativeblas.NativeLibrary;
 import dev.conv4j.internal.nativeblas.NativeMemory;
 import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.ToLongFunction;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
@@ -51,9 +55,32 @@ public final class Backend {
         return new GenericPlan(engine, p, inputShape, weightShape);
     }
 
-    /** Lets the engines read a tensor's own pointer and buffer; called once, by {@link Tensor}. */
-    public static void installTensorMemory(Function<Tensor, FloatPointer> pointer, Function<Tensor, FloatBuffer> buffer) {
-        TensorMemory.install(pointer, buffer);
+    /** Lets the engines read a tensor's own pointer, buffer and address; called once, by {@link Tensor}. */
+    public static void installTensorMemory(Function<Tensor, FloatPointer> pointer, Function<Tensor, FloatBuffer> buffer,
+                                           ToLongFunction<Tensor> address) {
+        TensorMemory.install(pointer, buffer, address);
+    }
+
+    /** Copies src's elements into dst (same shape, any layouts, no shared memory; both acquired and checked by the caller). */
+    public static void reorder(Tensor src, Tensor dst) {
+        Reorder.copy(src, dst);
+    }
+
+    /** Writes zeros into the padding channels of an NCHW16C tensor (nothing for other layouts). */
+    public static void zeroPadding(Tensor t) {
+        Reorder.zeroPadding(t);
+    }
+
+    /** The fused, any-layout forward pass of an engine that implements only the NCHW one. */
+    public static void forward(ConvEngine engine, Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor residual,
+                               Activation act, Tensor y) {
+        Adapters.forward(engine, p, x, w, bias, residual, act, y);
+    }
+
+    /** The fused, any-layout forward pass of a plan that implements only the NCHW one ({@code w} null: prepacked). */
+    public static void forward(Conv2dPlan plan, Tensor x, Tensor w, Tensor bias, boolean withWeights, Tensor residual,
+                               Activation act, Tensor y) {
+        Adapters.forward(plan, x, w, bias, withWeights, residual, act, y);
     }
 
     /** @throws UnsupportedOperationException saying what failed when the native library is unavailable */

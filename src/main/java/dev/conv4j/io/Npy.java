@@ -1,5 +1,6 @@
 package dev.conv4j.io;
 
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import java.io.IOException;
 import java.io.InputStream;
@@ -99,7 +100,7 @@ public final class Npy {
         return Tensor.of(values, shape);
     }
 
-    /** Writes a tensor as a float32 little-endian C-order .npy file. */
+    /** Writes a tensor as a float32 little-endian C-order .npy file (see {@link #write(OutputStream, Tensor)}). */
     public static void write(Path file, Tensor t) throws IOException {
         Path parent = file.toAbsolutePath().getParent();
         if (parent != null) {
@@ -110,7 +111,10 @@ public final class Npy {
         }
     }
 
-    /** Writes a tensor to a stream as a float32 little-endian C-order .npy array. */
+    /**
+     * Writes a tensor to a stream as a float32 little-endian C-order .npy array of its logical shape: a
+     * tensor in another layout than NCHW is written in (N, C, H, W) order, as NumPy and PyTorch read it.
+     */
     public static void write(OutputStream out, Tensor t) throws IOException {
         int[] shape = t.shape();
         StringBuilder s = new StringBuilder("(");
@@ -142,7 +146,14 @@ public final class Npy {
         }
         out.write(pre.array());
         out.write(header.toString().getBytes(StandardCharsets.ISO_8859_1));
-        float[] values = t.toArray();
+        float[] values;
+        if (t.layout() == Layout.NCHW) {
+            values = t.toArray();
+        } else {
+            try (Tensor logical = t.toLayout(Layout.NCHW)) {
+                values = logical.toArray();
+            }
+        }
         ByteBuffer data = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         data.asFloatBuffer().put(values);
         out.write(data.array());

@@ -1,12 +1,16 @@
 package dev.conv4j.fuzz;
 
+import dev.conv4j.Activation;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvAlgorithm;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
 import dev.conv4j.ConvGeometry;
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
+import dev.conv4j.TestData;
+import dev.conv4j.internal.engine.AbstractPlan;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -25,16 +29,20 @@ import org.bytedeco.javacpp.FloatPointer;
  * passes, their allocating and accumulating forms, the bias sums, plans with and without prepacked
  * weights), the layer (shapes, stride, padding and automatic padding, dilation, groups and depthwise
  * layers, the algorithm), the data (finite values of every magnitude, NaN, infinities, subnormals,
- * negative zero), how each tensor holds its memory (its own, a view at an offset of a larger tensor,
- * a reshape, a direct buffer or a JavaCPP pointer at a position, one memory shared by all the call's
- * tensors at chosen offsets) and misuse (a closed tensor or plan, a null, a wrong shape, outputs over
- * inputs, a plan without weights).
+ * negative zero), the layout of each activation (x, y, gx, gy and a residual, mixed within a call), the
+ * fused forward pass (a residual of its own or y itself, and an activation), how each tensor holds its
+ * memory (its own, a view at an offset of a larger tensor, a reshape, a direct buffer or a JavaCPP
+ * pointer at a position, one memory shared by all the call's tensors at chosen offsets) and misuse (a
+ * closed tensor or plan, a null, a wrong shape, outputs over inputs, a residual partly over y, a plan
+ * without weights).
  *
  * <p>{@link #run()} checks that the blas call either returns or throws an exception the API documents
  * ({@link IllegalArgumentException}, {@link IllegalStateException}, {@link UnsupportedOperationException})
  * with a message naming what is wrong; that a refused call left every tensor as it was and a call
  * that returned left its inputs as they were; that the naive engine, given the same tensors, refuses
- * or accepts the call alike; and that the results agree, element by element, within the rounding
+ * or accepts the call alike (a blas plan whose kernels read NCHW must refuse another layout in the forms
+ * without an epilogue, naming it); that NCHW16C outputs come out with zero padding channels; and that
+ * the results agree, element by element in logical order, within the rounding
  * error of a float32 sum of the terms the definition adds (and, where Winograd may run, within
  * {@link ConvAlgorithm#WINOGRAD_4X4_TOLERANCE} of the largest sum of such terms), with NaN and
  * infinities where the definition puts them. A crash of the JVM ends the fuzzer.
@@ -44,7 +52,10 @@ final class ApiCase {
      * What a case did: its operation, the kind of layer, the misuse it made (0: none; see {@link #misuse()}),
      * and whether the engines computed it or refused it.
      */
-    record Outcome(Op op, Mode mode, int misuse, boolean computed) {
+    record Outcome(Op op, Mode mode, int misuse, boolean computed, boolean layouts, boolean fused) {
+        Outcome(Op op, Mode mode, int misuse, boolean computed) {
+            this(op, mode, misuse, computed, false, false);
+        }
     }
 
     enum Op { FORWARD, FORWARD_NEW, DATA, DATA_NEW, WEIGHTS, WEIGHTS_NEW, BIAS, PLAN_PREPACKED, PLAN_FORWARD, PLAN_DATA, PLAN_WEIGHTS }
@@ -52,11 +63,15 @@ final class ApiCase {
     /** The kinds of layer: small ones of every sort, and shapes that reach the native kernels' other paths. */
     enum Mode { SMALL, SMALL_GROUPED, SMALL_DEPTHWISE, WINOGRAD, DEPTHWISE_WIDE, GEMM_WIDE, FREE }
 
-    enum Role { X, W, B, Y, GY, GX, GW, GB }
+    enum Role { X, W, B, Y, GY, GX, GW, GB, R }
+
+    /** The residual of a fused forward pass: none, a tensor of its own, or y itself. */
+    enum Residual { NONE, SEPARATE, IN_PLACE }
 
     enum Form { OWN, VIEW, RESHAPE, BUFFER, POINTER, SHARED }
 
     private static final ConvEngine NAIVE = ConvEngines.naive();
+    private static final Layout[] LAYOUTS = {Layout.NCHW, Layout.NCHW, Layout.NHWC, Layout.NCHW16C};
     private static final ConvEngine[] BLAS = {ConvEngines.blas(1), ConvEngines.blas(2)};
     private static final float[] SPECIALS = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.MAX_VALUE,
         -Float.MAX_VALUE, 1e30f, -1e30f, 1e15f, Float.MIN_VALUE, Float.MIN_NORMAL, -0f, 0f, 1e-30f, 65504f, 3f, -7f};
@@ -82,6 +97,10 @@ final class ApiCase {
     private int[] xs, ws, ys;
     private boolean accumulate, prepack, closePlan;
     private int misuse;
+    private final Map<Role, Layout> layouts = new EnumMap<>(Role.class);
+    private boolean fused;
+    private Residual residual = Residual.NONE;
+    private Activation act = Activation.NONE;
 
     ApiCase(byte[] data) {
         in = new Choices(data);
@@ -119,26 +138,39 @@ final class ApiCase {
             return new Outcome(op, mode, -1, false); // a parameter out of range: refused by the builder
         }
         ys = outputShape();
+        for (Role r : List.of(Role.X, Role.Y, Role.GY, Role.GX, Role.R)) {
+            layouts.put(r, LAYOUTS[in.pick(LAYOUTS.length)]);
+        }
+        if ((op == Op.FORWARD || op == Op.PLAN_FORWARD || op == Op.PLAN_PREPACKED) && in.flag()) {
+            fused = true;
+            residual = Residual.values()[in.pick(3)];
+            Activation[] acts = {Activation.NONE, Activation.RELU, Activation.RELU6, null};
+            act = acts[in.pick(acts.length)];
+            if (act == null) {
+                float a = SPECIALS[in.pick(SPECIALS.length)], b = SPECIALS[in.pick(SPECIALS.length)];
+                act = Float.isNaN(a) || Float.isNaN(b) ? Activation.clamp(-1f, 1f) : Activation.clamp(Math.min(a, b), Math.max(a, b));
+            }
+        }
         Map<Role, Form> forms = new EnumMap<>(Role.class);
         for (Role r : roles()) {
             forms.put(r, Form.values()[in.pick(Form.values().length)]);
         }
         long total = 0;
         for (Role r : roles()) {
-            total += count(shapeOf(r)) + 8;
+            total += storage(r, shapeOf(r)) + 8;
         }
         if (forms.containsValue(Form.SHARED)) {
             shared = own(Tensor.zeros((int) Math.min(total * 2, 1 << 20)));
         }
         misuse = in.pick(24);
-        misuse = misuse <= 6 ? misuse : 0;
+        misuse = misuse <= 7 ? misuse : 0;
         try {
             for (Role r : roles()) {
                 int[] s = shapeOf(r);
                 if (misuse == 1 && in.flag()) {
                     s = perturb(s);
                 }
-                t.put(r, make(forms.get(r), s));
+                t.put(r, make(forms.get(r), s, layoutOf(r, s)));
             }
         } catch (IllegalArgumentException | IllegalStateException e) {
             checkDocumented(e, "making a tensor");
@@ -260,7 +292,8 @@ final class ApiCase {
             case FORWARD:
             case PLAN_FORWARD:
             case PLAN_PREPACKED:
-                return List.of(Role.X, Role.W, Role.B, Role.Y);
+                return residual == Residual.SEPARATE ? List.of(Role.X, Role.W, Role.B, Role.Y, Role.R)
+                        : List.of(Role.X, Role.W, Role.B, Role.Y);
             case FORWARD_NEW:
                 return List.of(Role.X, Role.W, Role.B);
             case DATA:
@@ -289,6 +322,8 @@ final class ApiCase {
             case B:
             case GB:
                 return new int[] {ws[0]};
+            case R:
+                return ys.clone();
             default:
                 return ys.clone();
         }
@@ -300,10 +335,17 @@ final class ApiCase {
 
     /**
      * An input of the call itself, which must come back unchanged: a prepacking plan's forward call
-     * reads its own copy of the weights, so its output may lie over them.
+     * reads its own copy of the weights, so its output may lie over them; and a residual that a call
+     * computed over y's memory was y itself (a partial overlap is refused), added to in place.
      */
     private boolean isInput(Role r) {
-        return !isOutput(r) && !(op == Op.PLAN_PREPACKED && prepack && (r == Role.W || r == Role.B));
+        return !isOutput(r) && !(op == Op.PLAN_PREPACKED && prepack && (r == Role.W || r == Role.B))
+                && !(r == Role.R && residualOverY());
+    }
+
+    private boolean residualOverY() {
+        Tensor res = t.get(Role.R), y = t.get(Role.Y);
+        return res != null && y != null && isUsable(res) && isUsable(y) && res.overlaps(y);
     }
 
     private int[] perturb(int[] s) {
@@ -321,6 +363,24 @@ final class ApiCase {
         }
     }
 
+    /** The layout a role's tensor gets: its choice for an activation of rank 4, else NCHW. */
+    private Layout layoutOf(Role r, int[] s) {
+        Layout l = layouts.get(r);
+        return l == null || s.length != 4 ? Layout.NCHW : l;
+    }
+
+    private int storage(Role r, int[] s) {
+        return (int) Math.min(layoutOf(r, s).storageSize(nonEmpty(s)), 1 << 24);
+    }
+
+    private static int[] nonEmpty(int[] s) {
+        int[] q = s.clone();
+        for (int i = 0; i < q.length; i++) {
+            q[i] = Math.max(1, q[i]);
+        }
+        return q;
+    }
+
     private static int count(int[] s) {
         long n = 1;
         for (int d : s) {
@@ -336,26 +396,29 @@ final class ApiCase {
         return x;
     }
 
-    private Tensor make(Form form, int[] s) {
+    private Tensor make(Form form, int[] s, Layout layout) {
         int n = count(s), pos = in.pick(8), extra = in.pick(4);
+        if (layout != Layout.NCHW) {
+            n = (int) layout.storageSize(s);
+        }
         float[] data = data(n);
         Tensor x;
         switch (form) {
             case VIEW:
-                x = own(own(Tensor.zeros(n + pos + extra)).view(pos, s));
+                x = own(own(Tensor.zeros(n + pos + extra)).view(pos, layout, s));
                 break;
             case RESHAPE:
-                x = own(own(Tensor.zeros(n)).reshape(s));
+                x = layout == Layout.NCHW ? own(own(Tensor.zeros(n)).reshape(s)) : own(own(Tensor.zeros(n)).view(0, layout, s));
                 break;
             case BUFFER: {
                 FloatBuffer f = ByteBuffer.allocateDirect(4 * (n + pos + extra)).order(ByteOrder.nativeOrder()).asFloatBuffer();
-                x = own(Tensor.wrap(f.position(pos), s));
+                x = own(Tensor.wrap(layout, f.position(pos), s));
                 break;
             }
             case POINTER: {
                 FloatPointer f = new FloatPointer(n + pos + extra);
                 pointers.add(f);
-                x = own(Tensor.wrap(f.position(pos), s));
+                x = own(Tensor.wrap(layout, f.position(pos), s));
                 break;
             }
             case SHARED: {
@@ -363,11 +426,11 @@ final class ApiCase {
                 long at = in.pick(4) == 0 ? in.index((int) Math.max(1, shared.size() - n)) : sharedNext + pos;
                 at = Math.max(0, Math.min(at, shared.size() - n));
                 sharedNext = at + n;
-                x = own(shared.view(at, s));
+                x = own(shared.view(at, layout, s));
                 break;
             }
             default:
-                x = own(Tensor.zeros(s));
+                x = own(Tensor.zeros(layout, s));
                 break;
         }
         x.copyFrom(data);
@@ -398,8 +461,8 @@ final class ApiCase {
     // ---- misuse -----------------------------------------------------------------------------------
 
     /**
-     * Misuse, one in four cases: 1 a wrong shape, 2 a closed tensor, 3 a null argument, 4 an output over
-     * an input's memory, 5 a closed plan, 6 null parameters.
+     * Misuse, one in three cases: 1 a wrong shape, 2 a closed tensor, 3 a null argument, 4 an output over
+     * an input's memory, 5 a closed plan, 6 null parameters, 7 a residual partly over y.
      */
     private void misuse() {
         List<Role> present = new ArrayList<>();
@@ -425,8 +488,22 @@ final class ApiCase {
                     }
                 }
                 Tensor src = t.get(inp);
-                if (out != null && inp != null && src.size() >= count(t.get(out).shape())) {
-                    t.put(out, own(src.view(0, t.get(out).shape())));
+                if (out != null && inp != null && src.storageSize() >= t.get(out).storageSize()) {
+                    t.put(out, own(src.view(0, t.get(out).layout(), t.get(out).shape())));
+                }
+                break;
+            }
+            case 7: { // a residual that shares some of y's memory without being y
+                Tensor y = t.get(Role.Y);
+                if (residual == Residual.SEPARATE && y != null && t.get(Role.R) != null) {
+                    int[] s = t.get(Role.R).shape();
+                    long need = layoutOf(Role.R, s).storageSize(s);
+                    Tensor room = own(Tensor.zeros((int) (y.storageSize() + need)));
+                    Tensor ys2 = own(room.view(0, y.layout(), y.shape()));
+                    ys2.copyFrom(y.toArray());
+                    t.put(Role.Y, ys2);
+                    t.put(Role.R, own(room.view(1 + in.pick((int) Math.min(y.storageSize(), 200)), layoutOf(Role.R, s), s)));
+                    t.get(Role.R).copyFrom(data((int) need));
                 }
                 break;
             }
@@ -456,7 +533,11 @@ final class ApiCase {
         try {
             switch (op) {
                 case FORWARD:
-                    e.forward(p, x, w, b, y);
+                    if (fused) {
+                        e.forward(p, x, w, b, residualOf(y), act, y);
+                    } else {
+                        e.forward(p, x, w, b, y);
+                    }
                     break;
                 case FORWARD_NEW:
                     keep(res, Role.Y, e.forward(p, x, w, b));
@@ -491,10 +572,18 @@ final class ApiCase {
                             if (prepack) {
                                 plan.prepackWeights(w, b);
                             }
-                            plan.forward(x, y);
+                            if (fused) {
+                                plan.forward(x, residualOf(y), act, y);
+                            } else {
+                                plan.forward(x, y);
+                            }
                             break;
                         case PLAN_FORWARD:
-                            plan.forward(x, w, b, y);
+                            if (fused) {
+                                plan.forward(x, w, b, residualOf(y), act, y);
+                            } else {
+                                plan.forward(x, w, b, y);
+                            }
                             break;
                         case PLAN_DATA:
                             plan.backwardData(gy, w, gx, accumulate);
@@ -515,15 +604,20 @@ final class ApiCase {
         }
         for (Role r : List.of(Role.Y, Role.GX, Role.GW, Role.GB)) {
             if (roles().contains(r) && t.get(r) != null) {
-                res.outputs.put(r, t.get(r).toArray());
+                res.outputs.put(r, TestData.logical(t.get(r)));
             }
         }
         return res;
     }
 
+    /** The fused call's residual: none, its own tensor, or y itself. */
+    private Tensor residualOf(Tensor y) {
+        return residual == Residual.IN_PLACE ? y : residual == Residual.SEPARATE ? t.get(Role.R) : null;
+    }
+
     private static void keep(Result res, Role r, Tensor made) {
         try (made) {
-            res.outputs.put(r, made.toArray());
+            res.outputs.put(r, TestData.logical(made));
         }
     }
 
@@ -546,7 +640,22 @@ final class ApiCase {
                         : "changed its input ") + r + " in " + this);
             }
         }
+        if (got.refused == null) {
+            for (Role r : List.of(Role.Y, Role.GX)) {
+                Tensor o = t.get(r);
+                if (roles().contains(r) && o != null && o.layout() == Layout.NCHW16C && !paddingZero(o.shape(), after.get(r))) {
+                    throw new AssertionError("blas left a padding channel of the NCHW16C " + r + " nonzero in " + this);
+                }
+            }
+        }
         restore(before);
+        if (blasPlan != null && !(blasPlan instanceof AbstractPlan) && !fused && otherLayouts()) {
+            // a plan that hands tensors to kernels reading NCHW, and does not stage, refuses other layouts
+            if (got.refused == null) {
+                throw new AssertionError("a blas plan computed a call in layouts it does not stage in " + this);
+            }
+            return new Outcome(op, mode, misuse, false, true, fused);
+        }
         if (blasPlan != null && !plannedShapes()) {
             // Conv2dPlan: tensors must have exactly the planned shapes. The naive engine's plan checks
             // fewer of them (it runs the engine on any shapes the engine accepts), so the contract is
@@ -557,20 +666,49 @@ final class ApiCase {
             return new Outcome(op, mode, misuse, false);
         }
         Result ref = call(NAIVE, false);
+        // A blas plan that predates the fused forms gets them from Conv2dPlan's defaults, which check the
+        // arguments before the plan can say that it has no prepacked weights: when a call is wrong in more
+        // than one way, which of them it names first is not specified.
+        boolean bridged = blasPlan != null && !(blasPlan instanceof AbstractPlan) && fused;
         if ((got.refused == null) != (ref.refused == null)
-                || got.refused != null && got.refused.getClass() != ref.refused.getClass()) {
+                || got.refused != null && got.refused.getClass() != ref.refused.getClass() && !bridged) {
             throw new AssertionError("blas " + describe(got) + " but naive " + describe(ref) + " in " + this,
                     got.refused != null ? got.refused : ref.refused);
         }
         if (got.refused != null) {
-            return new Outcome(op, mode, misuse, false);
+            return new Outcome(op, mode, misuse, false, otherLayouts(), fused);
         }
         Map<Role, float[]> bounds = bounds(before);
         for (Map.Entry<Role, float[]> e : ref.outputs.entrySet()) {
             Role r = e.getKey();
             compare(r, got.outputs.get(r), e.getValue(), bounds.get(r), before);
         }
-        return new Outcome(op, mode, misuse, true);
+        return new Outcome(op, mode, misuse, true, otherLayouts(), fused);
+    }
+
+    /** Whether an activation the call is given (open, of rank 4) has a layout other than NCHW. */
+    private boolean otherLayouts() {
+        for (Role r : roles()) {
+            Tensor x = t.get(r);
+            if (r != Role.W && r != Role.B && r != Role.GW && r != Role.GB && x != null && isUsable(x) && x.layout() != Layout.NCHW) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean paddingZero(int[] s, float[] mem) {
+        int blocks = (s[1] + 15) / 16, p = s[2] * s[3];
+        for (int n = 0; n < s[0]; n++) {
+            for (int c = s[1]; c < blocks * 16; c++) {
+                for (int q = 0; q < p; q++) {
+                    if (Float.floatToRawIntBits(mem[((n * blocks + c / 16) * p + q) * 16 + c % 16]) != 0) {
+                        return false;
+                    }
+                }
+            }
+        }
+        return true;
     }
 
     /** Whether every tensor given to the plan's call has its planned shape (or is null, or closed: refused anyway). */
@@ -610,11 +748,12 @@ final class ApiCase {
 
     /**
      * Puts every tensor back as it was (tensors may share memory; all snapshots were taken of the same
-     * memory at once, so the order does not matter).
+     * memory at once, so the order does not matter). Written raw, through a buffer: copyFrom would zero an
+     * NCHW16C tensor's padding channels, which may lie over another tensor's elements.
      */
     private void restore(Map<Role, float[]> s) {
         for (Map.Entry<Role, float[]> e : s.entrySet()) {
-            t.get(e.getKey()).copyFrom(e.getValue());
+            t.get(e.getKey()).buffer().put(0, e.getValue());
         }
     }
 
@@ -673,7 +812,7 @@ final class ApiCase {
     private Map<Role, float[]> bounds(Map<Role, float[]> before) {
         Map<Role, float[]> out = new EnumMap<>(Role.class);
         try (Tensor ax = abs(before, Role.X); Tensor aw = abs(before, Role.W); Tensor ab = abs(before, Role.B);
-             Tensor agy = abs(before, Role.GY)) {
+             Tensor agy = abs(before, Role.GY); Tensor ar = fusedResidualAbs(before)) {
             Conv2dParams q = op == Op.BIAS ? null : p.toBuilder().algorithm(ConvAlgorithm.AUTO).build();
             switch (op) {
                 case FORWARD:
@@ -681,14 +820,21 @@ final class ApiCase {
                 case PLAN_FORWARD:
                 case PLAN_PREPACKED:
                     try (Tensor y = NAIVE.forward(q, ax, aw, ab)) {
-                        out.put(Role.Y, y.toArray());
+                        float[] sums = TestData.logical(y);
+                        if (ar != null) {
+                            float[] rr = TestData.logical(ar);
+                            for (int i = 0; i < sums.length; i++) {
+                                sums[i] += rr[i];
+                            }
+                        }
+                        out.put(Role.Y, sums);
                     }
                     break;
                 case DATA:
                 case DATA_NEW:
                 case PLAN_DATA:
                     try (Tensor gx = NAIVE.backwardData(q, agy, aw, actualIn())) {
-                        out.put(Role.GX, plusPrevious(gx.toArray(), before.get(Role.GX)));
+                        out.put(Role.GX, plusPrevious(TestData.logical(gx), logicalBefore(before, Role.GX)));
                     }
                     break;
                 case WEIGHTS:
@@ -727,7 +873,23 @@ final class ApiCase {
         for (int i = 0; i < a.length; i++) {
             a[i] = Float.isFinite(v[i]) ? Math.abs(v[i]) : 0;
         }
-        return Tensor.of(a, t.get(r).shape());
+        return Tensor.of(t.get(r).layout(), a, t.get(r).shape());
+    }
+
+    /** The magnitudes of a fused call's residual (y's values before the call when it is y itself), or null. */
+    private Tensor fusedResidualAbs(Map<Role, float[]> before) {
+        return !fused || residual == Residual.NONE ? null : abs(before, residual == Residual.IN_PLACE ? Role.Y : Role.R);
+    }
+
+    /** A snapshot (memory order) in logical order, or null. */
+    private float[] logicalBefore(Map<Role, float[]> before, Role r) {
+        float[] v = before.get(r);
+        if (v == null) {
+            return null;
+        }
+        try (Tensor x = Tensor.of(t.get(r).layout(), v, t.get(r).shape())) {
+            return TestData.logical(x);
+        }
     }
 
     private static float maxAbsFinite(float[] a) {
@@ -802,7 +964,7 @@ final class ApiCase {
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder();
-        sb.append(op).append(' ').append(mode).append(" on ").append(blas == null ? "?" : dev.conv4j.Engines.label(blas))
+        sb.append(op).append(fused ? " fused (residual " + residual + ", " + act + ")" : "").append(' ').append(mode).append(" on ").append(blas == null ? "?" : dev.conv4j.Engines.label(blas))
                 .append(", ").append(p).append(", x ").append(Arrays.toString(xs)).append(", w ").append(Arrays.toString(ws))
                 .append(", y ").append(Arrays.toString(ys));
         if (accumulate) {
@@ -810,7 +972,8 @@ final class ApiCase {
         }
         for (Map.Entry<Role, Tensor> e : t.entrySet()) {
             Tensor x = e.getValue();
-            sb.append(", ").append(e.getKey()).append(x == null ? " null" : " " + Arrays.toString(x.shape()) + (x.isClosed() ? " closed" : ""));
+            sb.append(", ").append(e.getKey()).append(x == null ? " null" : " " + Arrays.toString(x.shape())
+                    + (x.isClosed() ? " closed" : " " + layoutOf(e.getKey(), x.shape())));
         }
         return sb.append(" (").append(in.consumed()).append(" bytes of input)").toString();
     }

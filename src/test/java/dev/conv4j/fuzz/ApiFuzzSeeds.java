@@ -3,6 +3,8 @@ package dev.conv4j.fuzz;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import java.util.Set;
@@ -11,7 +13,8 @@ import java.util.TreeSet;
 /**
  * Writes the seed corpus of {@link ApiFuzzTest}: random inputs, kept when they reach an outcome no
  * earlier one reached, until every operation has been computed on every kind of layer (but the free
- * one, whose dimensions seldom fit) and refused for every misuse that applies to it. Deterministic for a given library;
+ * one, whose dimensions seldom fit), computed with activations in layouts other than NCHW, computed
+ * fused (the forward operations), and refused for every misuse that applies to it. Deterministic for a given library;
  * the seeds are only starting points, so a library that decodes them into other cases still runs them.
  *
  * <pre>
@@ -33,13 +36,21 @@ public final class ApiFuzzSeeds {
                     wanted.add(key(op, mode, 0, true));
                 }
             }
-            for (int misuse = 1; misuse <= 6; misuse++) {
+            boolean forward = op == ApiCase.Op.FORWARD || op == ApiCase.Op.PLAN_FORWARD || op == ApiCase.Op.PLAN_PREPACKED;
+            for (int misuse = 1; misuse <= 7; misuse++) {
                 boolean allocates = op == ApiCase.Op.BIAS || op.name().endsWith("_NEW");
                 boolean applies = (misuse != 5 || op.name().startsWith("PLAN")) && (misuse != 4 || !allocates)
-                        && (misuse != 6 || op != ApiCase.Op.BIAS);
+                        && (misuse != 6 || op != ApiCase.Op.BIAS) && (misuse != 7 || forward);
                 if (applies) {
                     wanted.add(op + " refused misuse " + misuse);
                 }
+            }
+            if (op != ApiCase.Op.PLAN_DATA && op != ApiCase.Op.PLAN_WEIGHTS) {
+                // (the blas plan runs its backward passes on NCHW tensors only, and refuses others)
+                wanted.add(op + " computed in layouts");
+            }
+            if (forward) {
+                wanted.add(op + " computed fused");
             }
         }
         Files.createDirectories(DIR);
@@ -55,9 +66,22 @@ public final class ApiFuzzSeeds {
                 System.out.println("failing input: " + java.util.HexFormat.of().formatHex(input));
                 throw e;
             }
-            String k = o.computed() ? key(o.op(), o.mode(), o.misuse(), true) : o.op() + " refused misuse " + o.misuse();
-            if (wanted.remove(k)) {
-                String name = k.toLowerCase(Locale.ROOT).replace(' ', '-');
+            List<String> reached = new ArrayList<>();
+            reached.add(o.computed() ? key(o.op(), o.mode(), o.misuse(), true) : o.op() + " refused misuse " + o.misuse());
+            if (o.computed() && o.misuse() == 0 && o.layouts()) {
+                reached.add(o.op() + " computed in layouts");
+            }
+            if (o.computed() && o.misuse() == 0 && o.fused()) {
+                reached.add(o.op() + " computed fused");
+            }
+            String first = null;
+            for (String k : reached) {
+                if (wanted.remove(k) && first == null) {
+                    first = k;
+                }
+            }
+            if (first != null) {
+                String name = first.toLowerCase(Locale.ROOT).replace(' ', '-');
                 Files.write(DIR.resolve(name), input);
                 written++;
             }

@@ -124,7 +124,7 @@ class OutOfMemoryTest {
                 try {
                     assertThrows(OutOfMemoryError.class, () -> plan.prepackWeights(bw, null));
                     assertThrows(IllegalStateException.class, () -> plan.forward(bx, by), "no weights were prepacked");
-                    plan.forward(bx, bw, null, by);
+                    plan.forward(bx, bw, (Tensor) null, by);
                 } finally {
                     free(ballast);
                 }

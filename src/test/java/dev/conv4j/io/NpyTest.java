@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import dev.conv4j.TestData;
 import java.io.ByteArrayInputStream;
@@ -25,6 +26,20 @@ class NpyTest {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             Npy.write(out, t);
             assertArrayEquals(Files.readAllBytes(x), out.toByteArray(), "a float32 array must round-trip byte for byte");
+        }
+    }
+
+    @Test
+    void writesOtherLayoutsInLogicalOrder() throws IOException {
+        Path x = TestData.goldenRoot().resolve("combo_all/x.npy");
+        try (Tensor t = Npy.read(x)) {
+            for (Layout l : Layout.values()) {
+                try (Tensor tl = t.toLayout(l)) {
+                    ByteArrayOutputStream out = new ByteArrayOutputStream();
+                    Npy.write(out, tl);
+                    assertArrayEquals(Files.readAllBytes(x), out.toByteArray(), l + " must be written as its logical NCHW array");
+                }
+            }
         }
     }
 

@@ -1,8 +1,10 @@
 package dev.conv4j.internal.engine;
 
+import dev.conv4j.Activation;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvGeometry;
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import java.nio.FloatBuffer;
 import java.lang.invoke.MethodHandle;
@@ -15,6 +17,12 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 /**
  * Validates every call in one place, then hands the engine resolved sizes. Engines implement
  * the three passes on a {@link ConvGeometry} and tensors whose shapes are known to match it.
+ *
+ * <p>Layouts and the fused forward pass: an engine's passes see only the layouts its
+ * {@link #runsLayouts} hook takes (NCHW alone by default), and the forward pass's residual and
+ * activation only where its {@link #fusesEpilogue} hook says it applies them itself (never by
+ * default); {@link LayoutRunner} stages and finishes everything else, in tensors made for the call and
+ * closed before it returns.
  *
  * <p>Every public entry acquires all of its tensors ({@link Tensor#acquire()}) before it looks at
  * them and releases them after the pass returns, so another thread cannot close one in between: its
@@ -29,7 +37,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * further ones wait (fairly, cheaply, holding nothing) before they acquire anything, and the forms that
  * return a new tensor allocate it only once their call may run.
  */
-public abstract class AbstractConvEngine implements ConvEngine {
+public abstract class AbstractConvEngine extends LayoutRunner implements ConvEngine {
     /**
      * The most calls of virtual threads one engine runs at once; further ones wait for one to finish.
      * Each call in flight holds a context and its threads' workspaces, so this bounds an engine's memory
@@ -95,9 +103,14 @@ public abstract class AbstractConvEngine implements ConvEngine {
 
     @Override
     public final void forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        forward(p, x, w, bias, null, Activation.NONE, y);
+    }
+
+    @Override
+    public final void forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y) {
         boolean entered = enter();
         try {
-            forwardInto(p, x, w, bias, y);
+            forwardInto(p, x, w, bias, residual, act, y);
         } finally {
             leave(entered);
         }
@@ -107,7 +120,8 @@ public abstract class AbstractConvEngine implements ConvEngine {
     public final Tensor forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias) {
         checkPresent(x, "x");
         checkPresent(w, "w");
-        return allocating(ConvGeometry.of(p, x.shape(), w.shape()).outputShape(), y -> forwardInto(p, x, w, bias, y));
+        return allocating(x.layout(), ConvGeometry.of(p, x.shape(), w.shape()).outputShape(),
+                y -> forwardInto(p, x, w, bias, null, Activation.NONE, y));
     }
 
     @Override
@@ -122,9 +136,10 @@ public abstract class AbstractConvEngine implements ConvEngine {
 
     @Override
     public final Tensor backwardData(Conv2dParams p, Tensor gy, Tensor w, int[] inputShape) {
+        checkPresent(gy, "gy");
         checkPresent(w, "w");
         ConvGeometry.of(p, inputShape, w.shape());
-        return allocating(inputShape, gx -> backwardDataInto(p, gy, w, gx, false));
+        return allocating(gy.layout(), inputShape, gx -> backwardDataInto(p, gy, w, gx, false));
     }
 
     @Override
@@ -141,17 +156,17 @@ public abstract class AbstractConvEngine implements ConvEngine {
     public final Tensor backwardWeights(Conv2dParams p, Tensor x, Tensor gy, int[] weightShape) {
         checkPresent(x, "x");
         ConvGeometry.of(p, x.shape(), weightShape);
-        return allocating(weightShape, gw -> backwardWeightsInto(p, x, gy, gw, null, false));
+        return allocating(Layout.NCHW, weightShape, gw -> backwardWeightsInto(p, x, gy, gw, null, false));
     }
 
     /**
-     * A new tensor of {@code shape} filled by {@code pass}: allocated only once the call may run (see
-     * {@link #enter}), closed again if the pass fails.
+     * A new tensor of {@code shape} in {@code layout} filled by {@code pass}: allocated only once the call
+     * may run (see {@link #enter}), closed again if the pass fails.
      */
-    private Tensor allocating(int[] shape, java.util.function.Consumer<Tensor> pass) {
+    private Tensor allocating(Layout layout, int[] shape, java.util.function.Consumer<Tensor> pass) {
         boolean entered = enter();
         try {
-            Tensor out = Tensor.zeros(shape);
+            Tensor out = Tensor.zeros(layout, shape);
             try {
                 pass.accept(out);
                 return out;
@@ -164,15 +179,16 @@ public abstract class AbstractConvEngine implements ConvEngine {
         }
     }
 
-    private void forwardInto(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
+    private void forwardInto(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y) {
         checkPresent(p, x, "x", w, "w", y, "y");
-        Holds.acquire(x, "x", w, "w", bias, "bias", y, "y");
+        Holds.acquire(x, "x", w, "w", bias, "bias", residual, "residual", y, "y");
         try {
             ConvGeometry g = geometry(p, x, "x", w, "w");
-            Checks.forward(g, x, w, bias, y);
-            forward(g, x, w, bias, y);
+            Checks.weights(w, "w", g);
+            Checks.forwardAnyLayout(g, x, w, bias, residual, act, y);
+            runForward(g, x, w, bias, residual, act, y, null);
         } finally {
-            Holds.release(x, w, bias, y);
+            Holds.release(x, w, bias, residual, y);
         }
     }
 
@@ -181,8 +197,9 @@ public abstract class AbstractConvEngine implements ConvEngine {
         Holds.acquire(gy, "gy", w, "w", gx, "gx", null, null);
         try {
             ConvGeometry g = geometry(p, gx, "gx", w, "w");
-            Checks.backwardData(g, gy, w, gx);
-            backwardData(g, gy, w, gx, accumulate);
+            Checks.weights(w, "w", g);
+            Checks.backwardDataAnyLayout(g, gy, w, gx);
+            runBackwardData(g, gy, w, gx, accumulate, null);
         } finally {
             Holds.release(gy, w, gx, null);
         }
@@ -193,11 +210,64 @@ public abstract class AbstractConvEngine implements ConvEngine {
         Holds.acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
         try {
             ConvGeometry g = geometry(p, x, "x", gw, "gw");
-            Checks.backwardWeights(g, x, gy, gw, gbias);
-            backwardWeights(g, x, gy, gw, gbias, accumulate);
+            Checks.weights(gw, "gw", g);
+            Checks.backwardWeightsAnyLayout(g, x, gy, gw, gbias);
+            runBackwardWeights(g, x, gy, gw, gbias, accumulate, null);
         } finally {
             Holds.release(x, gy, gw, gbias);
         }
+    }
+
+    /** The passes as a {@link GenericPlan} over this engine runs them: checked by the plan, within this engine's call limit. */
+    final void plannedForward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y) {
+        boolean entered = enter();
+        try {
+            if (residual == null && act == null) {
+                forward(g, x, w, bias, y);
+            } else {
+                forward(g, x, w, bias, residual, act, y);
+            }
+        } finally {
+            leave(entered);
+        }
+    }
+
+    final void plannedBackwardData(ConvGeometry g, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        boolean entered = enter();
+        try {
+            backwardData(g, gy, w, gx, accumulate);
+        } finally {
+            leave(entered);
+        }
+    }
+
+    final void plannedBackwardWeights(ConvGeometry g, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
+        boolean entered = enter();
+        try {
+            backwardWeights(g, x, gy, gw, gbias, accumulate);
+        } finally {
+            leave(entered);
+        }
+    }
+
+    @Override
+    final void rawForward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        forward(g, x, w, bias, y);
+    }
+
+    @Override
+    final void rawForward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y) {
+        forward(g, x, w, bias, residual, act, y);
+    }
+
+    @Override
+    final void rawBackwardData(ConvGeometry g, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        backwardData(g, gy, w, gx, accumulate);
+    }
+
+    @Override
+    final void rawBackwardWeights(ConvGeometry g, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
+        backwardWeights(g, x, gy, gw, gbias, accumulate);
     }
 
     /** As the interface's default, but holding {@code gy} for the duration and summing in a fixed order. */
@@ -225,6 +295,13 @@ public abstract class AbstractConvEngine implements ConvEngine {
             throw new IllegalArgumentException("gy must have rank 4 (N, O, OH, OW) but has shape " + Arrays.toString(s));
         }
         checkBufferable(gy, "gy");
+        if (gy.layout() != Layout.NCHW) {
+            // summed in NCHW order, so that every layout gives the same bits
+            try (Tensor nchw = Tensor.zeros(s)) {
+                Reorder.copy(gy, nchw);
+                return biasSums(nchw);
+            }
+        }
         int plane = s[2] * s[3];
         FloatBuffer b = TensorMemory.buffer(gy);
         float[] sums = new float[s[1]];
@@ -241,13 +318,29 @@ public abstract class AbstractConvEngine implements ConvEngine {
         return Tensor.of(sums, s[1]);
     }
 
-    /** y = conv(x, w) + bias, all shapes already checked. */
+    /**
+     * y = conv(x, w) + bias, all shapes already checked, x and y in layouts {@link #runsLayouts} took for
+     * {@link Pass#FORWARD} (NCHW unless the engine overrides it).
+     */
     protected abstract void forward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor y);
 
-    /** gx (+)= conv-transpose(gy, w), all shapes already checked. */
+    /**
+     * y = act((float) (conv(x, w) + bias) + residual), called only where {@link #fusesEpilogue} said
+     * the engine applies the epilogue itself for these layouts; x and y as for the unfused form, the
+     * residual (null: none) in the layout the hook was asked about. Engines that fuse override both;
+     * the default throws.
+     */
+    protected void forward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y) {
+        throw new UnsupportedOperationException(name() + " engine: fusesEpilogue is true but forward with an epilogue is not implemented");
+    }
+
+    /** gx (+)= conv-transpose(gy, w), all shapes already checked, gy and gx in layouts {@link #runsLayouts} took. */
     protected abstract void backwardData(ConvGeometry g, Tensor gy, Tensor w, Tensor gx, boolean accumulate);
 
-    /** gw (+)= sum over the batch of gy ⊗ x, gbias (+)= sums of gy, all shapes already checked. */
+    /**
+     * gw (+)= sum over the batch of gy ⊗ x, gbias (+)= sums of gy, all shapes already checked, x and gy
+     * in layouts {@link #runsLayouts} took.
+     */
     protected abstract void backwardWeights(ConvGeometry g, Tensor x, Tensor gy, Tensor gw, Tensor gbias,
                                             boolean accumulate);
 
@@ -256,9 +349,9 @@ public abstract class AbstractConvEngine implements ConvEngine {
      * {@link Tensor#buffer()}: a silently shorter buffer would fail half-way through a pass.
      */
     static void checkBufferable(Tensor t, String name) {
-        if (t != null && t.size() > Tensor.MAX_BUFFER_ELEMENTS) {
-            throw new IllegalArgumentException(name + " " + Arrays.toString(t.shape()) + " has " + t.size()
-                    + " elements, more than the " + Tensor.MAX_BUFFER_ELEMENTS + " (2 GiB) a Java buffer addresses;"
+        if (t != null && t.storageSize() > Tensor.MAX_BUFFER_ELEMENTS) {
+            throw new IllegalArgumentException(name + " " + Arrays.toString(t.shape()) + " has " + t.storageSize()
+                    + " floats, more than the " + Tensor.MAX_BUFFER_ELEMENTS + " (2 GiB) a Java buffer addresses;"
                     + " this pass reads tensors through Java buffers: use the blas engine for tensors this large");
         }
     }

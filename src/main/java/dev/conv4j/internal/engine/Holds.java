@@ -40,6 +40,28 @@ public final class Holds {
         }
     }
 
+    /**
+     * As {@link #acquire(Tensor, String, Tensor, String, Tensor, String, Tensor, String)} for five tensors
+     * (a fused forward pass's x, w, bias, residual and y). A tensor given twice (a residual that is y) is
+     * acquired twice, which nests.
+     */
+    public static void acquire(Tensor a, String an, Tensor b, String bn, Tensor c, String cn, Tensor d, String dn,
+                               Tensor e, String en) {
+        acquire(a, an, b, bn, c, cn, d, dn);
+        try {
+            acquire(e, en);
+        } catch (RuntimeException | Error x) {
+            release(a, b, c, d);
+            throw x;
+        }
+    }
+
+    /** Ends {@link #acquire(Tensor, String, Tensor, String, Tensor, String, Tensor, String, Tensor, String)}. */
+    public static void release(Tensor a, Tensor b, Tensor c, Tensor d, Tensor e) {
+        releaseOne(e);
+        release(a, b, c, d);
+    }
+
     private static void acquire(Tensor t, String name) {
         if (t == null) {
             return;

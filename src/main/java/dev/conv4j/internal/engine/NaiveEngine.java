@@ -1,6 +1,8 @@
 package dev.conv4j.internal.engine;
 
+import dev.conv4j.Activation;
 import dev.conv4j.ConvGeometry;
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 
 /**
@@ -14,6 +16,11 @@ import dev.conv4j.Tensor;
  * three passes share one definition of which input touches which output; the input gradient at padded
  * positions is discarded. Slow by design: it is what every other engine is checked against. It copies
  * the tensors to heap arrays, so it needs heap for them.
+ *
+ * <p>It reads and writes every layout itself, through heap arrays in logical (N, C, H, W) order, so its
+ * arithmetic, and its bits, are the same in every layout. Its fused forward pass is the definition of
+ * the epilogue: the sum, bias included, rounded once to float, then in float the residual added and the
+ * activation applied ({@code y = act((float) sum + r)}, see {@link Activation}).
  */
 public final class NaiveEngine extends AbstractConvEngine {
 
@@ -23,8 +30,25 @@ public final class NaiveEngine extends AbstractConvEngine {
     }
 
     @Override
+    protected boolean runsLayouts(Pass pass, Layout in, Layout out) {
+        return true;
+    }
+
+    @Override
+    protected boolean fusesEpilogue(Layout y, Layout residual, boolean inPlace, Activation act) {
+        return true; // the residual is read whole before y is written
+    }
+
+    @Override
     protected void forward(ConvGeometry g, Tensor xt, Tensor wt, Tensor bt, Tensor yt) {
-        float[] x = xt.toArray(), w = wt.toArray(), b = bt == null ? null : bt.toArray();
+        forward(g, xt, wt, bt, null, Activation.NONE, yt);
+    }
+
+    @Override
+    protected void forward(ConvGeometry g, Tensor xt, Tensor wt, Tensor bt, Tensor rt, Activation act, Tensor yt) {
+        float[] x = logical(xt), w = wt.toArray(), b = bt == null ? null : bt.toArray();
+        float[] r = rt == null ? null : logical(rt);
+        float lo = act.min(), hi = act.max();
         float[] y = new float[g.n * g.o * g.oh * g.ow];
         for (int n = 0; n < g.n; n++) {
             for (int o = 0; o < g.o; o++) {
@@ -41,17 +65,20 @@ public final class NaiveEngine extends AbstractConvEngine {
                                 }
                             }
                         }
-                        y[yIndex(g, n, o, i, j)] = (float) sum;
+                        int at = yIndex(g, n, o, i, j);
+                        float acc = (float) sum;
+                        float v = r == null ? acc : acc + r[at];
+                        y[at] = v < lo ? lo : v > hi ? hi : v;
                     }
                 }
             }
         }
-        yt.copyFrom(y);
+        store(y, yt);
     }
 
     @Override
     protected void backwardData(ConvGeometry g, Tensor gyt, Tensor wt, Tensor gxt, boolean accumulate) {
-        float[] gy = gyt.toArray(), w = wt.toArray();
+        float[] gy = logical(gyt), w = wt.toArray();
         double[] gx = new double[g.n * g.c * g.h * g.w];
         for (int n = 0; n < g.n; n++) {
             for (int o = 0; o < g.o; o++) {
@@ -83,7 +110,7 @@ public final class NaiveEngine extends AbstractConvEngine {
 
     @Override
     protected void backwardWeights(ConvGeometry g, Tensor xt, Tensor gyt, Tensor gwt, Tensor gbt, boolean accumulate) {
-        float[] x = xt.toArray(), gy = gyt.toArray();
+        float[] x = logical(xt), gy = logical(gyt);
         double[] gw = new double[g.o * g.cg * g.kh * g.kw];
         double[] gb = new double[g.o];
         for (int n = 0; n < g.n; n++) {
@@ -114,11 +141,32 @@ public final class NaiveEngine extends AbstractConvEngine {
 
     /** Rounds the double sums to float once, adding the tensor's current values first when accumulating. */
     private static void store(double[] sums, Tensor t, boolean accumulate) {
-        float[] out = accumulate ? t.toArray() : new float[sums.length];
+        float[] out = accumulate ? logical(t) : new float[sums.length];
         for (int i = 0; i < sums.length; i++) {
             out[i] = (float) (accumulate ? out[i] + sums[i] : sums[i]);
         }
-        t.copyFrom(out);
+        store(out, t);
+    }
+
+    /** A tensor's elements in logical (N, C, H, W) order, whatever its layout. */
+    private static float[] logical(Tensor t) {
+        if (t.layout() == Layout.NCHW) {
+            return t.toArray();
+        }
+        try (Tensor nchw = t.toLayout(Layout.NCHW)) {
+            return nchw.toArray();
+        }
+    }
+
+    /** Writes elements given in logical order into a tensor of any layout. */
+    private static void store(float[] logical, Tensor t) {
+        if (t.layout() == Layout.NCHW) {
+            t.copyFrom(logical);
+            return;
+        }
+        try (Tensor nchw = Tensor.of(logical, t.shape())) {
+            Reorder.copy(nchw, t);
+        }
     }
 
     /**

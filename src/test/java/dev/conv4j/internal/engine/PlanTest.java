@@ -1,9 +1,11 @@
 package dev.conv4j.internal.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.conv4j.Activation;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvAlgorithm;
@@ -11,6 +13,7 @@ import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.Engines;
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import dev.conv4j.TestData;
 import java.lang.management.ManagementFactory;
@@ -140,6 +143,59 @@ class PlanTest {
             long perCall = (sum(mx.getThreadAllocatedBytes(ids)) - before) / 4000;
             System.out.printf("two-thread calls: %d bytes allocated per call on all threads%n", perCall);
             assertTrue(perCall < 16, "a two-thread call allocated " + perCall + " bytes on the heap");
+        }
+    }
+
+    /**
+     * A plan keeps its staging tensors: with every activation in a layout the engine does not run, a
+     * residual (y itself too) and an activation, its calls allocate nothing once warm (and no new tensors:
+     * its workspace stops growing). The blas plan's fused forward pass over NCHW tensors with a residual
+     * of its own allocates nothing either.
+     */
+    @Test
+    void stagedLayoutsAndFusionDoNotAllocateInAPlan() {
+        Conv2dParams p = Conv2dParams.builder().padding(1).build();
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Random r = new Random(5);
+        int[] xs = {1, 17, 8, 8}, ws = {18, 17, 3, 3};
+        ConvGeometry g = ConvGeometry.of(p, xs, ws);
+        List<ConvEngine> engines = new java.util.ArrayList<>(List.of(ConvEngines.java(1)));
+        if (Engines.all().size() > 3) {
+            engines.add(ConvEngines.blas(1));
+        }
+        for (ConvEngine engine : engines) {
+            boolean staged = !(engine instanceof dev.conv4j.internal.blas.BlasEngine);
+            Layout lx = staged ? Layout.NHWC : Layout.NCHW, ly = staged ? Layout.NCHW16C : Layout.NCHW;
+            try (Conv2dPlan plan = engine.plan(p, xs, ws); Tensor x = TestData.random(r, 1, lx, xs); Tensor w = TestData.random(r, 1, ws);
+                 Tensor b = TestData.random(r, 1, g.o); Tensor res = TestData.random(r, 1, lx, g.outputShape());
+                 Tensor y = Tensor.zeros(ly, g.outputShape()); Tensor gy = TestData.random(r, 1, ly, g.outputShape());
+                 Tensor gx = Tensor.zeros(lx, xs); Tensor gw = Tensor.zeros(ws)) {
+                plan.prepackWeights(w, b);
+                Runnable calls = () -> {
+                    plan.forward(x, res, Activation.RELU, y);
+                    plan.forward(x, w, b, staged ? y : res, Activation.RELU6, y); // in place where the plan stages
+                    if (staged) {
+                        plan.backwardData(gy, w, gx, true);
+                        plan.backwardWeights(x, gy, gw, null, false);
+                    }
+                };
+                for (int i = 0; i < 20_000; i++) {
+                    calls.run();
+                }
+                long bytes = plan.workspaceBytes();
+                long before = mx.getThreadAllocatedBytes(Thread.currentThread().getId());
+                for (int i = 0; i < 1000; i++) {
+                    calls.run();
+                }
+                long perCall = (mx.getThreadAllocatedBytes(Thread.currentThread().getId()) - before) / 4000;
+                System.out.printf("%s plan, staged layouts and fusion: %d bytes allocated per call%n", Engines.label(engine), perCall);
+                assertTrue(perCall < 16, Engines.label(engine) + ": a planned call allocated " + perCall + " bytes on the heap");
+                assertEquals(bytes, plan.workspaceBytes(), "the plan's staging grew after warm-up");
+                if (staged) {
+                    assertTrue(bytes >= 4L * (Layout.NHWC.storageSize(xs) + Layout.NCHW16C.storageSize(g.outputShape())),
+                            "the staging tensors count in the workspace: " + bytes);
+                }
+            }
         }
     }
 

@@ -3,10 +3,13 @@ package dev.conv4j.internal.engine;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.conv4j.Activation;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.Engines;
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
+import dev.conv4j.TestData;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -86,6 +89,42 @@ class ValidationTest {
             expect(IllegalArgumentException.class, () -> e.backwardWeights(P, x, gyWrong, gw, gb), "gy", "[2, 5, 3, 3]");
             expect(IllegalArgumentException.class, () -> e.backwardWeights(P, x, gy, gw, gb2), "gbias", "[2]", "[6]");
             expect(IllegalArgumentException.class, () -> e.backwardWeights(P, x, gy, null, gb), "gw");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("engines")
+    void layoutsResidualsAndActivationsAreChecked(ConvEngine e) {
+        try (Tensor x = Tensor.zeros(Layout.NHWC, 2, 4, 5, 5); Tensor w = Tensor.zeros(6, 4, 3, 3); Tensor b = Tensor.zeros(6);
+             Tensor wNhwc = Tensor.zeros(Layout.NHWC, 6, 4, 3, 3); Tensor y = Tensor.zeros(Layout.NCHW16C, 2, 6, 3, 3);
+             Tensor res = Tensor.zeros(Layout.NHWC, 2, 6, 3, 3); Tensor resWrong = Tensor.zeros(Layout.NHWC, 2, 6, 3, 4);
+             Tensor yWrong = Tensor.zeros(Layout.NHWC, 2, 6, 4, 3); Tensor shared = Tensor.zeros(2000);
+             Tensor gy = Tensor.zeros(Layout.NCHW16C, 2, 6, 3, 3); Tensor gyWrong = Tensor.zeros(Layout.NHWC, 2, 5, 3, 3)) {
+            y.fill(7f);
+            expect(IllegalArgumentException.class, () -> e.forward(P, x, wNhwc, b, y), "w", "NHWC", "NCHW", "OIHW");
+            expect(IllegalArgumentException.class, () -> e.forward(P, x, w, b, yWrong), "y", "[2, 6, 4, 3]", "NHWC", "[2, 6, 3, 3]");
+            expect(IllegalArgumentException.class, () -> e.forward(P, x, w, b, resWrong, Activation.RELU, y),
+                    "residual", "[2, 6, 3, 4]", "NHWC", "[2, 6, 3, 3]");
+            expect(IllegalArgumentException.class, () -> e.forward(P, x, w, b, res, null, y), "act", "Activation.NONE");
+            expect(IllegalArgumentException.class, () -> e.backwardData(P, gyWrong, w, x), "gy", "[2, 5, 3, 3]", "NHWC");
+            expect(IllegalArgumentException.class, () -> e.backwardWeights(P, x, gy, wNhwc, null), "gw", "NHWC", "NCHW");
+            // y and a residual that share memory without being the same: y's storage is 2*16*9 floats
+            Tensor ys = shared.view(0, Layout.NCHW16C, 2, 6, 3, 3);
+            Tensor partly = shared.view(100, Layout.NHWC, 2, 6, 3, 3);
+            Tensor sameFloatsOtherLayout = shared.view(0, Layout.NHWC, 2, 6, 3, 3);
+            expect(IllegalArgumentException.class, () -> e.forward(P, x, w, b, partly, Activation.NONE, ys),
+                    "residual", "partly overlaps", "[2, 6, 3, 3] NHWC", "[2, 6, 3, 3] NCHW16C");
+            expect(IllegalArgumentException.class, () -> e.forward(P, x, w, b, sameFloatsOtherLayout, Activation.NONE, ys),
+                    "residual", "partly overlaps");
+            // y over x counts y's padding channels: x's NHWC storage starts inside them
+            Tensor xOverPadding = shared.view(10, Layout.NHWC, 2, 4, 5, 5);
+            expect(IllegalArgumentException.class, () -> e.forward(P, xOverPadding, w, b, ys), "y", "share memory", "x", "NCHW16C");
+            for (float v : TestData.logical(y)) {
+                assertTrue(v == 7f, "a rejected call wrote into its output");
+            }
+            // the residual may be y itself, or a view of exactly its memory
+            e.forward(P, x, w, b, y, Activation.RELU, y);
+            e.forward(P, x, w, b, shared.view(0, Layout.NCHW16C, 2, 6, 3, 3), Activation.RELU, ys);
         }
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.Engines;
+import dev.conv4j.Layout;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +28,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Every golden case (PyTorch, float64) of the repository's set and of the set beside the repository
- * (when there) through every engine: y, gx, gw, gb within 1e-4 scale-free, exact_int exactly.
+ * (when there) through every engine, with the activations x, y, gx and gy in each layout (NCHW, NHWC,
+ * NCHW16C): y, gx, gw, gb within 1e-4 scale-free, exact_int exactly.
  */
 class GoldenTest {
     private static List<GoldenCase> cases;
@@ -49,20 +51,22 @@ class GoldenTest {
         List<Arguments> args = new ArrayList<>();
         List<Path> dirs = GoldenSets.cases();
         for (ConvEngine e : Engines.all()) {
-            for (int i = 0; i < dirs.size(); i++) {
-                args.add(Arguments.of(Engines.label(e), e, i, GoldenSets.label(dirs.get(i))));
+            for (Layout layout : Layout.values()) {
+                for (int i = 0; i < dirs.size(); i++) {
+                    args.add(Arguments.of(Engines.label(e), e, i, GoldenSets.label(dirs.get(i)), layout));
+                }
             }
         }
         return args.stream();
     }
 
-    @ParameterizedTest(name = "{0} {3}")
+    @ParameterizedTest(name = "{0} {3} {4}")
     @MethodSource("runs")
-    void matchesReference(String label, ConvEngine engine, int index, String caseLabel) {
+    void matchesReference(String label, ConvEngine engine, int index, String caseLabel, Layout layout) {
         GoldenCase c = cases.get(index);
-        try (GoldenCheck.Result r = GoldenCheck.run(engine, c, GoldenCheck.TOLERANCE)) {
-            assertTrue(r.passed, label + " " + caseLabel + ": " + r.describeFailures(GoldenCheck.TOLERANCE, c.isExact())
-                    + " " + r.errors);
+        try (GoldenCheck.Result r = LayoutGoldenCheck.run(engine, c, layout, GoldenCheck.TOLERANCE)) {
+            assertTrue(r.passed, label + " " + caseLabel + " " + layout + ": "
+                    + r.describeFailures(GoldenCheck.TOLERANCE, c.isExact()) + " " + r.errors);
             assertEquals(c.gb == null ? 3 : 4, r.errors.size());
         }
     }
