@@ -2,9 +2,12 @@ package dev.conv4j.internal.blas;
 
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv2dPlan;
+import dev.conv4j.Activation;
 import dev.conv4j.ConvGeometry;
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import dev.conv4j.internal.engine.AbstractConvEngine;
+import dev.conv4j.internal.engine.Pass;
 import dev.conv4j.internal.engine.Pool;
 import dev.conv4j.internal.engine.TensorMemory;
 import dev.conv4j.internal.engine.WorkerPool;
@@ -52,8 +55,25 @@ public final class BlasEngine extends AbstractConvEngine {
         return new BlasPlan(workers, p, inputShape, weightShape);
     }
 
+    /** Layouts other than NCHW run where the pass's algorithm is a channel-blocked kernel ({@link Layouts}). */
+    @Override
+    protected boolean runsLayouts(ConvGeometry g, Pass pass, Layout in, Layout out) {
+        return Layouts.runs(Layouts.chosen(Algorithms.of(g), pass), in, out);
+    }
+
+    /** The channel-blocked forward kernel applies residual and activation on its registers, in place too. */
+    @Override
+    protected boolean fusesEpilogue(ConvGeometry g, Layout y, Layout residual, boolean inPlace, Activation act) {
+        return Layouts.blocked(Algorithms.of(g).forward);
+    }
+
     @Override
     protected void forward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        forward(g, x, w, bias, null, Activation.NONE, y);
+    }
+
+    @Override
+    protected void forward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y) {
         BlasCall c = calls.take();
         try {
             CallArgs a = c.args;
@@ -61,6 +81,7 @@ public final class BlasEngine extends AbstractConvEngine {
             a.w = TensorMemory.pointer(w);
             a.bias = TensorMemory.pointer(bias);
             a.y = TensorMemory.pointer(y);
+            Layouts.epilogue(a, x, residual, act, y);
             c.run(g, Algorithms.of(g).forward, false, workspaces);
         } finally {
             c.args.clear(); // also when a tensor was refused before the call ran
@@ -77,6 +98,7 @@ public final class BlasEngine extends AbstractConvEngine {
             a.w = TensorMemory.pointer(w);
             a.gx = TensorMemory.pointer(gx);
             a.accumulate = accumulate;
+            Layouts.pass(a, gy, gx);
             c.run(g, Algorithms.of(g).backwardData, false, workspaces);
         } finally {
             c.args.clear(); // also when a tensor was refused before the call ran
@@ -94,6 +116,7 @@ public final class BlasEngine extends AbstractConvEngine {
             a.gw = TensorMemory.pointer(gw);
             a.gbias = TensorMemory.pointer(gbias);
             a.accumulate = accumulate;
+            Layouts.pass(a, x, gy);
             c.run(g, Algorithms.of(g).backwardWeights, gbias != null, workspaces);
         } finally {
             c.args.clear(); // also when a tensor was refused before the call ran

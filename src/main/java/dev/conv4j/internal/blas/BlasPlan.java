@@ -1,11 +1,12 @@
 package dev.conv4j.internal.blas;
 
+import dev.conv4j.Activation;
 import dev.conv4j.Conv2dParams;
-import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvGeometry;
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
-import dev.conv4j.internal.engine.Checks;
-import dev.conv4j.internal.engine.Holds;
+import dev.conv4j.internal.engine.AbstractPlan;
+import dev.conv4j.internal.engine.Pass;
 import dev.conv4j.internal.engine.Pool;
 import dev.conv4j.internal.engine.TensorMemory;
 import dev.conv4j.internal.engine.WorkerPool;
@@ -15,7 +16,9 @@ import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * The blas engine's plan: the algorithms chosen once for its geometry, run by the same executor
- * ({@link BlasCall}) and checked by the same {@link Checks} as the per-call engine. It owns everything a
+ * ({@link BlasCall}) as the per-call engine, behind the shared plan front ({@link AbstractPlan}: checks,
+ * holds, layouts and epilogues). Where its algorithms are channel-blocked kernels it runs every layout
+ * and the fused forward pass on them ({@link Layouts}). It owns everything a
  * call needs, allocated at creation: one workspace per thread that can take part, reserved to the most
  * any unit of its algorithms takes, and the transformed-weight buffer; so a call allocates nothing.
  * Prepacked weights live in buffers of their own: a copy, or the Winograd transform when the forward pass
@@ -23,7 +26,7 @@ import org.bytedeco.javacpp.FloatPointer;
  * recompute tiles that come out non-finite). All of its memory is conv4j's own (see {@link NativeMemory}),
  * whatever JavaCPP scope was open when it was made.
  */
-final class BlasPlan implements Conv2dPlan {
+final class BlasPlan extends AbstractPlan {
     private final ConvGeometry g;
     private final Algorithms.Choice choice;
     private final BlasCall call;
@@ -33,25 +36,26 @@ final class BlasPlan implements Conv2dPlan {
     private FloatPointer packedWeights, packedRaw, packedBias;
     /** {@link NativeKernels#maxBits} of {@link #packedRaw}. */
     private int packedRawTop;
-    private boolean closed;
 
     BlasPlan(WorkerPool workers, Conv2dParams p, int[] inputShape, int[] weightShape) {
-        g = ConvGeometry.of(p, inputShape, weightShape);
+        super(ConvGeometry.of(p, inputShape, weightShape));
+        g = geometry;
         choice = Algorithms.of(g);
         call = new BlasCall(workers);
-        Algorithm[] passes = {choice.forward, choice.forwardPrepacked, choice.backwardData, choice.backwardWeights};
+        Algorithm[] passes = {forwardGiven(), choice.forwardPrepacked, choice.backwardData, choice.backwardWeights};
         int most = 1;
         long transform = 0;
+        long[] sizes = choice.scratch();
         for (Algorithm a : passes) {
             most = Math.max(most, a.units(g, true));
-            if (a != choice.forwardPrepacked) {
-                transform = Math.max(transform, a.transformSize(g));
+            a.scratch(g, sizes);
+            if (a != choice.forwardPrepacked || a == passes[0]) {
+                transform = Math.max(transform, a.transformSize(g)); // per-call weights transform into the call's buffer
             }
         }
         // at most this many threads take part in a call, each holding one workspace for its run
         slots = new NativeWorkspace[Math.min(workers.threads(), most)];
         workspaces = new Pool<>(NativeWorkspace::new, NativeWorkspace::close, null);
-        long[] sizes = choice.scratch();
         try {
             for (int s = 0; s < slots.length; s++) {
                 slots[s] = new NativeWorkspace();
@@ -60,18 +64,31 @@ final class BlasPlan implements Conv2dPlan {
             }
             call.reserveTransform(transform);
         } catch (RuntimeException | Error e) {
-            release();
+            free();
             throw e;
         }
     }
 
-    @Override
-    public ConvGeometry geometry() {
-        return g;
+    /**
+     * The forward pass with weights given per call: the prepacked pass's algorithm where that is the
+     * channel-blocked kernel, so that both forms give the same bits and take the same layouts.
+     */
+    private Algorithm forwardGiven() {
+        return Layouts.blocked(choice.forwardPrepacked) ? choice.forwardPrepacked : choice.forward;
     }
 
     @Override
-    public synchronized long workspaceBytes() {
+    protected boolean runsLayouts(ConvGeometry geometry, Pass pass, Layout in, Layout out) {
+        return Layouts.runs(pass == Pass.FORWARD ? choice.forwardPrepacked : Layouts.chosen(choice, pass), in, out);
+    }
+
+    @Override
+    protected boolean fusesEpilogue(ConvGeometry geometry, Layout y, Layout residual, boolean inPlace, Activation act) {
+        return Layouts.blocked(choice.forwardPrepacked);
+    }
+
+    @Override
+    protected long ownBytes() {
         long n = call.bytes();
         for (NativeWorkspace s : slots) {
             n += s == null ? 0 : s.bytes();
@@ -83,15 +100,16 @@ final class BlasPlan implements Conv2dPlan {
     }
 
     @Override
-    public synchronized void prepackWeights(Tensor w, Tensor bias) {
-        open();
-        Holds.acquire(w, "w", bias, "bias", null, null, null, null);
+    protected boolean prepacked() {
+        return packedWeights != null;
+    }
+
+    @Override
+    protected void prepack(Tensor w, Tensor bias) {
         try {
-            Checks.weights(w, "w", g);
-            Checks.bias(bias, "bias", g);
             Algorithm a = choice.forwardPrepacked;
             long transformed = a.transformSize(g);
-            boolean raw = transformed > 0 && g.algorithm == dev.conv4j.ConvAlgorithm.AUTO;
+            boolean raw = a instanceof Winograd && g.algorithm == dev.conv4j.ConvAlgorithm.AUTO;
             // everything is allocated before anything is overwritten: a failed allocation changes nothing
             FloatPointer weights = packedWeights != null ? packedWeights : NativeMemory.allocate(transformed > 0 ? transformed : w.size());
             FloatPointer rawWeights = packedRaw, bs = packedBias;
@@ -103,11 +121,10 @@ final class BlasPlan implements Conv2dPlan {
                     bs = NativeMemory.allocate(g.o);
                 }
             } catch (RuntimeException | Error e) {
-                if (weights != packedWeights) {
-                    NativeMemory.free(weights);
-                }
-                if (rawWeights != packedRaw) {
-                    NativeMemory.free(rawWeights);
+                for (FloatPointer[] pair : new FloatPointer[][] {{weights, packedWeights}, {rawWeights, packedRaw}, {bs, packedBias}}) {
+                    if (pair[0] != pair[1]) {
+                        NativeMemory.free(pair[0]);
+                    }
                 }
                 throw e;
             }
@@ -132,106 +149,76 @@ final class BlasPlan implements Conv2dPlan {
             }
         } finally {
             call.args.clear();
-            Holds.release(w, bias, null, null);
         }
     }
 
     @Override
-    public synchronized void forward(Tensor x, Tensor y) {
-        open();
-        Holds.acquire(x, "x", y, "y", null, null, null, null);
+    protected void runForward(Tensor x, Tensor w, Tensor bias, Tensor y) {
+        runForward(x, w, bias, null, Activation.NONE, y);
+    }
+
+    @Override
+    protected void runForward(Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y) {
         try {
-            if (packedWeights == null) {
-                throw new IllegalStateException("no weights prepacked: call prepackWeights(w, bias) first");
-            }
-            Checks.input(x, "x", g);
-            Checks.forward(g, x, null, null, y);
             CallArgs a = call.args;
             a.x = TensorMemory.pointer(x);
-            if (choice.forwardPrepacked.transformSize(g) > 0) {
-                a.u = packedWeights;
-                a.w = a.raw = packedRaw;
-                a.rawTop = packedRawTop;
+            a.y = TensorMemory.pointer(y);
+            Layouts.epilogue(a, x, residual, act, y);
+            Algorithm chosen;
+            if (w == null) {
+                chosen = choice.forwardPrepacked;
+                if (chosen.transformSize(g) > 0) {
+                    a.u = packedWeights;
+                    a.w = a.raw = packedRaw;
+                    a.rawTop = packedRawTop;
+                } else {
+                    a.w = packedWeights;
+                }
+                a.bias = packedBias;
             } else {
-                a.w = packedWeights;
+                chosen = forwardGiven();
+                a.w = TensorMemory.pointer(w);
+                a.bias = TensorMemory.pointer(bias);
             }
-            a.bias = packedBias;
-            a.y = TensorMemory.pointer(y);
-            call.run(g, choice.forwardPrepacked, false, workspaces);
+            call.run(g, chosen, false, workspaces);
         } finally {
             call.args.clear();
-            Holds.release(x, y, null, null);
         }
     }
 
     @Override
-    public synchronized void forward(Tensor x, Tensor w, Tensor bias, Tensor y) {
-        open();
-        Holds.acquire(x, "x", w, "w", bias, "bias", y, "y");
+    protected void runBackwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
         try {
-            Checks.input(x, "x", g);
-            Checks.weights(w, "w", g);
-            Checks.forward(g, x, w, bias, y);
-            CallArgs a = call.args;
-            a.x = TensorMemory.pointer(x);
-            a.w = TensorMemory.pointer(w);
-            a.bias = TensorMemory.pointer(bias);
-            a.y = TensorMemory.pointer(y);
-            call.run(g, choice.forward, false, workspaces);
-        } finally {
-            call.args.clear();
-            Holds.release(x, w, bias, y);
-        }
-    }
-
-    @Override
-    public synchronized void backwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
-        open();
-        Holds.acquire(gy, "gy", w, "w", gx, "gx", null, null);
-        try {
-            Checks.input(gx, "gx", g);
-            Checks.weights(w, "w", g);
-            Checks.backwardData(g, gy, w, gx);
             CallArgs a = call.args;
             a.gy = TensorMemory.pointer(gy);
             a.w = TensorMemory.pointer(w);
             a.gx = TensorMemory.pointer(gx);
             a.accumulate = accumulate;
+            Layouts.pass(a, gy, gx);
             call.run(g, choice.backwardData, false, workspaces);
         } finally {
             call.args.clear();
-            Holds.release(gy, w, gx, null);
         }
     }
 
     @Override
-    public synchronized void backwardWeights(Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
-        open();
-        Holds.acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
+    protected void runBackwardWeights(Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
         try {
-            Checks.input(x, "x", g);
-            Checks.weights(gw, "gw", g);
-            Checks.backwardWeights(g, x, gy, gw, gbias);
             CallArgs a = call.args;
             a.x = TensorMemory.pointer(x);
             a.gy = TensorMemory.pointer(gy);
             a.gw = TensorMemory.pointer(gw);
             a.gbias = TensorMemory.pointer(gbias);
             a.accumulate = accumulate;
+            Layouts.pass(a, x, gy);
             call.run(g, choice.backwardWeights, gbias != null, workspaces);
         } finally {
             call.args.clear();
-            Holds.release(x, gy, gw, gbias);
         }
     }
 
-    private void open() {
-        if (closed) {
-            throw new IllegalStateException("plan is closed");
-        }
-    }
-
-    private void release() {
+    @Override
+    protected void free() {
         for (int s = 0; s < slots.length; s++) {
             if (slots[s] != null) {
                 slots[s].close();
@@ -242,13 +229,5 @@ final class BlasPlan implements Conv2dPlan {
             NativeMemory.free(p);
         }
         packedWeights = packedRaw = packedBias = null;
-    }
-
-    @Override
-    public synchronized void close() {
-        if (!closed) {
-            closed = true;
-            release();
-        }
     }
 }

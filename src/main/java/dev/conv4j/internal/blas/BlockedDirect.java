@@ -2,6 +2,7 @@ package dev.conv4j.internal.blas;
 
 import dev.conv4j.ConvAlgorithm;
 import dev.conv4j.ConvGeometry;
+import dev.conv4j.Layout;
 import dev.conv4j.internal.engine.Partition;
 import dev.conv4j.internal.nativeblas.NativeKernels;
 import org.bytedeco.javacpp.FloatPointer;
@@ -63,6 +64,18 @@ final class BlockedDirect implements Algorithm {
         return g.groups == 1 && g.strideW <= 2 && (!data || (g.strideH == 1 && g.strideW == 1)) && NativeKernels.blockedFast()
                 && NativeKernels.blockedWeightSize(g, data, nb(g, data)) < Integer.MAX_VALUE
                 && NativeKernels.blockedScratchSize(g, data, 1) <= 8 * BAND_BUDGET;
+    }
+
+    /** The kernel's number for a layout ({@code CONV4J_LAYOUT_*}). */
+    static int code(Layout layout) {
+        switch (layout) {
+            case NHWC:
+                return NativeKernels.NHWC;
+            case NCHW16C:
+                return NativeKernels.NCHW16C;
+            default:
+                return NativeKernels.NCHW;
+        }
     }
 
     @Override

@@ -39,10 +39,15 @@ final class BlockedWeights implements Algorithm {
         return Pass.BACKWARD_WEIGHTS;
     }
 
+    /** Whether the kernel can compute the layer's weight gradient: dense, kernels up to 7 wide, on a CPU with its fast variant. */
+    static boolean can(ConvGeometry g) {
+        return g.groups == 1 && g.kw <= 7 && NativeKernels.blockedFast()
+                && NativeKernels.blockedWeightsScratchSize(g, 1) <= 8 * BlockedDirect.BAND_BUDGET;
+    }
+
     @Override
     public boolean applies(ConvGeometry g, boolean prepared) {
-        if (g.groups != 1 || g.kw > 7 || !NativeKernels.blockedFast()
-                || NativeKernels.blockedWeightsScratchSize(g, 1) > 8 * BlockedDirect.BAND_BUDGET) {
+        if (!can(g)) {
             return false;
         }
         return g.algorithm == ConvAlgorithm.DIRECT || (g.algorithm == ConvAlgorithm.AUTO && g.c >= 16 && g.o >= 16

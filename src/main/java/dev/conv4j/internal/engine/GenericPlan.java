@@ -29,13 +29,13 @@ public final class GenericPlan extends AbstractPlan {
     }
 
     @Override
-    protected boolean runsLayouts(Pass pass, Layout in, Layout out) {
-        return own == null || own.runsLayouts(pass, in, out);
+    protected boolean runsLayouts(ConvGeometry g, Pass pass, Layout in, Layout out) {
+        return own == null || own.runsLayouts(g, pass, in, out);
     }
 
     @Override
-    protected boolean fusesEpilogue(Layout y, Layout residual, boolean inPlace, Activation act) {
-        return own == null || own.fusesEpilogue(y, residual, inPlace, act);
+    protected boolean fusesEpilogue(ConvGeometry g, Layout y, Layout residual, boolean inPlace, Activation act) {
+        return own == null || own.fusesEpilogue(g, y, residual, inPlace, act);
     }
 
     @Override

@@ -38,9 +38,10 @@ public abstract class LayoutRunner {
      * {@link Pass#FORWARD} {@code in} is x's layout and {@code out} y's, for {@link Pass#BACKWARD_DATA}
      * gy's and gx's, for {@link Pass#BACKWARD_WEIGHTS} x's and gy's (both read). Weights and biases are
      * always NCHW. NCHW for both must always be taken; the default takes only that. The answer must
-     * depend on its arguments alone (it is asked on every call, and must not allocate).
+     * depend on its arguments alone (it is asked on every call, and must not allocate); the geometry
+     * lets an implementation whose kernels apply only to some layers say so.
      */
-    protected boolean runsLayouts(Pass pass, Layout in, Layout out) {
+    protected boolean runsLayouts(ConvGeometry g, Pass pass, Layout in, Layout out) {
         return in == Layout.NCHW && out == Layout.NCHW;
     }
 
@@ -53,7 +54,7 @@ public abstract class LayoutRunner {
      * {@code y = act((float) (conv + bias) + residual)}, one float rounding for the sum. The default:
      * never, so the fused form is never called.
      */
-    protected boolean fusesEpilogue(Layout y, Layout residual, boolean inPlace, Activation act) {
+    protected boolean fusesEpilogue(ConvGeometry g, Layout y, Layout residual, boolean inPlace, Activation act) {
         return false;
     }
 
@@ -74,7 +75,7 @@ public abstract class LayoutRunner {
     final void runForward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y,
                           Staging kept) {
         Layout lx = x.layout(), ly = y.layout();
-        int pick = choose(Pass.FORWARD, lx, ly);
+        int pick = choose(g, Pass.FORWARD, lx, ly);
         Layout li = LAYOUTS[pick / LAYOUTS.length], lo = LAYOUTS[pick % LAYOUTS.length];
         boolean epilogue = Epilogues.needed(residual, act);
         boolean inPlace = residual != null && residual.overlaps(y); // the checks let only y itself overlap y
@@ -87,10 +88,10 @@ public abstract class LayoutRunner {
                 xr = s.tensor(Staging.X, li, g);
                 Reorder.copy(x, xr);
             }
-            if (lo == ly && (!epilogue || !inPlace || fusesEpilogue(ly, lr, true, act))) {
+            if (lo == ly && (!epilogue || !inPlace || fusesEpilogue(g, ly, lr, true, act))) {
                 if (!epilogue) {
                     rawForward(g, xr, w, bias, y);
-                } else if (fusesEpilogue(ly, lr, inPlace, act)) {
+                } else if (fusesEpilogue(g, ly, lr, inPlace, act)) {
                     rawForward(g, xr, w, bias, residual, act, y);
                 } else {
                     rawForward(g, xr, w, bias, y);
@@ -100,7 +101,7 @@ public abstract class LayoutRunner {
                 // y's layout is staged, or y is its own residual and the pass would write over it before reading it
                 s = s != null ? s : new Staging();
                 Tensor yt = s.tensor(Staging.Y, lo, g);
-                if (epilogue && fusesEpilogue(lo, lr, false, act)) {
+                if (epilogue && fusesEpilogue(g, lo, lr, false, act)) {
                     rawForward(g, xr, w, bias, residual, act, yt);
                     Reorder.copy(yt, y);
                 } else {
@@ -118,7 +119,7 @@ public abstract class LayoutRunner {
     /** gx (+)= the input gradient, all arguments checked; {@code kept} as for {@link #runForward}. */
     final void runBackwardData(ConvGeometry g, Tensor gy, Tensor w, Tensor gx, boolean accumulate, Staging kept) {
         Layout lgy = gy.layout(), lgx = gx.layout();
-        int pick = choose(Pass.BACKWARD_DATA, lgy, lgx);
+        int pick = choose(g, Pass.BACKWARD_DATA, lgy, lgx);
         Layout li = LAYOUTS[pick / LAYOUTS.length], lo = LAYOUTS[pick % LAYOUTS.length];
         if (li == lgy && lo == lgx) {
             rawBackwardData(g, gy, w, gx, accumulate);
@@ -152,7 +153,7 @@ public abstract class LayoutRunner {
     final void runBackwardWeights(ConvGeometry g, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate,
                                   Staging kept) {
         Layout lx = x.layout(), lgy = gy.layout();
-        int pick = choose(Pass.BACKWARD_WEIGHTS, lx, lgy);
+        int pick = choose(g, Pass.BACKWARD_WEIGHTS, lx, lgy);
         Layout li = LAYOUTS[pick / LAYOUTS.length], lo = LAYOUTS[pick % LAYOUTS.length];
         if (li == lx && lo == lgy) {
             rawBackwardWeights(g, x, gy, gw, gbias, accumulate);
@@ -181,7 +182,7 @@ public abstract class LayoutRunner {
      * The layouts to run, as {@code in.ordinal() * 3 + out.ordinal()}: the tensors' own when taken, else
      * those needing one reorder, else two, NCHW first among equals.
      */
-    private int choose(Pass pass, Layout in, Layout out) {
+    private int choose(ConvGeometry g, Pass pass, Layout in, Layout out) {
         for (int cost = 0; cost <= 2; cost++) {
             for (int i = -1; i < LAYOUTS.length; i++) {
                 Layout li = i < 0 ? in : LAYOUTS[i];
@@ -193,7 +194,7 @@ public abstract class LayoutRunner {
                     if (o >= 0 && lo == out) {
                         continue;
                     }
-                    if ((li != in ? 1 : 0) + (lo != out ? 1 : 0) == cost && runsLayouts(pass, li, lo)) {
+                    if ((li != in ? 1 : 0) + (lo != out ? 1 : 0) == cost && runsLayouts(g, pass, li, lo)) {
                         return li.ordinal() * LAYOUTS.length + lo.ordinal();
                     }
                 }

@@ -30,12 +30,12 @@ public final class NaiveEngine extends AbstractConvEngine {
     }
 
     @Override
-    protected boolean runsLayouts(Pass pass, Layout in, Layout out) {
+    protected boolean runsLayouts(ConvGeometry g, Pass pass, Layout in, Layout out) {
         return true;
     }
 
     @Override
-    protected boolean fusesEpilogue(Layout y, Layout residual, boolean inPlace, Activation act) {
+    protected boolean fusesEpilogue(ConvGeometry g, Layout y, Layout residual, boolean inPlace, Activation act) {
         return true; // the residual is read whole before y is written
     }
 

@@ -2,7 +2,7 @@ package dev.conv4j.internal.engine;
 
 /**
  * The three passes of a convolution layer, as the layout hook
- * ({@link LayoutRunner#runsLayouts(Pass, dev.conv4j.Layout, dev.conv4j.Layout)}) names them.
+ * ({@link LayoutRunner#runsLayouts(dev.conv4j.ConvGeometry, Pass, dev.conv4j.Layout, dev.conv4j.Layout)}) names them.
  */
 public enum Pass {
     /** y = conv(x, w) + bias; the hook's layouts are x's and y's. */

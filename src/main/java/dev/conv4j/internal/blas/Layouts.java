@@ -1,0 +1,62 @@
+package dev.conv4j.internal.blas;
+
+import dev.conv4j.Activation;
+import dev.conv4j.Layout;
+import dev.conv4j.Tensor;
+import dev.conv4j.internal.engine.Pass;
+import dev.conv4j.internal.engine.TensorMemory;
+
+/**
+ * Which layouts and epilogues the blas engine and its plans run themselves, and how a call passes them
+ * to the kernels: the channel-blocked kernels read and write NCHW, NHWC and NCHW16C and apply the
+ * forward epilogue, so where one of them is the algorithm chosen for a pass every combination runs
+ * without staging; elsewhere only NCHW does, and the shared layout runner stages the rest. Taking the
+ * chosen algorithm in every layout, never another, keeps the bits of a pass the same in every layout
+ * and with or without a fused epilogue.
+ */
+final class Layouts {
+    private Layouts() {
+    }
+
+    /** The {@code runsLayouts} answer for a pass computed by {@code chosen}. */
+    static boolean runs(Algorithm chosen, Layout in, Layout out) {
+        return (in == Layout.NCHW && out == Layout.NCHW) || blocked(chosen);
+    }
+
+    /** Whether {@code a} is one of the channel-blocked algorithms, which take every layout and the forward epilogue. */
+    static boolean blocked(Algorithm a) {
+        return a == BlockedDirect.FORWARD || a == BlockedDirect.BACKWARD_DATA || a == BlockedWeights.BACKWARD_WEIGHTS;
+    }
+
+    /** The algorithm the per-call engine chose for a pass. */
+    static Algorithm chosen(Algorithms.Choice c, Pass pass) {
+        switch (pass) {
+            case FORWARD:
+                return c.forward;
+            case BACKWARD_DATA:
+                return c.backwardData;
+            default:
+                return c.backwardWeights;
+        }
+    }
+
+    /** Records the layouts of a pass's input and output in {@code a}, for the channel-blocked kernels. */
+    static void pass(CallArgs a, Tensor in, Tensor out) {
+        a.xLayout = BlockedDirect.code(in.layout());
+        a.yLayout = BlockedDirect.code(out.layout());
+    }
+
+    /** Records a forward call's layouts, residual (or null) and activation in {@code a}, for the channel-blocked kernel. */
+    static void epilogue(CallArgs a, Tensor x, Tensor residual, Activation act, Tensor y) {
+        pass(a, x, y);
+        if (residual != null) {
+            a.residual = TensorMemory.pointer(residual);
+            a.rLayout = BlockedDirect.code(residual.layout());
+        }
+        if (!act.isIdentity()) {
+            a.clamp = true;
+            a.lo = act.min();
+            a.hi = act.max();
+        }
+    }
+}
