@@ -15,13 +15,16 @@ static inline size_t image_floats(int layout, int c, size_t plane) {
 }
 
 typedef struct blk_ctx {
-    long long cstride, rstride; /* floats between the band's channel blocks, rows */
-    int cb, kh, kw, dh16, dw16;  /* channel blocks; taps; dilation in floats of the band */
+    long long cstride;          /* floats between the input's channel blocks */
+    long long hstride, wstride; /* floats between the kernel's rows, columns (dilation included) */
+    long long cs;               /* floats between the channels of a block: 1 in a blocked band, the plane in NCHW */
+    int cb, kh, kw;             /* channel blocks; taps */
 } blk_ctx;
 
 typedef void (*blk_tile_fn)(const blk_ctx *c, const float *xb, const float *wb, __m512 *out);
 
-__attribute__((always_inline)) static inline void blk_tile(const int nb, const int px, const int st, const blk_ctx *c,
+/* ps: floats between the tile's pixels (16·stride in a blocked band, the stride in an NCHW plane) */
+__attribute__((always_inline)) static inline void blk_tile(const int nb, const int px, const int ps, const blk_ctx *c,
                                                             const float *xb, const float *wb, __m512 *out) {
     __m512 acc[4][14];
 #pragma GCC unroll 4
@@ -30,17 +33,17 @@ __attribute__((always_inline)) static inline void blk_tile(const int nb, const i
         for (int q = 0; q < px; q++) acc[b][q] = _mm512_setzero_ps();
     for (int cb = 0; cb < c->cb; cb++) {
         for (int r = 0; r < c->kh; r++) {
-            const float *xr = xb + cb * c->cstride + r * c->dh16 * c->rstride / 16;
+            const float *xr = xb + cb * c->cstride + r * c->hstride;
             for (int k = 0; k < c->kw; k++) {
-                const float *xq = xr + k * c->dw16;
+                const float *xi = xr + k * c->wstride;
 #pragma GCC unroll 16
-                for (int i = 0; i < 16; i++) {
+                for (int i = 0; i < 16; i++, xi += c->cs) {
                     __m512 wv[4];
 #pragma GCC unroll 4
                     for (int b = 0; b < nb; b++) wv[b] = _mm512_loadu_ps(wb + 16 * b);
 #pragma GCC unroll 14
                     for (int q = 0; q < px; q++) {
-                        const __m512 xv = _mm512_set1_ps(xq[q * st * 16 + i]);
+                        const __m512 xv = _mm512_set1_ps(xi[q * ps]);
 #pragma GCC unroll 4
                         for (int b = 0; b < nb; b++) acc[b][q] = _mm512_fmadd_ps(xv, wv[b], acc[b][q]);
                     }
@@ -55,28 +58,26 @@ __attribute__((always_inline)) static inline void blk_tile(const int nb, const i
         for (int q = 0; q < px; q++) out[b * 14 + q] = acc[b][q];
 }
 
-#define BLK_TILE(nb, px, st) \
-    static void blk_tile_##nb##_##px##_##st(const blk_ctx *c, const float *xb, const float *wb, __m512 *out) { \
-        blk_tile(nb, px, st, c, xb, wb, out); \
+#define BLK_TILE(nb, px, ps) \
+    static void blk_tile_##nb##_##px##_##ps(const blk_ctx *c, const float *xb, const float *wb, __m512 *out) { \
+        blk_tile(nb, px, ps, c, xb, wb, out); \
     }
-#define BLK_TILES7(nb, st) BLK_TILE(nb, 1, st) BLK_TILE(nb, 2, st) BLK_TILE(nb, 3, st) BLK_TILE(nb, 4, st) \
-    BLK_TILE(nb, 5, st) BLK_TILE(nb, 6, st) BLK_TILE(nb, 7, st)
-#define BLK_TILES14(nb, st) BLK_TILES7(nb, st) BLK_TILE(nb, 8, st) BLK_TILE(nb, 9, st) BLK_TILE(nb, 10, st) \
-    BLK_TILE(nb, 11, st) BLK_TILE(nb, 12, st) BLK_TILE(nb, 13, st) BLK_TILE(nb, 14, st)
-BLK_TILES14(2, 1)
-BLK_TILES14(2, 2)
-BLK_TILES7(4, 1)
-BLK_TILES7(4, 2)
+#define BLK_TILES7(nb, ps) BLK_TILE(nb, 1, ps) BLK_TILE(nb, 2, ps) BLK_TILE(nb, 3, ps) BLK_TILE(nb, 4, ps) \
+    BLK_TILE(nb, 5, ps) BLK_TILE(nb, 6, ps) BLK_TILE(nb, 7, ps)
+#define BLK_TILES14(nb, ps) BLK_TILES7(nb, ps) BLK_TILE(nb, 8, ps) BLK_TILE(nb, 9, ps) BLK_TILE(nb, 10, ps) \
+    BLK_TILE(nb, 11, ps) BLK_TILE(nb, 12, ps) BLK_TILE(nb, 13, ps) BLK_TILE(nb, 14, ps)
+BLK_TILES14(2, 16) BLK_TILES14(2, 32) BLK_TILES14(2, 1) BLK_TILES14(2, 2)
+BLK_TILES7(4, 16) BLK_TILES7(4, 32) BLK_TILES7(4, 1) BLK_TILES7(4, 2)
 
-#define BLK_ROW7(nb, st) {blk_tile_##nb##_1_##st, blk_tile_##nb##_2_##st, blk_tile_##nb##_3_##st, blk_tile_##nb##_4_##st, \
-    blk_tile_##nb##_5_##st, blk_tile_##nb##_6_##st, blk_tile_##nb##_7_##st}
-#define BLK_ROW14(nb, st) {blk_tile_##nb##_1_##st, blk_tile_##nb##_2_##st, blk_tile_##nb##_3_##st, blk_tile_##nb##_4_##st, \
-    blk_tile_##nb##_5_##st, blk_tile_##nb##_6_##st, blk_tile_##nb##_7_##st, blk_tile_##nb##_8_##st, \
-    blk_tile_##nb##_9_##st, blk_tile_##nb##_10_##st, blk_tile_##nb##_11_##st, blk_tile_##nb##_12_##st, \
-    blk_tile_##nb##_13_##st, blk_tile_##nb##_14_##st}
-/* [stride - 1][pixels - 1] */
-static const blk_tile_fn BLK_NB2[2][14] = {BLK_ROW14(2, 1), BLK_ROW14(2, 2)};
-static const blk_tile_fn BLK_NB4[2][7] = {BLK_ROW7(4, 1), BLK_ROW7(4, 2)};
+#define BLK_ROW7(nb, ps) {blk_tile_##nb##_1_##ps, blk_tile_##nb##_2_##ps, blk_tile_##nb##_3_##ps, blk_tile_##nb##_4_##ps, \
+    blk_tile_##nb##_5_##ps, blk_tile_##nb##_6_##ps, blk_tile_##nb##_7_##ps}
+#define BLK_ROW14(nb, ps) {blk_tile_##nb##_1_##ps, blk_tile_##nb##_2_##ps, blk_tile_##nb##_3_##ps, blk_tile_##nb##_4_##ps, \
+    blk_tile_##nb##_5_##ps, blk_tile_##nb##_6_##ps, blk_tile_##nb##_7_##ps, blk_tile_##nb##_8_##ps, \
+    blk_tile_##nb##_9_##ps, blk_tile_##nb##_10_##ps, blk_tile_##nb##_11_##ps, blk_tile_##nb##_12_##ps, \
+    blk_tile_##nb##_13_##ps, blk_tile_##nb##_14_##ps}
+/* [blocked band stride 1, 2; NCHW plane stride 1, 2][pixels - 1] */
+static const blk_tile_fn BLK_NB2[4][14] = {BLK_ROW14(2, 16), BLK_ROW14(2, 32), BLK_ROW14(2, 1), BLK_ROW14(2, 2)};
+static const blk_tile_fn BLK_NB4[4][7] = {BLK_ROW7(4, 16), BLK_ROW7(4, 32), BLK_ROW7(4, 1), BLK_ROW7(4, 2)};
 
 /* Copies the input rows that output rows [oh0, oh0 + rows) read, of channel blocks [b0, b1), into
    16-channel blocks with their zero padding: from NCHW sixteen channel rows at a time through a
@@ -177,22 +178,40 @@ static void blk_store(const conv4j_blk_params *p, __m512 *acc, int nb, int px, i
 void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
                                const float *res, float *y, float *xp) {
     const conv4j_conv_shape *s = &p->s;
-    blk_band(p, x, xp, p->oh0, p->rows, 0, (s->c + 15) / 16);
     const long long br = conv4j_blk_band_rows(s, p->rows), pw = conv4j_blk_band_cols(s);
+    const long long ih0 = (long long)p->oh0 * s->sh - s->pt;
     const int nb = p->nb, ob = 16 * nb, px = CONV4J_BLK_PIXELS(nb), cb = (s->c + 15) / 16;
-    const blk_ctx c = {br * pw * 16, pw * 16, cb, s->kh, s->kw, s->dh * 16, s->dw * 16};
+    /* where no padding reaches the band, a blocked input is read in place, and so is an NCHW one whose
+       channels fill their blocks; otherwise the band is copied into 16-channel blocks */
+    const int inside = s->pl == 0 && ih0 >= 0 && ih0 + br <= s->h && pw <= s->w;
+    const float *band = xp;
+    long long pitch, pix; /* floats between rows, between pixels of a row */
+    blk_ctx c;
+    c.cb = cb; c.kh = s->kh; c.kw = s->kw;
+    if (inside && p->x_layout == CONV4J_LAYOUT_NCHW16C) {
+        band = x + (size_t)ih0 * s->w * 16;
+        c.cstride = (long long)s->h * s->w * 16; pitch = (long long)s->w * 16; pix = 16; c.cs = 1;
+    } else if (inside && p->x_layout == CONV4J_LAYOUT_NCHW && s->c % 16 == 0) {
+        band = x + (size_t)ih0 * s->w;
+        c.cs = (long long)s->h * s->w; c.cstride = 16 * c.cs; pitch = s->w; pix = 1;
+    } else {
+        blk_band(p, x, xp, p->oh0, p->rows, 0, cb);
+        c.cstride = br * pw * 16; pitch = pw * 16; pix = 16; c.cs = 1;
+    }
+    c.hstride = s->dh * pitch;
+    c.wstride = s->dw * pix;
+    const int variant = (pix == 1 ? 2 : 0) + s->sw - 1;
     const size_t group = (size_t)cb * s->kh * s->kw * 16 * ob;
-    const int st = s->sw;
     __m512 acc[56];
     for (int g = p->g0; g < p->g0 + p->gn; g++) {
         const float *wg = wp + (size_t)g * group;
         for (int oh = p->oh0; oh < p->oh0 + p->rows; oh++) {
-            const float *xrow = xp + (size_t)(oh - p->oh0) * s->sh * pw * 16;
+            const float *xrow = band + (size_t)(oh - p->oh0) * s->sh * pitch;
             for (int ow = 0; ow < s->ow; ow += px) {
                 const int n = s->ow - ow < px ? s->ow - ow : px;
-                const float *xb = xrow + (size_t)ow * st * 16;
-                if (nb == 4) BLK_NB4[st - 1][n - 1](&c, xb, wg, acc);
-                else BLK_NB2[st - 1][n - 1](&c, xb, wg, acc);
+                const float *xb = xrow + (size_t)ow * s->sw * pix;
+                if (nb == 4) BLK_NB4[variant][n - 1](&c, xb, wg, acc);
+                else BLK_NB2[variant][n - 1](&c, xb, wg, acc);
                 blk_store(p, acc, nb, n, g * ob, oh, ow, bias, res, y);
             }
         }
