@@ -42,8 +42,10 @@ import java.util.Set;
  * --burst-ms N       length of one system's burst in a round (default 100)
  * --pause-ms N       pause before each burst (default 20)
  * --call-quantile q  the quantile of a burst's call times that counts (default 0.1; 0.5 is the median)
- * --shapes a,b,...   names from conv4j's benchmark-shapes.csv, or resnet50 (the default: the nine
- *                    ResNet-50 batch-1 layers) or all
+ * --shapes a,b,...   layer names from conv4j's benchmark-shapes.csv or docs/mobilenet-v1-depthwise.csv,
+ *                    groups (default: resnet50 and three MobileNet v1 depthwise layers; resnet50: the
+ *                    nine ResNet-50 batch-1 layers; mobilenet: the six MobileNet v1 depthwise layers;
+ *                    all: every layer of both files), or a CSV file of layers in the same format
  * --passes a,b,...   forward, backward-data, backward-weights (default: all three)
  * --no-torch         leave libtorch out even when its natives are on the class path
  * --no-ort           leave ONNX Runtime out even when it is on the class path
@@ -56,6 +58,15 @@ public final class Compare {
     static final List<String> RESNET50 = List.of("r50_conv1_b1", "r50_res2_3x3_b1", "r50_res2_1x1a_b1",
             "r50_res2_1x1b_b1", "r50_res3_3x3s2_b1", "r50_res3_3x3_b1", "r50_res4_3x3_b1", "r50_res5_3x3_b1",
             "r50_down_1x1s2_b1");
+
+    /**
+     * The MobileNet v1 depthwise layers of the default set, from {@link #MOBILENET_CSV}: both stride-1
+     * layers (32 channels at 112x112, 128 at 56x56) and the largest stride-2 one (64 channels, 112x112 to 56x56).
+     */
+    static final List<String> MOBILENET_DEFAULT = List.of("mbv1_dw_3x3_b1", "mbv1_dw3_b1", "mbv1_dw2_s2_b1");
+
+    /** conv4j's file of MobileNet v1's depthwise layers, found from the working directory or a folder above it. */
+    static final String MOBILENET_CSV = "docs/mobilenet-v1-depthwise.csv";
 
     /** The reference of the correctness check, and the denominator of the ratios. */
     static final String REFERENCE = "dnnl-nchw";
@@ -72,14 +83,17 @@ public final class Compare {
                     new Ratio("blas/dnnl", "c4j-blas", REFERENCE),
                     new Ratio("plan/dnnl", "c4j-plan", REFERENCE),
                     new Ratio("plan/any", "c4j-plan", "dnnl-any"),
+                    new Ratio("blocked/any", "c4j-blocked", "dnnl-any"),
                     new Ratio("plan/torch", "c4j-plan", "torch"),
                     new Ratio("blas/ort", "c4j-blas", "ort"),
                     new Ratio("plan/ort", "c4j-plan", "ort")),
             Pass.BACKWARD_DATA, List.of(
                     new Ratio("c4j/dnnl", "c4j-blas", REFERENCE),
+                    new Ratio("blocked/any", "c4j-blocked", "dnnl-any"),
                     new Ratio("c4j/torch", "c4j-blas", "torch")),
             Pass.BACKWARD_WEIGHTS, List.of(
                     new Ratio("c4j/dnnl", "c4j-blas", REFERENCE),
+                    new Ratio("blocked/any", "c4j-blocked", "dnnl-any"),
                     new Ratio("c4j/torch", "c4j-blas", "torch")));
 
     /** Where the report goes: standard output, and the --out file when there is one. */
@@ -114,12 +128,17 @@ public final class Compare {
         double of(Row row) {
             return row.gflops(num) / row.gflops(den);
         }
+
+        /** The width of its column in a table. */
+        int width() {
+            return Math.max(10, label.length());
+        }
     }
 
     static final class Options {
         int threads = 1, rounds = 7, warmup = 2, burstMs = 100, pauseMs = 20;
         double callQuantile = 0.1;
-        String shapes = "resnet50", out = "", csv = "";
+        String shapes = "default", out = "", csv = "";
         List<Pass> passes = List.of(Pass.values());
         boolean torch = true, ort = true;
 
@@ -378,14 +397,14 @@ public final class Compare {
         List<Ratio> ratios = ratios(pass, systems);
         out.printf("%n%s, %s: GFLOP/s (median of %d rounds), %d thread(s)%n", pass.label, pass.what, o.rounds, o.threads);
         StringBuilder h = new StringBuilder(String.format("%-18s %6s", "shape", "GFLOP"));
-        systems.forEach(s -> h.append(String.format(" %9s", s)));
-        ratios.forEach(r -> h.append(String.format(" %10s", r.label())));
+        systems.forEach(s -> h.append(String.format(" %" + width(s) + "s", s)));
+        ratios.forEach(r -> h.append(String.format(" %" + r.width() + "s", r.label())));
         h.append(String.format(" %6s", "iqr%"));
         out.println(h);
         for (Row row : rows) {
             StringBuilder b = new StringBuilder(String.format("%-18s %6.3f", row.shape, row.gflop));
-            systems.forEach(s -> b.append(String.format(" %9s", fmt(row.gflops(s), 1))));
-            ratios.forEach(r -> b.append(String.format(" %10s", fmt(r.of(row), 2))));
+            systems.forEach(s -> b.append(String.format(" %" + width(s) + "s", fmt(row.gflops(s), 1))));
+            ratios.forEach(r -> b.append(String.format(" %" + r.width() + "s", ratio(r.of(row)))));
             b.append(String.format(" %6.0f", 100 * row.spread()));
             out.println(b);
         }
@@ -402,10 +421,10 @@ public final class Compare {
         }
         StringBuilder b = new StringBuilder(String.format("%-18s %6s", label, ""));
         for (String s : systems) {
-            b.append(String.format(" %9s", fmt(geomean(geo, r -> r.gflops(s)), 1)));
+            b.append(String.format(" %" + width(s) + "s", fmt(geomean(geo, r -> r.gflops(s)), 1)));
         }
         for (Ratio r : ratios) {
-            b.append(String.format(" %10s", fmt(geomean(geo, r::of), 2)));
+            b.append(String.format(" %" + r.width() + "s", ratio(geomean(geo, r::of))));
         }
         out.println(b);
 
@@ -413,11 +432,11 @@ public final class Compare {
         compared.remove(REFERENCE);
         out.printf("%s, max|a - b| / max|b| against %s:%n", pass.label, REFERENCE);
         StringBuilder dh = new StringBuilder(String.format("%-18s %6s", "", ""));
-        compared.forEach(s -> dh.append(String.format(" %9s", s)));
+        compared.forEach(s -> dh.append(String.format(" %" + width(s) + "s", s)));
         out.println(dh);
         for (Row row : rows) {
             StringBuilder d = new StringBuilder(String.format("%-18s %6s", row.shape, ""));
-            compared.forEach(s -> d.append(String.format(" %9s", row.diff.containsKey(s) ? String.format("%.1e", row.diff.get(s)) : "-")));
+            compared.forEach(s -> d.append(String.format(" %" + width(s) + "s", row.diff.containsKey(s) ? String.format("%.1e", row.diff.get(s)) : "-")));
             out.println(d);
             row.failed.forEach((k, v) -> out.printf("%-18s %s failed: %s%n", "", k, v));
         }
@@ -432,7 +451,7 @@ public final class Compare {
         o.passes.forEach(p -> all.addAll(systems.get(p).keySet()));
         out.printf("%nSummary, %d thread(s): geometric means over the layers run, GFLOP/s%n", o.threads);
         StringBuilder h = new StringBuilder(String.format("%-18s %6s", "pass", "layers"));
-        all.forEach(s -> h.append(String.format(" %9s", s)));
+        all.forEach(s -> h.append(String.format(" %" + width(s) + "s", s)));
         out.println(h);
         boolean partial = false;
         for (Pass pass : o.passes) {
@@ -441,7 +460,7 @@ public final class Compare {
             for (String s : all) {
                 double[] g = available(r, row -> row.gflops(s));
                 partial |= g[1] > 0 && g[1] < r.size();
-                b.append(String.format(" %9s", g[1] == 0 ? "-" : fmt(g[0], 1) + (g[1] < r.size() ? "*" : "")));
+                b.append(String.format(" %" + width(s) + "s", g[1] == 0 ? "-" : fmt(g[0], 1) + (g[1] < r.size() ? "*" : "")));
             }
             out.println(b);
         }
@@ -466,7 +485,7 @@ public final class Compare {
                     under += v < TARGET ? 1 : 0;
                 }
                 out.printf("%-18s %-22s %7s %7s %6d  %s%n", pass.label, ratio.num() + "/" + ratio.den(),
-                        g[1] == 0 ? "-" : fmt(g[0], 2), fmt(min, 2), under, at);
+                        g[1] == 0 ? "-" : ratio(g[0]), ratio(min), under, at);
             }
         }
     }
@@ -518,6 +537,16 @@ public final class Compare {
         return n == 0 ? Double.NaN : Math.exp(s / n);
     }
 
+    /** The width of a system's column in a table. */
+    static int width(String system) {
+        return Math.max(9, system.length());
+    }
+
+    /** A ratio: two decimals, three under 0.1, so that a small one does not print as 0.00. */
+    static String ratio(double v) {
+        return fmt(v, v < 0.1 ? 3 : 2);
+    }
+
     static String fmt(double v, int decimals) {
         return Double.isNaN(v) ? "-" : String.format("%." + decimals + "f", v);
     }
@@ -545,33 +574,89 @@ public final class Compare {
         return sorted[i] + (pos - i) * (sorted[j] - sorted[i]);
     }
 
+    /**
+     * The layers of {@code --shapes}: comma-separated layer names (from conv4j's benchmark-shapes.csv,
+     * then {@link #MOBILENET_CSV}), groups (default, resnet50, mobilenet, all) and CSV files of layers.
+     */
     static List<BenchShape> select(String spec) throws IOException {
-        List<BenchShape> all = BenchShape.defaults();
-        if (spec.equals("all")) {
-            return all;
-        }
-        List<String> names = spec.equals("resnet50") ? RESNET50 : Arrays.asList(spec.split(","));
-        List<BenchShape> out = new ArrayList<>();
-        for (String name : names) {
-            BenchShape found = null;
-            for (BenchShape s : all) {
-                if (s.name.equals(name.trim())) {
-                    found = s;
+        List<BenchShape> known = new ArrayList<>(BenchShape.defaults());
+        Path mobilenetCsv = findUp(MOBILENET_CSV);
+        List<String> mobilenet = new ArrayList<>();
+        if (mobilenetCsv != null) {
+            for (BenchShape s : BenchShape.load(mobilenetCsv)) {
+                mobilenet.add(s.name);
+                if (find(known, s.name) == null) {
+                    known.add(s);
                 }
             }
-            if (found == null) {
-                throw new IllegalArgumentException("no shape '" + name + "' in benchmark-shapes.csv; there are " + all);
+        }
+        List<BenchShape> out = new ArrayList<>();
+        for (String item : spec.split(",")) {
+            String name = item.trim();
+            List<String> names;
+            switch (name) {
+                case "default":
+                    names = new ArrayList<>(RESNET50);
+                    names.addAll(MOBILENET_DEFAULT);
+                    break;
+                case "resnet50":
+                    names = RESNET50;
+                    break;
+                case "mobilenet":
+                    names = mobilenetCsv == null ? MOBILENET_DEFAULT : mobilenet;
+                    break;
+                case "all":
+                    names = new ArrayList<>();
+                    for (BenchShape s : known) {
+                        names.add(s.name);
+                    }
+                    break;
+                default:
+                    if (name.endsWith(".csv")) {
+                        out.addAll(BenchShape.load(Path.of(name)));
+                        continue;
+                    }
+                    names = List.of(name);
             }
-            out.add(found);
+            for (String n : names) {
+                BenchShape found = find(known, n);
+                if (found == null) {
+                    throw new IllegalArgumentException("no shape '" + n + "' in benchmark-shapes.csv"
+                            + (mobilenetCsv == null ? " (and no " + MOBILENET_CSV + " found from " + Path.of("").toAbsolutePath()
+                                    + " upwards: run from the conv4j folder or below it)" : " or " + mobilenetCsv)
+                            + "; there are " + known);
+                }
+                out.add(found);
+            }
         }
         return out;
+    }
+
+    private static BenchShape find(List<BenchShape> shapes, String name) {
+        for (BenchShape s : shapes) {
+            if (s.name.equals(name)) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /** {@code relative} resolved against the working directory or the nearest folder above it that has it, or null. */
+    static Path findUp(String relative) {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path p = dir.resolve(relative);
+            if (Files.isRegularFile(p)) {
+                return p.normalize();
+            }
+        }
+        return null;
     }
 
     static void header(Options o, ConvEngine blas, String torchInfo, String ortInfo) {
         boolean torch = torchInfo != null && !torchInfo.startsWith("skipped");
         boolean ort = ortInfo != null && !ortInfo.startsWith("skipped");
         out.println("conv4j vs oneDNN" + (torch ? " vs libtorch" : "") + (ort ? " vs ONNX Runtime" : "")
-                + ": 2-D convolution, NCHW float32, one JVM, systems interleaved");
+                + ": 2-D convolution, float32, one JVM, systems interleaved");
         out.println("date:     " + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")));
         out.println("cpu:      " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
                 + " logical CPU(s) visible; load average at the start: " + loadAverage());
@@ -593,10 +678,12 @@ public final class Compare {
                 o.callQuantile == 0.5 ? "median" : o.callQuantile == 0 ? "minimum" : (int) Math.round(100 * o.callQuantile) + "th percentile");
         out.println("systems:  c4j-blas  ConvEngines.blas(threads): forward/backwardData/backwardWeights into preallocated outputs");
         out.println("          c4j-plan  engine.plan(...) with prepackWeights, plan.forward(x, y)");
+        out.println("          c4j-blocked  activations in Layout.NCHW16C, inputs reordered once before timing, outputs"
+                + " left blocked: forward the plan of c4j-plan, backward ConvEngines.blas(threads) (gw, gb plain)");
         out.println("          dnnl-nchw oneDNN primitive (convolution_direct) on plain nchw/oihw memory in and out,"
                 + " reference implementations skipped");
-        out.println("          dnnl-any  oneDNN primitive with format_tag::any: blocked layouts, inputs reordered once"
-                + " before timing (primitive only)");
+        out.println("          dnnl-any  oneDNN primitive with format_tag::any for activations and weights: blocked layouts,"
+                + " inputs reordered once before timing, outputs left blocked (primitive only)");
         if (torch) {
             out.println("          torch     at::conv2d / at::convolution_backward on tensors wrapping the same memory"
                     + " (allocates its output per call)");

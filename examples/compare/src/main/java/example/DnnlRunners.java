@@ -28,16 +28,21 @@ import org.bytedeco.dnnl.primitive_desc;
 import org.bytedeco.dnnl.primitive_desc_base;
 import org.bytedeco.dnnl.reorder;
 import org.bytedeco.dnnl.stream;
+import org.bytedeco.javacpp.LongPointer;
 
 /**
  * oneDNN convolution primitives through the JavaCPP preset's C++ API, on one CPU engine and stream.
  *
  * <p>Two layouts: {@code nchw}, where source, weights and destination are plain NCHW/OIHW memory
  * (conv4j's tensors, wrapped without copying), as a library that takes and returns plain arrays
- * would run it; and {@code any}, where the primitive picks its preferred (blocked) layouts and the
- * inputs are reordered once before timing, so only the primitive runs: oneDNN's best case inside a
- * network that stays in blocked layouts from layer to layer. oneDNN's thread count is OpenMP's,
- * fixed when the process starts ({@code OMP_NUM_THREADS}).
+ * would run it; and {@code any}, where the primitive picks its preferred (blocked) layouts for the
+ * activations and the weights (or their gradients), the inputs are reordered once before timing and
+ * the output stays in the primitive's layout, so only the primitive runs: oneDNN's best case inside a
+ * network that stays in blocked layouts from layer to layer. The backward primitives get the forward
+ * primitive descriptor of the same layouts as their hint, as oneDNN requires; with {@code any} the
+ * layouts each picks are its own (the reorders follow the descriptor of the primitive that runs).
+ * Results are reordered back to plain layouts for the correctness check, outside the timing. oneDNN's
+ * thread count is OpenMP's, fixed when the process starts ({@code OMP_NUM_THREADS}).
  */
 final class DnnlRunners {
     private static engine eng;
@@ -60,7 +65,7 @@ final class DnnlRunners {
                 + runtime;
     }
 
-    /** oneDNN's columns of a pass: plain layouts (the reference of the comparison), and blocked ones forward. */
+    /** oneDNN's columns of a pass: plain layouts (the reference of the comparison), and the layouts oneDNN picks. */
     static Map<String, Compare.Factory> columns(Pass pass) {
         Map<String, Compare.Factory> m = new LinkedHashMap<>();
         switch (pass) {
@@ -70,9 +75,11 @@ final class DnnlRunners {
                 break;
             case BACKWARD_DATA:
                 m.put("dnnl-nchw", l -> backwardData(l, false));
+                m.put("dnnl-any", l -> backwardData(l, true));
                 break;
             default:
                 m.put("dnnl-nchw", l -> backwardWeights(l, false));
+                m.put("dnnl-any", l -> backwardWeights(l, true));
         }
         return m;
     }
@@ -85,6 +92,7 @@ final class DnnlRunners {
                 dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct, src, wei, c.md(c.bias, false), dst,
                 c.strides, c.dilates, c.padL, c.padR);
         c.pick(pd);
+        c.layouts(any, "src", pd.src_desc(), "wei", pd.weights_desc(), "dst", pd.dst_desc());
         c.keep(src, wei, dst, pd);
         c.arg(DNNL_ARG_SRC, c.input(pd.src_desc(), c.src, l.x));
         c.arg(DNNL_ARG_WEIGHTS, c.input(pd.weights_desc(), c.wei, l.w));
@@ -102,6 +110,7 @@ final class DnnlRunners {
         convolution_backward_data.primitive_desc pd = new convolution_backward_data.primitive_desc(eng,
                 dnnl.algorithm.convolution_direct, dsrc, wei, ddst, c.strides, c.dilates, c.padL, c.padR, hint);
         c.pick(pd);
+        c.layouts(any, "diff_dst", pd.diff_dst_desc(), "wei", pd.weights_desc(), "diff_src", pd.diff_src_desc());
         c.keep(dsrc, wei, ddst, hint, pd);
         c.arg(DNNL_ARG_DIFF_DST, c.input(pd.diff_dst_desc(), c.dst, l.gy));
         c.arg(DNNL_ARG_WEIGHTS, c.input(pd.weights_desc(), c.wei, l.w));
@@ -119,6 +128,7 @@ final class DnnlRunners {
                 dnnl.algorithm.convolution_direct, src, dwei, c.md(c.bias, false), ddst, c.strides, c.dilates, c.padL,
                 c.padR, hint);
         c.pick(pd);
+        c.layouts(any, "src", pd.src_desc(), "diff_dst", pd.diff_dst_desc(), "diff_wei", pd.diff_weights_desc());
         c.keep(src, dwei, ddst, hint, pd);
         c.arg(DNNL_ARG_SRC, c.input(pd.src_desc(), c.src, l.x));
         c.arg(DNNL_ARG_DIFF_DST, c.input(pd.diff_dst_desc(), c.dst, l.gy));
@@ -238,6 +248,23 @@ final class DnnlRunners {
                     + String.join(", ", skipped) + ": reference kernel)";
         }
 
+        /**
+         * With {@code any}, appends the layouts the primitive picked to its description, given as
+         * name, memory descriptor, name, memory descriptor, ...
+         */
+        void layouts(boolean any, Object... namesAndDescs) {
+            if (!any) {
+                return;
+            }
+            List<String> l = new ArrayList<>();
+            for (int i = 0; i < namesAndDescs.length; i += 2) {
+                memory.desc d = (memory.desc) namesAndDescs[i + 1];
+                keep.add(d);
+                l.add(namesAndDescs[i] + " " + format(d));
+            }
+            impl += "  [" + String.join(", ", l) + "]";
+        }
+
         void finish(primitive p, primitive_desc_base pd) {
             prim = p;
             keep.add(pd);
@@ -277,6 +304,52 @@ final class DnnlRunners {
                 }
             }
             owned.forEach(Tensor::close);
+        }
+
+        /**
+         * A blocked memory descriptor's layout in oneDNN's notation (as its verbose log prints it): the
+         * dimensions a, b, c, ... from the outermost stride to the innermost (on a tie, dimensions of size
+         * 1 last), upper case where a dimension is also blocked, then the inner blocks ({@code acdb} is
+         * nhwc, {@code aBcd16b} nChw16c, {@code ABcd16b16a} OIhw16i16o).
+         */
+        static String format(memory.desc d) {
+            if (d.get_format_kind().value != memory.format_kind.blocked.value) { // JavaCPP returns enums not interned
+                return String.valueOf(d.get_format_kind());
+            }
+            int nd = d.get_ndims(), nb = d.get_inner_nblks();
+            LongPointer strides = d.get_strides(), blks = d.get_inner_blks(), idxs = d.get_inner_idxs();
+            try {
+                boolean[] blocked = new boolean[nd];
+                StringBuilder inner = new StringBuilder();
+                for (int i = 0; i < nb; i++) {
+                    int dim = (int) idxs.get(i);
+                    blocked[dim] = true;
+                    inner.append(blks.get(i)).append((char) ('a' + dim));
+                }
+                List<Integer> order = new ArrayList<>();
+                for (int i = 0; i < nd; i++) {
+                    order.add(i);
+                }
+                LongPointer dims = d.get_dims();
+                long[] size = new long[nd];
+                dims.get(size);
+                dims.close();
+                // outermost first; a dimension of size 1 shares its stride with another, and comes after it, as oneDNN prints it
+                order.sort((a, b) -> strides.get(a) != strides.get(b) ? Long.compare(strides.get(b), strides.get(a))
+                        : Boolean.compare(size[a] == 1, size[b] == 1));
+                StringBuilder b = new StringBuilder();
+                for (int dim : order) {
+                    char ch = (char) ('a' + dim);
+                    b.append(blocked[dim] ? Character.toUpperCase(ch) : ch);
+                }
+                return b.append(inner).toString();
+            } finally {
+                for (LongPointer p : new LongPointer[] {strides, blks, idxs}) {
+                    if (p != null) { // JavaCPP gives null for an empty vector: no inner blocks
+                        p.close();
+                    }
+                }
+            }
         }
 
         private static int[] toInts(long[] dims) {
