@@ -23,8 +23,9 @@ import org.bytedeco.javacpp.FloatPointer;
  * at 140 against 112 GFLOP/s for the copy into channel blocks plus the kernel (from 64 to 256, 140
  * against 148). With the weights packed per call, the smallest planes stay with im2col.
  *
- * <p>Units are bands of output rows of one image, each copying the input rows it reads; the cut never
- * changes what a tile computes, so the bits do not depend on it.
+ * <p>Units are bands of output rows of one image, each copying the input rows it reads (or, where the
+ * weights outweigh the input, chunks of output channels); the cut never changes what a tile computes,
+ * so the bits do not depend on it.
  */
 final class BlockedDirect implements Algorithm {
     static final Algorithm FORWARD = new BlockedDirect(false);
@@ -108,22 +109,40 @@ final class BlockedDirect implements Algorithm {
         return data ? g.h : g.oh;
     }
 
+    /**
+     * Whether the packed weights outweigh an image's input: then a small batch is cut by output channels
+     * rather than rows, so each weight is read once per image (two bands of ResNet-50's res5 each
+     * streamed all 9 MB of its weights; two halves of the channels read half each).
+     */
+    private boolean weightBound(ConvGeometry g) {
+        long image = (long) (data ? g.o : g.c) * (data ? g.outPlane() : g.inPlane());
+        return transformSize(g) > image;
+    }
+
     /** Output rows per band: as many as the band budget holds, cut further so a small batch gives every core a unit. */
     private int rows(ConvGeometry g) {
         int oh = outRows(g), rows = oh;
         while (rows > 1 && NativeKernels.blockedScratchSize(g, data, rows) > BAND_BUDGET) {
             rows = Partition.ceilDiv(rows, 2);
         }
-        if (g.n < Partition.FORWARD_UNITS) {
+        if (g.n < Partition.FORWARD_UNITS && !weightBound(g)) {
             int want = Math.min(oh, Partition.ceilDiv(Partition.FORWARD_UNITS, g.n));
             rows = Math.min(rows, Partition.ceilDiv(oh, want));
         }
         return rows;
     }
 
+    /** Chunks of weight groups per band: more than one where a weight-bound small batch is cut by channels. */
+    private int chunks(ConvGeometry g) {
+        if (g.n >= Partition.FORWARD_UNITS || !weightBound(g)) {
+            return 1;
+        }
+        return Math.min(NativeKernels.blockedGroups(g, data, nb(g)), Partition.ceilDiv(Partition.FORWARD_UNITS, g.n));
+    }
+
     @Override
     public int units(ConvGeometry g, boolean bias) {
-        return g.n * Partition.bands(outRows(g), rows(g));
+        return g.n * Partition.bands(outRows(g), rows(g)) * chunks(g);
     }
 
     @Override
@@ -133,15 +152,17 @@ final class BlockedDirect implements Algorithm {
 
     @Override
     public void run(ConvGeometry g, int u, CallArgs a, Scratch s) {
-        int rows = rows(g), oh = outRows(g), bands = Partition.bands(oh, rows), n = u / bands, oh0 = (u % bands) * rows;
+        int rows = rows(g), oh = outRows(g), bands = Partition.bands(oh, rows), chunks = chunks(g);
+        int chunk = u % chunks, band = (u / chunks) % bands, n = u / (chunks * bands), oh0 = band * rows;
+        int groups = NativeKernels.blockedGroups(g, data, nb(g)), g0 = groups * chunk / chunks, g1 = groups * (chunk + 1) / chunks;
         FloatPointer scratch = s.get(Scratch.COLUMNS, NativeKernels.blockedScratchSize(g, data, rows));
         if (data) {
             // accumulating adds gx to itself as the residual
             NativeKernels.blockedForward(g, true, nb(g), a.gy, a.xLayout, a.u, null, a.accumulate ? a.gx : null, a.yLayout,
-                    a.gx, a.yLayout, scratch, n, oh0, Math.min(rows, oh - oh0), false, 0f, 0f);
+                    a.gx, a.yLayout, scratch, n, oh0, Math.min(rows, oh - oh0), g0, g1 - g0, false, 0f, 0f);
         } else {
             NativeKernels.blockedForward(g, false, nb(g), a.x, a.xLayout, a.u, a.bias, a.residual, a.rLayout, a.y, a.yLayout,
-                    scratch, n, oh0, Math.min(rows, oh - oh0), a.clamp, a.lo, a.hi);
+                    scratch, n, oh0, Math.min(rows, oh - oh0), g0, g1 - g0, a.clamp, a.lo, a.hi);
         }
     }
 

@@ -277,15 +277,16 @@ public final class NativeKernels {
     }
 
     /**
-     * Output rows [oh0, oh0+rows) of the pass for image {@code n} by the channel-blocked kernel, every
-     * output channel: forward, x into y; with {@code data}, the input gradient, gy (as x) into gx (as y).
+     * Output rows [oh0, oh0+rows) of the pass for image {@code n}, weight groups [g0, g0+gn) (nb·16 output
+     * channels each), by the channel-blocked kernel: forward, x into y; with {@code data}, the input gradient, gy (as x) into gx (as y).
      * x, y and the residual {@code res} (or null; it may be y itself) come in the given layouts, {@code wp}
      * packed by {@link #blockedPack} for the same pass, bias or null; the result is clamped to [lo, hi]
      * when {@code clamp}. Scratch holds {@link #blockedScratchSize} floats for {@code rows}.
      */
     public static void blockedForward(ConvGeometry g, boolean data, int nb, FloatPointer x, int xLayout, FloatPointer wp,
                                       FloatPointer bias, FloatPointer res, int rLayout, FloatPointer y, int yLayout,
-                                      FloatPointer scratch, int n, int oh0, int rows, boolean clamp, float lo, float hi) {
+                                      FloatPointer scratch, int n, int oh0, int rows, int g0, int gn, boolean clamp, float lo,
+                                      float hi) {
         checkBlocked(g, data, nb);
         checkLayout(xLayout, "x");
         checkLayout(yLayout, "y");
@@ -294,6 +295,7 @@ public final class NativeKernels {
         long xPlane = data ? g.outPlane() : g.inPlane(), yPlane = data ? g.inPlane() : g.outPlane();
         checkRange(n, 1, g.n, "image");
         checkRange(oh0, rows, data ? g.h : g.oh, "output row band");
+        checkRange(g0, gn, blockedGroups(g, data, nb), "weight group");
         long xImage = imageSize(xLayout, xc, xPlane), yImage = imageSize(yLayout, yc, yPlane), rImage = imageSize(rLayout, yc, yPlane);
         check(x, n * xImage, xImage, "x");
         check(wp, 0, blockedWeightSize(g, data, nb), "packed weights");
@@ -307,7 +309,7 @@ public final class NativeKernels {
         }
         try (NativeParams p = NativeParams.take()) {
             blockedShape(p, g, data).blocked(n * xImage, 0, 0, n * yImage, res == null ? 0 : n * rImage, nb, xLayout, yLayout,
-                    rLayout, oh0, rows, 0, blockedGroups(g, data, nb), res != null, clamp, lo, hi, false);
+                    rLayout, oh0, rows, g0, gn, res != null, clamp, lo, hi, false);
             ConvNative.conv4j_blk_forward(p.memory, x, wp, bias, res, y, scratch);
         }
     }
