@@ -1,9 +1,11 @@
 package dev.conv4j.bench;
 
+import dev.conv4j.Activation;
 import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
 import dev.conv4j.ConvGeometry;
+import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -14,7 +16,11 @@ import java.util.Random;
 
 /**
  * Measures the engines and the raw sgemm ceiling over a list of shapes, interleaving their samples
- * within each shape and pass so that all contenders see the same machine.
+ * within each shape and pass so that all contenders see the same machine. With the blas engine it
+ * also measures the channel-blocked layout: {@code blocked} is the pass with its activations in
+ * NCHW16C (forward: the blas plan with prepacked weights; backward: the engine) and {@code fused}
+ * the plan's forward pass in NCHW16C with a residual and ReLU; their inputs are reordered once,
+ * before timing, and the flops counted are the convolution's alone.
  */
 public final class Bench {
     /** Settings of one run. */
@@ -66,10 +72,17 @@ public final class Bench {
         BenchResult r = new BenchResult(s, pass);
         Random rnd = new Random(42);
         Conv2dPlan plan = null;
+        boolean blocked = engines.containsKey("blas"), forward = pass == Pass.FORWARD;
         try (Tensor x = random(rnd, g.inputShape()); Tensor w = random(rnd, g.weightShape());
              Tensor b = random(rnd, g.o); Tensor y = Tensor.zeros(g.outputShape());
              Tensor gy = random(rnd, g.outputShape()); Tensor gx = Tensor.zeros(g.inputShape());
              Tensor gw = Tensor.zeros(g.weightShape()); Tensor gb = Tensor.zeros(g.o);
+             // the same data in NCHW16C, reordered once here: the blocked contenders time the pass alone
+             Tensor xb = blocked && pass != Pass.BACKWARD_DATA ? x.toLayout(Layout.NCHW16C) : null;
+             Tensor yb = blocked && forward ? Tensor.zeros(Layout.NCHW16C, g.outputShape()) : null;
+             Tensor residual = blocked && forward ? random(rnd, Layout.NCHW16C, g.outputShape()) : null;
+             Tensor gyb = blocked && !forward ? gy.toLayout(Layout.NCHW16C) : null;
+             Tensor gxb = blocked && pass == Pass.BACKWARD_DATA ? Tensor.zeros(Layout.NCHW16C, g.inputShape()) : null;
              SgemmCeiling sgemm = ceiling ? new SgemmCeiling(g, pass) : null) {
             Map<String, Stopwatch> watches = new LinkedHashMap<>();
             for (Map.Entry<String, ConvEngine> e : engines.entrySet()) {
@@ -92,11 +105,20 @@ public final class Bench {
                 boolean naive = e.getKey().equals("naive");
                 watches.put(e.getKey(), new Stopwatch(call, naive ? 1 : config.samples));
             }
-            if (pass == Pass.FORWARD && engines.containsKey("blas")) {
+            if (forward && blocked) {
                 plan = engines.get("blas").plan(s.params, g.inputShape(), g.weightShape());
                 plan.prepackWeights(w, b);
                 Conv2dPlan p = plan;
                 watches.put("plan", new Stopwatch(() -> p.forward(x, y), config.samples));
+                watches.put("blocked", new Stopwatch(() -> p.forward(xb, yb), config.samples));
+                // conv + bias + residual + ReLU in one call; the residual is a tensor of its own, so every
+                // call computes the same
+                watches.put("fused", new Stopwatch(() -> p.forward(xb, residual, Activation.RELU, yb), config.samples));
+            } else if (blocked) {
+                ConvEngine blas = engines.get("blas");
+                watches.put("blocked", new Stopwatch(pass == Pass.BACKWARD_DATA
+                        ? () -> blas.backwardData(s.params, gyb, w, gxb)
+                        : () -> blas.backwardWeights(s.params, xb, gyb, gw, gb), config.samples));
             }
             if (sgemm != null) {
                 watches.put("sgemm", new Stopwatch(sgemm::run, config.samples));
@@ -161,6 +183,12 @@ public final class Bench {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    private static Tensor random(Random r, Layout layout, int... shape) {
+        try (Tensor t = random(r, shape)) {
+            return t.toLayout(layout);
         }
     }
 

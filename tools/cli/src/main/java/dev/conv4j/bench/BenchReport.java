@@ -17,25 +17,38 @@ import javax.imageio.ImageIO;
 
 /** The terminal table, the CSV and the PNG chart of a benchmark run. */
 public final class BenchReport {
-    /** "blas1" is the blas engine with one thread, measured beside the others in runs with more threads. */
-    private static final String[] CONTENDERS = {"naive", "java", "blas", "plan", "sgemm", "blas1"};
+    /**
+     * "blocked" and "fused" are the blas plan's forward pass (the engine's, backward) with activations
+     * in NCHW16C, "fused" with a residual and ReLU too; "blas1" is the blas engine with one thread,
+     * measured beside the others in runs with more threads.
+     */
+    private static final String[] CONTENDERS = {"naive", "java", "blas", "plan", "blocked", "fused", "sgemm", "blas1"};
     private static final Color[] COLORS = {new Color(0x9e9e9e), new Color(0xf4a261), new Color(0x2a9d8f),
-        new Color(0x8ab17d), new Color(0x264653), new Color(0xb5e2dc)};
+        new Color(0x8ab17d), new Color(0x7b5ea7), new Color(0xc77dba), new Color(0x264653), new Color(0xb5e2dc)};
 
     private BenchReport() {
     }
 
     public static void table(List<BenchResult> results, PrintStream out) {
         boolean scaling = results.stream().anyMatch(r -> r.get("blas1") != null);
-        out.printf(Locale.ROOT, "%-22s %-11s %7s | %7s %7s %7s %7s %7s | %9s %8s %8s %8s%s%n", "shape", "pass", "GFLOP",
-                "naive", "java", "blas", "plan", "sgemm", "blas/naiv", "blas/jav", "blas/sgm", "plan/sgm",
+        boolean layouts = results.stream().anyMatch(r -> r.get("blocked") != null);
+        out.printf(Locale.ROOT, "%-22s %-11s %7s | %7s %7s %7s %7s %s%7s | %9s %8s %8s %8s%s%s%n", "shape", "pass", "GFLOP",
+                "naive", "java", "blas", "plan", layouts ? String.format(Locale.ROOT, "%7s %7s ", "blocked", "fused") : "",
+                "sgemm", "blas/naiv", "blas/jav", "blas/sgm", "plan/sgm",
+                layouts ? String.format(Locale.ROOT, " %8s %8s", "blk/nchw", "fus/blk") : "",
                 scaling ? " | blas 1 thr  blas/1thr" : "");
         for (BenchResult r : results) {
-            out.printf(Locale.ROOT, "%-22s %-11s %7.3f | %7s %7s %7s %7s %7s | %9s %8s %8s %8s%s%n", r.shape.name, r.pass.label,
+            out.printf(Locale.ROOT, "%-22s %-11s %7.3f | %7s %7s %7s %7s %s%7s | %9s %8s %8s %8s%s%s%n", r.shape.name, r.pass.label,
                     r.gflop, num(r.get("naive")), num(r.get("java")), num(r.get("blas")), num(r.get("plan")),
+                    layouts ? String.format(Locale.ROOT, "%7s %7s ", num(r.get("blocked")), num(r.get("fused"))) : "",
                     num(r.get("sgemm")), ratio(r.ratio("blas", "naive")), ratio(r.ratio("blas", "java")),
                     ratio(r.ratio("blas", "sgemm")), ratio(r.ratio("plan", "sgemm")),
+                    layouts ? String.format(Locale.ROOT, " %8s %8s", ratio(r.blockedOverNchw()), ratio(r.ratio("fused", "blocked"))) : "",
                     scaling ? String.format(Locale.ROOT, " | %10s %10s", num(r.get("blas1")), ratio(r.ratio("blas", "blas1"))) : "");
+        }
+        if (layouts) {
+            out.println("blocked: x and y (gx, gy) in NCHW16C, forward the blas plan, backward the blas engine; fused: the plan "
+                    + "in NCHW16C with a residual and ReLU; blk/nchw: blocked over plan (forward), over blas (backward)");
         }
         for (Pass p : Pass.values()) {
             StringBuilder line = new StringBuilder();
@@ -77,14 +90,17 @@ public final class BenchReport {
 
     public static void csv(List<BenchResult> results, Path file, String header) throws IOException {
         StringBuilder sb = new StringBuilder("# ").append(header).append('\n');
+        // new columns go last, so that readers of older files find the others where they were
         sb.append("shape,pass,gflop,naive_gflops,java_gflops,blas_gflops,plan_gflops,sgemm_gflops,blas_over_naive,"
-                + "blas_over_java,blas_over_sgemm,plan_over_sgemm,blas1_gflops,blas_over_blas1\n");
+                + "blas_over_java,blas_over_sgemm,plan_over_sgemm,blas1_gflops,blas_over_blas1,"
+                + "blocked_gflops,fused_gflops,blocked_over_nchw,fused_over_blocked\n");
         for (BenchResult r : results) {
-            sb.append(String.format(Locale.ROOT, "%s,%s,%.6f,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s%n", r.shape.name, r.pass.label, r.gflop,
-                    csvNum(r.get("naive")), csvNum(r.get("java")), csvNum(r.get("blas")), csvNum(r.get("plan")),
+            sb.append(String.format(Locale.ROOT, "%s,%s,%.6f,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s%n", r.shape.name, r.pass.label,
+                    r.gflop, csvNum(r.get("naive")), csvNum(r.get("java")), csvNum(r.get("blas")), csvNum(r.get("plan")),
                     csvNum(r.get("sgemm")), csvNum(r.ratio("blas", "naive")), csvNum(r.ratio("blas", "java")),
                     csvNum(r.ratio("blas", "sgemm")), csvNum(r.ratio("plan", "sgemm")), csvNum(r.get("blas1")),
-                    csvNum(r.ratio("blas", "blas1"))));
+                    csvNum(r.ratio("blas", "blas1")), csvNum(r.get("blocked")), csvNum(r.get("fused")),
+                    csvNum(r.blockedOverNchw()), csvNum(r.ratio("fused", "blocked"))));
         }
         Files.writeString(file, sb.toString());
     }
@@ -102,8 +118,17 @@ public final class BenchReport {
                 shown.add(c);
             }
         }
-        int rowH = 12 * shown.size() + 10, left = 230, right = 40, top = 76, plotW = 680;
-        int height = top + results.size() * rowH + 50, width = left + plotW + right;
+        int rowH = 12 * shown.size() + 10, left = 230, right = 40, plotW = 680;
+        int width = left + plotW + right, legendRows = 1;
+        for (int k = 0, x = 10; k < shown.size(); k++) {   // the legend's lines, as drawn below
+            int w = legendWidth(CONTENDERS[shown.get(k)]);
+            if (x + w > width - 10) {
+                legendRows++;
+                x = 10;
+            }
+            x += w;
+        }
+        int top = 62 + 14 * legendRows, height = top + results.size() * rowH + 50;
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
@@ -124,14 +149,17 @@ public final class BenchReport {
             g.drawString(e < 0 ? "0.1" : String.valueOf((int) Math.pow(10, e)), x - 8, height - 26);
         }
         g.drawString("GFLOP/s (log scale)", left + plotW / 2 - 50, height - 10);
-        for (int k = 0; k < shown.size(); k++) {
-            int c = shown.get(k);
+        for (int k = 0, x = 10, ly = 48; k < shown.size(); k++) {
+            int c = shown.get(k), w = legendWidth(CONTENDERS[c]);
+            if (x + w > width - 10) {
+                x = 10;
+                ly += 14;
+            }
             g.setColor(COLORS[c]);
-            g.fillRect(10 + 120 * k, 48, 12, 10);
+            g.fillRect(x, ly, 12, 10);
             g.setColor(Color.BLACK);
-            String label = CONTENDERS[c].equals("sgemm") ? "sgemm ceiling" : CONTENDERS[c].equals("plan") ? "blas plan"
-                    : CONTENDERS[c].equals("blas1") ? "blas, 1 thread" : CONTENDERS[c];
-            g.drawString(label, 10 + 120 * k + 16, 57);
+            g.drawString(label(CONTENDERS[c]), x + 16, ly + 9);
+            x += w;
         }
         int y = top;
         for (BenchResult r : results) {
@@ -155,5 +183,21 @@ public final class BenchReport {
         }
         g.dispose();
         ImageIO.write(img, "png", file.toFile());
+    }
+
+    private static String label(String contender) {
+        switch (contender) {
+            case "sgemm": return "sgemm ceiling";
+            case "plan": return "blas plan";
+            case "blocked": return "NCHW16C (blocked)";
+            case "fused": return "fused: + residual, ReLU";
+            case "blas1": return "blas, 1 thread";
+            default: return contender;
+        }
+    }
+
+    /** Room for one legend entry: 120 px, or more for a long label. */
+    private static int legendWidth(String contender) {
+        return Math.max(120, 16 + 6 * label(contender).length() + 14);
     }
 }

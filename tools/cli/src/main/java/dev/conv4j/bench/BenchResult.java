@@ -20,6 +20,14 @@ public final class BenchResult {
         return gflops.get(contender);
     }
 
+    /**
+     * The channel-blocked pass over the same call on NCHW tensors: {@code blocked / plan} forward (both
+     * the blas plan with prepacked weights), {@code blocked / blas} backward (both the engine); else NaN.
+     */
+    public double blockedOverNchw() {
+        return ratio("blocked", pass == Pass.FORWARD ? "plan" : "blas");
+    }
+
     /** {@code a / b} when both were measured, else NaN. */
     public double ratio(String a, String b) {
         Double x = gflops.get(a), y = gflops.get(b);

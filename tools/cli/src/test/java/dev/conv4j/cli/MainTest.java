@@ -1,6 +1,7 @@
 package dev.conv4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,6 +14,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -91,6 +93,48 @@ class MainTest {
             assertTrue(Files.size(dir.resolve(f)) > 0, f);
         }
         assertTrue(Files.readString(dir.resolve("bench.txt")).contains("tiny_3x3"));
+    }
+
+    /** With the blas engine, the NCHW16C forms: blocked in every pass, fused forward; in the table, CSV and geo-means. */
+    @Test
+    void benchMeasuresTheBlockedLayoutAndTheFusedForward(@TempDir Path dir) throws IOException {
+        assertEquals(0, run("bench", "--only", "tiny_3x3,r50_res5_3x3_b1", "--engines", "blas", "--samples", "1",
+                "--out", dir.toString()));
+        String[] header = line(out(), "shape ").trim().split("\\s+");
+        List<String> columns = List.of(header);
+        for (String c : new String[] {"plan", "blocked", "fused", "blk/nchw", "fus/blk"}) {
+            assertTrue(columns.contains(c), c + " in " + columns);
+        }
+        assertTrue(line(out(), "tiny_3x3 ").matches("tiny_3x3 +fwd .* [0-9.]+x +[0-9.]+x"), out()); // blk/nchw and fus/blk measured
+        assertTrue(line(out(), "geo-mean GFLOP/s, fwd").contains("blocked "), out());
+        assertTrue(line(out(), "geo-mean GFLOP/s, fwd").contains("fused "), out());
+        assertTrue(line(out(), "geo-mean GFLOP/s, bwd-data").contains("blocked "), out());
+        assertFalse(line(out(), "geo-mean GFLOP/s, bwd-data").contains("fused"), out());
+
+        List<String> csv = Files.readAllLines(dir.resolve("bench.csv"));
+        List<String> names = List.of(csv.get(1).split(","));
+        int blocked = names.indexOf("blocked_gflops"), fused = names.indexOf("fused_gflops");
+        assertTrue(blocked > 0 && fused > 0 && names.contains("blocked_over_nchw") && names.contains("fused_over_blocked"), csv.get(1));
+        assertEquals(14, names.indexOf("blocked_gflops"), "new columns follow the older ones");
+        for (String row : csv.subList(2, csv.size())) {
+            String[] f = row.split(",", -1);
+            assertEquals(names.size(), f.length, row);
+            assertTrue(Double.parseDouble(f[blocked]) > 0, row);
+            assertEquals(f[1].equals("fwd"), !f[fused].isEmpty(), row);
+        }
+    }
+
+    @Test
+    void benchWithoutBlasHasNoBlockedColumns(@TempDir Path dir) throws IOException {
+        assertEquals(0, run("bench", "--only", "tiny_3x3", "--engines", "java", "--passes", "fwd", "--samples", "1",
+                "--out", dir.toString()));
+        assertFalse(line(out(), "shape ").contains("blocked"), out());
+        String row = Files.readAllLines(dir.resolve("bench.csv")).get(2);
+        assertTrue(row.endsWith(",,,,"), row);
+    }
+
+    private static String line(String text, String start) {
+        return text.lines().filter(l -> l.startsWith(start)).findFirst().orElseThrow(() -> new AssertionError("no line " + start + " in\n" + text));
     }
 
     @Test
