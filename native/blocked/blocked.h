@@ -35,6 +35,19 @@ static inline long long conv4j_blk_weights_scratch(const conv4j_conv_shape *s, i
             + (16LL * s->kh * s->kw + 1) * obn) * 16;
 }
 void conv4j_blk_pack_avx512(const conv4j_blk_params *p, const float *w, float *wp);
+/* Channel blocks per chunk of the reduction: a group's weights for them fit 256 KiB (an L2 share).
+   Where that is fewer than the layer's blocks, the band's tile sums are kept between chunks in
+   conv4j_blk_partial_floats of scratch after the band. */
+static inline int blk_chunk_blocks(const conv4j_conv_shape *s, int nb) {
+    const long long per_block = (long long)s->kh * s->kw * 16 * 16 * nb;
+    const long long n = 65536 / per_block;
+    return n < 1 ? 1 : n > 1 << 20 ? 1 << 20 : (int)n;
+}
+static inline long long conv4j_blk_partial_floats(const conv4j_conv_shape *s, int nb, int rows) {
+    const int px = CONV4J_BLK_PIXELS(nb), cb = (s->c + 15) / 16;
+    return blk_chunk_blocks(s, nb) < cb ? (long long)rows * ((s->ow + px - 1) / px) * 56 * 16 : 0;
+}
+
 void conv4j_blk_forward_generic(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
                                 const float *res, float *y, float *scratch);
 void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,

@@ -21,23 +21,28 @@ typedef struct blk_ctx {
     int cb, kh, kw;             /* channel blocks; taps */
 } blk_ctx;
 
-typedef void (*blk_tile_fn)(const blk_ctx *c, const float *xb, const float *wb, __m512 *out);
+/* out: the tile's sums, acc[b * 14 + q]; init: null, or sums to start from (a previous chunk's out) */
+typedef void (*blk_tile_fn)(const blk_ctx *c, const float *xb, const float *wb, const __m512 *init, __m512 *out);
 
-/* ps: floats between the tile's pixels (16·stride in a blocked band, the stride in an NCHW plane) */
-__attribute__((always_inline)) static inline void blk_tile(const int nb, const int px, const int ps, const blk_ctx *c,
-                                                            const float *xb, const float *wb, __m512 *out) {
+/* ps: floats between the tile's pixels (16·stride in a blocked band, the stride in an NCHW plane);
+   ci: the channels of a block that count (16, or 3 for an RGB first layer, whose 13 zero channels
+   would otherwise be most of the work) */
+__attribute__((always_inline)) static inline void blk_tile(const int nb, const int px, const int ps, const int ci,
+                                                            const blk_ctx *c,
+                                                            const float *xb, const float *wb, const __m512 *init,
+                                                            __m512 *out) {
     __m512 acc[4][14];
 #pragma GCC unroll 4
     for (int b = 0; b < nb; b++)
 #pragma GCC unroll 14
-        for (int q = 0; q < px; q++) acc[b][q] = _mm512_setzero_ps();
+        for (int q = 0; q < px; q++) acc[b][q] = init ? _mm512_loadu_ps((const float *)(init + b * 14 + q)) : _mm512_setzero_ps();
     for (int cb = 0; cb < c->cb; cb++) {
         for (int r = 0; r < c->kh; r++) {
             const float *xr = xb + cb * c->cstride + r * c->hstride;
             for (int k = 0; k < c->kw; k++) {
                 const float *xi = xr + k * c->wstride;
 #pragma GCC unroll 16
-                for (int i = 0; i < 16; i++, xi += c->cs) {
+                for (int i = 0; i < ci; i++, xi += c->cs) {
                     __m512 wv[4];
 #pragma GCC unroll 4
                     for (int b = 0; b < nb; b++) wv[b] = _mm512_loadu_ps(wb + 16 * b);
@@ -49,18 +54,24 @@ __attribute__((always_inline)) static inline void blk_tile(const int nb, const i
                     }
                     wb += 16 * nb;
                 }
+                wb += (16 - ci) * 16 * nb;
             }
         }
     }
 #pragma GCC unroll 4
     for (int b = 0; b < nb; b++)
 #pragma GCC unroll 14
-        for (int q = 0; q < px; q++) out[b * 14 + q] = acc[b][q];
+        for (int q = 0; q < px; q++) _mm512_storeu_ps((float *)(out + b * 14 + q), acc[b][q]);
 }
 
 #define BLK_TILE(nb, px, ps) \
-    static void blk_tile_##nb##_##px##_##ps(const blk_ctx *c, const float *xb, const float *wb, __m512 *out) { \
-        blk_tile(nb, px, ps, c, xb, wb, out); \
+    static void blk_tile_##nb##_##px##_##ps(const blk_ctx *c, const float *xb, const float *wb, const __m512 *init, \
+                                            __m512 *out) { \
+        blk_tile(nb, px, ps, 16, c, xb, wb, init, out); \
+    } \
+    static void blk_rgb_##nb##_##px##_##ps(const blk_ctx *c, const float *xb, const float *wb, const __m512 *init, \
+                                           __m512 *out) { \
+        blk_tile(nb, px, ps, 3, c, xb, wb, init, out); \
     }
 #define BLK_TILES7(nb, ps) BLK_TILE(nb, 1, ps) BLK_TILE(nb, 2, ps) BLK_TILE(nb, 3, ps) BLK_TILE(nb, 4, ps) \
     BLK_TILE(nb, 5, ps) BLK_TILE(nb, 6, ps) BLK_TILE(nb, 7, ps)
@@ -75,9 +86,19 @@ BLK_TILES7(4, 16) BLK_TILES7(4, 32) BLK_TILES7(4, 1) BLK_TILES7(4, 2)
     blk_tile_##nb##_5_##ps, blk_tile_##nb##_6_##ps, blk_tile_##nb##_7_##ps, blk_tile_##nb##_8_##ps, \
     blk_tile_##nb##_9_##ps, blk_tile_##nb##_10_##ps, blk_tile_##nb##_11_##ps, blk_tile_##nb##_12_##ps, \
     blk_tile_##nb##_13_##ps, blk_tile_##nb##_14_##ps}
-/* [blocked band stride 1, 2; NCHW plane stride 1, 2][pixels - 1] */
+/* [blocked band stride 1, 2; NCHW plane stride 1, 2][pixels - 1], for 16 channels a block and for 3 */
 static const blk_tile_fn BLK_NB2[4][14] = {BLK_ROW14(2, 16), BLK_ROW14(2, 32), BLK_ROW14(2, 1), BLK_ROW14(2, 2)};
 static const blk_tile_fn BLK_NB4[4][7] = {BLK_ROW7(4, 16), BLK_ROW7(4, 32), BLK_ROW7(4, 1), BLK_ROW7(4, 2)};
+#undef BLK_ROW7
+#undef BLK_ROW14
+#define BLK_ROW7(nb, ps) {blk_rgb_##nb##_1_##ps, blk_rgb_##nb##_2_##ps, blk_rgb_##nb##_3_##ps, blk_rgb_##nb##_4_##ps, \
+    blk_rgb_##nb##_5_##ps, blk_rgb_##nb##_6_##ps, blk_rgb_##nb##_7_##ps}
+#define BLK_ROW14(nb, ps) {blk_rgb_##nb##_1_##ps, blk_rgb_##nb##_2_##ps, blk_rgb_##nb##_3_##ps, blk_rgb_##nb##_4_##ps, \
+    blk_rgb_##nb##_5_##ps, blk_rgb_##nb##_6_##ps, blk_rgb_##nb##_7_##ps, blk_rgb_##nb##_8_##ps, \
+    blk_rgb_##nb##_9_##ps, blk_rgb_##nb##_10_##ps, blk_rgb_##nb##_11_##ps, blk_rgb_##nb##_12_##ps, \
+    blk_rgb_##nb##_13_##ps, blk_rgb_##nb##_14_##ps}
+static const blk_tile_fn BLK_RGB2[4][14] = {BLK_ROW14(2, 16), BLK_ROW14(2, 32), BLK_ROW14(2, 1), BLK_ROW14(2, 2)};
+static const blk_tile_fn BLK_RGB4[4][7] = {BLK_ROW7(4, 16), BLK_ROW7(4, 32), BLK_ROW7(4, 1), BLK_ROW7(4, 2)};
 
 /* Copies the input rows that output rows [oh0, oh0 + rows) read, of channel blocks [b0, b1), into
    16-channel blocks with their zero padding: from NCHW sixteen channel rows at a time through a
@@ -201,18 +222,32 @@ void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const
     c.hstride = s->dh * pitch;
     c.wstride = s->dw * pix;
     const int variant = (pix == 1 ? 2 : 0) + s->sw - 1;
-    const size_t group = (size_t)cb * s->kh * s->kw * 16 * ob;
+    const size_t per_block = (size_t)s->kh * s->kw * 16 * ob, group = (size_t)cb * per_block;
+    /* A group's weights are read once per tile: where they pass an L2 share, the reduction goes in chunks
+       of channel blocks over all the band's tiles, the sums kept between chunks in the tail of the
+       scratch (blk_chunk_blocks), so each chunk of weights stays in cache across the tiles. */
+    const int chunk = blk_chunk_blocks(s, nb);
+    __m512 *partial = chunk < cb ? (__m512 *)(xp + conv4j_blk_band_rows(s, p->rows) * conv4j_blk_band_cols(s) * cb * 16) : NULL;
+    const int tiles_per_row = (s->ow + px - 1) / px, rgb = s->c == 3;
     __m512 acc[56];
     for (int g = p->g0; g < p->g0 + p->gn; g++) {
         const float *wg = wp + (size_t)g * group;
-        for (int oh = p->oh0; oh < p->oh0 + p->rows; oh++) {
-            const float *xrow = band + (size_t)(oh - p->oh0) * s->sh * pitch;
-            for (int ow = 0; ow < s->ow; ow += px) {
-                const int n = s->ow - ow < px ? s->ow - ow : px;
-                const float *xb = xrow + (size_t)ow * s->sw * pix;
-                if (nb == 4) BLK_NB4[variant][n - 1](&c, xb, wg, acc);
-                else BLK_NB2[variant][n - 1](&c, xb, wg, acc);
-                blk_store(p, acc, nb, n, g * ob, oh, ow, bias, res, y);
+        for (int c0 = 0; c0 < cb; c0 += chunk) {
+            const int cn = cb - c0 < chunk ? cb - c0 : chunk, last = c0 + cn == cb;
+            blk_ctx cc = c;
+            cc.cb = cn;
+            for (int oh = p->oh0; oh < p->oh0 + p->rows; oh++) {
+                const float *xrow = band + (size_t)(oh - p->oh0) * s->sh * pitch + (size_t)c0 * c.cstride;
+                for (int ow = 0, t = (oh - p->oh0) * tiles_per_row; ow < s->ow; ow += px, t++) {
+                    const int n = s->ow - ow < px ? s->ow - ow : px;
+                    const float *xb = xrow + (size_t)ow * s->sw * pix;
+                    __m512 *sums = last ? acc : partial + (size_t)t * 56;
+                    const __m512 *init = c0 ? partial + (size_t)t * 56 : NULL;
+                    const blk_tile_fn tile = nb == 4 ? (rgb ? BLK_RGB4 : BLK_NB4)[variant][n - 1]
+                                                     : (rgb ? BLK_RGB2 : BLK_NB2)[variant][n - 1];
+                    tile(&cc, xb, wg + (size_t)c0 * per_block, init, sums);
+                    if (last) blk_store(p, acc, nb, n, g * ob, oh, ow, bias, res, y);
+                }
             }
         }
     }

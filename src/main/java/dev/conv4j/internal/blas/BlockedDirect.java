@@ -15,13 +15,15 @@ import org.bytedeco.javacpp.FloatPointer;
  * and tap. Bias, residual and clamp are applied on the registers, and the tile is stored in the
  * output's layout, so a plan can keep a network in the blocked layout from layer to layer.
  *
- * <p>Under {@code AUTO} on NCHW tensors it takes dense layers of at least 16 input and 32 output
- * channels, except pointwise ones that narrow the channels: measured here (AVX-512, one thread,
- * ResNet-50 batch 1) it ran the 3x3 layers at 150 to 190 GFLOP/s against 70 to 150 for im2col + GEMM
- * and up to 145 for Winograd with prepacked weights, but a pointwise layer on NCHW input is already a
- * plain product of the input plane, which the GEMM reads in place: from 256 to 64 channels that ran
- * at 140 against 112 GFLOP/s for the copy into channel blocks plus the kernel (from 64 to 256, 140
- * against 148). With the weights packed per call, the smallest planes stay with im2col.
+ * <p>Under {@code AUTO} on NCHW tensors it takes dense layers of at least 16 input (or 3: an RGB first
+ * layer, whose tiles sum only the 3 channels) and 32 output channels: measured here (AVX-512, one thread, ResNet-50 batch 1) it ran the 3x3 layers at 150 to
+ * 190 GFLOP/s against 70 to 150 for im2col + GEMM and up to 145 for Winograd with prepacked weights.
+ * Pointwise layers on NCHW input are plain products of the input plane, which the GEMM reads in place;
+ * the kernel reads such an input in place too where its channels fill whole blocks of 16, and then ran
+ * them within 0.85 to 1.05 times the GEMM's speed (ResNet-50's 64 to 256 and 256 to 64 channel layers,
+ * plan and per call), and 2 to 4 times faster than staging through NCHW where the network keeps
+ * NCHW16C; other pointwise layers take it only where they widen the channels at least twofold. With
+ * the weights packed per call, the smallest planes stay with im2col.
  *
  * <p>Units are bands of output rows of one image, each copying the input rows it reads (or, where the
  * weights outweigh the input, chunks of output channels); the cut never changes what a tile computes,
@@ -89,7 +91,7 @@ final class BlockedDirect implements Algorithm {
         }
         int in = data ? g.o : g.c, out = data ? g.c : g.o;
         long pixels = (long) g.n * (data ? g.inPlane() : g.outPlane());
-        return g.algorithm == ConvAlgorithm.AUTO && in >= 16 && out >= 32 && (!g.isPointwise() || out >= 2 * in)
+        return g.algorithm == ConvAlgorithm.AUTO && (in >= 16 || in == 3) && out >= 32 && (!g.isPointwise() || in % 16 == 0 || out >= 2 * in)
                 && !SmallDirect.chosen(g) && (prepared || pixels >= (data ? MIN_CALL_PIXELS_DATA : MIN_CALL_PIXELS));
     }
 
@@ -140,6 +142,11 @@ final class BlockedDirect implements Algorithm {
         return Math.min(NativeKernels.blockedGroups(g, data, nb(g)), Partition.ceilDiv(Partition.FORWARD_UNITS, g.n));
     }
 
+    /** A unit's scratch: its input band and, where the reduction runs in chunks, its tiles' sums. */
+    private long scratchSize(ConvGeometry g, int rows) {
+        return NativeKernels.blockedScratchSize(g, data, rows) + NativeKernels.blockedPartialSize(g, data, nb(g), rows);
+    }
+
     @Override
     public int units(ConvGeometry g, boolean bias) {
         return g.n * Partition.bands(outRows(g), rows(g)) * chunks(g);
@@ -147,7 +154,7 @@ final class BlockedDirect implements Algorithm {
 
     @Override
     public void scratch(ConvGeometry g, long[] floats) {
-        floats[Scratch.COLUMNS] = Math.max(floats[Scratch.COLUMNS], NativeKernels.blockedScratchSize(g, data, rows(g)));
+        floats[Scratch.COLUMNS] = Math.max(floats[Scratch.COLUMNS], scratchSize(g, rows(g)));
     }
 
     @Override
@@ -155,7 +162,7 @@ final class BlockedDirect implements Algorithm {
         int rows = rows(g), oh = outRows(g), bands = Partition.bands(oh, rows), chunks = chunks(g);
         int chunk = u % chunks, band = (u / chunks) % bands, n = u / (chunks * bands), oh0 = band * rows;
         int groups = NativeKernels.blockedGroups(g, data, nb(g)), g0 = groups * chunk / chunks, g1 = groups * (chunk + 1) / chunks;
-        FloatPointer scratch = s.get(Scratch.COLUMNS, NativeKernels.blockedScratchSize(g, data, rows));
+        FloatPointer scratch = s.get(Scratch.COLUMNS, scratchSize(g, rows));
         if (data) {
             // accumulating adds gx to itself as the residual
             NativeKernels.blockedForward(g, true, nb(g), a.gy, a.xLayout, a.u, null, a.accumulate ? a.gx : null, a.yLayout,

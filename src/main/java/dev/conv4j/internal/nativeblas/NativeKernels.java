@@ -233,6 +233,16 @@ public final class NativeKernels {
         return (long) ceilDiv(data ? g.o : g.c, 16) * 16 * bandRows * bandCols;
     }
 
+    /**
+     * Floats of scratch after the band where a group's weights pass 256 KiB: the band's tile sums, kept
+     * between chunks of the reduction ({@code conv4j_blk_partial_floats}).
+     */
+    public static long blockedPartialSize(ConvGeometry g, boolean data, int nb, int rows) {
+        long perBlock = (long) g.kh * g.kw * 16 * 16 * nb, chunk = Math.max(1, 65536 / perBlock);
+        int px = nb == 4 ? 7 : 14, ow = data ? g.w : g.ow;
+        return chunk < ceilDiv(data ? g.o : g.c, 16) ? (long) rows * ceilDiv(ow, px) * 56 * 16 : 0;
+    }
+
     /** Floats one image of {@code c} channels of {@code plane} pixels takes in a layout. */
     public static long imageSize(int layout, int c, long plane) {
         return (layout == NCHW16C ? (long) ceilDiv(c, 16) * 16 : c) * plane;
@@ -300,7 +310,7 @@ public final class NativeKernels {
         check(x, n * xImage, xImage, "x");
         check(wp, 0, blockedWeightSize(g, data, nb), "packed weights");
         check(y, n * yImage, yImage, "y");
-        check(scratch, 0, blockedScratchSize(g, data, rows), "channel-blocked scratch");
+        check(scratch, 0, blockedScratchSize(g, data, rows) + blockedPartialSize(g, data, nb, rows), "channel-blocked scratch");
         if (bias != null) {
             check(bias, 0, yc, "bias");
         }
