@@ -379,38 +379,14 @@ __attribute__((always_inline)) static inline void blk_wsum(const int kw, const i
         for (int k = 0; k < kw; k++) _mm512_storeu_ps(acc + (i * ld + k) * 16, a[i][k]);
 }
 
-/* The same at dilation 1, where every input a pixel reads is at a constant offset (with the dilation
-   a run-time value, the 24 offsets do not fit the general registers). */
-__attribute__((always_inline)) static inline void blk_wsum1(const int kw, const int ics, const float *xb, long long xrow,
-                                                             const float *dy, int oh, int ow, long long sw16, float *acc,
-                                                             long long ld) {
-    __m512 a[16][7];
-#pragma GCC unroll 16
-    for (int i = 0; i < ics; i++)
-#pragma GCC unroll 7
-        for (int k = 0; k < kw; k++) a[i][k] = _mm512_loadu_ps(acc + (i * ld + k) * 16);
-    for (int r = 0; r < oh; r++) {
-        const float *xr = xb + r * xrow, *d = dy + (size_t)r * ow * 16;
-        for (int q = 0; q < ow; q++, xr += sw16) {
-            const __m512 dv = _mm512_loadu_ps(d + 16 * q);
-#pragma GCC unroll 16
-            for (int i = 0; i < ics; i++)
-#pragma GCC unroll 7
-                for (int k = 0; k < kw; k++) a[i][k] = _mm512_fmadd_ps(_mm512_set1_ps(xr[k * 16 + i]), dv, a[i][k]);
-        }
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < ics; i++)
-#pragma GCC unroll 7
-        for (int k = 0; k < kw; k++) _mm512_storeu_ps(acc + (i * ld + k) * 16, a[i][k]);
-}
-
 typedef void (*blk_wsum_fn)(const float *xb, long long xrow, const float *dy, int oh, int ow, long long sw16, long long dw16,
                             float *acc, long long ld);
 #define BLK_WSUM(kw, ics) \
     static void blk_wsum_##kw(const float *xb, long long xrow, const float *dy, int oh, int ow, long long sw16, long long dw16, \
                               float *acc, long long ld) { \
-        if (dw16 == 16) blk_wsum1(kw, ics, xb, xrow, dy, oh, ow, sw16, acc, ld); \
+        /* dilation 1 as a constant: every input a pixel reads is then at a constant offset (with a \
+           run-time dilation the 24 offsets do not fit the general registers) */ \
+        if (dw16 == 16) blk_wsum(kw, ics, xb, xrow, dy, oh, ow, sw16, 16, acc, ld); \
         else blk_wsum(kw, ics, xb, xrow, dy, oh, ow, sw16, dw16, acc, ld); \
     }
 BLK_WSUM(1, 16) BLK_WSUM(2, 8) BLK_WSUM(3, 8) BLK_WSUM(4, 4) BLK_WSUM(5, 4) BLK_WSUM(6, 4) BLK_WSUM(7, 4)
