@@ -88,6 +88,10 @@ CONV4J_API void conv4j_blk_forward(const conv4j_blk_params *p, const float *x, c
 CONV4J_API void conv4j_blk_weights(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb,
                                    float *scratch);
 
+/* Reorders the p->s.n images of p->s.c channels of p->s.h x p->s.w pixels of x (in p->x_layout) into y
+   (in p->y_layout), which must not overlap: bit-exact copies; NCHW16C padding channels of y come out 0. */
+CONV4J_API void conv4j_blk_reorder(const conv4j_blk_params *p, const float *x, float *y);
+
 /* Whole arrays: sets n floats from p + off to v; the largest magnitude among n floats from p + off,
    as bits (from 0x7f800000 up: some value is infinite or NaN); the bias gradient out[c0 + i] (+)=
    the sum of in over the batch and the plane of channel c0 + i. */

@@ -50,6 +50,24 @@ void conv4j_blk_forward(const conv4j_blk_params *p, const float *x, const float 
     }
 }
 
+void conv4j_blk_reorder(const conv4j_blk_params *p, const float *x, float *y) {
+    if (conv4j_isa_in_use() == CONV4J_ISA_AVX512) {
+        conv4j_blk_reorder_avx512(p, x, y);
+        return;
+    }
+    const conv4j_conv_shape *s = &p->s;
+    const int cp = (s->c + 15) / 16 * 16; /* the channels an NCHW16C image stores */
+    const size_t plane = (size_t)s->h * s->w;
+    const size_t xi = (size_t)(p->x_layout == CONV4J_LAYOUT_NCHW16C ? cp : s->c) * plane;
+    const size_t yi = (size_t)(p->y_layout == CONV4J_LAYOUT_NCHW16C ? cp : s->c) * plane;
+    for (int n = 0; n < s->n; n++)
+        for (int c = 0; c < (p->y_layout == CONV4J_LAYOUT_NCHW16C ? cp : s->c); c++)
+            for (int h = 0; h < s->h; h++)
+                for (int w = 0; w < s->w; w++)
+                    y[n * yi + conv4j_blk_at(p->y_layout, s->c, s->h, s->w, c, h, w)] =
+                        c < s->c ? x[n * xi + conv4j_blk_at(p->x_layout, s->c, s->h, s->w, c, h, w)] : 0.f;
+}
+
 /* Copies the input rows a band reads, with their zero padding, into 16-channel blocks. */
 static void conv4j_blk_band_generic(const conv4j_blk_params *p, const float *x, float *xp) {
     const conv4j_conv_shape *s = &p->s;
@@ -92,8 +110,15 @@ void conv4j_blk_forward_generic(const conv4j_blk_params *p, const float *x, cons
                                 for (int kw = 0; kw < s->kw; kw++) {
                                     const float *in = xp + (((size_t)b * br + (size_t)(oh - p->oh0) * s->sh + (size_t)kh * s->dh) * pw
                                                             + (size_t)ow * s->sw + (size_t)kw * s->dw) * 16;
-                                    const float *wt = wg + (((size_t)b * taps + kh * s->kw + kw) * 16) * ob;
-                                    for (int i = 0; i < 16; i++) v += in[i] * wt[(size_t)i * ob];
+                                    const int t = kh * s->kw + kw;
+                                    const float *wt = wg + (((size_t)b * taps + t) * 16) * ob;
+                                    for (int i = 0; i < 16; i++) {
+                                        const int c = 16 * b + i;
+                                        /* inline packing: the layer's OIHW weights, 0 for the padding channels */
+                                        const float wv = !p->pack_inline ? wt[(size_t)i * ob]
+                                                         : c < s->c ? wp[((size_t)o * s->c + c) * taps + t] : 0.f;
+                                        v += in[i] * wv;
+                                    }
                                 }
                         if (bias) v += bias[o];
                         if (res) v += res[conv4j_blk_at(p->r_layout, s->o, s->oh, s->ow, o, oh, ow)];

@@ -48,6 +48,14 @@ static inline long long conv4j_blk_partial_floats(const conv4j_conv_shape *s, in
     return blk_chunk_blocks(s, nb) < cb ? (long long)rows * ((s->ow + px - 1) / px) * 56 * 16 : 0;
 }
 
+void conv4j_blk_reorder_avx512(const conv4j_blk_params *p, const float *x, float *y);
+/* Floats of scratch after the band and the partial sums of a call with p->pack_inline: one chunk of a
+   group's packed weights. */
+static inline long long conv4j_blk_inline_floats(const conv4j_conv_shape *s, int nb) {
+    const int chunk = blk_chunk_blocks(s, nb), cb = (s->c + 15) / 16;
+    return (long long)(chunk < cb ? chunk : cb) * s->kh * s->kw * 16 * 16 * nb;
+}
+
 void conv4j_blk_forward_generic(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
                                 const float *res, float *y, float *scratch);
 void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,

@@ -19,9 +19,17 @@ typedef struct blk_ctx {
     long long hstride, wstride; /* floats between the kernel's rows, columns (dilation included) */
     long long cs;               /* floats between the channels of a block: 1 in a blocked band, the plane in NCHW */
     int cb, kh, kw;             /* channel blocks; taps */
+    /* Where y is set, the tile applies the epilogue and stores itself (NCHW16C or NHWC, a group of
+       whole blocks): bias (or null) and residual (or null, at the same offsets as y) and the clamp. */
+    float *y;
+    const float *bias, *res;
+    long long yblock, ypix;     /* floats between the output's channel blocks, between its pixels */
+    int clamp;
+    float lo, hi;
 } blk_ctx;
 
-/* out: the tile's sums, acc[b * 14 + q]; init: null, or sums to start from (a previous chunk's out) */
+/* out: the tile's sums, acc[b * 14 + q] (unless c->y is set); init: null, or sums to start from (a
+   previous chunk's out) */
 typedef void (*blk_tile_fn)(const blk_ctx *c, const float *xb, const float *wb, const __m512 *init, __m512 *out);
 
 /* ps: floats between the tile's pixels (16·stride in a blocked band, the stride in an NCHW plane);
@@ -42,7 +50,9 @@ __attribute__((always_inline)) static inline void blk_tile(const int nb, const i
             for (int k = 0; k < c->kw; k++) {
                 const float *xi = xr + k * c->wstride;
 #pragma GCC unroll 16
-                for (int i = 0; i < ci; i++, xi += c->cs) {
+                /* in a blocked band the channels of a block are adjacent: a constant lets every
+                   address of the 16 channels be a constant offset from one register */
+                for (int i = 0; i < ci; i++, xi += (ps >= 16 ? 1 : c->cs)) {
                     __m512 wv[4];
 #pragma GCC unroll 4
                     for (int b = 0; b < nb; b++) wv[b] = _mm512_loadu_ps(wb + 16 * b);
@@ -57,6 +67,23 @@ __attribute__((always_inline)) static inline void blk_tile(const int nb, const i
                 wb += (16 - ci) * 16 * nb;
             }
         }
+    }
+    if (c->y) {
+        /* on the registers, sparing a layer whose reduction is short (1x1) a round trip through out */
+        const __m512 lo = _mm512_set1_ps(c->lo), hi = _mm512_set1_ps(c->hi);
+#pragma GCC unroll 4
+        for (int b = 0; b < nb; b++) {
+            const __m512 bv = c->bias ? _mm512_loadu_ps(c->bias + 16 * b) : _mm512_setzero_ps();
+#pragma GCC unroll 14
+            for (int q = 0; q < px; q++) {
+                const long long at = b * c->yblock + q * c->ypix;
+                __m512 v = _mm512_add_ps(acc[b][q], bv);
+                if (c->res) v = _mm512_add_ps(v, _mm512_loadu_ps(c->res + at));
+                if (c->clamp) v = _mm512_min_ps(hi, _mm512_max_ps(lo, v)); /* as blk_store: a NaN passes */
+                _mm512_storeu_ps(c->y + at, v);
+            }
+        }
+        return;
     }
 #pragma GCC unroll 4
     for (int b = 0; b < nb; b++)
@@ -147,6 +174,58 @@ static void blk_band(const conv4j_blk_params *p, const float *x, float *xp, int 
     }
 }
 
+/* A strided pointwise layer reads only the input pixels (oh·sh, ow·sw): the band of output rows
+   [oh0, oh0 + rows) holds just those, rows x ow pixels of 16-channel blocks, and the layer then runs
+   as a stride-1 one on it. From NCHW sixteen channel rows at a time through a 16 x 16 transpose (a
+   stride-2 row by two loads and a permute), from NHWC and NCHW16C a pixel at a time. */
+static void blk_band_strided(const conv4j_blk_params *p, const float *x, float *xp, int oh0, int rows) {
+    const conv4j_conv_shape *s = &p->s;
+    const size_t plane = (size_t)s->h * s->w;
+    const int cb = (s->c + 15) / 16;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i cols = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(s->sw));
+    for (int b = 0; b < cb; b++) {
+        const int cn = s->c - 16 * b < 16 ? s->c - 16 * b : 16;
+        const __mmask16 cm = conv4j_lanes(cn);
+        for (int r = 0; r < rows; r++) {
+            const size_t ih = (size_t)(oh0 + r) * s->sh;
+            float *dst = xp + ((size_t)b * rows + r) * s->ow * 16;
+            if (p->x_layout != CONV4J_LAYOUT_NCHW) {
+                for (int j = 0; j < s->ow; j++) {
+                    const size_t iw = (size_t)j * s->sw;
+                    _mm512_storeu_ps(dst + 16 * j, p->x_layout == CONV4J_LAYOUT_NHWC
+                                                       ? _mm512_maskz_loadu_ps(cm, x + (ih * s->w + iw) * s->c + 16 * b)
+                                                       : _mm512_loadu_ps(x + (((size_t)b * s->h + ih) * s->w + iw) * 16));
+                }
+                continue;
+            }
+            const float *row = x + (size_t)16 * b * plane + ih * s->w;
+            for (int j = 0; j < s->ow; j += 16) {
+                /* output columns j .. j+15 read input columns (j + lane)·sw, all inside the row for the
+                   lanes below n; for stride 2 the pair of loads covers 2n - 1 columns */
+                const int n = s->ow - j < 16 ? s->ow - j : 16;
+                const long long e = (long long)j * s->sw;
+                __m512 t[16];
+                for (int i = 0; i < 16; i++) {
+                    const float *src = row + (size_t)i * plane + e;
+                    if (i >= cn) {
+                        t[i] = _mm512_setzero_ps();
+                    } else if (s->sw == 2) {
+                        const int m = 2 * n - 1;
+                        t[i] = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(conv4j_lanes(m), src), even,
+                                                      _mm512_maskz_loadu_ps(conv4j_lanes(m - 16), src + 16));
+                    } else {
+                        t[i] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), conv4j_lanes(n), cols, src, 4);
+                    }
+                }
+                conv4j_transpose16(t);
+                for (int k = 0; k < n; k++) _mm512_storeu_ps(dst + 16 * (j + k), t[k]);
+            }
+        }
+    }
+}
+
 /* Bias, residual, clamp and the store of one tile: px pixels from (oh, ow0) by nb blocks of 16
    output channels from o0; acc[b * 14 + q] holds block b at pixel q. */
 static void blk_store(const conv4j_blk_params *p, __m512 *acc, int nb, int px, int o0, int oh, int ow0,
@@ -196,6 +275,22 @@ static void blk_store(const conv4j_blk_params *p, __m512 *acc, int nb, int px, i
     }
 }
 
+static void blk_pack_blocks(const conv4j_blk_params *p, const float *w, float *dst, int g, int b0, int bn);
+
+/* Points c at the output tile of group g from (oh, ow) for the tile to store itself, or clears c->y. */
+static inline void blk_tile_ctx(const conv4j_blk_params *p, blk_ctx *c, int self_store, int g, int oh, int ow,
+                                const float *bias, const float *res, float *y) {
+    if (!self_store) {
+        c->y = NULL;
+        return;
+    }
+    const conv4j_conv_shape *s = &p->s;
+    const size_t at = (size_t)g * p->nb * c->yblock + ((size_t)oh * s->ow + ow) * c->ypix;
+    c->y = y + at;
+    c->res = res ? res + at : NULL;
+    c->bias = bias ? bias + (size_t)g * p->nb * 16 : NULL;
+}
+
 void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
                                const float *res, float *y, float *xp) {
     const conv4j_conv_shape *s = &p->s;
@@ -207,21 +302,29 @@ void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const
     const int inside = s->pl == 0 && ih0 >= 0 && ih0 + br <= s->h && pw <= s->w;
     const float *band = xp;
     long long pitch, pix; /* floats between rows, between pixels of a row */
+    int sh = s->sh, sw = s->sw; /* of the tiles on the band */
+    const int strided_pointwise = s->kh == 1 && s->kw == 1 && s->pt == 0 && s->pl == 0 && (sh > 1 || sw > 1)
+                                 && (long long)(s->oh - 1) * sh < s->h && (long long)(s->ow - 1) * sw < s->w; /* no padding read */
     blk_ctx c;
     c.cb = cb; c.kh = s->kh; c.kw = s->kw;
     if (inside && p->x_layout == CONV4J_LAYOUT_NCHW16C) {
         band = x + (size_t)ih0 * s->w * 16;
         c.cstride = (long long)s->h * s->w * 16; pitch = (long long)s->w * 16; pix = 16; c.cs = 1;
-    } else if (inside && p->x_layout == CONV4J_LAYOUT_NCHW && s->c % 16 == 0) {
+    } else if (inside && p->x_layout == CONV4J_LAYOUT_NCHW && s->c % 16 == 0 && s->sw == 1) {
+        /* (with a stride, the 16 channel planes a tile reads at once are too many streams to prefetch) */
         band = x + (size_t)ih0 * s->w;
         c.cs = (long long)s->h * s->w; c.cstride = 16 * c.cs; pitch = s->w; pix = 1;
+    } else if (strided_pointwise) {
+        blk_band_strided(p, x, xp, p->oh0, p->rows);
+        c.cstride = (long long)p->rows * s->ow * 16; pitch = (long long)s->ow * 16; pix = 16; c.cs = 1;
+        sh = sw = 1;
     } else {
         blk_band(p, x, xp, p->oh0, p->rows, 0, cb);
         c.cstride = br * pw * 16; pitch = pw * 16; pix = 16; c.cs = 1;
     }
     c.hstride = s->dh * pitch;
     c.wstride = s->dw * pix;
-    const int variant = (pix == 1 ? 2 : 0) + s->sw - 1;
+    const int variant = (pix == 1 ? 2 : 0) + sw - 1;
     const size_t per_block = (size_t)s->kh * s->kw * 16 * ob, group = (size_t)cb * per_block;
     /* A group's weights are read once per tile: where they pass an L2 share, the reduction goes in chunks
        of channel blocks over all the band's tiles, the sums kept between chunks in the tail of the
@@ -229,24 +332,63 @@ void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const
     const int chunk = blk_chunk_blocks(s, nb);
     __m512 *partial = chunk < cb ? (__m512 *)(xp + conv4j_blk_band_rows(s, p->rows) * conv4j_blk_band_cols(s) * cb * 16) : NULL;
     const int tiles_per_row = (s->ow + px - 1) / px, rgb = s->c == 3;
+    /* Groups of whole output blocks stored in NCHW16C or NHWC (the residual alike) are stored by the
+       tile itself; the others through blk_store. */
+    const size_t plane = (size_t)s->oh * s->ow;
+    const int self_store = (p->y_layout == CONV4J_LAYOUT_NCHW16C || p->y_layout == CONV4J_LAYOUT_NHWC)
+                           && (!p->residual || p->r_layout == p->y_layout);
+    const int whole_groups = s->o / ob; /* groups below this one have all their blocks */
+    c.yblock = p->y_layout == CONV4J_LAYOUT_NHWC ? 16 : (long long)plane * 16;
+    c.ypix = p->y_layout == CONV4J_LAYOUT_NHWC ? s->o : 16;
+    c.clamp = p->clamp; c.lo = p->lo; c.hi = p->hi;
+    c.y = NULL; c.bias = NULL; c.res = NULL;
     __m512 acc[56];
+    /* with inline packing, each chunk of a group's weights is packed into scratch after the partial
+       sums just before its tiles run, and read from cache: per call, the packed weights of a layer
+       whose weights outweigh its input never go to memory and back */
+    float *wbuf = p->pack_inline ? xp + conv4j_blk_band_rows(s, p->rows) * conv4j_blk_band_cols(s) * cb * 16
+                                           + conv4j_blk_partial_floats(s, nb, p->rows)
+                                 : NULL;
+    if (!partial && !wbuf && (size_t)p->gn * group <= 65536) {
+        /* The weights of every group fit 256 KiB: each tile's input is read once, from L1, for all
+           the groups (with the groups outermost, a 1x1 layer would stream its input once per group). */
+        for (int oh = p->oh0; oh < p->oh0 + p->rows; oh++) {
+            const float *xrow = band + (size_t)(oh - p->oh0) * sh * pitch;
+            for (int ow = 0; ow < s->ow; ow += px) {
+                const int n = s->ow - ow < px ? s->ow - ow : px;
+                const blk_tile_fn tile = nb == 4 ? (rgb ? BLK_RGB4 : BLK_NB4)[variant][n - 1]
+                                                 : (rgb ? BLK_RGB2 : BLK_NB2)[variant][n - 1];
+                for (int g = p->g0; g < p->g0 + p->gn; g++) {
+                    blk_tile_ctx(p, &c, self_store && g < whole_groups, g, oh, ow, bias, res, y);
+                    tile(&c, xrow + (size_t)ow * sw * pix, wp + (size_t)g * group, NULL, acc);
+                    if (!c.y) blk_store(p, acc, nb, n, g * ob, oh, ow, bias, res, y);
+                }
+            }
+        }
+        return;
+    }
     for (int g = p->g0; g < p->g0 + p->gn; g++) {
-        const float *wg = wp + (size_t)g * group;
         for (int c0 = 0; c0 < cb; c0 += chunk) {
             const int cn = cb - c0 < chunk ? cb - c0 : chunk, last = c0 + cn == cb;
-            blk_ctx cc = c;
-            cc.cb = cn;
+            const float *wc = wp + (size_t)g * group + (size_t)c0 * per_block;
+            if (wbuf) {
+                blk_pack_blocks(p, wp, wbuf, g, c0, cn);
+                wc = wbuf;
+            }
             for (int oh = p->oh0; oh < p->oh0 + p->rows; oh++) {
-                const float *xrow = band + (size_t)(oh - p->oh0) * s->sh * pitch + (size_t)c0 * c.cstride;
+                const float *xrow = band + (size_t)(oh - p->oh0) * sh * pitch + (size_t)c0 * c.cstride;
                 for (int ow = 0, t = (oh - p->oh0) * tiles_per_row; ow < s->ow; ow += px, t++) {
                     const int n = s->ow - ow < px ? s->ow - ow : px;
-                    const float *xb = xrow + (size_t)ow * s->sw * pix;
+                    const float *xb = xrow + (size_t)ow * sw * pix;
                     __m512 *sums = last ? acc : partial + (size_t)t * 56;
                     const __m512 *init = c0 ? partial + (size_t)t * 56 : NULL;
                     const blk_tile_fn tile = nb == 4 ? (rgb ? BLK_RGB4 : BLK_NB4)[variant][n - 1]
                                                      : (rgb ? BLK_RGB2 : BLK_NB2)[variant][n - 1];
-                    tile(&cc, xb, wg + (size_t)c0 * per_block, init, sums);
-                    if (last) blk_store(p, acc, nb, n, g * ob, oh, ow, bias, res, y);
+                    blk_ctx cc = c;
+                    cc.cb = cn;
+                    blk_tile_ctx(p, &cc, last && self_store && g < whole_groups, g, oh, ow, bias, res, y);
+                    tile(&cc, xb, wc, init, sums);
+                    if (last && !cc.y) blk_store(p, acc, nb, n, g * ob, oh, ow, bias, res, y);
                 }
             }
         }
@@ -256,37 +398,42 @@ void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const
 /* The weight packing of blocked.c. The layer's own weights go sixteen output channels at a time
    through a 16 x 16 transpose of their rows (each read in sequence); the flipped ones of the input
    gradient gather each vector from one row of the layer's weights, a few cache lines. */
-static void blk_pack_rows(const conv4j_blk_params *p, const float *w, float *wp) {
+/* Channel blocks [b0, b0 + bn) of weight group g into dst (laid out as that part of a packed group). */
+static void blk_pack_blocks(const conv4j_blk_params *p, const float *w, float *dst, int g, int b0, int bn) {
     const conv4j_conv_shape *s = &p->s;
-    const int ob = p->nb * 16, cb = (s->c + 15) / 16, taps = s->kh * s->kw;
-    const size_t group = (size_t)cb * taps * 16 * ob;
-    const long long row = (long long)s->c * taps;
-    for (int g = p->g0; g < p->g0 + p->gn; g++) {
-        float *dst = wp + (size_t)g * group;
-        if (s->c % 16 || (long long)(g + 1) * ob > s->o) {
-            for (size_t k = 0; k < group; k += 16) _mm512_storeu_ps(dst + k, _mm512_setzero_ps());
-        }
-        for (int jb = 0; jb < p->nb; jb++) {
-            const int o0 = g * ob + jb * 16, on = s->o - o0 < 16 ? s->o - o0 : 16;
-            if (on <= 0) break;
-            int c = 0, t = 0; /* of element q + k */
-            for (long long q = 0; q < row; q += 16) {
-                const int n = row - q < 16 ? (int)(row - q) : 16;
-                const __mmask16 m = conv4j_lanes(n);
-                __m512 v[16];
-                for (int k = 0; k < 16; k++)
-                    v[k] = k < on ? _mm512_maskz_loadu_ps(m, w + (size_t)(o0 + k) * row + q) : _mm512_setzero_ps();
-                conv4j_transpose16(v);
-                for (int k = 0; k < n; k++) {
-                    _mm512_storeu_ps(dst + (((size_t)(c >> 4) * taps + t) * 16 + (c & 15)) * ob + jb * 16, v[k]);
-                    if (++t == taps) {
-                        t = 0;
-                        c++;
-                    }
+    const int ob = p->nb * 16, taps = s->kh * s->kw;
+    const size_t part = (size_t)bn * taps * 16 * ob;
+    const long long row = (long long)s->c * taps, end = (long long)(b0 + bn) * 16 * taps;
+    if (end > row || (long long)(g + 1) * ob > s->o) {
+        for (size_t k = 0; k < part; k += 16) _mm512_storeu_ps(dst + k, _mm512_setzero_ps());
+    }
+    for (int jb = 0; jb < p->nb; jb++) {
+        const int o0 = g * ob + jb * 16, on = s->o - o0 < 16 ? s->o - o0 : 16;
+        if (on <= 0) break;
+        int c = 16 * b0, t = 0; /* of element q + k */
+        for (long long q = (long long)b0 * 16 * taps; q < row && q < end; q += 16) {
+            const int n = row - q < 16 ? (int)(row - q) : 16;
+            const __mmask16 m = conv4j_lanes(n);
+            __m512 v[16];
+            for (int k = 0; k < 16; k++)
+                v[k] = k < on ? _mm512_maskz_loadu_ps(m, w + (size_t)(o0 + k) * row + q) : _mm512_setzero_ps();
+            conv4j_transpose16(v);
+            for (int k = 0; k < n; k++) {
+                _mm512_storeu_ps(dst + (((size_t)((c >> 4) - b0) * taps + t) * 16 + (c & 15)) * ob + jb * 16, v[k]);
+                if (++t == taps) {
+                    t = 0;
+                    c++;
                 }
             }
         }
     }
+}
+
+static void blk_pack_rows(const conv4j_blk_params *p, const float *w, float *wp) {
+    const conv4j_conv_shape *s = &p->s;
+    const int cb = (s->c + 15) / 16;
+    const size_t group = (size_t)cb * s->kh * s->kw * 16 * 16 * p->nb;
+    for (int g = p->g0; g < p->g0 + p->gn; g++) blk_pack_blocks(p, w, wp + (size_t)g * group, g, 0, cb);
 }
 
 void conv4j_blk_pack_avx512(const conv4j_blk_params *p, const float *w, float *wp) {
@@ -457,4 +604,59 @@ static void blk_weights_blocks(const conv4j_blk_params *p, const float *x, const
 void conv4j_blk_weights_avx512(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb,
                                float *scratch) {
     for (int cb = p->oh0; cb < p->oh0 + p->rows; cb++) blk_weights_blocks(p, x, gy, gw, gb, scratch, cb, p->g0, p->gn);
+}
+
+/*
+ * Reorders between layouts, 16 channels by 16 pixels at a time: NCHW to or from either of the others
+ * through a 16 x 16 transpose (the NCHW side read or written as 16 channel rows), NHWC to or from
+ * NCHW16C a pixel vector at a time.
+ */
+void conv4j_blk_reorder_avx512(const conv4j_blk_params *p, const float *x, float *y) {
+    const conv4j_conv_shape *s = &p->s;
+    const size_t plane = (size_t)s->h * s->w;
+    const int cb = (s->c + 15) / 16, xl = p->x_layout, yl = p->y_layout;
+    const size_t xi = image_floats(xl, s->c, plane), yi = image_floats(yl, s->c, plane);
+    if (xl == yl) {
+        for (size_t k = 0; k < s->n * xi; k++) y[k] = x[k];
+        return;
+    }
+    for (int n = 0; n < s->n; n++) {
+        const float *xn = x + n * xi;
+        float *yn = y + n * yi;
+        for (int b = 0; b < cb; b++) {
+            const int cn = s->c - 16 * b < 16 ? s->c - 16 * b : 16;
+            const __mmask16 cm = conv4j_lanes(cn);
+            /* where pixel q's 16 channels of block b are in a pixel-major layout */
+            const size_t xblk = xl == CONV4J_LAYOUT_NHWC ? 16 * (size_t)b : (size_t)b * plane * 16;
+            const size_t yblk = yl == CONV4J_LAYOUT_NHWC ? 16 * (size_t)b : (size_t)b * plane * 16;
+            const size_t xpix = xl == CONV4J_LAYOUT_NHWC ? s->c : 16, ypix = yl == CONV4J_LAYOUT_NHWC ? s->c : 16;
+            if (xl != CONV4J_LAYOUT_NCHW && yl != CONV4J_LAYOUT_NCHW) {
+                for (size_t q = 0; q < plane; q++) {
+                    const __m512 v = _mm512_maskz_loadu_ps(cm, xn + xblk + q * xpix);
+                    if (yl == CONV4J_LAYOUT_NCHW16C) _mm512_storeu_ps(yn + yblk + q * 16, v);
+                    else _mm512_mask_storeu_ps(yn + yblk + q * ypix, cm, v);
+                }
+                continue;
+            }
+            for (size_t q = 0; q < plane; q += 16) {
+                const int pn = plane - q < 16 ? (int)(plane - q) : 16;
+                const __mmask16 pm = conv4j_lanes(pn);
+                __m512 t[16];
+                if (xl == CONV4J_LAYOUT_NCHW) {
+                    for (int i = 0; i < 16; i++)
+                        t[i] = i < cn ? _mm512_maskz_loadu_ps(pm, xn + (size_t)(16 * b + i) * plane + q) : _mm512_setzero_ps();
+                    conv4j_transpose16(t);
+                    for (int k = 0; k < pn; k++) {
+                        if (yl == CONV4J_LAYOUT_NCHW16C) _mm512_storeu_ps(yn + yblk + (q + k) * 16, t[k]);
+                        else _mm512_mask_storeu_ps(yn + yblk + (q + k) * ypix, cm, t[k]);
+                    }
+                } else {
+                    for (int k = 0; k < 16; k++)
+                        t[k] = k < pn ? _mm512_maskz_loadu_ps(cm, xn + xblk + (q + k) * xpix) : _mm512_setzero_ps();
+                    conv4j_transpose16(t);
+                    for (int i = 0; i < cn; i++) _mm512_mask_storeu_ps(yn + (size_t)(16 * b + i) * plane + q, pm, t[i]);
+                }
+            }
+        }
+    }
 }

@@ -87,7 +87,7 @@ typedef struct conv4j_blk_params {
     int32_t clamp;        /* clamp to [lo, hi] */
     float lo, hi;
     int32_t flip;         /* pack: the weights of the input gradient (the layer's, transposed and turned by 180 degrees) */
-    int32_t unused;
+    int32_t pack_inline;  /* forward: the weights come as the layer's OIHW ones, packed chunk by chunk into scratch */
 } conv4j_blk_params;
 
 /* the byte offsets the Java side writes */

@@ -42,7 +42,8 @@ static void run(conv4j_blk_params *p, int batch, int rows_out, const float *x, c
             p->off[3] = (long long)n * image(p->y_layout, s->o, s->oh, s->ow);
             p->off[4] = (long long)n * image(p->r_layout, s->o, s->oh, s->ow);
             float *scratch = nans((size_t)(s->c + 15) / 16 * 16 * conv4j_blk_band_rows(s, p->rows) * conv4j_blk_band_cols(s)
-                                  + (size_t)conv4j_blk_partial_floats(s, p->nb, p->rows));
+                                  + (size_t)conv4j_blk_partial_floats(s, p->nb, p->rows)
+                                  + (size_t)(p->pack_inline ? conv4j_blk_inline_floats(s, p->nb) : 0));
             conv4j_blk_forward(p, x, wp, bias, res, y, scratch);
             free(scratch);
         }
@@ -64,6 +65,12 @@ int check_blocked(void) {
             g.pt = rnd_int(0, 3); g.pb = rnd_int(0, 3); g.pl = rnd_int(0, 3); g.pr = rnd_int(0, 3);
             if (t % 4 == 0) g.pt = g.pb = g.pl = g.pr = 0; /* a blocked input is then read in place */
             g.h = rnd_int(1, 16); g.w = rnd_int(1, 40);
+            if (!data && t % 7 == 6) {
+                /* strided pointwise: the band holds only the pixels read (with bottom or right padding, not) */
+                g.kh = g.kw = 1; g.dh = g.dw = 1;
+                g.sh = rnd_int(1, 3); g.sw = 2; /* the stride widths the kernel takes: 1, 2 */
+                g.pt = g.pl = 0; g.pb = rnd_int(0, 3) == 0; g.pr = rnd_int(0, 3) == 0;
+            }
         } while (!conv_resolve(&g));
         const int K = g.c * g.kh * g.kw, nb = rnd_int(0, 1) ? 4 : 2;
         float *w = rnd((size_t)g.o * K);
@@ -122,7 +129,9 @@ int check_blocked(void) {
             y = nans((size_t)g.n * yimg);
         }
         p.residual = rl != NULL;
-        run(&p, g.n, s->oh, xl, wp, b, rl, y);
+        /* every third forward case packs its weights inline, from the layer's own */
+        p.pack_inline = !data && t % 3 == 1;
+        run(&p, g.n, s->oh, xl, p.pack_inline ? w : wp, b, rl, y);
         float *got = malloc(sizeof(float) * ny);
         for (int n = 0; n < g.n; n++)
             for (int o = 0; o < s->o; o++)
@@ -130,8 +139,8 @@ int check_blocked(void) {
                     for (int j = 0; j < s->ow; j++)
                         got[(((size_t)n * s->o + o) * s->oh + i) * s->ow + j] = y[n * yimg + at(p.y_layout, s->o, s->oh, s->ow, o, i, j)];
         snprintf(what, sizeof what, "blocked %s (%dx%dx%d input, %d outputs, kernel %dx%d, stride %d,%d, dilation %d,%d, "
-                 "layouts %d/%d/%d, nb %d)", data ? "input gradient" : "forward", g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw,
-                 g.dh, g.dw, p.x_layout, p.y_layout, p.r_layout, nb);
+                 "layouts %d/%d/%d, nb %d%s)", data ? "input gradient" : "forward", g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw,
+                 g.dh, g.dw, p.x_layout, p.y_layout, p.r_layout, nb, p.pack_inline ? ", packed inline" : "");
         /* float sums of up to 40·16 products in one chain per output: up to 1e-4 of the terms' scale, as golden */
         check_all(what, t, got, ref, ny, 1e-4);
         if (p.y_layout == CONV4J_LAYOUT_NCHW16C && s->o % 16)
@@ -196,6 +205,27 @@ int check_blocked(void) {
         check_all(what, t, gw, ref, (size_t)g.o * K, 1e-4);
         if (gb) check_all(what, t, gb, ref + (size_t)g.o * K, g.o, 1e-4);
         free(x); free(gy); free(gw); free(gb); free(ref); free(xl); free(gyl); free(scratch);
+    }
+    /* reorders between every pair of layouts: exact, padding channels 0 (the output starts as NaN) */
+    for (int t = 0; t < 36 && !failures; t++, cases++) {
+        conv4j_blk_params p;
+        memset(&p, 0, sizeof p);
+        p.s.n = rnd_int(1, 2); p.s.c = rnd_int(1, 40); p.s.h = rnd_int(1, 9); p.s.w = rnd_int(1, 21);
+        p.x_layout = t % 3; p.y_layout = t / 3 % 3;
+        const conv4j_conv_shape *s = &p.s;
+        float *x = rnd((size_t)s->n * s->c * s->h * s->w);
+        float *xl = relayout(x, p.x_layout, s->n, s->c, s->h, s->w), *expect = relayout(x, p.y_layout, s->n, s->c, s->h, s->w);
+        const size_t ny = (size_t)s->n * image(p.y_layout, s->c, s->h, s->w);
+        float *y = nans(ny);
+        conv4j_blk_reorder(&p, xl, y);
+        for (size_t k = 0; k < ny; k++)
+            if (memcmp(&y[k], &expect[k], sizeof(float))) {
+                fprintf(stderr, "reorder %d -> %d of %dx%dx%dx%d: element %zu is %g, expected %g\n", p.x_layout, p.y_layout, s->n,
+                        s->c, s->h, s->w, k, y[k], expect[k]);
+                failures++;
+                break;
+            }
+        free(x); free(xl); free(expect); free(y);
     }
     return cases;
 }

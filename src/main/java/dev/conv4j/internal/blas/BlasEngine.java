@@ -61,6 +61,11 @@ public final class BlasEngine extends AbstractConvEngine {
         return Layouts.runs(Layouts.chosen(Algorithms.of(g), pass), in, out);
     }
 
+    @Override
+    protected void reorder(Tensor src, Tensor dst) {
+        Layouts.reorder(src, dst);
+    }
+
     /** The channel-blocked forward kernel applies residual and activation on its registers, in place too. */
     @Override
     protected boolean fusesEpilogue(ConvGeometry g, Layout y, Layout residual, boolean inPlace, Activation act) {

@@ -83,6 +83,11 @@ final class BlasPlan extends AbstractPlan {
     }
 
     @Override
+    protected void reorder(Tensor src, Tensor dst) {
+        Layouts.reorder(src, dst);
+    }
+
+    @Override
     protected boolean fusesEpilogue(ConvGeometry geometry, Layout y, Layout residual, boolean inPlace, Activation act) {
         return Layouts.blocked(choice.forwardPrepacked);
     }

@@ -30,8 +30,16 @@ import org.bytedeco.javacpp.FloatPointer;
  * so the bits do not depend on it.
  */
 final class BlockedDirect implements Algorithm {
-    static final Algorithm FORWARD = new BlockedDirect(false);
-    static final Algorithm BACKWARD_DATA = new BlockedDirect(true);
+    static final Algorithm FORWARD = new BlockedDirect(false, false);
+    static final Algorithm BACKWARD_DATA = new BlockedDirect(true, false);
+    /**
+     * The forward pass per call of a small batch whose weights outweigh its input (ResNet-50's res4 and
+     * res5 at batch 1): no packing phase, each unit packs each chunk of its weight groups into its
+     * scratch just before the tiles read it, so the packed weights stay in cache instead of making a
+     * trip through memory (res5: 9 MB written and read back per call). The packed values and the order
+     * of the sums are those of {@link #FORWARD}, so are the bits.
+     */
+    static final Algorithm FORWARD_INLINE = new BlockedDirect(false, true);
 
     /** The most floats of padded input band a unit copies (2 MiB, about a core's L2). */
     static final long BAND_BUDGET = 1L << 19;
@@ -44,14 +52,17 @@ final class BlockedDirect implements Algorithm {
 
     /** Computes the input gradient (as the forward convolution of gy with the flipped kernels) instead of the forward pass. */
     private final boolean data;
+    /** Packs the weights in the units, chunk by chunk, instead of in a packing phase. */
+    private final boolean inline;
 
-    private BlockedDirect(boolean data) {
+    private BlockedDirect(boolean data, boolean inline) {
         this.data = data;
+        this.inline = inline;
     }
 
     @Override
     public String name() {
-        return "blocked direct";
+        return inline ? "blocked direct, packing inline" : "blocked direct";
     }
 
     @Override
@@ -83,6 +94,11 @@ final class BlockedDirect implements Algorithm {
 
     @Override
     public boolean applies(ConvGeometry g, boolean prepared) {
+        if (inline) {
+            // where the units cut the channels, each packs its groups' chunks once per image
+            return !prepared && FORWARD.applies(g, false) && g.n < Math.max(2, Partition.FORWARD_UNITS) && weightBound(g)
+                    && NativeKernels.blockedPartialSize(g, false, nb(g), 1) > 0;
+        }
         if (!can(g, data)) {
             return false;
         }
@@ -118,7 +134,7 @@ final class BlockedDirect implements Algorithm {
      */
     private boolean weightBound(ConvGeometry g) {
         long image = (long) (data ? g.o : g.c) * (data ? g.outPlane() : g.inPlane());
-        return transformSize(g) > image;
+        return NativeKernels.blockedWeightSize(g, data, nb(g)) > image;
     }
 
     /** Output rows per band: as many as the band budget holds, cut further so a small batch gives every core a unit. */
@@ -144,7 +160,8 @@ final class BlockedDirect implements Algorithm {
 
     /** A unit's scratch: its input band and, where the reduction runs in chunks, its tiles' sums. */
     private long scratchSize(ConvGeometry g, int rows) {
-        return NativeKernels.blockedScratchSize(g, data, rows) + NativeKernels.blockedPartialSize(g, data, nb(g), rows);
+        return NativeKernels.blockedScratchSize(g, data, rows) + NativeKernels.blockedPartialSize(g, data, nb(g), rows)
+                + (inline ? NativeKernels.blockedInlineSize(g, nb(g)) : 0);
     }
 
     @Override
@@ -165,22 +182,22 @@ final class BlockedDirect implements Algorithm {
         FloatPointer scratch = s.get(Scratch.COLUMNS, scratchSize(g, rows));
         if (data) {
             // accumulating adds gx to itself as the residual
-            NativeKernels.blockedForward(g, true, nb(g), a.gy, a.xLayout, a.u, null, a.accumulate ? a.gx : null, a.yLayout,
+            NativeKernels.blockedForward(g, true, nb(g), false, a.gy, a.xLayout, a.u, null, a.accumulate ? a.gx : null, a.yLayout,
                     a.gx, a.yLayout, scratch, n, oh0, Math.min(rows, oh - oh0), g0, g1 - g0, false, 0f, 0f);
         } else {
-            NativeKernels.blockedForward(g, false, nb(g), a.x, a.xLayout, a.u, a.bias, a.residual, a.rLayout, a.y, a.yLayout,
+            NativeKernels.blockedForward(g, false, nb(g), inline, a.x, a.xLayout, inline ? a.w : a.u, a.bias, a.residual, a.rLayout, a.y, a.yLayout,
                     scratch, n, oh0, Math.min(rows, oh - oh0), g0, g1 - g0, a.clamp, a.lo, a.hi);
         }
     }
 
     @Override
     public long transformSize(ConvGeometry g) {
-        return NativeKernels.blockedWeightSize(g, data, nb(g));
+        return inline ? 0 : NativeKernels.blockedWeightSize(g, data, nb(g));
     }
 
     @Override
     public int transformUnits(ConvGeometry g) {
-        return Math.min(NativeKernels.blockedGroups(g, data, nb(g)), Partition.FORWARD_UNITS);
+        return inline ? 0 : Math.min(NativeKernels.blockedGroups(g, data, nb(g)), Partition.FORWARD_UNITS);
     }
 
     @Override

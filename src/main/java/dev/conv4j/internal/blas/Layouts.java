@@ -4,7 +4,9 @@ import dev.conv4j.Activation;
 import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import dev.conv4j.internal.engine.Pass;
+import dev.conv4j.internal.engine.Reorder;
 import dev.conv4j.internal.engine.TensorMemory;
+import dev.conv4j.internal.nativeblas.NativeKernels;
 
 /**
  * Which layouts and epilogues the blas engine and its plans run themselves, and how a call passes them
@@ -25,7 +27,22 @@ final class Layouts {
 
     /** Whether {@code a} is one of the channel-blocked algorithms, which take every layout and the forward epilogue. */
     static boolean blocked(Algorithm a) {
-        return a == BlockedDirect.FORWARD || a == BlockedDirect.BACKWARD_DATA || a == BlockedWeights.BACKWARD_WEIGHTS;
+        return a == BlockedDirect.FORWARD || a == BlockedDirect.FORWARD_INLINE || a == BlockedDirect.BACKWARD_DATA || a == BlockedWeights.BACKWARD_WEIGHTS;
+    }
+
+    /**
+     * The staging reorders of the engine and its plans: by the native kernel (16 x 16 transposes, at
+     * memory speed) for images whose memory it can reach, else the pure-Java copy. Both are exact
+     * copies, so the bits do not depend on which ran.
+     */
+    static void reorder(Tensor src, Tensor dst) {
+        if (src.rank() == 4 && src.layout() != dst.layout() && !src.overlaps(dst)) {
+            int[] s = src.shape();
+            NativeKernels.blockedReorder(TensorMemory.pointer(src), BlockedDirect.code(src.layout()), TensorMemory.pointer(dst),
+                    BlockedDirect.code(dst.layout()), s[0], s[1], s[2], s[3]);
+        } else {
+            Reorder.copy(src, dst);
+        }
     }
 
     /** The algorithm the per-call engine chose for a pass. */

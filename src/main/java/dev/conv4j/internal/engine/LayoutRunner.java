@@ -58,6 +58,16 @@ public abstract class LayoutRunner {
         return false;
     }
 
+    /**
+     * Copies {@code src} into {@code dst}, tensors of one shape in different layouts that share no
+     * memory, bit-exact, NCHW16C padding of {@code dst} written as zeros: the reorders of the staging.
+     * The default is the pure-Java {@link Reorder#copy}; an implementation with native code overrides
+     * it with a faster copy.
+     */
+    protected void reorder(Tensor src, Tensor dst) {
+        Reorder.copy(src, dst);
+    }
+
     /** The pass itself, in layouts {@link #runsLayouts} took; {@code w} null: a plan's prepacked weights. */
     abstract void rawForward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor y);
 
@@ -86,7 +96,7 @@ public abstract class LayoutRunner {
             if (li != lx) {
                 s = s != null ? s : new Staging();
                 xr = s.tensor(Staging.X, li, g);
-                Reorder.copy(x, xr);
+                reorder(x, xr);
             }
             if (lo == ly && (!epilogue || !inPlace || fusesEpilogue(g, ly, lr, true, act))) {
                 if (!epilogue) {
@@ -103,7 +113,10 @@ public abstract class LayoutRunner {
                 Tensor yt = s.tensor(Staging.Y, lo, g);
                 if (epilogue && fusesEpilogue(g, lo, lr, false, act)) {
                     rawForward(g, xr, w, bias, residual, act, yt);
-                    Reorder.copy(yt, y);
+                    reorder(yt, y);
+                } else if (!epilogue) {
+                    rawForward(g, xr, w, bias, yt);
+                    reorder(yt, y);
                 } else {
                     rawForward(g, xr, w, bias, yt);
                     Epilogues.apply(yt, residual, act, y);
@@ -130,17 +143,17 @@ public abstract class LayoutRunner {
             Tensor gyr = gy;
             if (li != lgy) {
                 gyr = s.tensor(Staging.GY, li, g);
-                Reorder.copy(gy, gyr);
+                reorder(gy, gyr);
             }
             if (lo == lgx) {
                 rawBackwardData(g, gyr, w, gx, accumulate);
             } else {
                 Tensor gxt = s.tensor(Staging.GX, lo, g);
                 if (accumulate) {
-                    Reorder.copy(gx, gxt);
+                    reorder(gx, gxt);
                 }
                 rawBackwardData(g, gyr, w, gxt, accumulate);
-                Reorder.copy(gxt, gx);
+                reorder(gxt, gx);
             }
         } finally {
             if (s != kept) {
@@ -164,11 +177,11 @@ public abstract class LayoutRunner {
             Tensor xr = x, gyr = gy;
             if (li != lx) {
                 xr = s.tensor(Staging.X, li, g);
-                Reorder.copy(x, xr);
+                reorder(x, xr);
             }
             if (lo != lgy) {
                 gyr = s.tensor(Staging.GY, lo, g);
-                Reorder.copy(gy, gyr);
+                reorder(gy, gyr);
             }
             rawBackwardWeights(g, xr, gyr, gw, gbias, accumulate);
         } finally {

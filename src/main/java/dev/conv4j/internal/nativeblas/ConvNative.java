@@ -65,6 +65,9 @@ final class ConvNative {
     static native void conv4j_blk_weights(@Cast("const conv4j_blk_params*") FloatPointer p, @Const FloatPointer x,
             @Const FloatPointer gy, FloatPointer gw, FloatPointer gb, FloatPointer scratch);
 
+    static native void conv4j_blk_reorder(@Cast("const conv4j_blk_params*") FloatPointer p, @Const FloatPointer x,
+            FloatPointer y);
+
     static native int conv4j_max_bits(@Const FloatPointer p, long off, long n);
 
     static native long conv4j_gemm_pack_size();

@@ -243,6 +243,39 @@ public final class NativeKernels {
         return chunk < ceilDiv(data ? g.o : g.c, 16) ? (long) rows * ceilDiv(ow, px) * 56 * 16 : 0;
     }
 
+    /**
+     * Copies {@code n} images of {@code c} channels of h x w pixels from x in {@code xLayout} to y in
+     * {@code yLayout} (bit-exact; NCHW16C padding channels of y written as 0). x and y must not overlap.
+     */
+    public static void blockedReorder(FloatPointer x, int xLayout, FloatPointer y, int yLayout, int n, int c, int h, int w) {
+        checkLayout(xLayout, "x");
+        checkLayout(yLayout, "y");
+        if (n < 1 || c < 1 || h < 1 || w < 1) {
+            throw new IllegalArgumentException("reorder of " + n + "x" + c + "x" + h + "x" + w + " images");
+        }
+        long plane = (long) h * w, xs = n * imageSize(xLayout, c, plane), ys = n * imageSize(yLayout, c, plane);
+        check(x, 0, xs, "x");
+        check(y, 0, ys, "y");
+        long xa = x.address() + 4 * x.position(), ya = y.address() + 4 * y.position();
+        if (xa < ya + 4 * ys && ya < xa + 4 * xs) {
+            throw new IllegalArgumentException("reorder: x and y overlap");
+        }
+        try (NativeParams p = NativeParams.take()) {
+            p.shape(n, c, h, w, c, 1, 1, h, w, 1, 1, 0, 0, 1, 1, 1)
+                    .blocked(0, 0, 0, 0, 0, 2, xLayout, yLayout, NCHW, 0, h, 0, 0, false, false, 0f, 0f, false);
+            ConvNative.conv4j_blk_reorder(p.memory, x, y);
+        }
+    }
+
+    /**
+     * Floats of scratch after the partial sums of a forward call that packs its weights inline: one
+     * chunk of a group's packed weights ({@code conv4j_blk_inline_floats}).
+     */
+    public static long blockedInlineSize(ConvGeometry g, int nb) {
+        long perBlock = (long) g.kh * g.kw * 16 * 16 * nb, chunk = Math.max(1, 65536 / perBlock);
+        return Math.min(chunk, ceilDiv(g.c, 16)) * perBlock;
+    }
+
     /** Floats one image of {@code c} channels of {@code plane} pixels takes in a layout. */
     public static long imageSize(int layout, int c, long plane) {
         return (layout == NCHW16C ? (long) ceilDiv(c, 16) * 16 : c) * plane;
@@ -293,11 +326,14 @@ public final class NativeKernels {
      * packed by {@link #blockedPack} for the same pass, bias or null; the result is clamped to [lo, hi]
      * when {@code clamp}. Scratch holds {@link #blockedScratchSize} floats for {@code rows}.
      */
-    public static void blockedForward(ConvGeometry g, boolean data, int nb, FloatPointer x, int xLayout, FloatPointer wp,
-                                      FloatPointer bias, FloatPointer res, int rLayout, FloatPointer y, int yLayout,
-                                      FloatPointer scratch, int n, int oh0, int rows, int g0, int gn, boolean clamp, float lo,
-                                      float hi) {
+    public static void blockedForward(ConvGeometry g, boolean data, int nb, boolean packInline, FloatPointer x, int xLayout,
+                                      FloatPointer wp, FloatPointer bias, FloatPointer res, int rLayout, FloatPointer y,
+                                      int yLayout, FloatPointer scratch, int n, int oh0, int rows, int g0, int gn, boolean clamp,
+                                      float lo, float hi) {
         checkBlocked(g, data, nb);
+        if (packInline && data) {
+            throw new IllegalArgumentException("the input gradient packs its weights beforehand");
+        }
         checkLayout(xLayout, "x");
         checkLayout(yLayout, "y");
         checkLayout(rLayout, "residual");
@@ -308,9 +344,14 @@ public final class NativeKernels {
         checkRange(g0, gn, blockedGroups(g, data, nb), "weight group");
         long xImage = imageSize(xLayout, xc, xPlane), yImage = imageSize(yLayout, yc, yPlane), rImage = imageSize(rLayout, yc, yPlane);
         check(x, n * xImage, xImage, "x");
-        check(wp, 0, blockedWeightSize(g, data, nb), "packed weights");
+        if (packInline) {
+            check(wp, 0, (long) g.o * g.k, "w");
+        } else {
+            check(wp, 0, blockedWeightSize(g, data, nb), "packed weights");
+        }
         check(y, n * yImage, yImage, "y");
-        check(scratch, 0, blockedScratchSize(g, data, rows) + blockedPartialSize(g, data, nb, rows), "channel-blocked scratch");
+        check(scratch, 0, blockedScratchSize(g, data, rows) + blockedPartialSize(g, data, nb, rows)
+                + (packInline ? blockedInlineSize(g, nb) : 0), "channel-blocked scratch");
         if (bias != null) {
             check(bias, 0, yc, "bias");
         }
@@ -320,6 +361,9 @@ public final class NativeKernels {
         try (NativeParams p = NativeParams.take()) {
             blockedShape(p, g, data).blocked(n * xImage, 0, 0, n * yImage, res == null ? 0 : n * rImage, nb, xLayout, yLayout,
                     rLayout, oh0, rows, g0, gn, res != null, clamp, lo, hi, false);
+            if (packInline) {
+                p.packInline();
+            }
             ConvNative.conv4j_blk_forward(p.memory, x, wp, bias, res, y, scratch);
         }
     }

@@ -33,7 +33,8 @@ final class NativeParams implements AutoCloseable {
             WINO_ACCUMULATE = 120, WINO_W_TOP = 124, WINO_FLIP = 128, WINO_J0 = 136, WINO_JN = 144;
     /* conv4j_blk_params (its offsets are five: x, packed weights, bias, y, residual) */
     static final int BLK_NB = 104, BLK_X_LAYOUT = 108, BLK_Y_LAYOUT = 112, BLK_R_LAYOUT = 116, BLK_OH0 = 120, BLK_ROWS = 124,
-            BLK_G0 = 128, BLK_GN = 132, BLK_RESIDUAL = 136, BLK_CLAMP = 140, BLK_LO = 144, BLK_HI = 148, BLK_FLIP = 152;
+            BLK_G0 = 128, BLK_GN = 132, BLK_RESIDUAL = 136, BLK_CLAMP = 140, BLK_LO = 144, BLK_HI = 148, BLK_FLIP = 152,
+            BLK_PACK_INLINE = 156;
     /** sizeof of each family's struct: band, depthwise, direct, Winograd, blocked (the order of conv4j_params_size). */
     static final int[] SIZES = {120, 112, 104, 152, 160};
     private static final int BYTES = 256;
@@ -141,7 +142,13 @@ final class NativeParams implements AutoCloseable {
         fields.putInt(BLK_NB, nb).putInt(BLK_X_LAYOUT, xLayout).putInt(BLK_Y_LAYOUT, yLayout).putInt(BLK_R_LAYOUT, rLayout)
                 .putInt(BLK_OH0, oh0).putInt(BLK_ROWS, rows).putInt(BLK_G0, g0).putInt(BLK_GN, gn)
                 .putInt(BLK_RESIDUAL, residual ? 1 : 0).putInt(BLK_CLAMP, clamp ? 1 : 0).putFloat(BLK_LO, lo).putFloat(BLK_HI, hi)
-                .putInt(BLK_FLIP, flip ? 1 : 0);
+                .putInt(BLK_FLIP, flip ? 1 : 0).putInt(BLK_PACK_INLINE, 0);
+        return this;
+    }
+
+    /** Sets the channel-blocked forward call's weights to be the layer's own, packed chunk by chunk into its scratch. */
+    NativeParams packInline() {
+        fields.putInt(BLK_PACK_INLINE, 1);
         return this;
     }
 

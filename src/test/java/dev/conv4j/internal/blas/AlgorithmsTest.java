@@ -1,10 +1,13 @@
 package dev.conv4j.internal.blas;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.conv4j.Conv2dParams;
+import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvAlgorithm;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
@@ -69,6 +72,16 @@ class AlgorithmsTest {
         int h = kh * dilation + r.nextInt(14), w = kw * dilation + r.nextInt(blocked ? 40 : 14);
         if (blocked && r.nextBoolean()) {
             stride = 1 + r.nextInt(3); // stride width 1 or 2 apply; any stride height
+        }
+        if (name.contains("inline")) {
+            // one small image whose weights outweigh it and take the reduction in chunks
+            n = 1;
+            cg = 240 + r.nextInt(100);
+            og = 1 + r.nextInt(100);
+            kh = 3 + r.nextInt(2);
+            kw = 3 + r.nextInt(2);
+            h = kh * dilation + r.nextInt(5);
+            w = kw * dilation + r.nextInt(8);
         }
         ConvAlgorithm algorithm = blocked ? ConvAlgorithm.DIRECT : !winograd ? ConvAlgorithm.AUTO
                 : name.contains("4x4") ? ConvAlgorithm.WINOGRAD_4X4 : ConvAlgorithm.WINOGRAD_2X2;
@@ -145,6 +158,24 @@ class AlgorithmsTest {
     private static void compare(Tensor got, Tensor ref, double tolerance, String what) {
         double err = TestData.relErr(got.toArray(), ref.toArray());
         assertTrue(err <= tolerance, what + ": scale-free error " + err);
+    }
+
+    @Test
+    void packingInlineGivesTheBitsOfPackingBeforehand() {
+        assumeTrue(NativeKernels.blockedFast(), "the channel-blocked kernel runs on AVX-512 only");
+        Conv2dParams p = Conv2dParams.builder().padding(1).build();
+        ConvGeometry g = ConvGeometry.of(p, new int[] {1, 272, 6, 9}, new int[] {80, 272, 3, 3});
+        assertSame(BlockedDirect.FORWARD_INLINE, Algorithms.of(g).forward, "a per-call layer whose weights outweigh its input");
+        Random r = new Random(7);
+        ConvEngine blas = ConvEngines.blas(2);
+        try (Tensor x = TestData.random(r, 1f, g.inputShape()); Tensor w = TestData.random(r, 1f, g.weightShape());
+             Tensor b = TestData.random(r, 1f, g.o); Tensor y = blas.forward(p, x, w, b); Tensor ref = NAIVE.forward(p, x, w, b);
+             Tensor yp = TestData.garbage(g.outputShape()); Conv2dPlan plan = blas.plan(p, g.inputShape(), g.weightShape())) {
+            plan.prepackWeights(w, b);
+            plan.forward(x, yp);
+            assertArrayEquals(yp.toArray(), y.toArray(), "per call, packing inline, and a plan's prepacked weights");
+            compare(y, ref, 1e-5, "packing inline");
+        }
     }
 
     @Test
