@@ -83,8 +83,8 @@ CONV4J_API void conv4j_blk_forward(const conv4j_blk_params *p, const float *x, c
 /* The weight gradient of output channel blocks [g0, g0 + gn) by input channel blocks [oh0, oh0 + rows)
    (16 channels each), summed over the batch (x and gy whole, in p->x_layout and p->y_layout), into the
    OIHW gw, and with gb not null (and oh0 0) the bias gradient of the output blocks; p->residual adds
-   to them. Scratch: the padded input of one block, one image's 16 channels of gy and the sums of each
-   output block (conv4j_blk_weights_scratch). */
+   to them. Scratch: the padded input of one block, one image's gy blocks and the sums of each pair of
+   blocks (conv4j_blk_weights_scratch). */
 CONV4J_API void conv4j_blk_weights(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb,
                                    float *scratch);
 

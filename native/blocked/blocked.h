@@ -28,11 +28,11 @@ static inline long long conv4j_blk_band_cols(const conv4j_conv_shape *s) {
 void conv4j_blk_weights_avx512(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb,
                                float *scratch);
 void conv4j_blk_weights_generic(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb);
-/* Floats of scratch of a weight-gradient call over obn output blocks: the padded input block, one gy
-   block, and per output block its sums and its bias sums. */
-static inline long long conv4j_blk_weights_scratch(const conv4j_conv_shape *s, int obn) {
-    return (conv4j_blk_band_rows(s, s->oh) * conv4j_blk_band_cols(s) + (long long)s->oh * s->ow
-            + (16LL * s->kh * s->kw + 1) * obn) * 16;
+/* Floats of scratch of a weight-gradient call over cbn input by obn output blocks: the padded input of
+   one block, obn gy blocks as pixel vectors, the sums of each pair of blocks and the bias sums. */
+static inline long long conv4j_blk_weights_scratch(const conv4j_conv_shape *s, int cbn, int obn) {
+    return (conv4j_blk_band_rows(s, s->oh) * conv4j_blk_band_cols(s) + (long long)obn * s->oh * s->ow
+            + (16LL * s->kh * s->kw * cbn + 1) * obn) * 16;
 }
 void conv4j_blk_pack_avx512(const conv4j_blk_params *p, const float *w, float *wp);
 /* Channel blocks per chunk of the reduction: a group's weights for them fit 256 KiB (an L2 share).

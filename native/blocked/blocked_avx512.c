@@ -526,6 +526,35 @@ __attribute__((always_inline)) static inline void blk_wsum(const int kw, const i
         for (int k = 0; k < kw; k++) _mm512_storeu_ps(acc + (i * ld + k) * 16, a[i][k]);
 }
 
+/* blk_wsum for a kernel one tap wide over two output blocks at once: per pixel two gy vector loads
+   and eight broadcasts feed 16 multiply-adds (a block alone takes one load and sixteen broadcasts for
+   as many, more loads than a core issues per multiply-add). Each sum takes the same terms in the same
+   order as in blk_wsum. */
+static void blk_wsum_pair(const float *xb, long long xrow, const float *dy0, const float *dy1, int oh, int ow, long long sw16,
+                          float *acc0, float *acc1, long long ld) {
+    __m512 a[2][8];
+    for (int i = 0; i < 8; i++) {
+        a[0][i] = _mm512_loadu_ps(acc0 + i * ld * 16);
+        a[1][i] = _mm512_loadu_ps(acc1 + i * ld * 16);
+    }
+    for (int r = 0; r < oh; r++) {
+        const float *xr = xb + r * xrow, *d0 = dy0 + (size_t)r * ow * 16, *d1 = dy1 + (size_t)r * ow * 16;
+        for (int q = 0; q < ow; q++, xr += sw16) {
+            const __m512 v0 = _mm512_loadu_ps(d0 + 16 * q), v1 = _mm512_loadu_ps(d1 + 16 * q);
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) {
+                const __m512 xv = _mm512_set1_ps(xr[i]);
+                a[0][i] = _mm512_fmadd_ps(xv, v0, a[0][i]);
+                a[1][i] = _mm512_fmadd_ps(xv, v1, a[1][i]);
+            }
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        _mm512_storeu_ps(acc0 + i * ld * 16, a[0][i]);
+        _mm512_storeu_ps(acc1 + i * ld * 16, a[1][i]);
+    }
+}
+
 typedef void (*blk_wsum_fn)(const float *xb, long long xrow, const float *dy, int oh, int ow, long long sw16, long long dw16,
                             float *acc, long long ld);
 #define BLK_WSUM(kw, ics) \
@@ -562,48 +591,66 @@ static void blk_weights_store(const conv4j_blk_params *p, const float *acc, floa
     }
 }
 
-/* Input channel block cb by output channel blocks [ob0, ob0 + obn): per image the input block is
-   copied once and each gy block once, and each pair sums into its own part of the scratch. */
-static void blk_weights_blocks(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb,
-                               float *scratch, int cb, int ob0, int obn) {
+/* Input channel blocks [p->oh0, p->oh0 + p->rows) by output channel blocks [p->g0, p->g0 + p->gn): per
+   image each gy block is made a run of pixel vectors once (in place when gy is NCHW16C) and each input
+   block copied once, and each (input, output) pair of blocks sums into its own part of the scratch. */
+void conv4j_blk_weights_avx512(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb,
+                               float *scratch) {
     const conv4j_conv_shape *s = &p->s;
-    const int taps = s->kh * s->kw;
+    const int taps = s->kh * s->kw, cb0 = p->oh0, cbn = p->rows, ob0 = p->g0, obn = p->gn;
     const long long br = conv4j_blk_band_rows(s, s->oh), pw = conv4j_blk_band_cols(s);
     const size_t plane = (size_t)s->oh * s->ow, accn = (size_t)16 * taps * 16;
-    float *xb = scratch, *dyb = xb + br * pw * 16, *acc0 = dyb + plane * 16, *bsum = acc0 + accn * obn;
-    for (size_t k = 0; k < (accn + 16) * obn; k += 16) _mm512_storeu_ps(acc0 + k, _mm512_setzero_ps());
+    float *xb = scratch, *dyb = xb + br * pw * 16, *acc0 = dyb + obn * plane * 16, *bsum = acc0 + accn * obn * cbn;
+    for (size_t k = 0; k < accn * obn * cbn + 16 * (size_t)obn; k += 16) _mm512_storeu_ps(acc0 + k, _mm512_setzero_ps());
     const blk_wsum_fn sum = BLK_WSUMS[s->kw - 1];
-    const int ics = BLK_WICS[s->kw - 1], bias = gb && cb == 0;
+    const int ics = BLK_WICS[s->kw - 1], bias = gb && cb0 == 0;
+    const long long xrow = (long long)s->sh * pw * 16;
+    /* gy block ob of image gyn, made pixel vectors below */
+#define BLK_DY(ob) (p->y_layout == CONV4J_LAYOUT_NCHW16C ? gyn + (size_t)(ob) * plane * 16 : dyb + (size_t)((ob) - ob0) * plane * 16)
     for (int n = 0; n < s->n; n++) {
-        blk_band(p, x + (size_t)n * image_floats(p->x_layout, s->c, (size_t)s->h * s->w), xb, 0, s->oh, cb, cb + 1);
+        const float *gyn = gy + (size_t)n * image_floats(p->y_layout, s->o, plane);
         for (int ob = ob0; ob < ob0 + obn; ob++) {
-            const float *dy = blk_gy_block(p, gy + (size_t)n * image_floats(p->y_layout, s->o, plane), dyb, ob);
-            float *acc = acc0 + (size_t)(ob - ob0) * accn;
+            const float *d = blk_gy_block(p, gyn, dyb + (size_t)(ob - ob0) * plane * 16, ob);
             if (bias) {
                 __m512 b = _mm512_loadu_ps(bsum + 16 * (ob - ob0));
-                for (size_t q = 0; q < plane; q++) b = _mm512_add_ps(b, _mm512_loadu_ps(dy + 16 * q));
+                for (size_t q = 0; q < plane; q++) b = _mm512_add_ps(b, _mm512_loadu_ps(d + 16 * q));
                 _mm512_storeu_ps(bsum + 16 * (ob - ob0), b);
             }
-            for (int r = 0; r < s->kh; r++)
-                for (int i0 = 0; i0 < 16; i0 += ics)
-                    sum(xb + ((size_t)r * s->dh * pw) * 16 + i0, (long long)s->sh * pw * 16, dy, s->oh, s->ow,
-                        (long long)s->sw * 16, (long long)s->dw * 16, acc + ((size_t)i0 * taps + (size_t)r * s->kw) * 16, taps);
+        }
+        for (int cb = cb0; cb < cb0 + cbn; cb++) {
+            blk_band(p, x + (size_t)n * image_floats(p->x_layout, s->c, (size_t)s->h * s->w), xb, 0, s->oh, cb, cb + 1);
+            for (int ob = ob0; ob < ob0 + obn;) {
+                /* kernels one tap wide take output blocks two at a time (blk_wsum_pair) */
+                const int two = s->kw == 1 && ob + 1 < ob0 + obn;
+                const float *d0 = BLK_DY(ob), *d1 = two ? BLK_DY(ob + 1) : NULL;
+                float *acc = acc0 + ((size_t)(cb - cb0) * obn + (ob - ob0)) * accn;
+                for (int r = 0; r < s->kh; r++) {
+                    const float *xr = xb + ((size_t)r * s->dh * pw) * 16;
+                    if (two) {
+                        for (int i0 = 0; i0 < 16; i0 += 8)
+                            blk_wsum_pair(xr + i0, xrow, d0, d1, s->oh, s->ow, (long long)s->sw * 16,
+                                          acc + ((size_t)i0 * taps + r) * 16, acc + accn + ((size_t)i0 * taps + r) * 16, taps);
+                    } else {
+                        for (int i0 = 0; i0 < 16; i0 += ics)
+                            sum(xr + i0, xrow, d0, s->oh, s->ow, (long long)s->sw * 16, (long long)s->dw * 16,
+                                acc + ((size_t)i0 * taps + (size_t)r * s->kw) * 16, taps);
+                    }
+                }
+                ob += 1 + two;
+            }
         }
     }
-    for (int ob = ob0; ob < ob0 + obn; ob++) {
-        blk_weights_store(p, acc0 + (size_t)(ob - ob0) * accn, gw, cb, ob);
-        if (bias) {
+#undef BLK_DY
+    for (int cb = cb0; cb < cb0 + cbn; cb++)
+        for (int ob = ob0; ob < ob0 + obn; ob++) blk_weights_store(p, acc0 + ((size_t)(cb - cb0) * obn + (ob - ob0)) * accn, gw, cb, ob);
+    if (bias) {
+        for (int ob = ob0; ob < ob0 + obn; ob++) {
             const __mmask16 om = conv4j_lanes(s->o - 16 * ob);
             __m512 b = _mm512_loadu_ps(bsum + 16 * (ob - ob0));
             if (p->residual) b = _mm512_add_ps(b, _mm512_maskz_loadu_ps(om, gb + 16 * ob));
             _mm512_mask_storeu_ps(gb + 16 * ob, om, b);
         }
     }
-}
-
-void conv4j_blk_weights_avx512(const conv4j_blk_params *p, const float *x, const float *gy, float *gw, float *gb,
-                               float *scratch) {
-    for (int cb = p->oh0; cb < p->oh0 + p->rows; cb++) blk_weights_blocks(p, x, gy, gw, gb, scratch, cb, p->g0, p->gn);
 }
 
 /*

@@ -369,11 +369,12 @@ public final class NativeKernels {
     }
 
     /**
-     * Floats of scratch of a weight-gradient call of the channel-blocked kernel over {@code obn} output
-     * blocks ({@code conv4j_blk_weights_scratch}).
+     * Floats of scratch of a weight-gradient call of the channel-blocked kernel over {@code cbn} input by
+     * {@code obn} output blocks ({@code conv4j_blk_weights_scratch}).
      */
-    public static long blockedWeightsScratchSize(ConvGeometry g, int obn) {
-        return (blockedScratchSize(g, false, g.oh) / ceilDiv(g.c, 16) / 16 + (long) g.outPlane() + (16L * g.kh * g.kw + 1) * obn) * 16;
+    public static long blockedWeightsScratchSize(ConvGeometry g, int cbn, int obn) {
+        return (blockedScratchSize(g, false, g.oh) / ceilDiv(g.c, 16) / 16 + (long) obn * g.outPlane()
+                + (16L * g.kh * g.kw * cbn + 1) * obn) * 16;
     }
 
     /**
@@ -394,7 +395,7 @@ public final class NativeKernels {
         check(x, 0, g.n * imageSize(xLayout, g.c, g.inPlane()), "x");
         check(gy, 0, g.n * imageSize(gyLayout, g.o, g.outPlane()), "gy");
         check(gw, 0, (long) g.o * g.k, "gw");
-        check(scratch, 0, blockedWeightsScratchSize(g, obn), "channel-blocked scratch");
+        check(scratch, 0, blockedWeightsScratchSize(g, cbn, obn), "channel-blocked scratch");
         if (gb != null) {
             check(gb, 0, g.o, "gbias");
         }
