@@ -116,7 +116,9 @@ void conv4j_blk_forward_generic(const conv4j_blk_params *p, const float *x, cons
                                         const int c = 16 * b + i;
                                         /* inline packing: the layer's OIHW weights, 0 for the padding channels */
                                         const float wv = !p->pack_inline ? wt[(size_t)i * ob]
-                                                         : c < s->c ? wp[((size_t)o * s->c + c) * taps + t] : 0.f;
+                                                         : c >= s->c ? 0.f
+                                                         : p->flip ? wp[((size_t)c * s->o + o) * taps + (taps - 1 - t)]
+                                                                   : wp[((size_t)o * s->c + c) * taps + t];
                                         v += in[i] * wv;
                                     }
                                 }

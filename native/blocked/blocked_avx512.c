@@ -276,6 +276,7 @@ static void blk_store(const conv4j_blk_params *p, __m512 *acc, int nb, int px, i
 }
 
 static void blk_pack_blocks(const conv4j_blk_params *p, const float *w, float *dst, int g, int b0, int bn);
+static void blk_pack_flip_blocks(const conv4j_blk_params *p, const float *w, float *dst, int g, int b0, int bn);
 
 /* Points c at the output tile of group g from (oh, ow) for the tile to store itself, or clears c->y. */
 static inline void blk_tile_ctx(const conv4j_blk_params *p, blk_ctx *c, int self_store, int g, int oh, int ow,
@@ -372,7 +373,8 @@ void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const
             const int cn = cb - c0 < chunk ? cb - c0 : chunk, last = c0 + cn == cb;
             const float *wc = wp + (size_t)g * group + (size_t)c0 * per_block;
             if (wbuf) {
-                blk_pack_blocks(p, wp, wbuf, g, c0, cn);
+                if (p->flip) blk_pack_flip_blocks(p, wp, wbuf, g, c0, cn);
+                else blk_pack_blocks(p, wp, wbuf, g, c0, cn);
                 wc = wbuf;
             }
             for (int oh = p->oh0; oh < p->oh0 + p->rows; oh++) {
@@ -415,8 +417,11 @@ static void blk_pack_blocks(const conv4j_blk_params *p, const float *w, float *d
             const int n = row - q < 16 ? (int)(row - q) : 16;
             const __mmask16 m = conv4j_lanes(n);
             __m512 v[16];
-            for (int k = 0; k < 16; k++)
+            for (int k = 0; k < 16; k++) {
+                /* sixteen rows are read side by side, more streams than the hardware prefetcher follows */
+                if (k < on && q + 128 < end) _mm_prefetch((const char *)(w + (size_t)(o0 + k) * row + q + 128), _MM_HINT_T0);
                 v[k] = k < on ? _mm512_maskz_loadu_ps(m, w + (size_t)(o0 + k) * row + q) : _mm512_setzero_ps();
+            }
             conv4j_transpose16(v);
             for (int k = 0; k < n; k++) {
                 _mm512_storeu_ps(dst + (((size_t)((c >> 4) - b0) * taps + t) * 16 + (c & 15)) * ob + jb * 16, v[k]);
@@ -429,41 +434,37 @@ static void blk_pack_blocks(const conv4j_blk_params *p, const float *w, float *d
     }
 }
 
-static void blk_pack_rows(const conv4j_blk_params *p, const float *w, float *wp) {
+/* The flipped weights of channel blocks [b0, b0 + bn) of group g into dst (as blk_pack_blocks). */
+static void blk_pack_flip_blocks(const conv4j_blk_params *p, const float *w, float *dst, int g, int b0, int bn) {
     const conv4j_conv_shape *s = &p->s;
-    const int cb = (s->c + 15) / 16;
-    const size_t group = (size_t)cb * s->kh * s->kw * 16 * 16 * p->nb;
-    for (int g = p->g0; g < p->g0 + p->gn; g++) blk_pack_blocks(p, w, wp + (size_t)g * group, g, 0, cb);
-}
-
-void conv4j_blk_pack_avx512(const conv4j_blk_params *p, const float *w, float *wp) {
-    if (!p->flip) {
-        blk_pack_rows(p, w, wp);
-        return;
-    }
-    const conv4j_conv_shape *s = &p->s;
-    const int ob = p->nb * 16, cb = (s->c + 15) / 16, taps = s->kh * s->kw;
-    const size_t group = (size_t)cb * taps * 16 * ob;
+    const int ob = p->nb * 16, taps = s->kh * s->kw;
     /* lane j reads the layer's input channel o0 + j of output channel c, a tap apart */
     const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32(taps));
-    for (int g = p->g0; g < p->g0 + p->gn; g++) {
-        float *dst = wp + (size_t)g * group;
-        for (int b = 0; b < cb; b++)
-            for (int t = 0; t < taps; t++)
-                for (int i = 0; i < 16; i++) {
-                    const int c = b * 16 + i;
-                    for (int jb = 0; jb < p->nb; jb++, dst += 16) {
-                        const int o0 = g * ob + jb * 16;
-                        const __mmask16 m = c < s->c ? conv4j_lanes(s->o - o0) : 0;
-                        if (!m) {
-                            _mm512_storeu_ps(dst, _mm512_setzero_ps());
-                            continue;
-                        }
-                        const float *base = w + ((size_t)c * s->o + o0) * taps + (taps - 1 - t);
-                        _mm512_storeu_ps(dst, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, lane, base, 4));
+    for (int b = b0; b < b0 + bn; b++)
+        for (int t = 0; t < taps; t++)
+            for (int i = 0; i < 16; i++) {
+                const int c = b * 16 + i;
+                for (int jb = 0; jb < p->nb; jb++, dst += 16) {
+                    const int o0 = g * ob + jb * 16;
+                    const __mmask16 m = c < s->c ? conv4j_lanes(s->o - o0) : 0;
+                    if (!m) {
+                        _mm512_storeu_ps(dst, _mm512_setzero_ps());
+                        continue;
                     }
+                    const float *base = w + ((size_t)c * s->o + o0) * taps + (taps - 1 - t);
+                    _mm512_storeu_ps(dst, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, lane, base, 4));
                 }
+            }
+}
+
+void conv4j_blk_pack_avx512(const conv4j_blk_params *p, const float *w, float *wp) {
+    const conv4j_conv_shape *s = &p->s;
+    const int cb = (s->c + 15) / 16;
+    const size_t group = (size_t)cb * s->kh * s->kw * 16 * 16 * p->nb;
+    for (int g = p->g0; g < p->g0 + p->gn; g++) {
+        if (p->flip) blk_pack_flip_blocks(p, w, wp + (size_t)g * group, g, 0, cb);
+        else blk_pack_blocks(p, w, wp + (size_t)g * group, g, 0, cb);
     }
 }
 

@@ -129,8 +129,8 @@ int check_blocked(void) {
             y = nans((size_t)g.n * yimg);
         }
         p.residual = rl != NULL;
-        /* every third forward case packs its weights inline, from the layer's own */
-        p.pack_inline = !data && t % 3 == 1;
+        /* every third forward case and every other input gradient pack their weights inline, from the layer's own */
+        p.pack_inline = data ? t % 6 == 5 : t % 3 == 1;
         run(&p, g.n, s->oh, xl, p.pack_inline ? w : wp, b, rl, y);
         float *got = malloc(sizeof(float) * ny);
         for (int n = 0; n < g.n; n++)

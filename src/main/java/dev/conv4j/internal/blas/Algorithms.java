@@ -17,7 +17,7 @@ public final class Algorithms {
         DepthwiseDirect.FORWARD, SmallDirect.FORWARD, BlockedDirect.FORWARD_INLINE, BlockedDirect.FORWARD, Winograd.F4_FORWARD, Winograd.F2_FORWARD, Im2colGemm.FORWARD,
     };
     static final Algorithm[] BACKWARD_DATA = {
-        DepthwiseDirect.BACKWARD_DATA, BlockedDirect.BACKWARD_DATA, Winograd.F4_BACKWARD_DATA, Winograd.F2_BACKWARD_DATA, Im2colGemm.BACKWARD_DATA,
+        DepthwiseDirect.BACKWARD_DATA, BlockedDirect.BACKWARD_DATA_INLINE, BlockedDirect.BACKWARD_DATA, Winograd.F4_BACKWARD_DATA, Winograd.F2_BACKWARD_DATA, Im2colGemm.BACKWARD_DATA,
     };
     static final Algorithm[] BACKWARD_WEIGHTS = {
         DepthwiseDirect.BACKWARD_WEIGHTS, BlockedWeights.BACKWARD_WEIGHTS, Im2colGemm.BACKWARD_WEIGHTS,

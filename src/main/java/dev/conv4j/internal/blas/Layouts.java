@@ -27,7 +27,8 @@ final class Layouts {
 
     /** Whether {@code a} is one of the channel-blocked algorithms, which take every layout and the forward epilogue. */
     static boolean blocked(Algorithm a) {
-        return a == BlockedDirect.FORWARD || a == BlockedDirect.FORWARD_INLINE || a == BlockedDirect.BACKWARD_DATA || a == BlockedWeights.BACKWARD_WEIGHTS;
+        return a == BlockedDirect.FORWARD || a == BlockedDirect.FORWARD_INLINE || a == BlockedDirect.BACKWARD_DATA
+                || a == BlockedDirect.BACKWARD_DATA_INLINE || a == BlockedWeights.BACKWARD_WEIGHTS;
     }
 
     /**

@@ -271,9 +271,9 @@ public final class NativeKernels {
      * Floats of scratch after the partial sums of a forward call that packs its weights inline: one
      * chunk of a group's packed weights ({@code conv4j_blk_inline_floats}).
      */
-    public static long blockedInlineSize(ConvGeometry g, int nb) {
+    public static long blockedInlineSize(ConvGeometry g, boolean data, int nb) {
         long perBlock = (long) g.kh * g.kw * 16 * 16 * nb, chunk = Math.max(1, 65536 / perBlock);
-        return Math.min(chunk, ceilDiv(g.c, 16)) * perBlock;
+        return Math.min(chunk, ceilDiv(data ? g.o : g.c, 16)) * perBlock;
     }
 
     /** Floats one image of {@code c} channels of {@code plane} pixels takes in a layout. */
@@ -331,9 +331,6 @@ public final class NativeKernels {
                                       int yLayout, FloatPointer scratch, int n, int oh0, int rows, int g0, int gn, boolean clamp,
                                       float lo, float hi) {
         checkBlocked(g, data, nb);
-        if (packInline && data) {
-            throw new IllegalArgumentException("the input gradient packs its weights beforehand");
-        }
         checkLayout(xLayout, "x");
         checkLayout(yLayout, "y");
         checkLayout(rLayout, "residual");
@@ -351,7 +348,7 @@ public final class NativeKernels {
         }
         check(y, n * yImage, yImage, "y");
         check(scratch, 0, blockedScratchSize(g, data, rows) + blockedPartialSize(g, data, nb, rows)
-                + (packInline ? blockedInlineSize(g, nb) : 0), "channel-blocked scratch");
+                + (packInline ? blockedInlineSize(g, data, nb) : 0), "channel-blocked scratch");
         if (bias != null) {
             check(bias, 0, yc, "bias");
         }
@@ -360,7 +357,7 @@ public final class NativeKernels {
         }
         try (NativeParams p = NativeParams.take()) {
             blockedShape(p, g, data).blocked(n * xImage, 0, 0, n * yImage, res == null ? 0 : n * rImage, nb, xLayout, yLayout,
-                    rLayout, oh0, rows, g0, gn, res != null, clamp, lo, hi, false);
+                    rLayout, oh0, rows, g0, gn, res != null, clamp, lo, hi, packInline && data); // flip: packing the input gradient's weights
             if (packInline) {
                 p.packInline();
             }

@@ -74,14 +74,16 @@ class AlgorithmsTest {
             stride = 1 + r.nextInt(3); // stride width 1 or 2 apply; any stride height
         }
         if (name.contains("inline")) {
-            // one small image whose weights outweigh it and take the reduction in chunks
+            // one small image whose weights outweigh it and take the reduction (over C forward, O backward) in chunks
+            boolean data = a.pass() == Algorithm.Pass.BACKWARD_DATA;
             n = 1;
             cg = 240 + r.nextInt(100);
-            og = 1 + r.nextInt(100);
+            og = data ? 240 + r.nextInt(100) : 1 + r.nextInt(100);
+            stride = data ? 1 : stride;
             kh = 3 + r.nextInt(2);
             kw = 3 + r.nextInt(2);
-            h = kh * dilation + r.nextInt(5);
-            w = kw * dilation + r.nextInt(8);
+            h = data ? 14 + r.nextInt(4) : kh * dilation + r.nextInt(5); // the input gradient takes planes of 196 pixels and more
+            w = data ? 14 + r.nextInt(4) : kw * dilation + r.nextInt(8);
         }
         ConvAlgorithm algorithm = blocked ? ConvAlgorithm.DIRECT : !winograd ? ConvAlgorithm.AUTO
                 : name.contains("4x4") ? ConvAlgorithm.WINOGRAD_4X4 : ConvAlgorithm.WINOGRAD_2X2;
@@ -164,17 +166,29 @@ class AlgorithmsTest {
     void packingInlineGivesTheBitsOfPackingBeforehand() {
         assumeTrue(NativeKernels.blockedFast(), "the channel-blocked kernel runs on AVX-512 only");
         Conv2dParams p = Conv2dParams.builder().padding(1).build();
-        ConvGeometry g = ConvGeometry.of(p, new int[] {1, 272, 6, 9}, new int[] {80, 272, 3, 3});
-        assertSame(BlockedDirect.FORWARD_INLINE, Algorithms.of(g).forward, "a per-call layer whose weights outweigh its input");
+        ConvGeometry g = ConvGeometry.of(p, new int[] {1, 272, 14, 14}, new int[] {256, 272, 3, 3});
+        Algorithms.Choice c = Algorithms.of(g);
+        assertSame(BlockedDirect.FORWARD_INLINE, c.forward, "a per-call layer whose weights outweigh its input");
+        assertSame(BlockedDirect.BACKWARD_DATA_INLINE, c.backwardData, "its input gradient");
         Random r = new Random(7);
         ConvEngine blas = ConvEngines.blas(2);
         try (Tensor x = TestData.random(r, 1f, g.inputShape()); Tensor w = TestData.random(r, 1f, g.weightShape());
-             Tensor b = TestData.random(r, 1f, g.o); Tensor y = blas.forward(p, x, w, b); Tensor ref = NAIVE.forward(p, x, w, b);
-             Tensor yp = TestData.garbage(g.outputShape()); Conv2dPlan plan = blas.plan(p, g.inputShape(), g.weightShape())) {
+             Tensor b = TestData.random(r, 1f, g.o); Tensor gy = TestData.random(r, 1f, g.outputShape());
+             Tensor y = blas.forward(p, x, w, b); Tensor ref = NAIVE.forward(p, x, w, b);
+             Tensor gx = blas.backwardData(p, gy, w, g.inputShape()); Tensor gxRef = NAIVE.backwardData(p, gy, w, g.inputShape());
+             Tensor yp = TestData.garbage(g.outputShape()); Tensor gxp = TestData.garbage(g.inputShape());
+             Conv2dPlan plan = blas.plan(p, g.inputShape(), g.weightShape())) {
             plan.prepackWeights(w, b);
             plan.forward(x, yp);
-            assertArrayEquals(yp.toArray(), y.toArray(), "per call, packing inline, and a plan's prepacked weights");
-            compare(y, ref, 1e-5, "packing inline");
+            assertArrayEquals(yp.toArray(), y.toArray(), "forward per call, packing inline, and a plan's prepacked weights");
+            compare(y, ref, 1e-5, "forward packing inline");
+            CallArgs args = CALL.args;
+            args.gy = TensorMemory.pointer(gy);
+            args.w = TensorMemory.pointer(w);
+            args.gx = TensorMemory.pointer(gxp);
+            CALL.run(g, BlockedDirect.BACKWARD_DATA, false, WORKSPACES);
+            assertArrayEquals(gxp.toArray(), gx.toArray(), "input gradient packing inline and packing first");
+            compare(gx, gxRef, 1e-5, "input gradient packing inline");
         }
     }
 
