@@ -17,8 +17,8 @@ package dev.conv4j;
 public enum ConvAlgorithm {
     /**
      * The engine picks: on CPUs with AVX-512, the channel-blocked direct kernel ({@link #DIRECT}) for
-     * dense layers of at least 16 input and 32 output channels (its weight gradient for kernels larger
-     * than 1x1 on planes of 392 pixels or more); a direct kernel for small stride-1 layers (at most 16
+     * dense layers of at least 16 input and 32 output channels (its weight gradient on planes of 392
+     * pixels or more); a direct kernel for small stride-1 layers (at most 16
      * output channels per group); Winograd for 3x3, stride-1, dense, single-group layers wide enough
      * for its products to pay off where the blocked kernel does not run (F(4x4, 3x3) where there are
      * enough 4x4 output blocks, else F(2x2, 3x3)); im2col + GEMM otherwise. Its error is at most

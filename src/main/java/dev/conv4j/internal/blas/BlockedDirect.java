@@ -9,25 +9,25 @@ import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * The forward pass by the channel-blocked direct kernel family ({@code native/blocked/}): weights
- * packed once into groups of 32 or 64 output channels by 16 input channels (per call, or by a plan at
- * prepack), the input copied band by band into 16-channel blocks with its padding, and register tiles
- * of 32 channels x 14 pixels (64 x 7 on 7-wide planes) that hold their sums over every input channel
- * and tap. Bias, residual and clamp are applied on the registers, and the tile is stored in the
- * output's layout, so a plan can keep a network in the blocked layout from layer to layer.
+ * packed into groups of 32 or 64 output channels by 16 input channels (per call, or by a plan at
+ * prepack), the input copied band by band into 16-channel blocks with its padding (a strided 1x1
+ * layer's band holds only the pixels it reads), and register tiles of 32 channels x 14 pixels (64 x 7
+ * on 7-wide planes) that hold their sums over every input channel and tap. Bias, residual and clamp
+ * are applied on the registers, and the tile is stored in the output's layout, so a plan can keep a
+ * network in the blocked layout from layer to layer.
  *
  * <p>Under {@code AUTO} on NCHW tensors it takes dense layers of at least 16 input (or 3: an RGB first
- * layer, whose tiles sum only the 3 channels) and 32 output channels: measured here (AVX-512, one thread, ResNet-50 batch 1) it ran the 3x3 layers at 150 to
- * 190 GFLOP/s against 70 to 150 for im2col + GEMM and up to 145 for Winograd with prepacked weights.
- * Pointwise layers on NCHW input are plain products of the input plane, which the GEMM reads in place;
- * the kernel reads such an input in place too where its channels fill whole blocks of 16, and then ran
- * them within 0.85 to 1.05 times the GEMM's speed (ResNet-50's 64 to 256 and 256 to 64 channel layers,
- * plan and per call), and 2 to 4 times faster than staging through NCHW where the network keeps
- * NCHW16C; other pointwise layers take it only where they widen the channels at least twofold. With
- * the weights packed per call, the smallest planes stay with im2col.
+ * layer, whose tiles sum only the 3 channels) and 32 output channels: measured here (AVX-512, one
+ * thread, ResNet-50 batch 1, per call) it ran the 3x3 layers at 170 to 195 GFLOP/s against 70 to 150
+ * for im2col + GEMM and up to 145 for Winograd with prepacked weights, and the pointwise layers at 165
+ * to 185 against 75 to 95. Pointwise layers on NCHW input are plain products of the input plane, which
+ * the kernel reads in place where its channels fill whole blocks of 16; other pointwise layers take it
+ * only where they widen the channels at least twofold. With the weights packed per call, the smallest
+ * planes stay with im2col.
  *
  * <p>Units are bands of output rows of one image, each copying the input rows it reads (or, where the
- * weights outweigh the input, chunks of output channels); the cut never changes what a tile computes,
- * so the bits do not depend on it.
+ * weights outweigh the input, chunks of output channels, which then pack their weights inline); the
+ * cut never changes what a tile computes, so the bits do not depend on it.
  */
 final class BlockedDirect implements Algorithm {
     static final Algorithm FORWARD = new BlockedDirect(false, false);
