@@ -3,15 +3,16 @@
 # preset that the Maven build uses, and runs their self-test.
 #
 #   bash cppbuild.sh             target/native/libconv4j.a and libconv4j.so, then the self-test, with
-#                                and without CONV4J_NO_AVX512
+#                                and without CONV4J_NO_AVX512 and CONV4J_NO_AVX2
 #   bash cppbuild.sh --lib       the static library only: what `mvn package` runs before JavaCPP links
 #                                the library into the JNI library (no self-test)
 #   bash cppbuild.sh --sanitize  the self-test built and run under AddressSanitizer and
-#                                UndefinedBehaviorSanitizer, with and without CONV4J_NO_AVX512
+#                                UndefinedBehaviorSanitizer, with and without CONV4J_NO_AVX512 and CONV4J_NO_AVX2
 #   bash cppbuild.sh --vec       also print gcc's vectorization report for the kernels
 #
 # Every .c file under native/ but the self-test is compiled on its own into the library, the files
-# named *_avx512.c with -mavx512f -mfma (they run only where the CPU has AVX-512: see
+# named *_avx512.c with -mavx512f -mfma and those named *_avx2.c with -mavx2 -mfma (they run only
+# where the CPU has AVX-512, or AVX2 and FMA: see
 # native/common/conv4j_dispatch.h); everything else is baseline x86-64, since what ships must run on
 # any x86-64 CPU: no -march=native. OPENBLAS_JAR names the preset's linux-x86_64 jar (Maven passes
 # the one it resolved); by default it is looked up in ~/.m2.
@@ -24,6 +25,7 @@ JAR="${OPENBLAS_JAR:-$HOME/.m2/repository/org/bytedeco/openblas/$OPENBLAS_VERSIO
 OUT=target/native
 CFLAGS="-O3 -march=x86-64 -m64 -fPIC -fvisibility=hidden -std=gnu11 -Wall -Wextra -Wno-unused-parameter"
 AVX512="-mavx512f -mfma"
+AVX2="-mavx2 -mfma"
 SANITIZE="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 
 mode=${1:-}
@@ -49,6 +51,7 @@ compile() {
     find native -name '*.c' ! -path 'native/selftest/*' | sort | while read -r src; do
         local extra=""
         [[ "$src" == *_avx512.c ]] && extra="$AVX512"
+        [[ "$src" == *_avx2.c ]] && extra="$AVX2"
         local obj="$dir/$(basename "$(dirname "$src")")_$(basename "$src" .c).o"
         printf '%s\0' "gcc $* $extra -I native -I $BLAS/include -c $src -o $obj"
     done | xargs -0 -n 1 -P 2 sh -c
@@ -62,6 +65,7 @@ selftest() {
         -L "$BLAS" -l:libopenblas.so.0 -lm -Wl,-rpath,"$(pwd)/$BLAS"
     "$OUT/$name/conv4j_selftest"
     CONV4J_NO_AVX512=1 "$OUT/$name/conv4j_selftest" # the kernels other CPUs run
+    CONV4J_NO_AVX512=1 CONV4J_NO_AVX2=1 "$OUT/$name/conv4j_selftest"
 }
 
 if [[ "$mode" == "--sanitize" ]]; then

@@ -103,8 +103,8 @@ CONV4J_API void conv4j_channel_sums(const float *in, int batch, int channels, in
 /* The size of family f's parameter struct (0 band, 1 depthwise, 2 direct, 3 Winograd, 4 blocked), for the Java
    side to check its layout against when it loads the library. */
 CONV4J_API int conv4j_params_size(int family);
-/* Makes every family run its variant for an instruction set (0 generic, 1 AVX-512); 0 if this CPU
-   cannot. For tests: not to be called while kernels run. */
+/* Makes every family run its variant for an instruction set (0 generic, 1 AVX-512, 2 AVX2: the
+   families without an AVX2 variant run their generic one); 0 if this CPU cannot. For tests: not to be called while kernels run. */
 CONV4J_API int conv4j_use_isa(int isa);
 /* The instruction set of the variants in use. */
 CONV4J_API int conv4j_isa_in_use(void);

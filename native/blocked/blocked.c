@@ -16,25 +16,31 @@ static inline size_t conv4j_blk_at(int layout, int c, int h, int w, int ci, int 
     }
 }
 
+void conv4j_blk_pack_blocks_generic(const conv4j_blk_params *p, const float *w, float *dst, int g, int b0, int bn) {
+    const conv4j_conv_shape *s = &p->s;
+    const int ob = p->nb * 16, taps = s->kh * s->kw;
+    for (int b = b0; b < b0 + bn; b++)
+        for (int t = 0; t < taps; t++)
+            for (int i = 0; i < 16; i++)
+                for (int j = 0; j < ob; j++) {
+                    const int o = g * ob + j, c = b * 16 + i;
+                    /* flipped: s->c and s->o are the layer's output and input channels */
+                    const size_t at = p->flip ? ((size_t)c * s->o + o) * taps + (taps - 1 - t) : ((size_t)o * s->c + c) * taps + t;
+                    *dst++ = o < s->o && c < s->c ? w[at] : 0.f;
+                }
+}
+
 void conv4j_blk_pack(const conv4j_blk_params *p, const float *w, float *wp) {
     if (conv4j_isa_in_use() == CONV4J_ISA_AVX512) {
         conv4j_blk_pack_avx512(p, w, wp);
         return;
     }
     const conv4j_conv_shape *s = &p->s;
-    const int ob = p->nb * 16, cb = (s->c + 15) / 16, taps = s->kh * s->kw;
-    const size_t group = (size_t)cb * taps * 16 * ob;
+    const int cb = (s->c + 15) / 16;
+    const size_t group = (size_t)cb * s->kh * s->kw * 16 * 16 * p->nb;
     for (int g = p->g0; g < p->g0 + p->gn; g++) {
-        float *dst = wp + (size_t)g * group;
-        for (int b = 0; b < cb; b++)
-            for (int t = 0; t < taps; t++)
-                for (int i = 0; i < 16; i++)
-                    for (int j = 0; j < ob; j++) {
-                        const int o = g * ob + j, c = b * 16 + i;
-                        /* flipped: s->c and s->o are the layer's output and input channels */
-                        const size_t at = p->flip ? ((size_t)c * s->o + o) * taps + (taps - 1 - t) : ((size_t)o * s->c + c) * taps + t;
-                        *dst++ = o < s->o && c < s->c ? w[at] : 0.f;
-                    }
+        if (conv4j_isa_in_use() == CONV4J_ISA_AVX2) conv4j_blk_pack_blocks_avx2(p, w, wp + (size_t)g * group, g, 0, cb);
+        else conv4j_blk_pack_blocks_generic(p, w, wp + (size_t)g * group, g, 0, cb);
     }
 }
 
@@ -45,6 +51,8 @@ void conv4j_blk_forward(const conv4j_blk_params *p, const float *x, const float 
     if (res) res += p->off[4];
     if (conv4j_isa_in_use() == CONV4J_ISA_AVX512) {
         conv4j_blk_forward_avx512(p, x, wp, bias, res, y, scratch);
+    } else if (conv4j_isa_in_use() == CONV4J_ISA_AVX2) {
+        conv4j_blk_forward_avx2(p, x, wp, bias, res, y, scratch);
     } else {
         conv4j_blk_forward_generic(p, x, wp, bias, res, y, scratch);
     }

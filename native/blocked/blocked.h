@@ -56,6 +56,12 @@ static inline long long conv4j_blk_inline_floats(const conv4j_conv_shape *s, int
     return (long long)(chunk < cb ? chunk : cb) * s->kh * s->kw * 16 * 16 * nb;
 }
 
+void conv4j_blk_forward_avx2(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
+                             const float *res, float *y, float *scratch);
+/* Packs channel blocks [b0, b0 + bn) of weight group g into dst, laid out as that part of a packed
+   group (plain loops: the AVX2 variant's inline packing, and every packing but AVX-512's). */
+void conv4j_blk_pack_blocks_generic(const conv4j_blk_params *p, const float *w, float *dst, int g, int b0, int bn);
+void conv4j_blk_pack_blocks_avx2(const conv4j_blk_params *p, const float *w, float *dst, int g, int b0, int bn);
 void conv4j_blk_forward_generic(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
                                 const float *res, float *y, float *scratch);
 void conv4j_blk_forward_avx512(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,

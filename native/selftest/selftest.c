@@ -110,7 +110,7 @@ void conv_weight_gradient(const conv *g, const float *x, const float *gy, double
 }
 
 static const char *isa_name(int isa) {
-    return isa == CONV4J_ISA_AVX512 ? "avx512" : "generic";
+    return isa == CONV4J_ISA_AVX512 ? "avx512" : isa == CONV4J_ISA_AVX2 ? "avx2" : "generic";
 }
 
 /* Every check, for the variants of one instruction set. */
@@ -143,20 +143,20 @@ static void check_variant(int isa) {
 
 int main(void) {
     srand(42);
-    const int chosen = conv4j_isa_in_use(), off = getenv("CONV4J_NO_AVX512") != NULL;
-    printf("conv4j native self-test: the %s variants chosen at load%s\n", isa_name(chosen),
-           off ? " (CONV4J_NO_AVX512 is set)" : "");
-    if (off && chosen != CONV4J_ISA_GENERIC) {
-        fprintf(stderr, "CONV4J_NO_AVX512 is set, but the AVX-512 variants were chosen\n");
+    const int chosen = conv4j_isa_in_use(), no512 = getenv("CONV4J_NO_AVX512") != NULL, no2 = getenv("CONV4J_NO_AVX2") != NULL;
+    const int has512 = conv4j_cpu_has_avx512() && !no512, has2 = conv4j_cpu_has_avx2() && !no2;
+    const int expect = has512 ? CONV4J_ISA_AVX512 : has2 ? CONV4J_ISA_AVX2 : CONV4J_ISA_GENERIC;
+    printf("conv4j native self-test: the %s variants chosen at load%s%s\n", isa_name(chosen),
+           no512 ? " (CONV4J_NO_AVX512 is set)" : "", no2 ? " (CONV4J_NO_AVX2 is set)" : "");
+    if (chosen != expect) {
+        fprintf(stderr, "the CPU and the switches call for the %s variants, but the %s ones were chosen\n", isa_name(expect),
+                isa_name(chosen));
         return 1;
     }
-    if (!off && conv4j_cpu_has_avx512() && chosen != CONV4J_ISA_AVX512) {
-        fprintf(stderr, "the CPU has AVX-512, but the generic variants were chosen\n");
-        return 1;
-    }
-    /* without the switch, every variant this CPU runs; with it, those other CPUs run */
+    /* every variant this CPU runs that the switches leave on */
     check_variant(CONV4J_ISA_GENERIC);
-    if (!off && conv4j_cpu_has_avx512() && !failures) check_variant(CONV4J_ISA_AVX512);
+    if (has2 && !failures) check_variant(CONV4J_ISA_AVX2);
+    if (has512 && !failures) check_variant(CONV4J_ISA_AVX512);
     conv4j_use_isa(chosen);
     printf("conv4j native self-test: %s\n", failures ? "FAILED" : "all match");
     return failures ? 1 : 0;

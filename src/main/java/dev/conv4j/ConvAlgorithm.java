@@ -16,9 +16,9 @@ package dev.conv4j;
  */
 public enum ConvAlgorithm {
     /**
-     * The engine picks: on CPUs with AVX-512, the channel-blocked direct kernel ({@link #DIRECT}) for
-     * dense layers of at least 16 input and 32 output channels (its weight gradient on planes of 392
-     * pixels or more); a direct kernel for small stride-1 layers (at most 16
+     * The engine picks: on CPUs with AVX-512 or AVX2, the channel-blocked direct kernel ({@link #DIRECT}) for
+     * dense layers of at least 16 input and 32 output channels (on AVX-512, its weight gradient too, on
+     * planes of 392 pixels or more); a direct kernel for small stride-1 layers (at most 16
      * output channels per group); Winograd for 3x3, stride-1, dense, single-group layers wide enough
      * for its products to pay off where the blocked kernel does not run (F(4x4, 3x3) where there are
      * enough 4x4 output blocks, else F(2x2, 3x3)); im2col + GEMM otherwise. Its error is at most
@@ -39,7 +39,7 @@ public enum ConvAlgorithm {
     WINOGRAD_4X4,
     /**
      * The channel-blocked direct kernel (forward pass) where the blas engine has it: dense layers with a
-     * stride width of 1 or 2 on CPUs with AVX-512; elsewhere as {@link #IM2COL}. Exact to float32
+     * stride width of 1 or 2 on CPUs with AVX-512 or AVX2; elsewhere as {@link #IM2COL}. Exact to float32
      * rounding of a dot product.
      */
     DIRECT;

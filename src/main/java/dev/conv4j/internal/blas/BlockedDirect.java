@@ -25,6 +25,11 @@ import org.bytedeco.javacpp.FloatPointer;
  * only where they widen the channels at least twofold. With the weights packed per call, the smallest
  * planes stay with im2col.
  *
+ * <p>On CPUs with AVX2 but not AVX-512 the kernel's AVX2 variant runs (tiles of 16 channels x 6 pixels,
+ * the same packed weights and order of sums); there {@code AUTO} leaves pointwise and RGB layers to
+ * im2col + GEMM, which OpenBLAS runs at full width on such CPUs and which matched or beat the tiles on
+ * them (AMD EPYC Zen 3, ResNet-50 batch 1).
+ *
  * <p>Units are bands of output rows of one image, each copying the input rows it reads (or, where the
  * weights outweigh the input, chunks of output channels, which then pack their weights inline); the
  * cut never changes what a tile computes, so the bits do not depend on it.
@@ -101,6 +106,9 @@ final class BlockedDirect implements Algorithm {
     @Override
     public boolean applies(ConvGeometry g, boolean prepared) {
         if (inline) {
+            if (data && !NativeKernels.blockedAvx512()) {
+                return false; // the flipped packing has no AVX2 variant: packing it per chunk would cost more than packing first
+            }
             // where the units cut the channels, each packs its groups' chunks once per image
             Algorithm packed = data ? BACKWARD_DATA : FORWARD;
             return !prepared && packed.applies(g, false) && g.n < Math.max(2, Partition.FORWARD_UNITS) && weightBound(g)
@@ -114,6 +122,11 @@ final class BlockedDirect implements Algorithm {
         }
         int in = data ? g.o : g.c, out = data ? g.c : g.o;
         long pixels = (long) g.n * (data ? g.inPlane() : g.outPlane());
+        if (g.algorithm == ConvAlgorithm.AUTO && !NativeKernels.blockedAvx512() && (in == 3 || g.isPointwise())) {
+            // the AVX2 tiles (16 channels x 6 pixels) lost to im2col + GEMM on these: RGB layers sum
+            // 3 channels per tap, and pointwise ones are plain products, which OpenBLAS runs at full width there
+            return false;
+        }
         return g.algorithm == ConvAlgorithm.AUTO && (in >= 16 || in == 3) && out >= 32 && (!g.isPointwise() || in % 16 == 0 || out >= 2 * in)
                 && !SmallDirect.chosen(g) && (prepared || pixels >= (data ? MIN_CALL_PIXELS_DATA : MIN_CALL_PIXELS));
     }

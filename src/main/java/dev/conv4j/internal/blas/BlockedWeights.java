@@ -41,7 +41,7 @@ final class BlockedWeights implements Algorithm {
 
     /** Whether the kernel can compute the layer's weight gradient: dense, kernels up to 7 wide, on a CPU with its fast variant. */
     static boolean can(ConvGeometry g) {
-        return g.groups == 1 && g.kw <= 7 && NativeKernels.blockedFast()
+        return g.groups == 1 && g.kw <= 7 && NativeKernels.blockedAvx512()
                 && NativeKernels.blockedWeightsScratchSize(g, 1, 1) <= 8 * BlockedDirect.BAND_BUDGET;
     }
 

@@ -37,7 +37,7 @@ final class Layouts {
      * the native generic variant. Both are exact copies, so the bits do not depend on which ran.
      */
     static void reorder(Tensor src, Tensor dst) {
-        if (NativeKernels.blockedFast() && src.rank() == 4 && src.layout() != dst.layout() && !src.overlaps(dst)) {
+        if (NativeKernels.blockedAvx512() && src.rank() == 4 && src.layout() != dst.layout() && !src.overlaps(dst)) {
             int[] s = src.shape();
             NativeKernels.blockedReorder(TensorMemory.pointer(src), BlockedDirect.code(src.layout()), TensorMemory.pointer(dst),
                     BlockedDirect.code(dst.layout()), s[0], s[1], s[2], s[3]);

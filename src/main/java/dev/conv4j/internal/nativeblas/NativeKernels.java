@@ -210,8 +210,29 @@ public final class NativeKernels {
      * negative (the kernel treats every row and column outside the input as zero).
      */
 
-    /** Whether the channel-blocked direct kernel runs its AVX-512 variant here (else its plain loops). */
+    /** The instruction set of the native variants in use: {@code "AVX-512"}, {@code "AVX2"} or {@code "generic x86-64"}. */
+    public static String isa() {
+        switch (ConvNative.conv4j_isa_in_use()) {
+            case 1:
+                return "AVX-512";
+            case 2:
+                return "AVX2";
+            default:
+                return "generic x86-64";
+        }
+    }
+
+    /** Whether the channel-blocked direct kernel's forward pass (and input gradient) runs a vector variant here, AVX-512 or AVX2 (else its plain loops). */
     public static boolean blockedFast() {
+        return ConvNative.conv4j_isa_in_use() != 0;
+    }
+
+    /**
+     * Whether the channel-blocked kernels run their AVX-512 variants here: the weight gradient and the
+     * reorders have no other vector variant (elsewhere they run plain loops), and the forward tiles of
+     * AVX2 are narrower.
+     */
+    public static boolean blockedAvx512() {
         return ConvNative.conv4j_isa_in_use() == 1;
     }
 

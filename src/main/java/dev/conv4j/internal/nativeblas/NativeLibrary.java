@@ -85,8 +85,9 @@ public final class NativeLibrary {
         Throwable f = failure();
         lines.add("native library: " + (f == null ? "loaded, self-test passed" : "unavailable"));
         if (f == null) {
-            lines.add("native kernels: " + (ConvNative.conv4j_isa_in_use() == 1 ? "AVX-512" : "generic x86-64")
-                    + " variants" + (System.getenv("CONV4J_NO_AVX512") != null ? " (CONV4J_NO_AVX512 is set)" : ""));
+            lines.add("native kernels: " + NativeKernels.isa() + " variants"
+                    + (System.getenv("CONV4J_NO_AVX512") != null ? " (CONV4J_NO_AVX512 is set)" : "")
+                    + (System.getenv("CONV4J_NO_AVX2") != null ? " (CONV4J_NO_AVX2 is set)" : ""));
         }
         if (f != null) {
             String indent = "  failure: ";

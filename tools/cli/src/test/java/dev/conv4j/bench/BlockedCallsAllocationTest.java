@@ -31,7 +31,7 @@ class BlockedCallsAllocationTest {
         Conv2dParams p = Conv2dParams.builder().padding(1).build();
         int[] xs = {1, 32, 20, 20}, ws = {32, 32, 3, 3};
         ConvGeometry g = ConvGeometry.of(p, xs, ws);
-        boolean kernels = NativeKernels.blockedFast();
+        boolean kernels = NativeKernels.blockedAvx512(); // (AVX-512: both backward passes run the kernels on NCHW16C)
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Random r = new Random(6);
         ConvEngine engine = ConvEngines.blas(1);

@@ -1,0 +1,316 @@
+/*
+ * The channel-blocked direct kernel on AVX2 with FMA (see blocked.h), for the CPUs without AVX-512.
+ * It reads the same packed weights and input band and sums in the same order as the AVX-512 kernel
+ * (over channel blocks, taps, then the 16 channels of a block, one fused multiply-add each), so its
+ * sums are that kernel's. The 16 ymm registers hold a tile of one 16-channel output block (two
+ * vectors) by up to 6 pixels: per input channel, 2 weight loads and 6 broadcasts feed 12
+ * multiply-adds. A weight group of nb blocks runs as nb such tiles over the same pixels, whose input
+ * then comes from L1. The tile's pixels are the next 6 of the band in row-major order, each at its
+ * own offset into the band, so one tile serves every row length and stride, and planes of 7 columns
+ * leave no ragged ends but the band's last.
+ */
+#include <immintrin.h>
+#include "blocked/blocked.h"
+
+#ifndef __AVX2__
+#error "compile the AVX2 variants with -mavx2 -mfma"
+#endif
+
+#define PX 6
+
+typedef struct tile_ctx {
+    long long cstride, hstride, wstride; /* floats between the band's channel blocks, the kernel's rows, columns */
+    int cb, kh, kw;                       /* channel blocks of the chunk; taps */
+    int wstep;                            /* floats between the packed weights of two input channels: the group's nb·16 */
+} tile_ctx;
+
+/* The sums of one output block at px pixels, at xb + off[q], into out[q * 16 ..] (from init, when set).
+   ci: the channels of a block that count (16, or 3 for an RGB first layer). */
+__attribute__((always_inline)) static inline void tile(const int px, const int ci, const tile_ctx *c, const float *xb,
+                                                        const long long *off, const float *wb, const float *init,
+                                                        float *out) {
+    __m256 lo[PX], hi[PX];
+    const float *xq[PX];
+#pragma GCC unroll 6
+    for (int q = 0; q < px; q++) {
+        xq[q] = xb + off[q];
+        lo[q] = init ? _mm256_loadu_ps(init + 16 * q) : _mm256_setzero_ps();
+        hi[q] = init ? _mm256_loadu_ps(init + 16 * q + 8) : _mm256_setzero_ps();
+    }
+    for (int cb = 0; cb < c->cb; cb++)
+        for (int r = 0; r < c->kh; r++)
+            for (int k = 0; k < c->kw; k++) {
+                const long long d = cb * c->cstride + r * c->hstride + k * c->wstride;
+#pragma GCC unroll 16
+                for (int i = 0; i < ci; i++) {
+                    const __m256 w0 = _mm256_loadu_ps(wb), w1 = _mm256_loadu_ps(wb + 8);
+#pragma GCC unroll 6
+                    for (int q = 0; q < px; q++) {
+                        const __m256 xv = _mm256_broadcast_ss(xq[q] + d + i);
+                        lo[q] = _mm256_fmadd_ps(xv, w0, lo[q]);
+                        hi[q] = _mm256_fmadd_ps(xv, w1, hi[q]);
+                    }
+                    wb += c->wstep;
+                }
+                wb += (16 - ci) * c->wstep;
+            }
+#pragma GCC unroll 6
+    for (int q = 0; q < px; q++) {
+        _mm256_storeu_ps(out + 16 * q, lo[q]);
+        _mm256_storeu_ps(out + 16 * q + 8, hi[q]);
+    }
+}
+
+typedef void (*tile_fn)(const tile_ctx *c, const float *xb, const long long *off, const float *wb, const float *init,
+                        float *out);
+#define TILE(px) \
+    static void tile_##px(const tile_ctx *c, const float *xb, const long long *off, const float *wb, const float *init, \
+                          float *out) { \
+        tile(px, 16, c, xb, off, wb, init, out); \
+    } \
+    static void rgb_##px(const tile_ctx *c, const float *xb, const long long *off, const float *wb, const float *init, \
+                         float *out) { \
+        tile(px, 3, c, xb, off, wb, init, out); \
+    }
+TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6)
+#undef TILE
+static const tile_fn TILES[PX] = {tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
+static const tile_fn RGB[PX] = {rgb_1, rgb_2, rgb_3, rgb_4, rgb_5, rgb_6};
+
+/* transposes the 8 x 8 block in r */
+static inline void transpose8(__m256 *r) {
+    __m256 t[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        r[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x20);
+        t[4 + i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x31);
+    }
+    for (int i = 0; i < 8; i++) r[i] = t[i];
+}
+
+/* Copies the input rows the band reads, with their zero padding, into 16-channel blocks: from NHWC
+   and NCHW16C a pixel's 16 channels at a time, from NCHW 8 columns of 16 channel rows at a time
+   through two 8 x 8 transposes (masked loads: the lanes outside the row are not read). */
+static void band_copy(const conv4j_blk_params *p, const float *x, float *xp) {
+    const conv4j_conv_shape *s = &p->s;
+    const long long br = conv4j_blk_band_rows(s, p->rows), pw = conv4j_blk_band_cols(s);
+    const size_t plane = (size_t)s->h * s->w;
+    const int cb = (s->c + 15) / 16;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int b = 0; b < cb; b++) {
+        const int cn = s->c - 16 * b < 16 ? s->c - 16 * b : 16;
+        for (long long r = 0; r < br; r++) {
+            const long long ih = (long long)p->oh0 * s->sh - s->pt + r;
+            float *dst = xp + ((size_t)b * br + r) * pw * 16;
+            if (ih < 0 || ih >= s->h) {
+                for (long long k = 0; k < pw * 16; k += 8) _mm256_storeu_ps(dst + k, _mm256_setzero_ps());
+                continue;
+            }
+            if (p->x_layout == CONV4J_LAYOUT_NCHW) {
+                const float *row = x + (size_t)16 * b * plane + (size_t)ih * s->w;
+                for (long long col = 0; col < pw; col += 8) {
+                    /* band columns col .. col+7 are input columns iw0 ..; lane l is read where 0 <= iw0 + l < w */
+                    const long long iw0 = col - s->pl;
+                    const __m256i iw = _mm256_add_epi32(_mm256_set1_epi32((int)iw0), lane);
+                    const __m256i m = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), iw),
+                                                          _mm256_cmpgt_epi32(_mm256_set1_epi32(s->w), iw));
+                    __m256 t[16];
+                    for (int i = 0; i < 16; i++)
+                        t[i] = i < cn ? _mm256_maskload_ps(row + (size_t)i * plane + iw0, m) : _mm256_setzero_ps();
+                    transpose8(t);
+                    transpose8(t + 8);
+                    const long long n = pw - col < 8 ? pw - col : 8;
+                    for (long long j = 0; j < n; j++) {
+                        _mm256_storeu_ps(dst + 16 * (col + j), t[j]);
+                        _mm256_storeu_ps(dst + 16 * (col + j) + 8, t[8 + j]);
+                    }
+                }
+                continue;
+            }
+            for (long long col = 0; col < pw; col++) {
+                const long long iw = col - s->pl;
+                float *d = dst + 16 * col;
+                if (iw < 0 || iw >= s->w) {
+                    _mm256_storeu_ps(d, _mm256_setzero_ps());
+                    _mm256_storeu_ps(d + 8, _mm256_setzero_ps());
+                } else if (p->x_layout == CONV4J_LAYOUT_NCHW16C || cn == 16) {
+                    const float *src = p->x_layout == CONV4J_LAYOUT_NCHW16C ? x + (((size_t)b * s->h + ih) * s->w + iw) * 16
+                                                                           : x + ((size_t)ih * s->w + iw) * s->c + 16 * b;
+                    _mm256_storeu_ps(d, _mm256_loadu_ps(src));
+                    _mm256_storeu_ps(d + 8, _mm256_loadu_ps(src + 8));
+                } else {
+                    /* the last block of NHWC */
+                    const float *src = x + ((size_t)ih * s->w + iw) * s->c + 16 * b;
+                    for (int i = 0; i < 16; i++) d[i] = i < cn ? src[i] : 0.f;
+                }
+            }
+        }
+    }
+}
+
+/* Offset of channel ci of pixel q of a c-channel image of plane pixels in a layout. */
+static inline size_t at_pixel(int layout, int c, size_t plane, int ci, size_t q) {
+    switch (layout) {
+    case CONV4J_LAYOUT_NHWC: return q * c + ci;
+    case CONV4J_LAYOUT_NCHW16C: return ((size_t)(ci >> 4) * plane + q) * 16 + (ci & 15);
+    default: return (size_t)ci * plane + q;
+    }
+}
+
+/* Bias, residual, clamp and the store of the sums v[q * 16 + j] of output block ob at the px
+   consecutive output pixels from pix0 of the image. */
+static void store(const conv4j_blk_params *p, const float *v, int px, int ob, size_t pix0, const float *bias,
+                  const float *res, float *y) {
+    const conv4j_conv_shape *s = &p->s;
+    const size_t plane = (size_t)s->oh * s->ow;
+    const int on = s->o - 16 * ob < 16 ? s->o - 16 * ob : 16, o0 = 16 * ob;
+    float b[16] = {0}, r[PX * 16] = {0}, t[PX * 16];
+    if (bias)
+        for (int j = 0; j < on; j++) b[j] = bias[o0 + j];
+    if (res)
+        for (int q = 0; q < px; q++)
+            for (int j = 0; j < on; j++) r[16 * q + j] = res[at_pixel(p->r_layout, s->o, plane, o0 + j, pix0 + q)];
+    const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
+    for (int k = 0; k < 16 * px; k += 8) {
+        __m256 u = _mm256_add_ps(_mm256_loadu_ps(v + k), _mm256_loadu_ps(b + (k & 15)));
+        if (res) u = _mm256_add_ps(u, _mm256_loadu_ps(r + k));
+        /* max and min return their second operand when either is NaN: a NaN passes through */
+        if (p->clamp) u = _mm256_min_ps(hi, _mm256_max_ps(lo, u));
+        _mm256_storeu_ps(t + k, u);
+    }
+    if (p->y_layout == CONV4J_LAYOUT_NCHW16C) {
+        /* the padding channels are written as 0 (their weights are 0, the bias and residual taken as 0) */
+        float *d = y + ((size_t)ob * plane + pix0) * 16;
+        for (int k = 0; k < 16 * px; k += 8) _mm256_storeu_ps(d + k, _mm256_loadu_ps(t + k));
+    } else if (p->y_layout == CONV4J_LAYOUT_NHWC && on == 16) {
+        for (int q = 0; q < px; q++) {
+            float *d = y + (pix0 + q) * s->o + o0;
+            _mm256_storeu_ps(d, _mm256_loadu_ps(t + 16 * q));
+            _mm256_storeu_ps(d + 8, _mm256_loadu_ps(t + 16 * q + 8));
+        }
+    } else if (p->y_layout == CONV4J_LAYOUT_NCHW) {
+        /* channel rows of px pixels through two 8 x 8 transposes */
+        __m256 u[16];
+        for (int q = 0; q < 8; q++) {
+            u[q] = q < px ? _mm256_loadu_ps(t + 16 * q) : _mm256_setzero_ps();
+            u[8 + q] = q < px ? _mm256_loadu_ps(t + 16 * q + 8) : _mm256_setzero_ps();
+        }
+        transpose8(u);
+        transpose8(u + 8);
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(px), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        for (int j = 0; j < on; j++) _mm256_maskstore_ps(y + (size_t)(o0 + j) * plane + pix0, m, u[j]);
+    } else {
+        for (int j = 0; j < on; j++)
+            for (int q = 0; q < px; q++) y[at_pixel(p->y_layout, s->o, plane, o0 + j, pix0 + q)] = t[16 * q + j];
+    }
+}
+
+/* Channel blocks [b0, b0 + bn) of weight group g into dst (laid out as that part of a packed group),
+   as the AVX-512 packing does: sixteen OIHW rows read side by side, 8 floats of each at a time,
+   through two 8 x 8 transposes. The flipped weights of the input gradient take the plain loops. */
+void conv4j_blk_pack_blocks_avx2(const conv4j_blk_params *p, const float *w, float *dst, int g, int b0, int bn) {
+    if (p->flip) {
+        conv4j_blk_pack_blocks_generic(p, w, dst, g, b0, bn);
+        return;
+    }
+    const conv4j_conv_shape *s = &p->s;
+    const int ob = p->nb * 16, taps = s->kh * s->kw;
+    const size_t part = (size_t)bn * taps * 16 * ob;
+    const long long row = (long long)s->c * taps, end = (long long)(b0 + bn) * 16 * taps;
+    if (end > row || (long long)(g + 1) * ob > s->o) {
+        for (size_t k = 0; k < part; k += 8) _mm256_storeu_ps(dst + k, _mm256_setzero_ps());
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int jb = 0; jb < p->nb; jb++) {
+        const int o0 = g * ob + jb * 16, on = s->o - o0 < 16 ? s->o - o0 : 16;
+        if (on <= 0) break;
+        int c = 16 * b0, t = 0; /* of element q + e */
+        for (long long q = (long long)b0 * 16 * taps; q < row && q < end; q += 8) {
+            const int n = row - q < 8 ? (int)(row - q) : 8;
+            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+            __m256 v[16];
+            for (int k = 0; k < 16; k++) {
+                /* sixteen rows are read side by side, more streams than the hardware prefetcher follows */
+                if (k < on && q + 64 < end) _mm_prefetch((const char *)(w + (size_t)(o0 + k) * row + q + 64), _MM_HINT_T0);
+                v[k] = k < on ? _mm256_maskload_ps(w + (size_t)(o0 + k) * row + q, m) : _mm256_setzero_ps();
+            }
+            transpose8(v);
+            transpose8(v + 8);
+            for (int e = 0; e < n; e++) {
+                float *d = dst + (((size_t)((c >> 4) - b0) * taps + t) * 16 + (c & 15)) * ob + jb * 16;
+                _mm256_storeu_ps(d, v[e]);
+                _mm256_storeu_ps(d + 8, v[8 + e]);
+                if (++t == taps) {
+                    t = 0;
+                    c++;
+                }
+            }
+        }
+    }
+}
+
+void conv4j_blk_forward_avx2(const conv4j_blk_params *p, const float *x, const float *wp, const float *bias,
+                             const float *res, float *y, float *xp) {
+    const conv4j_conv_shape *s = &p->s;
+    const long long br = conv4j_blk_band_rows(s, p->rows), pw = conv4j_blk_band_cols(s);
+    const long long ih0 = (long long)p->oh0 * s->sh - s->pt;
+    const int nb = p->nb, cb = (s->c + 15) / 16;
+    const float *band = xp;
+    long long pitch; /* floats between the band's rows */
+    tile_ctx c;
+    c.kh = s->kh; c.kw = s->kw; c.wstep = 16 * nb;
+    if (p->x_layout == CONV4J_LAYOUT_NCHW16C && s->pl == 0 && ih0 >= 0 && ih0 + br <= s->h && pw <= s->w) {
+        /* no padding reaches the band: read in place */
+        band = x + (size_t)ih0 * s->w * 16;
+        c.cstride = (long long)s->h * s->w * 16; pitch = (long long)s->w * 16;
+    } else {
+        band_copy(p, x, xp);
+        c.cstride = br * pw * 16; pitch = pw * 16;
+    }
+    c.hstride = s->dh * pitch;
+    c.wstride = s->dw * 16;
+    const size_t per_block = (size_t)s->kh * s->kw * 16 * 16 * nb, group = (size_t)cb * per_block;
+    /* the chunks of the AVX-512 kernel, for the same sums; a tile's partial sums take 96 floats of the
+       room that kernel's (wider) tiles have */
+    const int chunk = blk_chunk_blocks(s, nb);
+    const size_t band_floats = (size_t)br * pw * cb * 16;
+    float *partial = chunk < cb ? xp + band_floats : NULL;
+    float *wbuf = p->pack_inline ? xp + band_floats + conv4j_blk_partial_floats(s, nb, p->rows) : NULL;
+    const int pixels = p->rows * s->ow, rgb = s->c == 3;
+    const tile_fn *tiles = rgb ? RGB : TILES;
+    float acc[PX * 16];
+    for (int g = p->g0; g < p->g0 + p->gn; g++) {
+        for (int c0 = 0; c0 < cb; c0 += chunk) {
+            const int cn = cb - c0 < chunk ? cb - c0 : chunk, last = c0 + cn == cb;
+            const float *wc = wp + (size_t)g * group + (size_t)c0 * per_block;
+            if (wbuf) {
+                conv4j_blk_pack_blocks_avx2(p, wp, wbuf, g, c0, cn);
+                wc = wbuf;
+            }
+            tile_ctx cc = c;
+            cc.cb = cn;
+            for (int t0 = 0, t = 0; t0 < pixels; t0 += PX, t++) {
+                const int n = pixels - t0 < PX ? pixels - t0 : PX;
+                long long off[PX];
+                for (int q = 0; q < n; q++) {
+                    const int r = (t0 + q) / s->ow, col = (t0 + q) % s->ow;
+                    off[q] = (long long)r * s->sh * pitch + (long long)col * s->sw * 16 + (long long)c0 * c.cstride;
+                }
+                for (int b = 0; b < nb && 16 * (g * nb + b) < s->o; b++) {
+                    float *slot = partial ? partial + ((size_t)t * nb + b) * PX * 16 : NULL;
+                    tiles[n - 1](&cc, band, off, wc + 16 * b, c0 ? slot : NULL, last ? acc : slot);
+                    if (last) store(p, acc, n, g * nb + b, (size_t)p->oh0 * s->ow + t0, bias, res, y);
+                }
+            }
+        }
+    }
+}
