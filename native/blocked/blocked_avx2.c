@@ -24,7 +24,7 @@ typedef struct tile_ctx {
     int wstep;                            /* floats between the packed weights of two input channels: the group's nb·16 */
 } tile_ctx;
 
-/* One tap of a full tile (6 pixels, 16 channels), written out: gcc's own schedule of the same
+/* The taps of a full tile (6 pixels; 16 channels a tap, or an RGB layer's 3), written out: gcc's own schedule of the same
    loop copies registers between the multiply-adds and ran at about 75% of the FMA peak where this
    one runs at the peak of its pattern (per channel: 2 weight loads, 6 broadcasts, 12 FMA). */
 #define BLK_FMA2(r, a, b) \
@@ -41,8 +41,28 @@ typedef struct tile_ctx {
     "vbroadcastss " #i "*4(%%rax), %%ymm14\n\t" BLK_FMA2(14, l4, h4) \
     "vbroadcastss " #i "*4(%%rcx), %%ymm15\n\t" BLK_FMA2(15, l5, h5)
 
-static void tile_6_asm(const tile_ctx *c, const float *xb, const long long *off, const float *wb, const float *init,
-                       float *out) {
+/* The six pixels' addresses (x + off[q]) in r8 .. rcx, then the channels of one tap. */
+#define BLK_TAP(channels) \
+    __asm__("mov (%[o]), %%r8\n\t" \
+            "mov 8(%[o]), %%r9\n\t" \
+            "mov 16(%[o]), %%r10\n\t" \
+            "mov 24(%[o]), %%r11\n\t" \
+            "mov 32(%[o]), %%rax\n\t" \
+            "mov 40(%[o]), %%rcx\n\t" \
+            "lea (%[x],%%r8,4), %%r8\n\t" \
+            "lea (%[x],%%r9,4), %%r9\n\t" \
+            "lea (%[x],%%r10,4), %%r10\n\t" \
+            "lea (%[x],%%r11,4), %%r11\n\t" \
+            "lea (%[x],%%rax,4), %%rax\n\t" \
+            "lea (%[x],%%rcx,4), %%rcx\n\t" channels \
+            : [w] "+r"(wb), [l0] "+x"(l0), [l1] "+x"(l1), [l2] "+x"(l2), [l3] "+x"(l3), [l4] "+x"(l4), [l5] "+x"(l5), \
+              [h0] "+x"(h0), [h1] "+x"(h1), [h2] "+x"(h2), [h3] "+x"(h3), [h4] "+x"(h4), [h5] "+x"(h5) \
+            : [ws] "r"(ws), [x] "r"(x), [o] "r"(off) \
+            : "r8", "r9", "r10", "r11", "rax", "rcx", "xmm12", "xmm13", "xmm14", "xmm15", "memory")
+
+__attribute__((always_inline)) static inline void tile6(const int ci, const tile_ctx *c, const float *xb,
+                                                        const long long *off, const float *wb, const float *init,
+                                                        float *out) {
     __m256 l0, l1, l2, l3, l4, l5, h0, h1, h2, h3, h4, h5;
     if (init) {
         l0 = _mm256_loadu_ps(init); h0 = _mm256_loadu_ps(init + 8);
@@ -59,26 +79,14 @@ static void tile_6_asm(const tile_ctx *c, const float *xb, const long long *off,
         for (int r = 0; r < c->kh; r++)
             for (int k = 0; k < c->kw; k++) {
                 const float *x = xb + cb * c->cstride + r * c->hstride + k * c->wstride;
-                __asm__("mov (%[o]), %%r8\n\t"
-                        "mov 8(%[o]), %%r9\n\t"
-                        "mov 16(%[o]), %%r10\n\t"
-                        "mov 24(%[o]), %%r11\n\t"
-                        "mov 32(%[o]), %%rax\n\t"
-                        "mov 40(%[o]), %%rcx\n\t"
-                        "lea (%[x],%%r8,4), %%r8\n\t"
-                        "lea (%[x],%%r9,4), %%r9\n\t"
-                        "lea (%[x],%%r10,4), %%r10\n\t"
-                        "lea (%[x],%%r11,4), %%r11\n\t"
-                        "lea (%[x],%%rax,4), %%rax\n\t"
-                        "lea (%[x],%%rcx,4), %%rcx\n\t"
-                        BLK_CHANNEL(0) BLK_CHANNEL(1) BLK_CHANNEL(2) BLK_CHANNEL(3) BLK_CHANNEL(4) BLK_CHANNEL(5)
-                        BLK_CHANNEL(6) BLK_CHANNEL(7) BLK_CHANNEL(8) BLK_CHANNEL(9) BLK_CHANNEL(10) BLK_CHANNEL(11)
-                        BLK_CHANNEL(12) BLK_CHANNEL(13) BLK_CHANNEL(14) BLK_CHANNEL(15)
-                        : [w] "+r"(wb), [l0] "+x"(l0), [l1] "+x"(l1), [l2] "+x"(l2), [l3] "+x"(l3), [l4] "+x"(l4),
-                          [l5] "+x"(l5), [h0] "+x"(h0), [h1] "+x"(h1), [h2] "+x"(h2), [h3] "+x"(h3), [h4] "+x"(h4),
-                          [h5] "+x"(h5)
-                        : [ws] "r"(ws), [x] "r"(x), [o] "r"(off)
-                        : "r8", "r9", "r10", "r11", "rax", "rcx", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+                if (ci == 16) {
+                    BLK_TAP(BLK_CHANNEL(0) BLK_CHANNEL(1) BLK_CHANNEL(2) BLK_CHANNEL(3) BLK_CHANNEL(4) BLK_CHANNEL(5)
+                            BLK_CHANNEL(6) BLK_CHANNEL(7) BLK_CHANNEL(8) BLK_CHANNEL(9) BLK_CHANNEL(10) BLK_CHANNEL(11)
+                            BLK_CHANNEL(12) BLK_CHANNEL(13) BLK_CHANNEL(14) BLK_CHANNEL(15));
+                } else {
+                    BLK_TAP(BLK_CHANNEL(0) BLK_CHANNEL(1) BLK_CHANNEL(2));
+                    wb += (16 - ci) * c->wstep;
+                }
             }
     _mm256_storeu_ps(out, l0); _mm256_storeu_ps(out + 8, h0);
     _mm256_storeu_ps(out + 16, l1); _mm256_storeu_ps(out + 24, h1);
@@ -86,6 +94,16 @@ static void tile_6_asm(const tile_ctx *c, const float *xb, const long long *off,
     _mm256_storeu_ps(out + 48, l3); _mm256_storeu_ps(out + 56, h3);
     _mm256_storeu_ps(out + 64, l4); _mm256_storeu_ps(out + 72, h4);
     _mm256_storeu_ps(out + 80, l5); _mm256_storeu_ps(out + 88, h5);
+}
+
+static void tile_6_asm(const tile_ctx *c, const float *xb, const long long *off, const float *wb, const float *init,
+                       float *out) {
+    tile6(16, c, xb, off, wb, init, out);
+}
+
+static void rgb_6_asm(const tile_ctx *c, const float *xb, const long long *off, const float *wb, const float *init,
+                      float *out) {
+    tile6(3, c, xb, off, wb, init, out);
 }
 
 /* The sums of one output block at px pixels, at xb + off[q], into out[q * 16 ..] (from init, when set).
@@ -137,12 +155,9 @@ typedef void (*tile_fn)(const tile_ctx *c, const float *xb, const long long *off
         tile(px, 3, c, xb, off, wb, init, out); \
     }
 TILE(1) TILE(2) TILE(3) TILE(4) TILE(5)
-static void rgb_6(const tile_ctx *c, const float *xb, const long long *off, const float *wb, const float *init, float *out) {
-    tile(6, 3, c, xb, off, wb, init, out);
-}
 #undef TILE
 static const tile_fn TILES[PX] = {tile_1, tile_2, tile_3, tile_4, tile_5, tile_6_asm};
-static const tile_fn RGB[PX] = {rgb_1, rgb_2, rgb_3, rgb_4, rgb_5, rgb_6};
+static const tile_fn RGB[PX] = {rgb_1, rgb_2, rgb_3, rgb_4, rgb_5, rgb_6_asm};
 
 /* transposes the 8 x 8 block in r */
 static inline void transpose8(__m256 *r) {
@@ -369,6 +384,17 @@ void conv4j_blk_forward_avx2(const conv4j_blk_params *p, const float *x, const f
                 wc = wbuf;
             }
             const int bn = partial ? 1 : nb; /* output blocks per pass over the tiles */
+            /* prepacked weights of a chunked reduction come from L3 or memory: the next chunk's are
+               brought into L2 a few lines per tile call while this one runs (packing inline puts
+               them there itself) */
+            const float *ahead = !partial || wbuf ? NULL
+                                 : c0 + cn < cb ? wc + (size_t)cn * per_block
+                                 : g + 1 < p->g0 + p->gn ? wp + (size_t)(g + 1) * group : NULL;
+            const int ahead_blocks = c0 + cn < cb ? (cb - c0 - cn < chunk ? cb - c0 - cn : chunk) : (cb < chunk ? cb : chunk);
+            const size_t ahead_lines = ahead ? (size_t)ahead_blocks * per_block / 16 : 0;
+            const size_t calls = (size_t)nb * ((cn + step - 1) / step) * ((pixels + PX - 1) / PX);
+            const size_t per_call = (ahead_lines + calls - 1) / calls;
+            size_t ahead_done = 0;
             for (int b0 = 0; b0 < nb && 16 * (g * nb + b0) < s->o; b0 += bn)
                 for (int s0 = c0; s0 < c0 + cn; s0 += step) {
                     tile_ctx cc = c;
@@ -387,6 +413,8 @@ void conv4j_blk_forward_avx2(const conv4j_blk_params *p, const float *x, const f
                         const int n = pixels - t0 < PX ? pixels - t0 : PX;
                         for (int k = t * slice; k < (t + 1) * slice && k < rows_next; k++)
                             _mm_prefetch((const char *)(next + (size_t)k * c.wstep), _MM_HINT_T0);
+                        for (size_t e = ahead_done + per_call; ahead_done < e && ahead_done < ahead_lines; ahead_done++)
+                            _mm_prefetch((const char *)(ahead + ahead_done * 16), _MM_HINT_T1);
                         long long off[PX];
                         for (int q = 0; q < n; q++) {
                             const int r = (t0 + q) / s->ow, col = (t0 + q) % s->ow;
