@@ -63,6 +63,10 @@ void conv4j_blk_reorder(const conv4j_blk_params *p, const float *x, float *y) {
         conv4j_blk_reorder_avx512(p, x, y);
         return;
     }
+    if (conv4j_isa_in_use() == CONV4J_ISA_AVX2) {
+        conv4j_blk_reorder_avx2(p, x, y);
+        return;
+    }
     const conv4j_conv_shape *s = &p->s;
     const int cp = (s->c + 15) / 16 * 16; /* the channels an NCHW16C image stores */
     const size_t plane = (size_t)s->h * s->w;

@@ -49,6 +49,7 @@ static inline long long conv4j_blk_partial_floats(const conv4j_conv_shape *s, in
 }
 
 void conv4j_blk_reorder_avx512(const conv4j_blk_params *p, const float *x, float *y);
+void conv4j_blk_reorder_avx2(const conv4j_blk_params *p, const float *x, float *y);
 /* Floats of scratch after the band and the partial sums of a call with p->pack_inline: one chunk of a
    group's packed weights. */
 static inline long long conv4j_blk_inline_floats(const conv4j_conv_shape *s, int nb) {

@@ -430,3 +430,64 @@ void conv4j_blk_forward_avx2(const conv4j_blk_params *p, const float *x, const f
         }
     }
 }
+
+/* Floats of one image of c channels of a plane in a layout. */
+static inline size_t image_floats(int layout, int c, size_t plane) {
+    return (size_t)(layout == CONV4J_LAYOUT_NCHW16C ? (c + 15) / 16 * 16 : c) * plane;
+}
+
+/* Reorders between layouts as the AVX-512 variant does, each 16-channel block as two halves of 8:
+   pixel-major to pixel-major a vector at a time, to and from NCHW 8 pixels at a time through 8 x 8
+   transposes. NCHW16C's padding channels are written as 0. */
+void conv4j_blk_reorder_avx2(const conv4j_blk_params *p, const float *x, float *y) {
+    const conv4j_conv_shape *s = &p->s;
+    const size_t plane = (size_t)s->h * s->w;
+    const int cb = (s->c + 15) / 16, xl = p->x_layout, yl = p->y_layout;
+    const size_t xi = image_floats(xl, s->c, plane), yi = image_floats(yl, s->c, plane);
+    if (xl == yl) {
+        for (size_t k = 0; k < s->n * xi; k++) y[k] = x[k];
+        return;
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int n = 0; n < s->n; n++) {
+        const float *xn = x + n * xi;
+        float *yn = y + n * yi;
+        for (int b = 0; b < cb; b++)
+            for (int h = 0; h < 2; h++) {
+                const int c0 = 16 * b + 8 * h, hn = s->c - c0 < 0 ? 0 : s->c - c0 < 8 ? s->c - c0 : 8;
+                const __m256i cm = _mm256_cmpgt_epi32(_mm256_set1_epi32(hn), lane);
+                /* where pixel q's 8 channels from c0 are in a pixel-major layout */
+                const size_t xblk = xl == CONV4J_LAYOUT_NHWC ? (size_t)c0 : (size_t)b * plane * 16 + 8 * h;
+                const size_t yblk = yl == CONV4J_LAYOUT_NHWC ? (size_t)c0 : (size_t)b * plane * 16 + 8 * h;
+                const size_t xpix = xl == CONV4J_LAYOUT_NHWC ? s->c : 16, ypix = yl == CONV4J_LAYOUT_NHWC ? s->c : 16;
+                if (hn == 0 && yl != CONV4J_LAYOUT_NCHW16C) continue; /* nothing of these channels to write */
+                if (xl != CONV4J_LAYOUT_NCHW && yl != CONV4J_LAYOUT_NCHW) {
+                    for (size_t q = 0; q < plane; q++) {
+                        const __m256 v = _mm256_maskload_ps(xn + xblk + q * xpix, cm);
+                        if (yl == CONV4J_LAYOUT_NCHW16C) _mm256_storeu_ps(yn + yblk + q * 16, v);
+                        else _mm256_maskstore_ps(yn + yblk + q * ypix, cm, v);
+                    }
+                    continue;
+                }
+                for (size_t q = 0; q < plane; q += 8) {
+                    const int pn = plane - q < 8 ? (int)(plane - q) : 8;
+                    const __m256i pm = _mm256_cmpgt_epi32(_mm256_set1_epi32(pn), lane);
+                    __m256 t[8];
+                    if (xl == CONV4J_LAYOUT_NCHW) {
+                        for (int i = 0; i < 8; i++)
+                            t[i] = i < hn ? _mm256_maskload_ps(xn + (size_t)(c0 + i) * plane + q, pm) : _mm256_setzero_ps();
+                        transpose8(t);
+                        for (int k = 0; k < pn; k++) {
+                            if (yl == CONV4J_LAYOUT_NCHW16C) _mm256_storeu_ps(yn + yblk + (q + k) * 16, t[k]);
+                            else _mm256_maskstore_ps(yn + yblk + (q + k) * ypix, cm, t[k]);
+                        }
+                    } else {
+                        for (int k = 0; k < 8; k++)
+                            t[k] = k < pn ? _mm256_maskload_ps(xn + xblk + (q + k) * xpix, cm) : _mm256_setzero_ps();
+                        transpose8(t);
+                        for (int i = 0; i < hn; i++) _mm256_maskstore_ps(yn + (size_t)(c0 + i) * plane + q, pm, t[i]);
+                    }
+                }
+            }
+    }
+}

@@ -229,8 +229,8 @@ public final class NativeKernels {
 
     /**
      * Whether the channel-blocked kernels run their AVX-512 variants here: the weight gradient and the
-     * reorders have no other vector variant (elsewhere they run plain loops), and the forward tiles of
-     * AVX2 are narrower.
+     * flipped packing have no other vector variant (elsewhere they run plain loops), and the forward
+     * tiles of AVX2 are narrower.
      */
     public static boolean blockedAvx512() {
         return ConvNative.conv4j_isa_in_use() == 1;
