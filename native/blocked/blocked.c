@@ -59,6 +59,13 @@ void conv4j_blk_forward(const conv4j_blk_params *p, const float *x, const float 
 }
 
 void conv4j_blk_reorder(const conv4j_blk_params *p, const float *x, float *y) {
+    const conv4j_conv_shape *s = &p->s;
+    const size_t plane = (size_t)s->h * s->w;
+    const size_t xi = conv4j_blk_image_floats(p->x_layout, s->c, plane), yi = conv4j_blk_image_floats(p->y_layout, s->c, plane);
+    if (p->x_layout == p->y_layout) {
+        for (size_t k = 0; k < s->n * xi; k++) y[k] = x[k];
+        return;
+    }
     if (conv4j_isa_in_use() == CONV4J_ISA_AVX512) {
         conv4j_blk_reorder_avx512(p, x, y);
         return;
@@ -67,11 +74,7 @@ void conv4j_blk_reorder(const conv4j_blk_params *p, const float *x, float *y) {
         conv4j_blk_reorder_avx2(p, x, y);
         return;
     }
-    const conv4j_conv_shape *s = &p->s;
     const int cp = (s->c + 15) / 16 * 16; /* the channels an NCHW16C image stores */
-    const size_t plane = (size_t)s->h * s->w;
-    const size_t xi = (size_t)(p->x_layout == CONV4J_LAYOUT_NCHW16C ? cp : s->c) * plane;
-    const size_t yi = (size_t)(p->y_layout == CONV4J_LAYOUT_NCHW16C ? cp : s->c) * plane;
     for (int n = 0; n < s->n; n++)
         for (int c = 0; c < (p->y_layout == CONV4J_LAYOUT_NCHW16C ? cp : s->c); c++)
             for (int h = 0; h < s->h; h++)

@@ -431,10 +431,6 @@ void conv4j_blk_forward_avx2(const conv4j_blk_params *p, const float *x, const f
     }
 }
 
-/* Floats of one image of c channels of a plane in a layout. */
-static inline size_t image_floats(int layout, int c, size_t plane) {
-    return (size_t)(layout == CONV4J_LAYOUT_NCHW16C ? (c + 15) / 16 * 16 : c) * plane;
-}
 
 /* Reorders between layouts as the AVX-512 variant does, each 16-channel block as two halves of 8:
    pixel-major to pixel-major a vector at a time, to and from NCHW 8 pixels at a time through 8 x 8
@@ -443,11 +439,7 @@ void conv4j_blk_reorder_avx2(const conv4j_blk_params *p, const float *x, float *
     const conv4j_conv_shape *s = &p->s;
     const size_t plane = (size_t)s->h * s->w;
     const int cb = (s->c + 15) / 16, xl = p->x_layout, yl = p->y_layout;
-    const size_t xi = image_floats(xl, s->c, plane), yi = image_floats(yl, s->c, plane);
-    if (xl == yl) {
-        for (size_t k = 0; k < s->n * xi; k++) y[k] = x[k];
-        return;
-    }
+    const size_t xi = conv4j_blk_image_floats(xl, s->c, plane), yi = conv4j_blk_image_floats(yl, s->c, plane);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + n * xi;

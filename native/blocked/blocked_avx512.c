@@ -9,10 +9,6 @@
 #include "common/conv4j_avx512.h"
 #include "blocked/blocked.h"
 
-/* Floats of one image of c channels of a plane in a layout. */
-static inline size_t image_floats(int layout, int c, size_t plane) {
-    return (size_t)(layout == CONV4J_LAYOUT_NCHW16C ? (c + 15) / 16 * 16 : c) * plane;
-}
 
 typedef struct blk_ctx {
     long long cstride;          /* floats between the input's channel blocks */
@@ -609,7 +605,7 @@ void conv4j_blk_weights_avx512(const conv4j_blk_params *p, const float *x, const
     /* gy block ob of image gyn, made pixel vectors below */
 #define BLK_DY(ob) (p->y_layout == CONV4J_LAYOUT_NCHW16C ? gyn + (size_t)(ob) * plane * 16 : dyb + (size_t)((ob) - ob0) * plane * 16)
     for (int n = 0; n < s->n; n++) {
-        const float *gyn = gy + (size_t)n * image_floats(p->y_layout, s->o, plane);
+        const float *gyn = gy + (size_t)n * conv4j_blk_image_floats(p->y_layout, s->o, plane);
         for (int ob = ob0; ob < ob0 + obn; ob++) {
             const float *d = blk_gy_block(p, gyn, dyb + (size_t)(ob - ob0) * plane * 16, ob);
             if (bias) {
@@ -619,7 +615,7 @@ void conv4j_blk_weights_avx512(const conv4j_blk_params *p, const float *x, const
             }
         }
         for (int cb = cb0; cb < cb0 + cbn; cb++) {
-            blk_band(p, x + (size_t)n * image_floats(p->x_layout, s->c, (size_t)s->h * s->w), xb, 0, s->oh, cb, cb + 1);
+            blk_band(p, x + (size_t)n * conv4j_blk_image_floats(p->x_layout, s->c, (size_t)s->h * s->w), xb, 0, s->oh, cb, cb + 1);
             for (int ob = ob0; ob < ob0 + obn;) {
                 /* kernels one tap wide take output blocks two at a time (blk_wsum_pair) */
                 const int two = s->kw == 1 && ob + 1 < ob0 + obn;
@@ -663,11 +659,7 @@ void conv4j_blk_reorder_avx512(const conv4j_blk_params *p, const float *x, float
     const conv4j_conv_shape *s = &p->s;
     const size_t plane = (size_t)s->h * s->w;
     const int cb = (s->c + 15) / 16, xl = p->x_layout, yl = p->y_layout;
-    const size_t xi = image_floats(xl, s->c, plane), yi = image_floats(yl, s->c, plane);
-    if (xl == yl) {
-        for (size_t k = 0; k < s->n * xi; k++) y[k] = x[k];
-        return;
-    }
+    const size_t xi = conv4j_blk_image_floats(xl, s->c, plane), yi = conv4j_blk_image_floats(yl, s->c, plane);
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + n * xi;
         float *yn = y + n * yi;
