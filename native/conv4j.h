@@ -59,6 +59,16 @@ CONV4J_API void conv4j_dw_backward_data(const conv4j_dw_params *p, const float *
 /* Weight gradient of output channels [first, first + count), summed over the batch in a fixed order
    (arrays x, gy, gw: x and gy hold the whole batch). */
 CONV4J_API void conv4j_dw_backward_weights(const conv4j_dw_params *p, const float *x, const float *gy, float *gw);
+/* Depthwise forward with one output channel per input channel, activations in any layout
+   (p->x_layout, p->y_layout, p->r_layout): output rows [oh0, oh0 + rows) of channel blocks
+   [g0, g0 + gn) (16 channels each) of one image (arrays x, w, bias, res, y at p->off; bias and res may
+   be null, res may be y itself), with bias, residual and clamp as conv4j_blk_forward applies them;
+   scratch of conv4j_dw_layouts_scratch floats. Nothing is written where the CPU has neither AVX2
+   nor AVX-512 (conv4j_isa_in_use() 0). */
+CONV4J_API void conv4j_dw_forward_layouts(const conv4j_blk_params *p, const float *x, const float *w, const float *bias,
+                                          const float *res, float *y, float *scratch);
+/* Floats of scratch conv4j_dw_forward_layouts needs for bands of `rows` output rows (p->s). */
+CONV4J_API long long conv4j_dw_layouts_scratch(const conv4j_blk_params *p, int rows);
 
 /* The direct kernel for small stride-1 layers: output channels [first, first + count) of one group of
    one image (arrays x, w, bias, y at the group), with scratch of cg x (oh + (kh-1)·dh) x

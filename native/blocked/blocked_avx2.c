@@ -9,12 +9,8 @@
  * own offset into the band, so one tile serves every row length and stride, and planes of 7 columns
  * leave no ragged ends but the band's last.
  */
-#include <immintrin.h>
+#include "common/conv4j_avx2.h"
 #include "blocked/blocked.h"
-
-#ifndef __AVX2__
-#error "compile the AVX2 variants with -mavx2 -mfma"
-#endif
 
 #define PX 6
 
@@ -159,26 +155,6 @@ TILE(1) TILE(2) TILE(3) TILE(4) TILE(5)
 static const tile_fn TILES[PX] = {tile_1, tile_2, tile_3, tile_4, tile_5, tile_6_asm};
 static const tile_fn RGB[PX] = {rgb_1, rgb_2, rgb_3, rgb_4, rgb_5, rgb_6_asm};
 
-/* transposes the 8 x 8 block in r */
-static inline void transpose8(__m256 *r) {
-    __m256 t[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; i++) {
-        r[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x20);
-        t[4 + i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x31);
-    }
-    for (int i = 0; i < 8; i++) r[i] = t[i];
-}
-
 /* Copies the input rows the band reads, with their zero padding, into 16-channel blocks: from NHWC
    and NCHW16C a pixel's 16 channels at a time, from NCHW 8 columns of 16 channel rows at a time
    through two 8 x 8 transposes (masked loads: the lanes outside the row are not read). */
@@ -208,8 +184,8 @@ static void band_copy(const conv4j_blk_params *p, const float *x, float *xp) {
                     __m256 t[16];
                     for (int i = 0; i < 16; i++)
                         t[i] = i < cn ? _mm256_maskload_ps(row + (size_t)i * plane + iw0, m) : _mm256_setzero_ps();
-                    transpose8(t);
-                    transpose8(t + 8);
+                    conv4j_transpose8(t);
+                    conv4j_transpose8(t + 8);
                     const long long n = pw - col < 8 ? pw - col : 8;
                     for (long long j = 0; j < n; j++) {
                         _mm256_storeu_ps(dst + 16 * (col + j), t[j]);
@@ -286,8 +262,8 @@ static void store(const conv4j_blk_params *p, const float *v, int px, int ob, si
             u[q] = q < px ? _mm256_loadu_ps(t + 16 * q) : _mm256_setzero_ps();
             u[8 + q] = q < px ? _mm256_loadu_ps(t + 16 * q + 8) : _mm256_setzero_ps();
         }
-        transpose8(u);
-        transpose8(u + 8);
+        conv4j_transpose8(u);
+        conv4j_transpose8(u + 8);
         const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(px), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         for (int j = 0; j < on; j++) _mm256_maskstore_ps(y + (size_t)(o0 + j) * plane + pix0, m, u[j]);
     } else {
@@ -325,8 +301,8 @@ void conv4j_blk_pack_blocks_avx2(const conv4j_blk_params *p, const float *w, flo
                 if (k < on && q + 64 < end) _mm_prefetch((const char *)(w + (size_t)(o0 + k) * row + q + 64), _MM_HINT_T0);
                 v[k] = k < on ? _mm256_maskload_ps(w + (size_t)(o0 + k) * row + q, m) : _mm256_setzero_ps();
             }
-            transpose8(v);
-            transpose8(v + 8);
+            conv4j_transpose8(v);
+            conv4j_transpose8(v + 8);
             for (int e = 0; e < n; e++) {
                 float *d = dst + (((size_t)((c >> 4) - b0) * taps + t) * 16 + (c & 15)) * ob + jb * 16;
                 _mm256_storeu_ps(d, v[e]);
@@ -468,7 +444,7 @@ void conv4j_blk_reorder_avx2(const conv4j_blk_params *p, const float *x, float *
                     if (xl == CONV4J_LAYOUT_NCHW) {
                         for (int i = 0; i < 8; i++)
                             t[i] = i < hn ? _mm256_maskload_ps(xn + (size_t)(c0 + i) * plane + q, pm) : _mm256_setzero_ps();
-                        transpose8(t);
+                        conv4j_transpose8(t);
                         for (int k = 0; k < pn; k++) {
                             if (yl == CONV4J_LAYOUT_NCHW16C) _mm256_storeu_ps(yn + yblk + (q + k) * 16, t[k]);
                             else _mm256_maskstore_ps(yn + yblk + (q + k) * ypix, cm, t[k]);
@@ -476,7 +452,7 @@ void conv4j_blk_reorder_avx2(const conv4j_blk_params *p, const float *x, float *
                     } else {
                         for (int k = 0; k < 8; k++)
                             t[k] = k < pn ? _mm256_maskload_ps(xn + xblk + (q + k) * xpix, cm) : _mm256_setzero_ps();
-                        transpose8(t);
+                        conv4j_transpose8(t);
                         for (int i = 0; i < hn; i++) _mm256_maskstore_ps(yn + (size_t)(c0 + i) * plane + q, pm, t[i]);
                     }
                 }

@@ -33,7 +33,7 @@ static int runs(conv4j_isa isa) {
            || (isa == CONV4J_ISA_AVX2 && conv4j_cpu_has_avx2());
 }
 
-/* (the families without an AVX2 variant take their generic one there) */
+/* (im2col and gemm have no AVX2 variant and take their generic one there) */
 const conv4j_im2col_ops *conv4j_im2col_variant(conv4j_isa isa) {
     return !runs(isa) ? NULL : isa == CONV4J_ISA_AVX512 ? &conv4j_im2col_avx512 : &conv4j_im2col_generic;
 }
@@ -43,7 +43,7 @@ const conv4j_gemm_ops *conv4j_gemm_variant_ops(conv4j_isa isa) {
 }
 
 const conv4j_dw_ops *conv4j_dw_variant(conv4j_isa isa) {
-    return !runs(isa) ? NULL : isa == CONV4J_ISA_AVX512 ? &conv4j_dw_avx512 : &conv4j_dw_generic;
+    return !runs(isa) ? NULL : isa == CONV4J_ISA_AVX512 ? &conv4j_dw_avx512 : isa == CONV4J_ISA_AVX2 ? &conv4j_dw_avx2 : &conv4j_dw_generic;
 }
 
 static conv4j_isa chosen = CONV4J_ISA_GENERIC;

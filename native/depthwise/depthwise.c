@@ -11,7 +11,7 @@ void conv4j_dw_forward(const conv4j_dw_params *p, const float *x, const float *w
     if (bias) bias += p->off[2];
     if (p->s.oh <= 0 || p->s.ow <= 0) return;
     /* short rows: 16 channels to a vector */
-    if (ops->forward16 && conv4j_dw16_suits(p->s.ow, p->s.sw, 0) && ops->forward16(p, x, w, bias, y)) return;
+    if (ops->forward_vec && conv4j_dw_short(ops, p->s.ow, p->s.sw, 0) && ops->forward_vec(p, x, w, bias, y)) return;
     conv4j_dw_forward_rows(p, x, w, bias, y);
 }
 
@@ -24,7 +24,7 @@ void conv4j_dw_backward_data(const conv4j_dw_params *p, const float *gy, const f
     const conv4j_dw_ops *ops = conv4j_dw;
     const conv4j_conv_shape *s = &p->s;
     gy += p->off[0]; w += p->off[1]; gx += p->off[2];
-    if (ops->data16 && s->mult == 1 && s->oh > 0 && conv4j_dw16_suits(s->ow, s->sw, 1) && ops->data16(p, gy, w, gx)) return;
+    if (ops->data_vec && s->mult == 1 && s->oh > 0 && conv4j_dw_short(ops, s->ow, s->sw, 1) && ops->data_vec(p, gy, w, gx)) return;
     if (s->sh == 1 && s->sw == 1 && s->oh > 0 && s->ow > 0) {
         conv4j_dw_data_turned(p, gy, w, gx);
     } else if (!(s->oh > 0 && s->ow >= 32 && conv4j_dw_data_phased(p, gy, w, gx))) {
@@ -39,10 +39,22 @@ void conv4j_dw_backward_weights(const conv4j_dw_params *p, const float *x, const
     const conv4j_conv_shape *s = &p->s;
     x += p->off[0]; gy += p->off[1]; gw += p->off[2];
     const int three1 = s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1;
-    if (ops->weights16 && s->oh > 0 && conv4j_dw16_suits(s->ow, s->sw, 1) && !three1 && ops->weights16(p, x, gy, gw)) return;
+    if (ops->weights_vec && s->oh > 0 && conv4j_dw_short(ops, s->ow, s->sw, 1) && !three1 && ops->weights_vec(p, x, gy, gw)) return;
     if (ops->weights_nine && conv4j_dw_nine_applies(s) && ops->weights_nine(p, x, gy, gw)) return;
     const conv4j_dw_taps_fn taps = ops->weights_dot && s->sw == 1 ? ops->weights_dot : conv4j_dw_weights_lanes;
     for (int oc = p->first; oc < p->first + p->count; oc++) {
         conv4j_dw_weights_channel(p, x, gy, gw + (size_t)oc * s->kh * s->kw, oc, taps);
     }
+}
+
+void conv4j_dw_forward_layouts(const conv4j_blk_params *p, const float *x, const float *w, const float *bias, const float *res,
+                               float *y, float *scratch) {
+    const conv4j_dw_ops *ops = conv4j_dw;
+    if (!ops->forward_layouts || p->s.o != p->s.c || p->s.oh <= 0 || p->s.ow <= 0 || p->rows <= 0 || p->gn <= 0) return;
+    ops->forward_layouts(p, x + p->off[0], w + p->off[1], bias ? bias + p->off[2] : NULL, res ? res + p->off[4] : NULL,
+                         y + p->off[3], scratch);
+}
+
+long long conv4j_dw_layouts_scratch(const conv4j_blk_params *p, int rows) {
+    return conv4j_dw_layouts_floats(&p->s, rows);
 }

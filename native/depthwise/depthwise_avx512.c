@@ -134,7 +134,7 @@ static int conv4j_dw16_forward(const float *x, const float *wt, const float *bia
         for (int l = 0; l < n; l++) {
             in[l] = x + (size_t)((c0 + l) / mult) * h * w;
             out[l] = y + (size_t)(c0 + l) * oh * ow;
-            if (bias) lanes[l] = bias[c0 + l];
+            if (bias) lanes[l] = 0.f + bias[c0 + l]; /* as the row kernels start: -0 becomes +0 */
         }
         for (int t = 0; t < kh * kw; t++) {
             for (int l = 0; l < 16; l++) ws[t * 16 + l] = l < n ? wt[(size_t)(c0 + l) * kh * kw + t] : 0.f;
@@ -415,5 +415,6 @@ static int conv4j_dw_weights_nine(const conv4j_dw_params *p, const float *x, con
     return 1;
 }
 
-const conv4j_dw_ops conv4j_dw_avx512 = {"avx512", conv4j_dw16_forward_p, conv4j_dw16_data_p, conv4j_dw16_weights_p,
-                                        conv4j_dw_weights_nine, conv4j_dw_weights_dot};
+const conv4j_dw_ops conv4j_dw_avx512 = {"avx512", conv4j_dw_plane_multi, conv4j_dw16_forward_p, conv4j_dw16_data_p, conv4j_dw16_weights_p,
+                                        {16, 32, 64}, conv4j_dw_weights_nine, conv4j_dw_weights_dot,
+                                        conv4j_dw_forward_layouts_avx2};

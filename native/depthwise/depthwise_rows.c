@@ -1,185 +1,19 @@
 /*
  * The depthwise row kernels (depthwise.h), for any x86-64 CPU: loops along output rows, so the
- * innermost loop is a plain vector loop over one row without bounds tests. The plane kernel is
- * compiled for each ISA level (GCC target_clones), so its dispatch happens once per channel.
+ * innermost loop is a plain vector loop over one row without bounds tests. The plane loop
+ * (depthwise_plane.h) is the chosen variant's, so its dispatch happens once per channel.
  */
 #include <stdlib.h>
+#include "common/conv4j_dispatch.h"
 #include "depthwise/depthwise.h"
 
-/* The forward pass copies the input rows a band of output rows reads into scratch rows, with the
-   padding written as zeros, so every output column is an interior one and each row is one plain
-   vector loop. A scratch row holds nph phases of len floats: phase f is the padded row at columns
-   k*sw + phase[f] - pl, so that kernel column q reads the contiguous slice at off[q], whatever the
-   stride. Scratch rows follow input rows step apart (gcd of stride and dilation); output row t of a
-   band, kernel row p, reads the band's scratch row t*a + p*c. The nb scratch rows are a ring:
-   with reuse, a band copies only the rows the previous band did not. */
-typedef struct {
-    int rows, a, c, reuse, nph;
-    long long nb, step, len;
-    const int *phase, *lo, *hi;  /* per phase: its first column; [lo, hi) inside the image */
-    const long long *off;        /* per kernel column */
-    float *buf, **rowp;          /* nb scratch rows; the current band's rows in order */
-} conv4j_dw_layout;
-
-/* The n columns of an output row an accumulator starts from: init, or with add what y holds. */
-__attribute__((always_inline)) static inline void conv4j_dw_start(conv4j_v16 *a, const float *yr, float init, int add, int n) {
-    *a = (conv4j_v16){0};
-    if (!add) *a += init;
-    else if (n == 16) *a = *(const conv4j_v16 *)yr;
-    else memcpy(a, yr, sizeof(float) * (size_t)n);
-}
-
-/* Stores n columns of one output row from an accumulator; all 16 when they fit before the end of
-   the plane (room floats), the columns past n being overwritten later (see conv4j_dw_band). */
-__attribute__((always_inline)) static inline void conv4j_dw_store(float *yr, conv4j_v16 a, int n, long long room) {
-    if (n == 16 || room >= 16) *(conv4j_v16 *)yr = a;
-    else memcpy(yr, &a, sizeof(float) * (size_t)n);
-}
-
-/* Columns [j, j + 16*V) of the R output rows of a band, 3x3 kernel, a and c constants: R*V
-   accumulators (enough independent chains to hide the multiply-add latency), and each input slice
-   is loaded once for all the output rows that read it. The last vector stores n columns. */
-__attribute__((always_inline)) static inline void conv4j_dw_block3(float *const *rowp, const long long *off,
-                                                                   const float *wk, float init, int add, float *y, int ow,
-                                                                   long long room, int j, int n, int R, int V, int a, int c) {
-    conv4j_v16 acc[4][2];
-    for (int t = 0; t < R; t++)
-        for (int v = 0; v < V; v++) conv4j_dw_start(&acc[t][v], y + (long long)t * ow + j + 16 * v, init, add, v == V - 1 ? n : 16);
-#pragma GCC unroll 16
-    for (int r = 0; r < (R - 1) * a + 2 * c + 1; r++)
-#pragma GCC unroll 3
-        for (int q = 0; q < 3; q++)
-#pragma GCC unroll 2
-            for (int v = 0; v < V; v++) {
-                conv4j_v16 s = *(const conv4j_v16 *)(rowp[r] + off[q] + j + 16 * v);
-#pragma GCC unroll 4
-                for (int t = 0; t < R; t++) {
-                    int d = r - t * a;
-                    if (d >= 0 && d % c == 0 && d / c < 3) acc[t][v] += wk[d / c * 3 + q] * s;
-                }
-            }
-    for (int t = 0; t < R; t++)
-        for (int v = 0; v < V; v++) {
-            long long at = (long long)t * ow + j + 16 * v;
-            conv4j_dw_store(y + at, acc[t][v], v == V - 1 ? n : 16, room - at);
-        }
-}
-
-/* The same for any kernel, tap by tap. */
-__attribute__((always_inline)) static inline void conv4j_dw_block(float *const *rowp, const long long *off,
-                                                                  const float *wk, float init, int add, float *y, int ow,
-                                                                  long long room, int j, int n, int R, int V, int kh, int kw, int a, int c) {
-    conv4j_v16 acc[4][2];
-    for (int t = 0; t < R; t++)
-        for (int v = 0; v < V; v++) conv4j_dw_start(&acc[t][v], y + (long long)t * ow + j + 16 * v, init, add, v == V - 1 ? n : 16);
-    for (int p = 0; p < kh; p++)
-        for (int q = 0; q < kw; q++) {
-            const float wv = wk[p * kw + q];
-            for (int t = 0; t < R; t++)
-                for (int v = 0; v < V; v++)
-                    acc[t][v] += wv * *(const conv4j_v16 *)(rowp[t * a + p * c] + off[q] + j + 16 * v);
-        }
-    for (int t = 0; t < R; t++)
-        for (int v = 0; v < V; v++) {
-            long long at = (long long)t * ow + j + 16 * v;
-            conv4j_dw_store(y + at, acc[t][v], v == V - 1 ? n : 16, room - at);
-        }
-}
-
-/* The R output rows of a band, whose rows follow each other in y. A partial last vector goes
-   first: its full store spills into the start of the next row, stored after it, and is cut only
-   where it would pass the end of the plane (room floats from y). Then blocks of two vectors, then
-   one. */
-__attribute__((always_inline)) static inline void conv4j_dw_band(float *const *rowp, const long long *off,
-                                                                 const float *wk, float init, int add, float *y, int ow,
-                                                                 long long room, int R, int three, int kh, int kw,
-                                                                 int a, int c) {
-    int jt = ow % 16 ? ow / 16 * 16 : ow;
-    if (jt < ow) {
-        if (three) conv4j_dw_block3(rowp, off, wk, init, add, y, ow, room, jt, ow - jt, R, 1, a, c);
-        else conv4j_dw_block(rowp, off, wk, init, add, y, ow, room, jt, ow - jt, R, 1, kh, kw, a, c);
-    }
-    int j = 0;
-    for (; j + 32 <= jt; j += 32) {
-        if (three) conv4j_dw_block3(rowp, off, wk, init, add, y, ow, room, j, 16, R, 2, a, c);
-        else conv4j_dw_block(rowp, off, wk, init, add, y, ow, room, j, 16, R, 2, kh, kw, a, c);
-    }
-    for (; j < jt; j += 16) {
-        if (three) conv4j_dw_block3(rowp, off, wk, init, add, y, ow, room, j, 16, R, 1, a, c);
-        else conv4j_dw_block(rowp, off, wk, init, add, y, ow, room, j, 16, R, 1, kh, kw, a, c);
-    }
-}
-
-/* R as a constant, so that the accumulators are registers. */
-__attribute__((always_inline)) static inline void conv4j_dw_bands(float *const *rowp, const long long *off,
-                                                                  const float *wk, float init, int add, float *y, int ow,
-                                                                  long long room, int R, int three, int kh, int kw, int a, int c) {
-    switch (R) {
-    case 4: conv4j_dw_band(rowp, off, wk, init, add, y, ow, room, 4, three, kh, kw, a, c); break;
-    case 3: conv4j_dw_band(rowp, off, wk, init, add, y, ow, room, 3, three, kh, kw, a, c); break;
-    case 2: conv4j_dw_band(rowp, off, wk, init, add, y, ow, room, 2, three, kh, kw, a, c); break;
-    default: conv4j_dw_band(rowp, off, wk, init, add, y, ow, room, 1, three, kh, kw, a, c); break;
-    }
-}
-
-/* Input row ih into a scratch row (its zero head and tail are never written). */
-__attribute__((always_inline)) static inline void conv4j_dw_fill(const conv4j_dw_layout *L, float *dst, const float *xc,
-                                                                 long long ih, int h, int w, int sw, int pl) {
-    if (ih < 0 || ih >= h) {
-        memset(dst, 0, sizeof(float) * (size_t)(L->nph * L->len));
-        return;
-    }
-    const float *row = xc + (size_t)ih * w;
-    for (int f = 0; f < L->nph; f++, dst += L->len) {
-        long long k = L->lo[f], hi = L->hi[f];
-        const float *src = row + (L->phase[f] - (long long)pl);  /* src[k * sw] is inside the row */
-        if (sw == 1) {
-            if (hi - k >= 16) {  /* vectors, the last one overlapping the one before */
-                for (; k + 16 < hi; k += 16) *(conv4j_v16 *)(dst + k) = *(const conv4j_v16 *)(src + k);
-                k = hi - 16;
-                *(conv4j_v16 *)(dst + k) = *(const conv4j_v16 *)(src + k);
-            } else {
-                for (; k < hi; k++) dst[k] = src[k];
-            }
-        } else if (sw == 2) {
-            for (; k < hi; k++) dst[k] = src[2 * k];
-        } else {
-            for (; k < hi; k++) dst[k] = src[k * sw];
-        }
-    }
-}
-
-/* All output rows of one channel, band by band. One function for the whole plane, so that the CPU
-   dispatch happens once per channel. */
-CONV4J_MULTIVERSION
-static void conv4j_dw_plane(const conv4j_dw_layout *L, const float *xc, const float *wk, float init, int add, float *yc,
-                            int h, int w, int kh, int kw, int oh, int ow, int sh, int sw, int pt, int pl) {
-    long long S = L->nph * L->len, filled = 0;  /* with reuse, the ring holds the rows before filled */
-    long long slot0 = 0;  /* the ring slot of the band's first row (no division in the loop) */
-    int a = L->a, c = L->c;
-    for (int i0 = 0; i0 < oh; i0 += L->rows) {
-        int R = oh - i0 < L->rows ? oh - i0 : L->rows;
-        long long n = (R - 1LL) * a + (kh - 1LL) * c + 1;
-        long long g0 = L->reuse ? (long long)i0 * a : 0;
-        long long ih0 = L->reuse ? -(long long)pt : (long long)i0 * sh - pt;
-        for (long long b = 0, s = slot0; b < n; b++, s = s + 1 == L->nb ? 0 : s + 1) {
-            if (g0 + b >= filled) conv4j_dw_fill(L, L->buf + s * S, xc, ih0 + (g0 + b) * L->step, h, w, sw, pl);
-            L->rowp[b] = L->buf + s * S;
-        }
-        filled = L->reuse ? g0 + n : 0;
-        slot0 += L->reuse ? (long long)R * a : 0;
-        if (slot0 >= L->nb) slot0 = slot0 - L->nb < L->nb ? slot0 - L->nb : slot0 % L->nb;
-        float *y = yc + (size_t)i0 * ow;
-        long long room = add ? 0 : (long long)(oh - i0) * ow;  /* adding, a store must not pass its row */
-        if (kh == 3 && kw == 3 && a == 1 && c == 1) {
-            conv4j_dw_bands(L->rowp, L->off, wk, init, add, y, ow, room, R, 1, 3, 3, 1, 1);
-        } else if (kh == 3 && kw == 3 && a == 2 && c == 1) {
-            conv4j_dw_bands(L->rowp, L->off, wk, init, add, y, ow, room, R, 1, 3, 3, 2, 1);
-        } else {
-            conv4j_dw_bands(L->rowp, L->off, wk, init, add, y, ow, room, R, 0, kh, kw, a, c);
-        }
-    }
-}
+/* 16 floats to a vector, two vectors a row: compiled for each ISA level; the AVX-512 one is the
+   AVX-512 variant's plane, the baseline one the generic variant's (depthwise_rows_avx2.c has AVX2's). */
+#define CONV4J_DW_PLANE conv4j_dw_plane_multi
+#define CONV4J_DW_PLANE_ATTR CONV4J_MULTIVERSION CONV4J_HIDDEN
+#define DW_L 16
+#define DW_V 2
+#include "depthwise/depthwise_plane.h"
 
 static inline long long conv4j_gcd(long long a, long long b) {
     while (b) {
@@ -290,7 +124,7 @@ void conv4j_dw_forward_rows(const conv4j_dw_params *p, const float *x, const flo
             conv4j_dw_definition(s, xc, wk, init, yc, NULL, NULL, 0, taps);
             continue;
         }
-        conv4j_dw_plane(&S.L, xc, wk, init, 0, yc, s->h, s->w, s->kh, s->kw, s->oh, s->ow, s->sh, s->sw, s->pt, s->pl);
+        conv4j_dw->plane(&S.L, xc, wk, init, 0, yc, s->h, s->w, s->kh, s->kw, s->oh, s->ow, s->sh, s->sw, s->pt, s->pl);
     }
     conv4j_dw_setup_free(&S);
 }
@@ -314,7 +148,7 @@ void conv4j_dw_data_turned(const conv4j_dw_params *p, const float *gy, const flo
             const float *gyc = gy + (size_t)oc * oh * ow;
             if (S.ok && turned && conv4j_all_finite(wk, (size_t)taps)) {
                 for (int t = 0; t < taps; t++) turned[t] = wk[taps - 1 - t];
-                conv4j_dw_plane(&S.L, gyc, turned, 0.f, add, gxc, oh, ow, kh, kw, h, w, 1, 1, ptt, plt);
+                conv4j_dw->plane(&S.L, gyc, turned, 0.f, add, gxc, oh, ow, kh, kw, h, w, 1, 1, ptt, plt);
             } else {
                 conv4j_dw_data_taps_channel(s, gyc, wk, gxc, add);
             }

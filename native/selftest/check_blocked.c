@@ -4,30 +4,6 @@
 #include "selftest.h"
 #include "blocked/blocked.h"
 
-static size_t at(int layout, int c, int h, int w, int ci, int hi, int wi) {
-    switch (layout) {
-    case CONV4J_LAYOUT_NHWC: return ((size_t)hi * w + wi) * c + ci;
-    case CONV4J_LAYOUT_NCHW16C: return (((size_t)(ci >> 4) * h + hi) * w + wi) * 16 + (ci & 15);
-    default: return ((size_t)ci * h + hi) * w + wi;
-    }
-}
-
-static size_t image(int layout, int c, int h, int w) {
-    return (size_t)(layout == CONV4J_LAYOUT_NCHW16C ? (c + 15) / 16 * 16 : c) * h * w;
-}
-
-/* An NCHW batch in a layout (padding channels 0). */
-static float *relayout(const float *src, int layout, int n, int c, int h, int w) {
-    const size_t img = image(layout, c, h, w);
-    float *dst = calloc((size_t)n * img, sizeof(float));
-    for (int b = 0; b < n; b++)
-        for (int ci = 0; ci < c; ci++)
-            for (int i = 0; i < h; i++)
-                for (int j = 0; j < w; j++)
-                    dst[b * img + at(layout, c, h, w, ci, i, j)] = src[(((size_t)b * c + ci) * h + i) * w + j];
-    return dst;
-}
-
 /* Runs every band of every image; p->s, layouts and epilogue set. */
 static void run(conv4j_blk_params *p, int batch, int rows_out, const float *x, const float *wp, const float *bias,
                 const float *res, float *y) {

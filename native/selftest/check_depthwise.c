@@ -3,7 +3,7 @@
 
 /* A random depthwise layer: up to 20 channels (a block of 16 and a tail), multipliers 1 and 2,
    mostly 3x3, strides 1 to 3, rows from 1 to 70 outputs (strided layers short enough for the
-   16-channel kernels, stride-1 ones long enough for the phase rows). */
+   channel-vector kernels, stride-1 ones long enough for the phase rows). */
 static conv random_depthwise(int t) {
     conv g;
     do {
@@ -87,8 +87,8 @@ int check_depthwise_forward(const conv4j_dw_ops *ops) {
             for (int i = 0; i < g.oh; i++)
                 for (int j = 0; j < g.ow; j++)
                     ref[((size_t)o * g.oh + i) * g.ow + j] = (b ? b[o] : 0.) + conv_forward(&g, x, w, 0, o, i, j);
-        if (!forward_by("row-kernel forward", rows_forward, ops->isa, &g, x, w, b, ref, t) && ops->forward16)
-            forward_by("16-channel forward", ops->forward16, ops->isa, &g, x, w, b, ref, t);
+        if (!forward_by("row-kernel forward", rows_forward, ops->isa, &g, x, w, b, ref, t) && ops->forward_vec)
+            forward_by("channel-vector forward", ops->forward_vec, ops->isa, &g, x, w, b, ref, t);
         if (!failures) forward_by("forward pass", api_forward, ops->isa, &g, x, w, b, ref, t);
         free(x); free(w); free(b); free(ref);
     }
@@ -135,7 +135,7 @@ int check_depthwise_data(const conv4j_dw_ops *ops) {
     for (int t = 0; t < 120 && !failures; t++, cases++) {
         conv g = random_depthwise(t);
         g.n = 1;
-        if (t % 3 == 0) g.o = g.c; /* the 16-channel kernel takes one output channel per input channel */
+        if (t % 3 == 0) g.o = g.c; /* the channel-vector kernel takes one output channel per input channel */
         const int taps = g.kh * g.kw, accumulate = t % 2;
         const size_t nx = (size_t)g.c * g.h * g.w;
         float *gy = rnd((size_t)g.o * g.oh * g.ow), *w = rnd((size_t)g.o * taps), *start = rnd(nx);
@@ -145,8 +145,8 @@ int check_depthwise_data(const conv4j_dw_ops *ops) {
         for (size_t e = 0; accumulate && e < nx; e++) ref[e] += start[e];
         if (!data_by("turned input gradient", turned_data, ops->isa, &g, gy, w, ref, accumulate, start, t)
             && !data_by("phased input gradient", conv4j_dw_data_phased, ops->isa, &g, gy, w, ref, accumulate, start, t)
-            && !data_by("tap-by-tap input gradient", taps_data, ops->isa, &g, gy, w, ref, accumulate, start, t) && ops->data16)
-            data_by("16-channel input gradient", ops->data16, ops->isa, &g, gy, w, ref, accumulate, start, t);
+            && !data_by("tap-by-tap input gradient", taps_data, ops->isa, &g, gy, w, ref, accumulate, start, t) && ops->data_vec)
+            data_by("channel-vector input gradient", ops->data_vec, ops->isa, &g, gy, w, ref, accumulate, start, t);
         if (!failures) data_by("input-gradient pass", api_data, ops->isa, &g, gy, w, ref, accumulate, start, t);
         free(gy); free(w); free(start); free(ref);
     }
@@ -214,10 +214,99 @@ int check_depthwise_weights(const conv4j_dw_ops *ops) {
             && !(finite && weights_by("16-lane weight gradient", lanes_weights, ops->isa, &g, x, gy, ref, accumulate, start, t))
             && !(finite && dot && weights_by("dot weight gradient", dot_weights, ops->isa, &g, x, gy, ref, accumulate, start, t))
             && !(ops->weights_nine && weights_by("nine-tap weight gradient", nine_weights, ops->isa, &g, x, gy, ref, accumulate, start, t))
-            && ops->weights16)
-            weights_by("16-channel weight gradient", ops->weights16, ops->isa, &g, x, gy, ref, accumulate, start, t);
+            && ops->weights_vec)
+            weights_by("channel-vector weight gradient", ops->weights_vec, ops->isa, &g, x, gy, ref, accumulate, start, t);
         if (!failures) weights_by("weight-gradient pass", api_weights, ops->isa, &g, x, gy, ref, accumulate, start, t);
         free(x); free(gy); free(start); free(ref);
+    }
+    return cases;
+}
+
+/* The forward pass in any layout (one output channel per input channel): every pair of layouts, with
+   and without bias, residual (in its own layout, or y itself) and clamp, each image in two bands of
+   rows and two ranges of channel blocks, against the NCHW pass followed by the epilogue in float, bit
+   for bit: the layouts must not change a single bit. The NCHW16C padding lanes must come out 0. */
+int check_depthwise_layouts(const conv4j_dw_ops *ops) {
+    if (!ops->forward_layouts) return 0;
+    /* The AVX-512 variant's NCHW row kernels leave their multiply-adds to gcc, which fuses them only
+       from -O2 (the sanitizer build runs at -O1): there, within rounding. */
+#ifdef __SANITIZE_ADDRESS__
+    const int exact = ops != &conv4j_dw_avx512;
+#else
+    const int exact = 1;
+#endif
+    int cases = 0;
+    for (int t = 0; t < 90 && !failures; t++, cases++) {
+        conv g = random_depthwise(t);
+        if (t % 5 == 1) g.c = g.groups = rnd_int(30, 40);
+        if (t % 6 == 4) { /* planes whose padded band takes several passes (conv4j_dw_layouts_rows) */
+            g.h = rnd_int(90, 140);
+            g.w = rnd_int(60, 80);
+        }
+        if ((t % 5 == 1 || t % 6 == 4) && !conv_resolve(&g)) continue;
+        g.o = g.c;
+        const int taps = g.kh * g.kw, blocks = (g.c + 15) / 16;
+        const size_t nx = (size_t)g.n * g.c * g.h * g.w, ny = (size_t)g.n * g.o * g.oh * g.ow;
+        float *x = rnd(nx), *w = rnd((size_t)g.o * taps), *b = t % 2 ? rnd(g.o) : NULL, *r = t % 3 ? rnd(ny) : NULL;
+        spoil(w, (size_t)g.o * taps, t);
+        conv4j_blk_params p;
+        memset(&p, 0, sizeof p);
+        p.s = conv_shape(&g, g.c, g.o);
+        p.x_layout = t % 3; p.y_layout = t / 3 % 3; p.r_layout = rnd_int(0, 2);
+        p.clamp = t % 4 == 3;
+        p.lo = -0.5f; p.hi = 0.75f;
+        const int in_place = r && t % 7 == 2;
+        if (in_place) p.r_layout = p.y_layout;
+        /* the expected bits: the NCHW pass, then y = clamp((float)(y + r)) */
+        float *expect = malloc(sizeof(float) * ny);
+        for (int n = 0; n < g.n; n++) {
+            conv4j_dw_params q = dw_params(&g, 0, g.o, 0);
+            conv4j_dw_forward(&q, x + (size_t)n * g.c * g.h * g.w, w, b, expect + (size_t)n * g.o * g.oh * g.ow);
+        }
+        for (size_t k = 0; k < ny; k++) {
+            float v = expect[k];
+            if (r) v = v + r[k];
+            if (p.clamp) {
+                v = p.lo > v ? p.lo : v; /* maxps(lo, v), minps(hi, v): a NaN stays */
+                v = p.hi < v ? p.hi : v;
+            }
+            expect[k] = v;
+        }
+        float *xl = relayout(x, p.x_layout, g.n, g.c, g.h, g.w);
+        float *rl = r ? relayout(r, p.r_layout, g.n, g.o, g.oh, g.ow) : NULL;
+        const size_t yimg = image(p.y_layout, g.o, g.oh, g.ow), ximg = image(p.x_layout, g.c, g.h, g.w);
+        float *y = in_place ? rl : nans((size_t)g.n * yimg);
+        p.residual = rl != NULL;
+        const int r1 = g.oh / 2, b1 = blocks / 2;
+        float *scratch = malloc(sizeof(float) * (size_t)conv4j_dw_layouts_scratch(&p, g.oh - r1 > r1 ? g.oh - r1 : r1));
+        for (int n = 0; n < g.n; n++)
+            for (int band = 0; band < 2; band++)
+                for (int part = 0; part < 2; part++) {
+                    p.oh0 = band ? r1 : 0; p.rows = band ? g.oh - r1 : r1;
+                    p.g0 = part ? b1 : 0; p.gn = part ? blocks - b1 : b1;
+                    p.off[0] = (long long)n * ximg;
+                    p.off[3] = (long long)n * yimg;
+                    p.off[4] = (long long)n * image(p.r_layout, g.o, g.oh, g.ow);
+                    if (p.rows > 0 && p.gn > 0) conv4j_dw_forward_layouts(&p, xl, w, b, rl, y, scratch);
+                }
+        char what[240];
+        describe(what, sizeof what, "forward in layouts", ops->isa, &g);
+        for (int n = 0; n < g.n && !failures; n++)
+            for (int o = 0; o < (g.o + 15) / 16 * 16 && !failures; o++)
+                for (int i = 0; i < g.oh * g.ow; i++) {
+                    if (o >= g.o && p.y_layout != CONV4J_LAYOUT_NCHW16C) break;
+                    const float got = y[n * yimg + at(p.y_layout, g.o, g.oh, g.ow, o, i / g.ow, i % g.ow)];
+                    const float want = o < g.o ? expect[((size_t)n * g.o + o) * g.oh * g.ow + i] : 0.f;
+                    if (exact ? memcmp(&got, &want, sizeof got) && !(isnan(got) && isnan(want)) : differs(got, want, 1e-5)) {
+                        fprintf(stderr, "%s, layouts %d/%d/%d%s%s%s: image %d channel %d pixel %d is %a, the NCHW pass gave %a\n",
+                                what, p.x_layout, p.y_layout, p.r_layout, b ? ", bias" : "", r ? in_place ? ", residual y" : ", residual" : "",
+                                p.clamp ? ", clamp" : "", n, o, i, got, want);
+                        failures++;
+                        break;
+                    }
+                }
+        free(x); free(w); free(b); free(r); free(expect); free(xl); free(rl); free(scratch);
+        if (!in_place) free(y);
     }
     return cases;
 }

@@ -109,6 +109,30 @@ void conv_weight_gradient(const conv *g, const float *x, const float *gy, double
                 }
 }
 
+size_t at(int layout, int c, int h, int w, int ci, int hi, int wi) {
+    switch (layout) {
+    case CONV4J_LAYOUT_NHWC: return ((size_t)hi * w + wi) * c + ci;
+    case CONV4J_LAYOUT_NCHW16C: return (((size_t)(ci >> 4) * h + hi) * w + wi) * 16 + (ci & 15);
+    default: return ((size_t)ci * h + hi) * w + wi;
+    }
+}
+
+size_t image(int layout, int c, int h, int w) {
+    return (size_t)(layout == CONV4J_LAYOUT_NCHW16C ? (c + 15) / 16 * 16 : c) * h * w;
+}
+
+/* An NCHW batch in a layout (padding channels 0). */
+float *relayout(const float *src, int layout, int n, int c, int h, int w) {
+    const size_t img = image(layout, c, h, w);
+    float *dst = calloc((size_t)n * img, sizeof(float));
+    for (int b = 0; b < n; b++)
+        for (int ci = 0; ci < c; ci++)
+            for (int i = 0; i < h; i++)
+                for (int j = 0; j < w; j++)
+                    dst[b * img + at(layout, c, h, w, ci, i, j)] = src[(((size_t)b * c + ci) * h + i) * w + j];
+    return dst;
+}
+
 static const char *isa_name(int isa) {
     return isa == CONV4J_ISA_AVX512 ? "avx512" : isa == CONV4J_ISA_AVX2 ? "avx2" : "generic";
 }
@@ -123,7 +147,7 @@ static void check_variant(int isa) {
         failures++;
         return;
     }
-    int n[13] = {0};
+    int n[14] = {0};
     n[0] = check_im2col(im);
     if (!failures) n[1] = check_index_wrap(im);
     if (!failures) n[2] = check_gemm(gm);
@@ -132,12 +156,13 @@ static void check_variant(int isa) {
     if (!failures) n[5] = check_depthwise_forward(dw);
     if (!failures) n[6] = check_depthwise_data(dw);
     if (!failures) n[7] = check_depthwise_weights(dw);
+    if (!failures) n[12] = check_depthwise_layouts(dw);
     if (!failures) n[8] = check_direct();
     if (!failures) n[9] = check_winograd();
     if (!failures) n[10] = check_vector();
     if (!failures) n[11] = check_blocked();
-    printf("  %-7s im2col/col2im %d (index wrap %d), gemm %d (gathering %d), bands %d, depthwise %d/%d/%d, direct %d, "
-           "winograd %d, whole arrays %d, blocked %d: %s\n", isa_name(isa), n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8],
+    printf("  %-7s im2col/col2im %d (index wrap %d), gemm %d (gathering %d), bands %d, depthwise %d/%d/%d (in layouts %d), direct %d, "
+           "winograd %d, whole arrays %d, blocked %d: %s\n", isa_name(isa), n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[12], n[8],
            n[9], n[10], n[11], failures ? "FAILED" : "all match");
 }
 

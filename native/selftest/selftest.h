@@ -50,6 +50,12 @@ double conv_forward(const conv *g, const float *x, const float *w, int n, int o,
 void conv_input_gradient(const conv *g, const float *gy, const float *w, double *gx);
 void conv_weight_gradient(const conv *g, const float *x, const float *gy, double *gw);
 
+/* Activations in a layout (CONV4J_LAYOUT_*): the index of an element of one image, the floats of one
+   image, and an NCHW batch copied into a layout (padding channels 0). */
+size_t at(int layout, int c, int h, int w, int ci, int hi, int wi);
+size_t image(int layout, int c, int h, int w);
+float *relayout(const float *src, int layout, int n, int c, int h, int w);
+
 /* The checks of each family, for one variant (or, for the families without a table, the library as
    it stands after conv4j_use_isa). Each returns the number of cases it ran. */
 int check_im2col(const conv4j_im2col_ops *ops);
@@ -60,6 +66,7 @@ int check_bands(void);
 int check_depthwise_forward(const conv4j_dw_ops *ops);
 int check_depthwise_data(const conv4j_dw_ops *ops);
 int check_depthwise_weights(const conv4j_dw_ops *ops);
+int check_depthwise_layouts(const conv4j_dw_ops *ops);
 int check_direct(void);
 int check_winograd(void);
 int check_vector(void);

@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 public final class Algorithms {
     /** Forward: direct kernels where they win, Winograd where it pays, im2col + GEMM for everything else. */
     static final Algorithm[] FORWARD = {
-        DepthwiseDirect.FORWARD, SmallDirect.FORWARD, BlockedDirect.FORWARD_INLINE, BlockedDirect.FORWARD, Winograd.F4_FORWARD, Winograd.F2_FORWARD, Im2colGemm.FORWARD,
+        DepthwiseDirect.FORWARD_ANY_LAYOUT, DepthwiseDirect.FORWARD, SmallDirect.FORWARD, BlockedDirect.FORWARD_INLINE, BlockedDirect.FORWARD, Winograd.F4_FORWARD, Winograd.F2_FORWARD, Im2colGemm.FORWARD,
     };
     static final Algorithm[] BACKWARD_DATA = {
         DepthwiseDirect.BACKWARD_DATA, BlockedDirect.BACKWARD_DATA_INLINE, BlockedDirect.BACKWARD_DATA, Winograd.F4_BACKWARD_DATA, Winograd.F2_BACKWARD_DATA, Im2colGemm.BACKWARD_DATA,

@@ -10,8 +10,8 @@ import dev.conv4j.internal.nativeblas.NativeKernels;
 
 /**
  * Which layouts and epilogues the blas engine and its plans run themselves, and how a call passes them
- * to the kernels: the channel-blocked kernels read and write NCHW, NHWC and NCHW16C and apply the
- * forward epilogue, so where one of them is the algorithm chosen for a pass every combination runs
+ * to the kernels: the channel-blocked kernels (and the depthwise forward pass in any layout) read and
+ * write NCHW, NHWC and NCHW16C and apply the forward epilogue, so where one of them is the algorithm chosen for a pass every combination runs
  * without staging; elsewhere only NCHW does, and the shared layout runner stages the rest. Taking the
  * chosen algorithm in every layout, never another, keeps the bits of a pass the same in every layout
  * and with or without a fused epilogue.
@@ -28,7 +28,7 @@ final class Layouts {
     /** Whether {@code a} is one of the channel-blocked algorithms, which take every layout and the forward epilogue. */
     static boolean blocked(Algorithm a) {
         return a == BlockedDirect.FORWARD || a == BlockedDirect.FORWARD_INLINE || a == BlockedDirect.BACKWARD_DATA
-                || a == BlockedDirect.BACKWARD_DATA_INLINE || a == BlockedWeights.BACKWARD_WEIGHTS;
+                || a == BlockedDirect.BACKWARD_DATA_INLINE || a == BlockedWeights.BACKWARD_WEIGHTS || a == DepthwiseDirect.FORWARD_ANY_LAYOUT;
     }
 
     /**

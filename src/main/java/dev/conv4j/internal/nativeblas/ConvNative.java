@@ -40,6 +40,11 @@ final class ConvNative {
     static native void conv4j_dw_forward(@Cast("const conv4j_dw_params*") FloatPointer p, @Const FloatPointer x,
             @Const FloatPointer w, @Const FloatPointer bias, FloatPointer y);
 
+    static native void conv4j_dw_forward_layouts(@Cast("const conv4j_blk_params*") FloatPointer p, @Const FloatPointer x,
+            @Const FloatPointer w, @Const FloatPointer bias, @Const FloatPointer res, FloatPointer y, FloatPointer scratch);
+
+    static native long conv4j_dw_layouts_scratch(@Cast("const conv4j_blk_params*") FloatPointer p, int rows);
+
     static native void conv4j_dw_backward_data(@Cast("const conv4j_dw_params*") FloatPointer p, @Const FloatPointer gy,
             @Const FloatPointer w, FloatPointer gx);
 

@@ -167,6 +167,78 @@ public final class NativeKernels {
         }
     }
 
+    /**
+     * Output rows per band of {@link #depthwiseLayouts} ({@code conv4j_dw_layouts_rows}): as many as keep
+     * the padded input band within 4096 pixels, at least 1, at most {@code rows}.
+     */
+    static int depthwiseLayoutsRows(ConvGeometry g, int rows) {
+        long wp = (long) (g.ow - 1) * g.strideW + (long) (g.kw - 1) * g.dilationW + 1, fit = 4096 / Math.max(1, wp);
+        long span = (long) (g.kh - 1) * g.dilationH;
+        long r = fit > span ? (fit - 1 - span) / g.strideH + 1 : 1;
+        return (int) Math.max(1, Math.min(r, rows));
+    }
+
+    /**
+     * Floats of scratch {@link #depthwiseLayouts} needs for bands of up to {@code rows} output rows
+     * ({@code conv4j_dw_layouts_floats}): the padded band of NCHW input and a block's kernels.
+     */
+    public static long depthwiseLayoutsScratchSize(ConvGeometry g, int rows) {
+        int r = depthwiseLayoutsRows(g, rows);
+        long hb = (long) (r - 1) * g.strideH + (long) (g.kh - 1) * g.dilationH + 1;
+        long wp = (long) (g.ow - 1) * g.strideW + (long) (g.kw - 1) * g.dilationW + 1;
+        return 16 * (hb * wp + 8L * g.strideW) + 16L * g.kh * g.kw;
+    }
+
+    /** {@link #depthwiseLayoutsScratchSize} as the native library computes it, for the tests. */
+    static long nativeDepthwiseLayoutsScratchSize(ConvGeometry g, int rows) {
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.c, g.o);
+            return ConvNative.conv4j_dw_layouts_scratch(p.memory, rows);
+        }
+    }
+
+    /**
+     * Output rows [oh0, oh0+rows) of channel blocks [b0, b0+bn) (16 channels each) of image {@code n} of a
+     * depthwise layer with one output channel per input channel, x, y and the residual {@code res} (or
+     * null; it may be y itself) in the given layouts, with bias (or null), residual and the clamp to
+     * [lo, hi] when {@code clamp}, applied as {@link #blockedForward} applies them. The sums are those of
+     * {@link #depthwiseForward}, term for term. Scratch holds {@link #depthwiseLayoutsScratchSize} floats
+     * for {@code rows}. Only where {@link #blockedFast()}: the generic variant has no such kernel.
+     */
+    public static void depthwiseLayouts(ConvGeometry g, FloatPointer x, int xLayout, FloatPointer w, FloatPointer bias,
+                                        FloatPointer res, int rLayout, FloatPointer y, int yLayout, FloatPointer scratch, int n,
+                                        int oh0, int rows, int b0, int bn, boolean clamp, float lo, float hi) {
+        if (!g.isDepthwise() || g.o != g.c) {
+            throw new IllegalArgumentException("the depthwise kernel in any layout takes one output channel per input channel: " + g);
+        }
+        if (!blockedFast()) {
+            throw new IllegalStateException("the depthwise kernel in any layout needs the AVX2 or AVX-512 variants; running: " + isa());
+        }
+        checkLayout(xLayout, "x");
+        checkLayout(yLayout, "y");
+        checkLayout(rLayout, "residual");
+        checkRange(n, 1, g.n, "image");
+        checkBand(g, oh0, rows);
+        checkRange(b0, bn, ceilDiv(g.c, 16), "channel block");
+        long xImage = imageSize(xLayout, g.c, g.inPlane()), yImage = imageSize(yLayout, g.o, g.outPlane());
+        long rImage = imageSize(rLayout, g.o, g.outPlane());
+        check(x, n * xImage, xImage, "x");
+        check(w, 0, (long) g.o * g.kh * g.kw, "w");
+        check(y, n * yImage, yImage, "y");
+        check(scratch, 0, depthwiseLayoutsScratchSize(g, rows), "depthwise scratch");
+        if (bias != null) {
+            check(bias, 0, g.o, "bias");
+        }
+        if (res != null) {
+            check(res, n * rImage, rImage, "residual");
+        }
+        try (NativeParams p = NativeParams.take()) {
+            p.layer(g, g.c, g.o).blocked(n * xImage, 0, 0, n * yImage, res == null ? 0 : n * rImage, 0, xLayout, yLayout, rLayout,
+                    oh0, rows, b0, bn, res != null, clamp, lo, hi, false);
+            ConvNative.conv4j_dw_forward_layouts(p.memory, x, w, bias, res, y, scratch);
+        }
+    }
+
     /** Floats of scratch {@link #directForward} needs: the padded input planes of one group, plus slack. */
     public static long directScratchSize(ConvGeometry g) {
         return (long) g.cg * ((long) g.oh + (long) (g.kh - 1) * g.dilationH) * ((long) g.ow + (long) (g.kw - 1) * g.dilationW) + 16;

@@ -1,0 +1,376 @@
+/*
+ * The depthwise variant for AVX2 with FMA (depthwise.h):
+ *   - the row kernels' plane loop on 8-float vectors (16 registers hold four output rows'
+ *     accumulators, the nine weights of a 3x3 kernel and the input slice);
+ *   - 8 channels to a vector for the forward pass of strided layers and short rows, as the AVX-512
+ *     variant's 16: the 8 channels' planes are turned into one padded pixel-major image, so every tap
+ *     of every output pixel is one multiply-add of whole vectors whatever the stride, and the padding
+ *     is multiplied like any value, as in the definition (non-finite weights need no other path);
+ * the other algorithms are the generic ones.
+ */
+#include <stdlib.h>
+#include "common/conv4j_avx2.h"
+#include "depthwise/depthwise.h"
+
+#define CONV4J_DW_PLANE conv4j_dw_plane_avx2
+#define CONV4J_DW_PLANE_ATTR CONV4J_HIDDEN
+#define DW_L 8
+#define DW_V 1
+#include "depthwise/depthwise_plane.h"
+
+
+/* The padded pixel-major image of 8 planes (plane[l], l < n; lanes past n are zero): dst[r][c]
+   (r < hp, c < wp, 8 floats each) is plane[l][r - pt][c - pl], or 0 outside the h x w plane; the
+   masked loads read nothing outside it. */
+static void pack_padded(const float *const *plane, int n, int h, int w, int hp, int wp, int pt, int pl, float *dst) {
+    for (int r = 0; r < hp; r++, dst += (size_t)wp * 8) {
+        long long ih = (long long)r - pt;
+        if (ih < 0 || ih >= h) {
+            memset(dst, 0, sizeof(float) * 8 * (size_t)wp);
+            continue;
+        }
+        for (int c0 = 0; c0 < wp; c0 += 8) {
+            long long iw0 = (long long)c0 - pl;
+            const __m256i m = _mm256_andnot_si256(conv4j_lanes8(-iw0), conv4j_lanes8(w - iw0));
+            const int any = iw0 < w && iw0 + 8 > 0;
+            __m256 v[8];
+            for (int l = 0; l < 8; l++) {
+                v[l] = l < n && any ? _mm256_maskload_ps(plane[l] + (size_t)ih * w + iw0, m) : _mm256_setzero_ps();
+            }
+            conv4j_transpose8(v);
+            for (int k = 0; k < 8 && c0 + k < wp; k++) _mm256_storeu_ps(dst + (size_t)(c0 + k) * 8, v[k]);
+        }
+    }
+}
+
+/* Pixel-major src[p][8] (rows x cols pixels) back into the planes plane[l], l < n. */
+static void unpack(const float *src, long long rows, long long cols, float *const *plane, int n) {
+    for (long long y = 0; y < rows; y++) {
+        for (long long x0 = 0; x0 < cols; x0 += 8) {
+            const __m256i m = conv4j_lanes8(cols - x0);
+            __m256 v[8];
+            for (int k = 0; k < 8; k++) {
+                v[k] = x0 + k < cols ? _mm256_loadu_ps(src + (size_t)(y * cols + x0 + k) * 8) : _mm256_setzero_ps();
+            }
+            conv4j_transpose8(v);
+            for (int l = 0; l < n; l++) _mm256_maskstore_ps(plane[l] + (size_t)(y * cols + x0), m, v[l]);
+        }
+    }
+}
+
+/* The most floats of scratch the 8-channel forward pass takes (16 MiB); larger padded images (a
+   huge stride, dilation or padding around a small input) go to the row kernels. */
+#define MAX_SCRATCH (1LL << 22)
+
+/* y = bias + the taps for 8 channels, from the padded image xs (hp x wp pixels) into ys (oh x ow
+   pixels), 8 output pixels at a time; the last block of a row reads up to 8·sw pixels past it (the
+   scratch has room). */
+static void taps8(const float *xs, long long wp, const float *ws, __m256 bias, float *ys, int kh, int kw, int oh, int ow,
+                  int sh, int sw, int dh, int dw) {
+    for (int i = 0; i < oh; i++) {
+        for (int j0 = 0; j0 < ow; j0 += 8) {
+            __m256 acc[8];
+            for (int t = 0; t < 8; t++) acc[t] = bias;
+            for (int p = 0; p < kh; p++) {
+                const float *xr = xs + ((size_t)((long long)i * sh + (long long)p * dh) * wp + (size_t)j0 * sw) * 8;
+                for (int q = 0; q < kw; q++) {
+                    const __m256 wv = _mm256_loadu_ps(ws + (size_t)(p * kw + q) * 8);
+                    const float *xq = xr + (size_t)q * dw * 8;
+                    for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xq + (size_t)t * sw * 8), acc[t]);
+                }
+            }
+            for (int t = 0; t < 8 && j0 + t < ow; t++) _mm256_storeu_ps(ys + ((size_t)i * ow + j0 + t) * 8, acc[t]);
+        }
+    }
+}
+
+/* Output channels [first, first + count) of one image, 8 at a time. 0, having written nothing, when
+   the scratch would pass MAX_SCRATCH or could not be allocated. */
+static int forward8(const conv4j_dw_params *p, const float *x, const float *wt, const float *bias, float *y) {
+    const conv4j_conv_shape *s = &p->s;
+    const int h = s->h, w = s->w, kh = s->kh, kw = s->kw, oh = s->oh, ow = s->ow, taps = kh * kw;
+    const long long hp = (oh - 1LL) * s->sh + (kh - 1LL) * s->dh + 1, wp = (ow - 1LL) * s->sw + (kw - 1LL) * s->dw + 1;
+    const long long tail = 8LL * s->sw + 8, cap = MAX_SCRATCH / 8, rest = tail + (long long)oh * ow + taps;
+    if (hp <= 0 || wp <= 0 || hp > cap || wp > cap || rest > cap || hp * wp > cap - rest) return 0;
+    float *buf = (float *)aligned_alloc(32, sizeof(float) * 8 * (size_t)(hp * wp + rest));
+    if (!buf) return 0;
+    float *xs = buf, *ys = xs + 8 * (hp * wp + tail), *ws = ys + 8LL * oh * ow;
+    memset(xs + 8 * hp * wp, 0, sizeof(float) * 8 * (size_t)tail);
+    for (int c0 = p->first; c0 < p->first + p->count; c0 += 8) {
+        const int n = p->first + p->count - c0 < 8 ? p->first + p->count - c0 : 8;
+        const float *in[8];
+        float *out[8], lanes[8] = {0};
+        for (int l = 0; l < n; l++) {
+            in[l] = x + (size_t)((c0 + l) / s->mult) * h * w;
+            out[l] = y + (size_t)(c0 + l) * oh * ow;
+            if (bias) lanes[l] = 0.f + bias[c0 + l]; /* as the row kernels start: -0 becomes +0 */
+        }
+        for (int t = 0; t < taps; t++)
+            for (int l = 0; l < 8; l++) ws[t * 8 + l] = l < n ? wt[(size_t)(c0 + l) * taps + t] : 0.f;
+        pack_padded(in, n, h, w, (int)hp, (int)wp, s->pt, s->pl, xs);
+        taps8(xs, wp, ws, _mm256_loadu_ps(lanes), ys, kh, kw, oh, ow, s->sh, s->sw, s->dh, s->dw);
+        unpack(ys, oh, ow, out, n);
+    }
+    free(buf);
+    return 1;
+}
+
+/* ---- the forward pass in any layout: 16-channel blocks, each as two halves of 8 channels ---- */
+
+/* Where channel half f (channels [16 blk + 8 f, + 8)) of pixel (row, col) of an image of c channels,
+   h x w, in a pixel-major layout starts, and the floats between its pixels. */
+static inline const float *half_at(const float *img, int layout, int c, int h, int w, int blk, int f, long long row,
+                                   long long col, long long *ps) {
+    if (layout == CONV4J_LAYOUT_NCHW16C) {
+        *ps = 16;
+        return img + (((size_t)blk * h + (size_t)row) * w + (size_t)col) * 16 + 8 * f;
+    }
+    *ps = c;
+    return img + ((size_t)row * w + (size_t)col) * c + 16 * blk + 8 * f;
+}
+
+/* Pixels [col0, col0 + 8) of row `row` (inside the image), channel half f of block blk, of an image
+   in `layout`: v[k] is pixel k's 8 channels. Pixels outside [0, w) and channels past c read as zero;
+   nothing outside the image is read. */
+static inline void load_half(const float *img, int layout, int c, int h, int w, int blk, int f, long long row, long long col0,
+                      __m256 *v) {
+    const int n = c - 16 * blk - 8 * f; /* channels of the half, if below 8 */
+    if (layout == CONV4J_LAYOUT_NCHW) {
+        const size_t plane = (size_t)h * w;
+        const __m256i m = _mm256_andnot_si256(conv4j_lanes8(-col0), conv4j_lanes8(w - col0));
+        const int any = col0 < w && col0 + 8 > 0;
+        for (int l = 0; l < 8; l++) {
+            v[l] = l < n && any ? _mm256_maskload_ps(img + (size_t)(16 * blk + 8 * f + l) * plane + (size_t)(row * w) + col0, m)
+                                : _mm256_setzero_ps();
+        }
+        conv4j_transpose8(v);
+        return;
+    }
+    const __m256i m = conv4j_lanes8(n);
+    for (int k = 0; k < 8; k++) {
+        const long long col = col0 + k;
+        long long ps;
+        v[k] = col < 0 || col >= w || n <= 0 ? _mm256_setzero_ps()
+                                             : _mm256_maskload_ps(half_at(img, layout, c, h, w, blk, f, row, col, &ps), m);
+    }
+}
+
+/* Stores pixels [col0, col0 + npx) (col0 >= 0, npx <= 8) of row `row`, channel half f of block blk,
+   from v (as load_half reads them) into an image in `layout`: channels past c are not written, except
+   NCHW16C's padding lanes, which are written as zeros. */
+__attribute__((always_inline)) static inline void store_half(float *img, int layout, int c, int h, int w, int blk, int f, long long row, long long col0, int npx,
+                       __m256 *v) {
+    const int n = c - 16 * blk - 8 * f;
+    if (layout == CONV4J_LAYOUT_NCHW) {
+        if (n <= 0) return;
+        const size_t plane = (size_t)h * w;
+        const __m256i m = conv4j_lanes8(npx);
+        conv4j_transpose8(v);
+        for (int l = 0; l < 8 && l < n; l++) _mm256_maskstore_ps(img + (size_t)(16 * blk + 8 * f + l) * plane + (size_t)(row * w + col0), m, v[l]);
+        return;
+    }
+    const __m256i m = conv4j_lanes8(n);
+    for (int k = 0; k < npx; k++) {
+        long long ps;
+        float *px = (float *)half_at(img, layout, c, h, w, blk, f, row, col0 + k, &ps);
+        if (layout == CONV4J_LAYOUT_NCHW16C) _mm256_storeu_ps(px, _mm256_and_ps(v[k], _mm256_castsi256_ps(m)));
+        else if (n > 0) _mm256_maskstore_ps(px, m, v[k]);
+    }
+}
+
+/* One kernel row of width 3 (no dilation, stride SW) for a tile of 8 output pixels, xr the input
+   pixel its first output's first tap reads, ps floats between pixels: each input pixel is loaded
+   once for all the outputs that read it (10 loads for 24 multiply-adds at stride 1, 17 at stride 2),
+   each output still taking its taps in the kernel's column order. */
+__attribute__((always_inline)) static inline void row3(const float *xr, long long ps, const float *wr, __m256 *acc, const int SW) {
+    const __m256 w[3] = {_mm256_loadu_ps(wr), _mm256_loadu_ps(wr + 16), _mm256_loadu_ps(wr + 32)};
+#pragma GCC unroll 17
+    for (int m = 0; m < 7 * SW + 3; m++, xr += ps) { /* a stepped pointer: ten offsets m * ps would not fit in registers */
+        const __m256 v = _mm256_loadu_ps(xr);
+#pragma GCC unroll 8
+        for (int t = 0; t < 8; t++) {
+            const int q = m - t * SW;
+            if (q >= 0 && q < 3) acc[t] = _mm256_fmadd_ps(w[q], v, acc[t]);
+        }
+    }
+}
+
+/* The taps of a tile of 8 output pixels of one half: xb is the input pixel its first output's tap
+   (0, 0) reads, ps and kr the floats between pixels and between the rows of kernel rows p and p + 1
+   read, ws the half's kernels (16
+   floats a tap). Each output adds its taps to acc in the order of the kernel's rows and columns. */
+__attribute__((always_inline)) static inline void tile_taps(const float *xb, long long ps, long long kr, const float *ws, __m256 *acc, int kh, int kw,
+                             int sw, int dw) {
+    for (int p = 0; p < kh; p++) {
+        const float *xr = xb + p * kr;
+        if (kw == 3 && dw == 1 && sw <= 2) {
+            if (sw == 1 && ps == 16) row3(xr, 16, ws + (size_t)p * 3 * 16, acc, 1); /* NCHW16C and bands: a constant stride */
+            else if (sw == 1) row3(xr, ps, ws + (size_t)p * 3 * 16, acc, 1);
+            else if (ps == 16) row3(xr, 16, ws + (size_t)p * 3 * 16, acc, 2);
+            else row3(xr, ps, ws + (size_t)p * 3 * 16, acc, 2);
+            continue;
+        }
+        for (int q = 0; q < kw; q++) {
+            const __m256 wv = _mm256_loadu_ps(ws + (size_t)(p * kw + q) * 16);
+            const float *xq = xr + (long long)q * dw * ps;
+            for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xq + t * sw * ps), acc[t]);
+        }
+    }
+}
+
+/* The taps of a tile whose input window passes the image's edge (or whose channels end inside the
+   half), reading pixel-major input in place: a tap outside the image multiplies a zero, as the
+   padded copies of the other paths do (0 times an infinite weight is NaN there too). */
+__attribute__((always_inline)) static inline void border_taps(const float *x, int layout, int c, int h, int w, int blk, int f,
+                                                              long long ih0, long long iw0, const float *ws, __m256 *acc, int kh,
+                                                              int kw, int sw, int dh, int dw) {
+    static const float zeros[8];
+    const __m256i m = conv4j_lanes8(c - 16 * blk - 8 * f);
+    const long long win = 7LL * sw + (kw - 1LL) * dw + 1;
+    const float *col[64]; /* per column of the window: its pixel, or zeros outside the image */
+    for (int p = 0; p < kh; p++) {
+        const long long ih = ih0 + (long long)p * dh;
+        const int in = ih >= 0 && ih < h;
+        long long ps = 0;
+        const float *row = in ? half_at(x, layout, c, h, w, blk, f, ih, 0, &ps) : zeros;
+        if (win <= 64) {
+            for (long long k = 0; k < win; k++) col[k] = in && iw0 + k >= 0 && iw0 + k < w ? row + (iw0 + k) * ps : zeros;
+            for (int q = 0; q < kw; q++) {
+                const __m256 wv = _mm256_loadu_ps(ws + (size_t)(p * kw + q) * 16);
+                for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(col[t * sw + q * dw], m), acc[t]);
+            }
+            continue;
+        }
+        for (int q = 0; q < kw; q++) {
+            const __m256 wv = _mm256_loadu_ps(ws + (size_t)(p * kw + q) * 16);
+            for (int t = 0; t < 8; t++) {
+                const long long iw = iw0 + (long long)t * sw + (long long)q * dw;
+                const __m256 v = in && iw >= 0 && iw < w ? _mm256_maskload_ps(row + iw * ps, m) : _mm256_setzero_ps();
+                acc[t] = _mm256_fmadd_ps(wv, v, acc[t]);
+            }
+        }
+    }
+}
+
+/* A tile of 8 output pixels of one half of a block: where it lies, and how many of its pixels the
+   row has. */
+typedef struct {
+    int blk, f, i, j0, npx;
+} tile_at;
+
+/* Residual, clamp and the store of a tile's sums. */
+__attribute__((always_inline)) static inline void tile_finish(const conv4j_blk_params *p, const float *res, float *y,
+                                                              const tile_at *at, __m256 *acc) {
+    const conv4j_conv_shape *s = &p->s;
+    if (p->residual) {
+        __m256 r[8];
+        load_half(res, p->r_layout, s->c, s->oh, s->ow, at->blk, at->f, at->i, at->j0, r);
+        for (int t = 0; t < 8; t++) acc[t] = _mm256_add_ps(acc[t], r[t]);
+    }
+    if (p->clamp) {
+        const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
+        for (int t = 0; t < 8; t++) acc[t] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc[t]));
+    }
+    store_half(y, p->y_layout, s->c, s->oh, s->ow, at->blk, at->f, at->i, at->j0, at->npx, acc);
+}
+
+/* A tile whose input is read in place (xb as for tile_taps, ps and kr its strides), or with xb NULL
+   one of no channels (bias only). One function a tile, so that its sums stay in registers. */
+__attribute__((noinline)) static void tile_direct(const conv4j_blk_params *p, const float *res, float *y, const tile_at *at, const float *xb,
+                        long long ps, long long kr, const float *ws, __m256 b) {
+    __m256 acc[8];
+    for (int t = 0; t < 8; t++) acc[t] = b;
+    if (xb) tile_taps(xb, ps, kr, ws, acc, p->s.kh, p->s.kw, p->s.sw, p->s.dw);
+    tile_finish(p, res, y, at, acc);
+}
+
+/* A tile whose input window passes the image's edge (border_taps). */
+__attribute__((noinline)) static void tile_border(const conv4j_blk_params *p, const float *x, const float *res, float *y, const tile_at *at,
+                        long long ih0, long long iw0, const float *ws, __m256 b) {
+    const conv4j_conv_shape *s = &p->s;
+    __m256 acc[8];
+    for (int t = 0; t < 8; t++) acc[t] = b;
+    border_taps(x, p->x_layout, s->c, s->h, s->w, at->blk, at->f, ih0, iw0, ws, acc, s->kh, s->kw, s->sw, s->dh, s->dw);
+    tile_finish(p, res, y, at, acc);
+}
+
+/* Output rows [i0, i0 + R) of channel block blk. Each output is 0 + bias, then the taps'
+   multiply-adds in the order of the kernel's rows and columns (the row kernels' and the 8-channel
+   kernel's order, so the bits are theirs), then residual and clamp on the registers on the way to y.
+   The taps read NCHW16C input, and NHWC input whose half is 8 whole channels, in place wherever the
+   tile's input window lies inside the image, the other tiles of such input pixel by pixel
+   (border_taps); NCHW input is first copied into a padded band of the rows the
+   band reads (xs: hb x wp pixels of 16 floats), through 8 x 8 transposes. */
+static void layouts_band(const conv4j_blk_params *p, const float *x, const float *w, const float *bias, const float *res,
+                         float *y, int blk, int i0, int R, float *xs, float *ws) {
+    const conv4j_conv_shape *s = &p->s;
+    const int c = s->c, h = s->h, wd = s->w, kh = s->kh, kw = s->kw, ow = s->ow, sh = s->sh, sw = s->sw, dh = s->dh, dw = s->dw;
+    const int n = c - 16 * blk < 16 ? c - 16 * blk : 16, taps = kh * kw, planar = p->x_layout == CONV4J_LAYOUT_NCHW;
+    const long long hb = (R - 1LL) * sh + (kh - 1LL) * dh + 1, wp = (ow - 1LL) * sw + (kw - 1LL) * dw + 1;
+    const long long win = 7LL * sw + (kw - 1LL) * dw + 1; /* a tile's input window: columns */
+    for (int t = 0; t < taps; t++)
+        for (int l = 0; l < 16; l++) ws[t * 16 + l] = l < n ? w[(size_t)(16 * blk + l) * taps + t] : 0.f;
+    if (planar) {
+        for (long long r = 0; r < hb; r++) {
+            const long long ih = (long long)i0 * sh - s->pt + r;
+            float *dst = xs + (size_t)(r * wp) * 16;
+            if (ih < 0 || ih >= h) {
+                memset(dst, 0, sizeof(float) * 16 * (size_t)wp);
+                continue;
+            }
+            for (long long c0 = 0; c0 < wp; c0 += 8)
+                for (int f = 0; f < 2; f++) {
+                    __m256 v[8];
+                    load_half(x, CONV4J_LAYOUT_NCHW, c, h, wd, blk, f, ih, c0 - s->pl, v);
+                    for (long long k = 0; k < 8 && c0 + k < wp; k++) _mm256_storeu_ps(dst + (size_t)(c0 + k) * 16 + 8 * f, v[k]);
+                }
+        }
+    }
+    for (int f = 0; f < 2; f++) {
+        const int nf = n - 8 * f; /* channels of this half, if below 8 */
+        __m256 b = _mm256_setzero_ps();
+        if (bias && nf > 0) b = _mm256_add_ps(b, _mm256_maskload_ps(bias + 16 * blk + 8 * f, conv4j_lanes8(nf)));
+        const int whole = p->x_layout == CONV4J_LAYOUT_NCHW16C || nf >= 8; /* direct reads stay in the pixel's channels */
+        for (int i = i0; i < i0 + R; i++) {
+            const long long ih0 = (long long)i * sh - s->pt;
+            const int rows_in = ih0 >= 0 && ih0 + (kh - 1LL) * dh < h;
+            for (int j0 = 0; j0 < ow; j0 += 8) {
+                const long long iw0 = (long long)j0 * sw - s->pl;
+                const tile_at at = {blk, f, i, j0, ow - j0 < 8 ? ow - j0 : 8};
+                if (nf <= 0) {
+                    tile_direct(p, res, y, &at, NULL, 0, 0, NULL, b); /* NCHW16C padding lanes: zeros */
+                } else if (planar) {
+                    tile_direct(p, res, y, &at, xs + ((size_t)((i - i0) * (long long)sh) * wp + (size_t)j0 * sw) * 16 + 8 * f, 16,
+                                dh * wp * 16, ws + 8 * f, b);
+                } else if (whole && rows_in && iw0 >= 0 && iw0 + win <= wd) {
+                    long long ps;
+                    const float *xb = half_at(x, p->x_layout, c, h, wd, blk, f, ih0, iw0, &ps);
+                    tile_direct(p, res, y, &at, xb, ps, ps * wd * dh, ws + 8 * f, b);
+                } else {
+                    tile_border(p, x, res, y, &at, ih0, iw0, ws + 8 * f, b);
+                }
+            }
+        }
+    }
+}
+
+/* Output rows [oh0, oh0 + rows) of channel blocks [g0, g0 + gn) of one image (conv4j_dw_forward_layouts),
+   in bands of conv4j_dw_layouts_rows rows. The AVX-512 variant takes it too. */
+void conv4j_dw_forward_layouts_avx2(const conv4j_blk_params *p, const float *x, const float *w, const float *bias,
+                                    const float *res, float *y, float *scratch) {
+    const conv4j_conv_shape *s = &p->s;
+    const int R = conv4j_dw_layouts_rows(s, p->rows); /* the scratch was sized for these (conv4j_dw_layouts_floats) */
+    float *xs = scratch, *ws = xs + conv4j_dw_layouts_band(s, R);
+    if (p->x_layout == CONV4J_LAYOUT_NCHW) {
+        /* the last tiles of the band's last row read past it (their sums are never kept) */
+        const long long hb = (R - 1LL) * s->sh + (s->kh - 1LL) * s->dh + 1, wp = (s->ow - 1LL) * s->sw + (s->kw - 1LL) * s->dw + 1;
+        memset(xs + 16 * hb * wp, 0, sizeof(float) * 16 * 8 * (size_t)s->sw);
+    }
+    for (int blk = p->g0; blk < p->g0 + p->gn; blk++) {
+        for (int i0 = p->oh0; i0 < p->oh0 + p->rows; i0 += R) {
+            layouts_band(p, x, w, bias, res, y, blk, i0, p->oh0 + p->rows - i0 < R ? p->oh0 + p->rows - i0 : R, xs, ws);
+        }
+    }
+}
+
+const conv4j_dw_ops conv4j_dw_avx2 = {"avx2", conv4j_dw_plane_avx2, forward8, NULL, NULL, {12, 24, 0}, NULL, NULL, conv4j_dw_forward_layouts_avx2};
