@@ -45,6 +45,43 @@ class NativeKernelsTest {
         }
     }
 
+    /** The Java side sizes the depthwise any-layout scratch as the kernel reads it, and refuses whatever would pass it. */
+    @Test
+    void depthwiseInAnyLayoutSizesItsScratchAsTheKernelAndRefusesBadArguments() {
+        java.util.Random r = new java.util.Random(5);
+        for (int i = 0; i < 200; i++) {
+            int c = 1 + r.nextInt(40), kh = 1 + r.nextInt(7), kw = 1 + r.nextInt(7);
+            Conv2dParams p = Conv2dParams.builder().groups(c).stride(1 + r.nextInt(3), 1 + r.nextInt(3))
+                    .dilation(1 + r.nextInt(3), 1 + r.nextInt(3)).padding(r.nextInt(4), r.nextInt(4), r.nextInt(4), r.nextInt(4)).build();
+            ConvGeometry g;
+            try {
+                g = ConvGeometry.of(p, new int[] {1, c, 1 + r.nextInt(300), 1 + r.nextInt(300)}, new int[] {c, 1, kh, kw});
+            } catch (IllegalArgumentException empty) {
+                continue;
+            }
+            int rows = 1 + r.nextInt(g.oh);
+            assertEquals(NativeKernels.nativeDepthwiseLayoutsScratchSize(g, rows), NativeKernels.depthwiseLayoutsScratchSize(g, rows), g::toString);
+        }
+        if (!NativeKernels.blockedFast()) {
+            return; // the generic variant has no such kernel, and the call says so
+        }
+        ConvGeometry g = ConvGeometry.of(Conv2dParams.builder().groups(20).padding(1).build(), new int[] {1, 20, 5, 5}, new int[] {20, 1, 3, 3});
+        ConvGeometry mult = ConvGeometry.of(Conv2dParams.builder().groups(20).padding(1).build(), new int[] {1, 20, 5, 5}, new int[] {40, 1, 3, 3});
+        long scratch = NativeKernels.depthwiseLayoutsScratchSize(g, 5);
+        try (FloatPointer x = new FloatPointer(32 * 25L); FloatPointer w = new FloatPointer(20 * 9L); FloatPointer y = new FloatPointer(32 * 25L);
+             FloatPointer s = new FloatPointer(scratch); FloatPointer small = new FloatPointer(scratch - 1); FloatPointer y20 = new FloatPointer(20 * 25L)) {
+            NativeKernels.depthwiseLayouts(g, x, NativeKernels.NCHW16C, w, null, null, 0, y, NativeKernels.NCHW16C, s, 0, 0, 5, 0, 2, false, 0f, 0f);
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.depthwiseLayouts(mult, x, 0, w, null, null, 0, y, 0, s, 0, 0, 5, 0, 2, false, 0f, 0f));
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.depthwiseLayouts(g, x, 3, w, null, null, 0, y, 0, s, 0, 0, 5, 0, 2, false, 0f, 0f));
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.depthwiseLayouts(g, x, 2, w, null, null, 0, y20, 2, s, 0, 0, 5, 0, 2, false, 0f, 0f));
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.depthwiseLayouts(g, x, 2, w, null, null, 0, y, 2, small, 0, 0, 5, 0, 2, false, 0f, 0f));
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.depthwiseLayouts(g, x, 2, w, null, null, 0, y, 2, s, 0, 1, 5, 0, 2, false, 0f, 0f));
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.depthwiseLayouts(g, x, 2, w, null, null, 0, y, 2, s, 0, 0, 5, 1, 2, false, 0f, 0f));
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.depthwiseLayouts(g, x, 2, w, null, null, 0, y, 2, s, 1, 0, 5, 0, 2, false, 0f, 0f));
+            assertThrows(IllegalArgumentException.class, () -> NativeKernels.depthwiseLayouts(g, x, 2, w, null, y20, 2, y, 2, s, 0, 0, 5, 0, 2, false, 0f, 0f));
+        }
+    }
+
     @Test
     void refusesAPackingBufferTooSmallForTheKernel() {
         long pack = NativeKernels.gemmPackSize();
