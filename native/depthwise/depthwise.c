@@ -32,14 +32,15 @@ void conv4j_dw_backward_data(const conv4j_dw_params *p, const float *gy, const f
     }
 }
 
-/* Short rows go 16 channels to a vector, except 3x3 stride 1, where the nine-tap pass was faster;
+/* Short rows go channels to a vector, except 3x3 stride 1 where the variant has the nine-tap pass,
+   which was faster;
    channels whose output gradient is not all finite go by the definition. */
 void conv4j_dw_backward_weights(const conv4j_dw_params *p, const float *x, const float *gy, float *gw) {
     const conv4j_dw_ops *ops = conv4j_dw;
     const conv4j_conv_shape *s = &p->s;
     x += p->off[0]; gy += p->off[1]; gw += p->off[2];
     const int three1 = s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1;
-    if (ops->weights_vec && s->oh > 0 && conv4j_dw_short(ops, s->ow, s->sw, 1) && !three1 && ops->weights_vec(p, x, gy, gw)) return;
+    if (ops->weights_vec && s->oh > 0 && conv4j_dw_short(ops, s->ow, s->sw, 2) && !(three1 && ops->weights_nine) && ops->weights_vec(p, x, gy, gw)) return;
     if (ops->weights_nine && conv4j_dw_nine_applies(s) && ops->weights_nine(p, x, gy, gw)) return;
     const conv4j_dw_taps_fn taps = ops->weights_dot && s->sw == 1 ? ops->weights_dot : conv4j_dw_weights_lanes;
     for (int oc = p->first; oc < p->first + p->count; oc++) {

@@ -51,8 +51,9 @@ typedef struct conv4j_dw_ops {
     int (*forward_vec)(const conv4j_dw_params *p, const float *x, const float *w, const float *bias, float *y);
     int (*data_vec)(const conv4j_dw_params *p, const float *gy, const float *w, float *gx);
     int (*weights_vec)(const conv4j_dw_params *p, const float *x, const float *gy, float *gw);
-    /* the shortest rows the row kernels take: of stride 1 (every pass), strided forward, strided backward */
-    int rows_from[3];
+    /* the shortest rows the row kernels take, per pass (forward, input gradient, weight gradient),
+       of stride 1 and strided */
+    int rows_from[3][2];
     /* the weight gradient of 3x3 kernels, stride 1 or 2 in both directions, all nine taps in one pass
        (conv4j_dw_nine_applies); 0, having written nothing, when its scratch could not be allocated */
     int (*weights_nine)(const conv4j_dw_params *p, const float *x, const float *gy, float *gw);
@@ -74,16 +75,19 @@ void conv4j_dw_forward_layouts_avx2(const conv4j_blk_params *p, const float *x, 
 void conv4j_dw_plane_avx2(const conv4j_dw_layout *L, const float *xc, const float *wk, float init, int add, float *yc,
                           int h, int w, int kh, int kw, int oh, int ow, int sh, int sw, int pt, int pl);
 
-/* Whether rows of ow outputs are short enough for the channel-vector algorithms. Where they are
-   faster was measured on MobileNet v1's layers, one thread, in alternating runs against the row
-   kernels. AVX-512 (16 channels): strided rows of fewer than 32 outputs forward (1.1x to 5x) and of
-   fewer than 64 backward (2x to 6x; forward at 56 outputs the row kernels won), and stride-1 rows of
-   fewer than 16; at stride 1 and 28 outputs the row kernels were as fast, and on larger planes (128
-   outputs a row) 2x faster, as the padded image no longer stays in cache. AVX2 (8 channels, Zen 3):
-   forward, strided rows of 14 and 7 outputs (2.4x and 2.9x), stride-1 rows of 7 (1.8x); at 14
-   outputs stride 1 and 28 strided they were as fast. */
-static inline int conv4j_dw_short(const conv4j_dw_ops *ops, int ow, int sw, int backward) {
-    return ow > 0 && ow < ops->rows_from[sw == 1 ? 0 : backward ? 2 : 1];
+/* Whether rows of ow outputs are short enough for the channel-vector algorithms of pass (0 forward,
+   1 input gradient, 2 weight gradient). Where they are faster was measured on MobileNet v1's layers,
+   one thread, in alternating runs against the row kernels. AVX-512 (16 channels): strided rows of
+   fewer than 32 outputs forward (1.1x to 5x) and of fewer than 64 backward (2x to 6x; forward at 56
+   outputs the row kernels won), and stride-1 rows of fewer than 16; at stride 1 and 28 outputs the
+   row kernels were as fast, and on larger planes (128 outputs a row) 2x faster, as the padded image
+   no longer stays in cache. AVX2 (8 channels, Zen 3): forward, strided rows of 14 and 7 outputs (2.4x
+   and 2.9x) and stride-1 rows of 7 (1.8x), and as fast at 14 outputs stride 1 and 28 strided; the
+   input gradient of every strided layer (1.3x to 2.4x) and of stride-1 rows of 7 (1.2x; on longer
+   ones the row kernels were 1.8x to 4x faster); the weight gradient of every layer (2.5x to 7x, but
+   as fast at 112 outputs stride 1). */
+static inline int conv4j_dw_short(const conv4j_dw_ops *ops, int ow, int sw, int pass) {
+    return ow > 0 && ow < ops->rows_from[pass][sw > 1];
 }
 
 /* Output rows per band of the forward pass in any layout: as many as keep its padded input band

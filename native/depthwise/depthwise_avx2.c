@@ -43,17 +43,21 @@ static void pack_padded(const float *const *plane, int n, int h, int w, int hp, 
     }
 }
 
-/* Pixel-major src[p][8] (rows x cols pixels) back into the planes plane[l], l < n. */
-static void unpack(const float *src, long long rows, long long cols, float *const *plane, int n) {
+/* Pixel-major src[p][8] (rows x cols pixels, row stride ld pixels, so that a window of a padded image
+   can be read) back into the planes plane[l], l < n: written, or added to with add. */
+static void unpack(const float *src, long long rows, long long cols, long long ld, float *const *plane, int n, int add) {
     for (long long y = 0; y < rows; y++) {
         for (long long x0 = 0; x0 < cols; x0 += 8) {
             const __m256i m = conv4j_lanes8(cols - x0);
             __m256 v[8];
             for (int k = 0; k < 8; k++) {
-                v[k] = x0 + k < cols ? _mm256_loadu_ps(src + (size_t)(y * cols + x0 + k) * 8) : _mm256_setzero_ps();
+                v[k] = x0 + k < cols ? _mm256_loadu_ps(src + (size_t)(y * ld + x0 + k) * 8) : _mm256_setzero_ps();
             }
             conv4j_transpose8(v);
-            for (int l = 0; l < n; l++) _mm256_maskstore_ps(plane[l] + (size_t)(y * cols + x0), m, v[l]);
+            for (int l = 0; l < n; l++) {
+                float *out = plane[l] + (size_t)(y * cols + x0);
+                _mm256_maskstore_ps(out, m, add ? _mm256_add_ps(v[l], _mm256_maskload_ps(out, m)) : v[l]);
+            }
         }
     }
 }
@@ -109,7 +113,142 @@ static int forward8(const conv4j_dw_params *p, const float *x, const float *wt, 
             for (int l = 0; l < 8; l++) ws[t * 8 + l] = l < n ? wt[(size_t)(c0 + l) * taps + t] : 0.f;
         pack_padded(in, n, h, w, (int)hp, (int)wp, s->pt, s->pl, xs);
         taps8(xs, wp, ws, _mm256_loadu_ps(lanes), ys, kh, kw, oh, ow, s->sh, s->sw, s->dh, s->dw);
-        unpack(ys, oh, ow, out, n);
+        unpack(ys, oh, ow, ow, out, n, 0);
+    }
+    free(buf);
+    return 1;
+}
+
+/* The nine taps of a 3x3 kernel's weight gradient over one image's padded pixel-major x (xs, wp
+   pixels a row) and gy (gs): output row by output row, each tap's sum in one vector over the row's
+   pixels in order (nine independent chains; each gy pixel loaded once for all nine), then added to
+   sums in double. Tap by tap with four sums (the general loop) loaded two vectors a multiply-add;
+   this loads ten for nine. */
+static void nine_rows(const float *xs, const float *gs, long long wp, int oh, int ow, int sh, int sw, int dh, int dw, double *sums) {
+    for (int i = 0; i < oh; i++) {
+        const float *x0 = xs + (size_t)((long long)i * sh * wp) * 8, *g = gs + (size_t)i * ow * 8;
+        __m256 a[9];
+        for (int t = 0; t < 9; t++) a[t] = _mm256_setzero_ps();
+        for (int j = 0; j < ow; j++, g += 8) {
+            const __m256 v = _mm256_loadu_ps(g);
+            const float *xj = x0 + (size_t)j * sw * 8;
+#pragma GCC unroll 3
+            for (int kp = 0; kp < 3; kp++)
+#pragma GCC unroll 3
+                for (int kq = 0; kq < 3; kq++)
+                    a[kp * 3 + kq] = _mm256_fmadd_ps(v, _mm256_loadu_ps(xj + ((size_t)kp * dh * wp + (size_t)kq * dw) * 8), a[kp * 3 + kq]);
+        }
+        for (int t = 0; t < 9; t++) {
+            float lane[8];
+            _mm256_storeu_ps(lane, a[t]);
+            for (int l = 0; l < 8; l++) sums[t * 8 + l] += lane[l];
+        }
+    }
+}
+
+/* Weight gradient of output channels [first, first + count) over the batch (x and gy whole), 8 at a
+   time, as the AVX-512 variant's 16: per image and tap, four running vector sums over the output
+   pixels in a fixed order, then added in double image by image (3x3 kernels: nine_rows). 0, having written nothing, when the
+   scratch would pass MAX_SCRATCH or could not be allocated. */
+static int weights8(const conv4j_dw_params *p, const float *x, const float *gy, float *gw) {
+    const conv4j_conv_shape *s = &p->s;
+    const int h = s->h, w = s->w, kh = s->kh, kw = s->kw, oh = s->oh, ow = s->ow, sh = s->sh, sw = s->sw, dh = s->dh, dw = s->dw;
+    const int taps = kh * kw;
+    const long long hp = (oh - 1LL) * sh + (kh - 1LL) * dh + 1, wp = (ow - 1LL) * sw + (kw - 1LL) * dw + 1;
+    const long long cap = MAX_SCRATCH / 8, rest = (long long)oh * ow + 8;
+    if (hp <= 0 || wp <= 0 || hp > cap || wp > cap || rest > cap || hp * wp > cap - rest) return 0;
+    float *buf = (float *)aligned_alloc(32, sizeof(float) * 8 * (size_t)(hp * wp + rest));
+    double *sums = (double *)malloc(sizeof(double) * 8 * (size_t)taps);
+    if (!buf || !sums) {
+        free(buf);
+        free(sums);
+        return 0;
+    }
+    float *xs = buf, *gs = xs + 8 * hp * wp;
+    for (int c0 = p->first; c0 < p->first + p->count; c0 += 8) {
+        const int n = p->first + p->count - c0 < 8 ? p->first + p->count - c0 : 8;
+        memset(sums, 0, sizeof(double) * 8 * (size_t)taps);
+        for (int b = 0; b < s->n; b++) {
+            const float *in[8], *g[8];
+            for (int l = 0; l < n; l++) {
+                in[l] = x + ((size_t)b * s->c + (c0 + l) / s->mult) * h * w;
+                g[l] = gy + ((size_t)b * s->o + c0 + l) * oh * ow;
+            }
+            pack_padded(in, n, h, w, (int)hp, (int)wp, s->pt, s->pl, xs);
+            pack_padded(g, n, oh, ow, oh, ow, 0, 0, gs);
+            if (taps == 9 && kh == 3) {
+                nine_rows(xs, gs, wp, oh, ow, sh, sw, dh, dw, sums);
+                continue;
+            }
+            for (int kp = 0; kp < kh; kp++) {
+                for (int kq = 0; kq < kw; kq++) {
+                    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+                    long long k = 0;
+                    for (int i = 0; i < oh; i++) {
+                        const float *xr = xs + ((size_t)((long long)i * sh + (long long)kp * dh) * wp + (size_t)kq * dw) * 8;
+                        for (int j = 0; j < ow; j++, k++) {
+                            a[k & 3] = _mm256_fmadd_ps(_mm256_loadu_ps(gs + (size_t)k * 8), _mm256_loadu_ps(xr + (size_t)j * sw * 8), a[k & 3]);
+                        }
+                    }
+                    float lane[8];
+                    _mm256_storeu_ps(lane, _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])));
+                    for (int l = 0; l < 8; l++) sums[(kp * kw + kq) * 8 + l] += lane[l];
+                }
+            }
+        }
+        for (int l = 0; l < n; l++) {
+            float *gk = gw + (size_t)(c0 + l) * taps;
+            for (int t = 0; t < taps; t++) gk[t] = (float)(p->accumulate ? gk[t] + sums[t * 8 + l] : sums[t * 8 + l]);
+        }
+    }
+    free(buf);
+    free(sums);
+    return 1;
+}
+
+/* Input gradient of input channels [first, first + count) of one image, one output channel each
+   (mult 1), 8 at a time, as the AVX-512 variant's 16: every output pixel adds its taps into a padded
+   pixel-major image in a fixed order, whose window over the input is then turned back into planes
+   (written, or added with accumulate); the padding's share is dropped. 0, having written nothing,
+   when the scratch would pass MAX_SCRATCH or could not be allocated. */
+static int data8(const conv4j_dw_params *p, const float *gy, const float *wt, float *gx) {
+    const conv4j_conv_shape *s = &p->s;
+    const int h = s->h, w = s->w, kh = s->kh, kw = s->kw, oh = s->oh, ow = s->ow, sh = s->sh, sw = s->sw, dh = s->dh, dw = s->dw;
+    if (s->mult != 1) return 0;
+    long long hp = (oh - 1LL) * sh + (kh - 1LL) * dh + 1, wp = (ow - 1LL) * sw + (kw - 1LL) * dw + 1;
+    if (hp < (long long)s->pt + h) hp = (long long)s->pt + h; /* the window over the input lies inside */
+    if (wp < (long long)s->pl + w) wp = (long long)s->pl + w;
+    const int taps = kh * kw;
+    const long long cap = MAX_SCRATCH / 8, rest = (long long)oh * ow + taps + 1;
+    if (hp <= 0 || wp <= 0 || hp > cap || wp > cap || rest > cap || hp * wp > cap - rest) return 0;
+    float *buf = (float *)aligned_alloc(32, sizeof(float) * 8 * (size_t)(hp * wp + rest));
+    if (!buf) return 0;
+    float *gxs = buf, *gs = gxs + 8 * hp * wp, *ws = gs + 8LL * oh * ow;
+    for (int b0 = p->first; b0 < p->first + p->count; b0 += 8) {
+        const int n = p->first + p->count - b0 < 8 ? p->first + p->count - b0 : 8;
+        const float *g[8];
+        float *out[8];
+        for (int l = 0; l < n; l++) {
+            g[l] = gy + (size_t)(b0 + l) * oh * ow;
+            out[l] = gx + (size_t)(b0 + l) * h * w;
+        }
+        for (int t = 0; t < taps; t++)
+            for (int l = 0; l < 8; l++) ws[t * 8 + l] = l < n ? wt[(size_t)(b0 + l) * taps + t] : 0.f;
+        pack_padded(g, n, oh, ow, oh, ow, 0, 0, gs);
+        memset(gxs, 0, sizeof(float) * 8 * (size_t)(hp * wp));
+        for (int i = 0; i < oh; i++) {
+            for (int j = 0; j < ow; j++) {
+                const __m256 v = _mm256_loadu_ps(gs + ((size_t)i * ow + j) * 8);
+                for (int kp = 0; kp < kh; kp++) {
+                    float *row = gxs + ((size_t)((long long)i * sh + (long long)kp * dh) * wp + (size_t)j * sw) * 8;
+                    for (int kq = 0; kq < kw; kq++) {
+                        float *at = row + (size_t)kq * dw * 8;
+                        _mm256_storeu_ps(at, _mm256_fmadd_ps(_mm256_loadu_ps(ws + (size_t)(kp * kw + kq) * 8), v, _mm256_loadu_ps(at)));
+                    }
+                }
+            }
+        }
+        unpack(gxs + ((size_t)s->pt * wp + s->pl) * 8, h, w, wp, out, n, p->accumulate);
     }
     free(buf);
     return 1;
@@ -373,4 +512,4 @@ void conv4j_dw_forward_layouts_avx2(const conv4j_blk_params *p, const float *x, 
     }
 }
 
-const conv4j_dw_ops conv4j_dw_avx2 = {"avx2", conv4j_dw_plane_avx2, forward8, NULL, NULL, {12, 24, 0}, NULL, NULL, conv4j_dw_forward_layouts_avx2};
+const conv4j_dw_ops conv4j_dw_avx2 = {"avx2", conv4j_dw_plane_avx2, forward8, data8, weights8, {{12, 24}, {12, 1 << 30}, {1 << 30, 1 << 30}}, NULL, NULL, conv4j_dw_forward_layouts_avx2};

@@ -416,5 +416,5 @@ static int conv4j_dw_weights_nine(const conv4j_dw_params *p, const float *x, con
 }
 
 const conv4j_dw_ops conv4j_dw_avx512 = {"avx512", conv4j_dw_plane_multi, conv4j_dw16_forward_p, conv4j_dw16_data_p, conv4j_dw16_weights_p,
-                                        {16, 32, 64}, conv4j_dw_weights_nine, conv4j_dw_weights_dot,
+                                        {{16, 32}, {16, 64}, {16, 64}}, conv4j_dw_weights_nine, conv4j_dw_weights_dot,
                                         conv4j_dw_forward_layouts_avx2};

@@ -227,4 +227,4 @@ void conv4j_dw_weights_lanes(const conv4j_dw_params *p, const float *x, const fl
     }
 }
 
-const conv4j_dw_ops conv4j_dw_generic = {"generic", conv4j_dw_plane_multi, NULL, NULL, NULL, {0, 0, 0}, NULL, NULL, NULL};
+const conv4j_dw_ops conv4j_dw_generic = {"generic", conv4j_dw_plane_multi, NULL, NULL, NULL, {{0, 0}, {0, 0}, {0, 0}}, NULL, NULL, NULL};
