@@ -335,13 +335,21 @@ __attribute__((always_inline)) static inline void row3(const float *xr, long lon
 }
 
 /* The taps of a tile of 8 output pixels of one half: xb is the input pixel its first output's tap
-   (0, 0) reads, ps and kr the floats between pixels and between the rows of kernel rows p and p + 1
-   read, ws the half's kernels (16
-   floats a tap). Each output adds its taps to acc in the order of the kernel's rows and columns. */
-__attribute__((always_inline)) static inline void tile_taps(const float *xb, long long ps, long long kr, const float *ws, __m256 *acc, int kh, int kw,
-                             int sw, int dw) {
+   (rlo, 0) reads, ps and kr the floats between pixels and between the rows of kernel rows p and p + 1
+   read, ws the half's kernels (16 floats a tap). Kernel rows outside [rlo, rhi) lie in the padding:
+   their taps multiply zeros. Each output adds its taps to acc in the order of the kernel's rows and
+   columns. */
+__attribute__((always_inline)) static inline void tile_taps(const float *xb, long long ps, long long kr, const float *ws, __m256 *acc,
+                                                            int kh, int kw, int sw, int dw, int rlo, int rhi) {
     for (int p = 0; p < kh; p++) {
-        const float *xr = xb + p * kr;
+        if (p < rlo || p >= rhi) {
+            for (int q = 0; q < kw; q++) {
+                const __m256 wv = _mm256_loadu_ps(ws + (size_t)(p * kw + q) * 16);
+                for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(wv, _mm256_setzero_ps(), acc[t]);
+            }
+            continue;
+        }
+        const float *xr = xb + (p - rlo) * kr;
         if (kw == 3 && dw == 1 && sw <= 2) {
             if (sw == 1 && ps == 16) row3(xr, 16, ws + (size_t)p * 3 * 16, acc, 1); /* NCHW16C and bands: a constant stride */
             else if (sw == 1) row3(xr, ps, ws + (size_t)p * 3 * 16, acc, 1);
@@ -365,6 +373,7 @@ __attribute__((always_inline)) static inline void border_taps(const float *x, in
                                                               int kw, int sw, int dh, int dw) {
     static const float zeros[8];
     const __m256i m = conv4j_lanes8(c - 16 * blk - 8 * f);
+    const int whole = layout == CONV4J_LAYOUT_NCHW16C || c - 16 * blk - 8 * f >= 8; /* loads stay in the pixel's channels */
     const long long win = 7LL * sw + (kw - 1LL) * dw + 1;
     const float *col[64]; /* per column of the window: its pixel, or zeros outside the image */
     for (int p = 0; p < kh; p++) {
@@ -376,7 +385,10 @@ __attribute__((always_inline)) static inline void border_taps(const float *x, in
             for (long long k = 0; k < win; k++) col[k] = in && iw0 + k >= 0 && iw0 + k < w ? row + (iw0 + k) * ps : zeros;
             for (int q = 0; q < kw; q++) {
                 const __m256 wv = _mm256_loadu_ps(ws + (size_t)(p * kw + q) * 16);
-                for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(col[t * sw + q * dw], m), acc[t]);
+                if (whole)
+                    for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(col[t * sw + q * dw]), acc[t]);
+                else
+                    for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(col[t * sw + q * dw], m), acc[t]);
             }
             continue;
         }
@@ -389,6 +401,15 @@ __attribute__((always_inline)) static inline void border_taps(const float *x, in
             }
         }
     }
+}
+
+/* Whether a tile's whole window (kh rows from ih0, win columns from iw0, one half) ends inside the
+   image, which ends at xend: the last pixels of a short tile may then read past its row. */
+static inline int in_image(const float *x, const float *xend, int layout, int c, int h, int w, int blk, int f, long long ih0,
+                           long long iw0, int kh, int dh, long long win) {
+    long long ps;
+    const float *first = half_at(x, layout, c, h, w, blk, f, ih0, iw0, &ps);
+    return (xend - first) - 8 >= ((kh - 1LL) * dh * w + win - 1) * ps;
 }
 
 /* A tile of 8 output pixels of one half of a block: where it lies, and how many of its pixels the
@@ -413,13 +434,13 @@ __attribute__((always_inline)) static inline void tile_finish(const conv4j_blk_p
     store_half(y, p->y_layout, s->c, s->oh, s->ow, at->blk, at->f, at->i, at->j0, at->npx, acc);
 }
 
-/* A tile whose input is read in place (xb as for tile_taps, ps and kr its strides), or with xb NULL
+/* A tile whose input is read in place (xb, ps, kr, rlo and rhi as for tile_taps), or with xb NULL
    one of no channels (bias only). One function a tile, so that its sums stay in registers. */
-__attribute__((noinline)) static void tile_direct(const conv4j_blk_params *p, const float *res, float *y, const tile_at *at, const float *xb,
-                        long long ps, long long kr, const float *ws, __m256 b) {
+__attribute__((noinline)) static void tile_direct(const conv4j_blk_params *p, const float *res, float *y, const tile_at *at,
+                                                  const float *xb, long long ps, long long kr, const float *ws, __m256 b, int rlo, int rhi) {
     __m256 acc[8];
     for (int t = 0; t < 8; t++) acc[t] = b;
-    if (xb) tile_taps(xb, ps, kr, ws, acc, p->s.kh, p->s.kw, p->s.sw, p->s.dw);
+    if (xb) tile_taps(xb, ps, kr, ws, acc, p->s.kh, p->s.kw, p->s.sw, p->s.dw, rlo, rhi);
     tile_finish(p, res, y, at, acc);
 }
 
@@ -431,6 +452,37 @@ __attribute__((noinline)) static void tile_border(const conv4j_blk_params *p, co
     for (int t = 0; t < 8; t++) acc[t] = b;
     border_taps(x, p->x_layout, s->c, s->h, s->w, at->blk, at->f, ih0, iw0, ws, acc, s->kh, s->kw, s->sw, s->dh, s->dw);
     tile_finish(p, res, y, at, acc);
+}
+
+/* Pixels [j0, j0 + npx) (npx <= 8) of output row i, one half, whose windows may pass the image's
+   edge, one at a time: each tap inside reads its pixel, each outside multiplies a zero, in the
+   kernel's order. */
+__attribute__((noinline)) static void edge_pixels(const conv4j_blk_params *p, const float *x, const float *res, float *y, int blk,
+                                                  int f, int i, int j0, int npx, long long ih0, const float *ws, __m256 b) {
+    const conv4j_conv_shape *s = &p->s;
+    const int whole = p->x_layout == CONV4J_LAYOUT_NCHW16C || s->c - 16 * blk - 8 * f >= 8;
+    const __m256i m = conv4j_lanes8(s->c - 16 * blk - 8 * f);
+    __m256 acc[8];
+    for (int t = 0; t < 8; t++) {
+        __m256 a = b;
+        const long long iw0 = (long long)(j0 + t) * s->sw - s->pl;
+        for (int kp = 0; t < npx && kp < s->kh; kp++) {
+            const long long ih = ih0 + (long long)kp * s->dh;
+            for (int kq = 0; kq < s->kw; kq++) {
+                const long long iw = iw0 + (long long)kq * s->dw;
+                __m256 v = _mm256_setzero_ps();
+                if (ih >= 0 && ih < s->h && iw >= 0 && iw < s->w) {
+                    long long ps;
+                    const float *px = half_at(x, p->x_layout, s->c, s->h, s->w, blk, f, ih, iw, &ps);
+                    v = whole ? _mm256_loadu_ps(px) : _mm256_maskload_ps(px, m);
+                }
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(ws + (size_t)(kp * s->kw + kq) * 16), v, a);
+            }
+        }
+        acc[t] = a;
+    }
+    const tile_at at = {blk, f, i, j0, npx};
+    tile_finish(p, res, y, &at, acc);
 }
 
 /* Output rows [i0, i0 + R) of channel block blk. Each output is 0 + bias, then the taps'
@@ -447,6 +499,7 @@ static void layouts_band(const conv4j_blk_params *p, const float *x, const float
     const int n = c - 16 * blk < 16 ? c - 16 * blk : 16, taps = kh * kw, planar = p->x_layout == CONV4J_LAYOUT_NCHW;
     const long long hb = (R - 1LL) * sh + (kh - 1LL) * dh + 1, wp = (ow - 1LL) * sw + (kw - 1LL) * dw + 1;
     const long long win = 7LL * sw + (kw - 1LL) * dw + 1; /* a tile's input window: columns */
+    const float *xend = x + conv4j_dw_image_floats(p->x_layout, c, (size_t)h * wd);
     for (int t = 0; t < taps; t++)
         for (int l = 0; l < 16; l++) ws[t * 16 + l] = l < n ? w[(size_t)(16 * blk + l) * taps + t] : 0.f;
     if (planar) {
@@ -472,19 +525,39 @@ static void layouts_band(const conv4j_blk_params *p, const float *x, const float
         const int whole = p->x_layout == CONV4J_LAYOUT_NCHW16C || nf >= 8; /* direct reads stay in the pixel's channels */
         for (int i = i0; i < i0 + R; i++) {
             const long long ih0 = (long long)i * sh - s->pt;
-            const int rows_in = ih0 >= 0 && ih0 + (kh - 1LL) * dh < h;
+            /* the kernel rows inside the image: [rlo, rhi) */
+            const long long lo_ = ih0 >= 0 ? 0 : (-ih0 + dh - 1) / dh, hi_ = ih0 >= h ? 0 : (h - 1 - ih0) / dh + 1;
+            const int rlo = (int)(lo_ < kh ? lo_ : kh), rhi = (int)(hi_ < kh ? (hi_ > rlo ? hi_ : rlo) : kh);
+            if (nf > 0 && !planar && whole && rlo < rhi) {
+                /* the pixels whose window passes the row's left or right end one by one, the others in
+                   tiles read in place: [jl, jr) */
+                const long long jl = s->pl > 0 ? ((long long)s->pl + sw - 1) / sw : 0, last = wd - 1LL + s->pl - (kw - 1LL) * dw;
+                const int L = (int)(jl < ow ? jl : ow), Rt = last < 0 ? L : (int)(last / sw + 1 < ow ? (last / sw + 1 > L ? last / sw + 1 : L) : ow);
+                for (int j0 = 0; j0 < L; j0 += 8) edge_pixels(p, x, res, y, blk, f, i, j0, L - j0 < 8 ? L - j0 : 8, ih0, ws + 8 * f, b);
+                for (int j0 = L; j0 < Rt; j0 += 8) {
+                    const long long iw0 = (long long)j0 * sw - s->pl;
+                    const tile_at at = {blk, f, i, j0, Rt - j0 < 8 ? Rt - j0 : 8};
+                    const long long ir = ih0 + (long long)rlo * dh; /* the first row read */
+                    if (at.npx == 8 || in_image(x, xend, p->x_layout, c, h, wd, blk, f, ir, iw0, rhi - rlo, dh, win)) {
+                        /* the pixels of a short last tile past the run read further along the image, never kept */
+                        long long ps;
+                        const float *xb = half_at(x, p->x_layout, c, h, wd, blk, f, ir, iw0, &ps);
+                        tile_direct(p, res, y, &at, xb, ps, ps * wd * dh, ws + 8 * f, b, rlo, rhi);
+                    } else {
+                        edge_pixels(p, x, res, y, blk, f, i, j0, at.npx, ih0, ws + 8 * f, b);
+                    }
+                }
+                for (int j0 = Rt; j0 < ow; j0 += 8) edge_pixels(p, x, res, y, blk, f, i, j0, ow - j0 < 8 ? ow - j0 : 8, ih0, ws + 8 * f, b);
+                continue;
+            }
             for (int j0 = 0; j0 < ow; j0 += 8) {
                 const long long iw0 = (long long)j0 * sw - s->pl;
                 const tile_at at = {blk, f, i, j0, ow - j0 < 8 ? ow - j0 : 8};
                 if (nf <= 0) {
-                    tile_direct(p, res, y, &at, NULL, 0, 0, NULL, b); /* NCHW16C padding lanes: zeros */
+                    tile_direct(p, res, y, &at, NULL, 0, 0, NULL, b, 0, 0); /* NCHW16C padding lanes: zeros */
                 } else if (planar) {
                     tile_direct(p, res, y, &at, xs + ((size_t)((i - i0) * (long long)sh) * wp + (size_t)j0 * sw) * 16 + 8 * f, 16,
-                                dh * wp * 16, ws + 8 * f, b);
-                } else if (whole && rows_in && iw0 >= 0 && iw0 + win <= wd) {
-                    long long ps;
-                    const float *xb = half_at(x, p->x_layout, c, h, wd, blk, f, ih0, iw0, &ps);
-                    tile_direct(p, res, y, &at, xb, ps, ps * wd * dh, ws + 8 * f, b);
+                                dh * wp * 16, ws + 8 * f, b, 0, kh);
                 } else {
                     tile_border(p, x, res, y, &at, ih0, iw0, ws + 8 * f, b);
                 }
