@@ -61,7 +61,7 @@ void conv4j_blk_forward(const conv4j_blk_params *p, const float *x, const float 
 void conv4j_blk_reorder(const conv4j_blk_params *p, const float *x, float *y) {
     const conv4j_conv_shape *s = &p->s;
     const size_t plane = (size_t)s->h * s->w;
-    const size_t xi = conv4j_blk_image_floats(p->x_layout, s->c, plane), yi = conv4j_blk_image_floats(p->y_layout, s->c, plane);
+    const size_t xi = conv4j_image_floats(p->x_layout, s->c, plane), yi = conv4j_image_floats(p->y_layout, s->c, plane);
     if (p->x_layout == p->y_layout) {
         for (size_t k = 0; k < s->n * xi; k++) y[k] = x[k];
         return;

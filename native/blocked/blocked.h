@@ -48,11 +48,6 @@ static inline long long conv4j_blk_partial_floats(const conv4j_conv_shape *s, in
     return blk_chunk_blocks(s, nb) < cb ? (long long)rows * ((s->ow + px - 1) / px) * 56 * 16 : 0;
 }
 
-/* Floats of one image of c channels of a plane in a layout. */
-static inline size_t conv4j_blk_image_floats(int layout, int c, size_t plane) {
-    return (size_t)(layout == CONV4J_LAYOUT_NCHW16C ? (c + 15) / 16 * 16 : c) * plane;
-}
-
 /* The reorder variants take two different layouts (conv4j_blk_reorder copies between equal ones). */
 void conv4j_blk_reorder_avx512(const conv4j_blk_params *p, const float *x, float *y);
 void conv4j_blk_reorder_avx2(const conv4j_blk_params *p, const float *x, float *y);

@@ -415,7 +415,7 @@ void conv4j_blk_reorder_avx2(const conv4j_blk_params *p, const float *x, float *
     const conv4j_conv_shape *s = &p->s;
     const size_t plane = (size_t)s->h * s->w;
     const int cb = (s->c + 15) / 16, xl = p->x_layout, yl = p->y_layout;
-    const size_t xi = conv4j_blk_image_floats(xl, s->c, plane), yi = conv4j_blk_image_floats(yl, s->c, plane);
+    const size_t xi = conv4j_image_floats(xl, s->c, plane), yi = conv4j_image_floats(yl, s->c, plane);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + n * xi;

@@ -605,7 +605,7 @@ void conv4j_blk_weights_avx512(const conv4j_blk_params *p, const float *x, const
     /* gy block ob of image gyn, made pixel vectors below */
 #define BLK_DY(ob) (p->y_layout == CONV4J_LAYOUT_NCHW16C ? gyn + (size_t)(ob) * plane * 16 : dyb + (size_t)((ob) - ob0) * plane * 16)
     for (int n = 0; n < s->n; n++) {
-        const float *gyn = gy + (size_t)n * conv4j_blk_image_floats(p->y_layout, s->o, plane);
+        const float *gyn = gy + (size_t)n * conv4j_image_floats(p->y_layout, s->o, plane);
         for (int ob = ob0; ob < ob0 + obn; ob++) {
             const float *d = blk_gy_block(p, gyn, dyb + (size_t)(ob - ob0) * plane * 16, ob);
             if (bias) {
@@ -615,7 +615,7 @@ void conv4j_blk_weights_avx512(const conv4j_blk_params *p, const float *x, const
             }
         }
         for (int cb = cb0; cb < cb0 + cbn; cb++) {
-            blk_band(p, x + (size_t)n * conv4j_blk_image_floats(p->x_layout, s->c, (size_t)s->h * s->w), xb, 0, s->oh, cb, cb + 1);
+            blk_band(p, x + (size_t)n * conv4j_image_floats(p->x_layout, s->c, (size_t)s->h * s->w), xb, 0, s->oh, cb, cb + 1);
             for (int ob = ob0; ob < ob0 + obn;) {
                 /* kernels one tap wide take output blocks two at a time (blk_wsum_pair) */
                 const int two = s->kw == 1 && ob + 1 < ob0 + obn;
@@ -659,7 +659,7 @@ void conv4j_blk_reorder_avx512(const conv4j_blk_params *p, const float *x, float
     const conv4j_conv_shape *s = &p->s;
     const size_t plane = (size_t)s->h * s->w;
     const int cb = (s->c + 15) / 16, xl = p->x_layout, yl = p->y_layout;
-    const size_t xi = conv4j_blk_image_floats(xl, s->c, plane), yi = conv4j_blk_image_floats(yl, s->c, plane);
+    const size_t xi = conv4j_image_floats(xl, s->c, plane), yi = conv4j_image_floats(yl, s->c, plane);
     for (int n = 0; n < s->n; n++) {
         const float *xn = x + n * xi;
         float *yn = y + n * yi;

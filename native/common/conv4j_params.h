@@ -76,6 +76,10 @@ typedef struct conv4j_wino_params {
 #define CONV4J_LAYOUT_NCHW 0
 #define CONV4J_LAYOUT_NHWC 1
 #define CONV4J_LAYOUT_NCHW16C 2
+/* Floats of one image of c channels of a plane in a layout (NCHW16C pads the channels to blocks of 16). */
+static inline size_t conv4j_image_floats(int layout, int c, size_t plane) {
+    return (size_t)(layout == CONV4J_LAYOUT_NCHW16C ? (c + 15) / 16 * 16 : c) * plane;
+}
 typedef struct conv4j_blk_params {
     conv4j_conv_shape s;
     int64_t off[5];       /* x, packed weights, bias, y, residual: element offsets of the image (or group) */

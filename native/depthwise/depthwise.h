@@ -90,11 +90,6 @@ static inline int conv4j_dw_short(const conv4j_dw_ops *ops, int ow, int sw, int 
     return ow > 0 && ow < ops->rows_from[pass][sw > 1];
 }
 
-/* Floats of one image of c channels of plane pixels in a layout (CONV4J_LAYOUT_*). */
-static inline size_t conv4j_dw_image_floats(int layout, int c, size_t plane) {
-    return (size_t)(layout == CONV4J_LAYOUT_NCHW16C ? (c + 15) / 16 * 16 : c) * plane;
-}
-
 /* Output rows per band of the forward pass in any layout: as many as keep its padded input band
    within 4096 pixels (16 channels each, 256 KiB), at least 1, at most rows. */
 static inline int conv4j_dw_layouts_rows(const conv4j_conv_shape *s, int rows) {

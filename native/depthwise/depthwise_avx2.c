@@ -499,7 +499,7 @@ static void layouts_band(const conv4j_blk_params *p, const float *x, const float
     const int n = c - 16 * blk < 16 ? c - 16 * blk : 16, taps = kh * kw, planar = p->x_layout == CONV4J_LAYOUT_NCHW;
     const long long hb = (R - 1LL) * sh + (kh - 1LL) * dh + 1, wp = (ow - 1LL) * sw + (kw - 1LL) * dw + 1;
     const long long win = 7LL * sw + (kw - 1LL) * dw + 1; /* a tile's input window: columns */
-    const float *xend = x + conv4j_dw_image_floats(p->x_layout, c, (size_t)h * wd);
+    const float *xend = x + conv4j_image_floats(p->x_layout, c, (size_t)h * wd);
     for (int t = 0; t < taps; t++)
         for (int l = 0; l < 16; l++) ws[t * 16 + l] = l < n ? w[(size_t)(16 * blk + l) * taps + t] : 0.f;
     if (planar) {
