@@ -226,20 +226,23 @@ static inline size_t at_pixel(int layout, int c, size_t plane, int ci, size_t q)
 
 /* Bias, residual, clamp and the store of the sums v[q * 16 + j] of output block ob at the px
    consecutive output pixels from pix0 of the image. */
-static void store(const conv4j_blk_params *p, const float *v, int px, int ob, size_t pix0, const float *bias,
-                  const float *res, float *y) {
+static void store(const conv4j_blk_params *p, const float *v, int px, int ob, size_t pix0, size_t pend,
+                  const float *bias, const float *res, float *y) {
     const conv4j_conv_shape *s = &p->s;
     const size_t plane = (size_t)s->oh * s->ow;
     const int on = s->o - 16 * ob < 16 ? s->o - 16 * ob : 16, o0 = 16 * ob;
-    float b[16] = {0}, r[PX * 16] = {0}, t[PX * 16];
-    if (bias)
+    float b[16], r[PX * 16], t[PX * 16];
+    if (bias) {
         for (int j = 0; j < on; j++) b[j] = bias[o0 + j];
+        for (int j = on; j < 16; j++) b[j] = 0.f;
+    }
     if (res)
         for (int q = 0; q < px; q++)
-            for (int j = 0; j < on; j++) r[16 * q + j] = res[at_pixel(p->r_layout, s->o, plane, o0 + j, pix0 + q)];
+            for (int j = 0; j < 16; j++) r[16 * q + j] = j < on ? res[at_pixel(p->r_layout, s->o, plane, o0 + j, pix0 + q)] : 0.f;
     const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
     for (int k = 0; k < 16 * px; k += 8) {
-        __m256 u = _mm256_add_ps(_mm256_loadu_ps(v + k), _mm256_loadu_ps(b + (k & 15)));
+        /* the sums + 0 where there is no bias, as the AVX-512 variant: -0 comes out as +0 either way */
+        __m256 u = _mm256_add_ps(_mm256_loadu_ps(v + k), bias ? _mm256_loadu_ps(b + (k & 15)) : _mm256_setzero_ps());
         if (res) u = _mm256_add_ps(u, _mm256_loadu_ps(r + k));
         /* max and min return their second operand when either is NaN: a NaN passes through */
         if (p->clamp) u = _mm256_min_ps(hi, _mm256_max_ps(lo, u));
@@ -264,8 +267,15 @@ static void store(const conv4j_blk_params *p, const float *v, int px, int ob, si
         }
         conv4j_transpose8(u);
         conv4j_transpose8(u + 8);
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(px), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        for (int j = 0; j < on; j++) _mm256_maskstore_ps(y + (size_t)(o0 + j) * plane + pix0, m, u[j]);
+        if (pix0 + 8 <= pend && res != y) {
+            /* whole vectors: the two pixels past the tile are the next tile's of the band, stored after
+               this one (masked stores are microcoded on AMD's cores, a dozen cycles each; a residual
+               read from y itself must not be overwritten before it is read) */
+            for (int j = 0; j < on; j++) _mm256_storeu_ps(y + (size_t)(o0 + j) * plane + pix0, u[j]);
+        } else {
+            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(px), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            for (int j = 0; j < on; j++) _mm256_maskstore_ps(y + (size_t)(o0 + j) * plane + pix0, m, u[j]);
+        }
     } else {
         for (int j = 0; j < on; j++)
             for (int q = 0; q < px; q++) y[at_pixel(p->y_layout, s->o, plane, o0 + j, pix0 + q)] = t[16 * q + j];
@@ -399,7 +409,9 @@ void conv4j_blk_forward_avx2(const conv4j_blk_params *p, const float *x, const f
                         for (int b = partial ? b0 : 0; b < (partial ? b0 + 1 : nb) && 16 * (g * nb + b) < s->o; b++) {
                             float *slot = partial ? partial + ((size_t)t * nb + b) * PX * 16 : NULL;
                             tiles[n - 1](&cc, band, off, ws + 16 * b, s0 ? slot : NULL, last ? acc : slot);
-                            if (last) store(p, acc, n, g * nb + b, (size_t)p->oh0 * s->ow + t0, bias, res, y);
+                            if (last)
+                                store(p, acc, n, g * nb + b, (size_t)p->oh0 * s->ow + t0, (size_t)p->oh0 * s->ow + pixels, bias,
+                                      res, y);
                         }
                     }
                 }

@@ -26,9 +26,11 @@ import org.bytedeco.javacpp.FloatPointer;
  * planes stay with im2col.
  *
  * <p>On CPUs with AVX2 but not AVX-512 the kernel's AVX2 variant runs (tiles of 16 channels x 6 pixels,
- * the same packed weights and order of sums); there {@code AUTO} leaves pointwise and RGB layers to
- * im2col + GEMM, which OpenBLAS runs at full width on such CPUs and which matched or beat the tiles on
- * them (AMD EPYC Zen 3, ResNet-50 batch 1).
+ * the same packed weights and order of sums); there {@code AUTO} leaves pointwise layers to im2col +
+ * GEMM, which OpenBLAS runs at full width on such CPUs: on NCHW tensors it ran them at 1.0x to 1.15x of
+ * the tiles (AMD EPYC Zen 3, ResNet-50 batch 1), though the tiles ran them 1.2x to 2x faster in the
+ * blocked layouts, whose staging the product pays. RGB layers take the tiles (ResNet-50's conv1 1.05x
+ * im2col + GEMM per call on NCHW, 1.2x in NCHW16C).
  *
  * <p>Units are bands of output rows of one image, each copying the input rows it reads (or, where the
  * weights outweigh the input, chunks of output channels, which then pack their weights inline); the
@@ -122,9 +124,9 @@ final class BlockedDirect implements Algorithm {
         }
         int in = data ? g.o : g.c, out = data ? g.c : g.o;
         long pixels = (long) g.n * (data ? g.inPlane() : g.outPlane());
-        if (g.algorithm == ConvAlgorithm.AUTO && !NativeKernels.blockedAvx512() && (in == 3 || g.isPointwise())) {
-            // the AVX2 tiles (16 channels x 6 pixels) lost to im2col + GEMM on these: RGB layers sum
-            // 3 channels per tap, and pointwise ones are plain products, which OpenBLAS runs at full width there
+        if (g.algorithm == ConvAlgorithm.AUTO && !NativeKernels.blockedAvx512() && g.isPointwise()) {
+            // pointwise layers are plain products, which OpenBLAS runs at full width on AVX2 CPUs: on NCHW
+            // the AVX2 tiles (16 channels x 6 pixels, transposed in and out) ran at 0.85x to 1.0x of it
             return false;
         }
         return g.algorithm == ConvAlgorithm.AUTO && (in >= 16 || in == 3) && out >= 32 && (!g.isPointwise() || in % 16 == 0 || out >= 2 * in)
