@@ -43,7 +43,7 @@ CONV4J_API void conv4j_backward_data_band(const conv4j_band_params *p, const flo
    gy, gw. */
 CONV4J_API void conv4j_backward_weights_band(const conv4j_band_params *p, const float *x, const float *gy, float *gw,
                                              float *col, float *pack);
-/* Floats of the packing buffer for conv4j's own GEMM kernels, 0 where they do not run (no AVX-512). */
+/* Floats of the packing buffer for conv4j's own GEMM kernels, 0 where they do not run (neither AVX-512 nor AVX2). */
 CONV4J_API long long conv4j_gemm_pack_size(void);
 /* The fewest columns of a product that conv4j's kernels run, and the fewest rows of one with a
    transposed first factor. */

@@ -33,13 +33,13 @@ static int runs(conv4j_isa isa) {
            || (isa == CONV4J_ISA_AVX2 && conv4j_cpu_has_avx2());
 }
 
-/* (im2col and gemm have no AVX2 variant and take their generic one there) */
+/* (im2col has no AVX2 variant and takes its generic one there) */
 const conv4j_im2col_ops *conv4j_im2col_variant(conv4j_isa isa) {
     return !runs(isa) ? NULL : isa == CONV4J_ISA_AVX512 ? &conv4j_im2col_avx512 : &conv4j_im2col_generic;
 }
 
 const conv4j_gemm_ops *conv4j_gemm_variant_ops(conv4j_isa isa) {
-    return !runs(isa) ? NULL : isa == CONV4J_ISA_AVX512 ? &conv4j_gemm_avx512 : &conv4j_gemm_generic;
+    return !runs(isa) ? NULL : isa == CONV4J_ISA_AVX512 ? &conv4j_gemm_avx512 : isa == CONV4J_ISA_AVX2 ? &conv4j_gemm_avx2 : &conv4j_gemm_generic;
 }
 
 const conv4j_dw_ops *conv4j_dw_variant(conv4j_isa isa) {

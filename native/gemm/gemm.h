@@ -3,7 +3,8 @@
  * when ta / tb is set (cblas_sgemm with alpha 1). The generic variant leaves every product to
  * OpenBLAS; the AVX-512 one (gemm_avx512.c) runs those where OpenBLAS's kernels leave 10-40% on the
  * table on conv4j's own single-threaded kernels: wide ones (a few hundred to a few thousand columns,
- * few output channels) and the narrow input-gradient products.
+ * few output channels) and the narrow input-gradient products. The AVX2 one (gemm_avx2.c) runs the
+ * wide ones, where OpenBLAS's AVX2 kernels left 10-30%.
  */
 #ifndef CONV4J_GEMM_H
 #define CONV4J_GEMM_H
@@ -45,7 +46,7 @@ typedef struct conv4j_gemm_ops {
                 int ldb, const conv4j_columns *columns, float beta, float *c, int ldc, float *pack);
 } conv4j_gemm_ops;
 
-extern const conv4j_gemm_ops conv4j_gemm_generic, conv4j_gemm_avx512;
+extern const conv4j_gemm_ops conv4j_gemm_generic, conv4j_gemm_avx512, conv4j_gemm_avx2;
 
 /* OpenBLAS's product, for both variants. */
 void conv4j_sgemm_openblas(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,

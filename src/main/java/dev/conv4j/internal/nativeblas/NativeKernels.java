@@ -17,8 +17,8 @@ public final class NativeKernels {
 
     /**
      * Floats of the packing buffer the band passes take to run their products on conv4j's own
-     * AVX-512 kernel, or 0 where it cannot run (no AVX-512, or {@code -Dconv4j.gemm=openblas}): then
-     * they take {@code null} and every product goes to OpenBLAS.
+     * AVX-512 or AVX2 kernels, or 0 where they cannot run (neither, or {@code -Dconv4j.gemm=openblas}):
+     * then they take {@code null} and every product goes to OpenBLAS.
      */
     public static long gemmPackSize() {
         return GemmPack.FLOATS;

@@ -86,7 +86,7 @@ class NativeKernelsTest {
     void refusesAPackingBufferTooSmallForTheKernel() {
         long pack = NativeKernels.gemmPackSize();
         if (pack == 0) {
-            return; // no AVX-512 here: the buffer is never passed on
+            return; // neither AVX-512 nor AVX2 here: the buffer is never passed on
         }
         try (FloatPointer x = new FloatPointer(9L); FloatPointer w = new FloatPointer(9L); FloatPointer y = new FloatPointer(9L);
              FloatPointer col = new FloatPointer(81L); FloatPointer small = new FloatPointer(pack - 1)) {
@@ -99,8 +99,10 @@ class NativeKernelsTest {
 
     @Test
     void ownGemmFollowsTheSwitches() {
-        if (System.getenv("CONV4J_NO_AVX512") != null || "openblas".equals(System.getProperty("conv4j.gemm"))) {
+        if ("generic x86-64".equals(NativeKernels.isa()) || "openblas".equals(System.getProperty("conv4j.gemm"))) {
             assertEquals(0, NativeKernels.gemmPackSize(), "switched off, no packing buffer: every product goes to OpenBLAS");
+        } else {
+            assertTrue(NativeKernels.gemmPackSize() > 0, "the " + NativeKernels.isa() + " variant packs for its own kernels");
         }
         assertEquals(0, NativeKernels.gemmPackSize(8, 16, false), "narrow products of an untransposed A go to OpenBLAS");
     }
