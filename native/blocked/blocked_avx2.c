@@ -215,6 +215,30 @@ static void band_copy(const conv4j_blk_params *p, const float *x, float *xp) {
     }
 }
 
+/* The band of an RGB layer, 4 floats a pixel (its 3 channels and a 0) rather than a block of 16:
+   the tiles read only the 3, and a quarter of the band's lines then holds them. */
+static void rgb_band_copy(const conv4j_blk_params *p, const float *x, float *xp) {
+    const conv4j_conv_shape *s = &p->s;
+    const long long br = conv4j_blk_band_rows(s, p->rows), pw = conv4j_blk_band_cols(s);
+    const size_t plane = (size_t)s->h * s->w;
+    for (long long r = 0; r < br; r++) {
+        const long long ih = (long long)p->oh0 * s->sh - s->pt + r;
+        float *dst = xp + (size_t)r * pw * 4;
+        for (long long col = 0; col < pw; col++) {
+            const long long iw = col - s->pl;
+            float *d = dst + 4 * col;
+            if (ih < 0 || ih >= s->h || iw < 0 || iw >= s->w) {
+                d[0] = d[1] = d[2] = d[3] = 0.f;
+                continue;
+            }
+            const size_t q = (size_t)ih * s->w + iw;
+            for (int i = 0; i < 3; i++)
+                d[i] = x[p->x_layout == CONV4J_LAYOUT_NCHW ? i * plane + q : p->x_layout == CONV4J_LAYOUT_NHWC ? q * 3 + i : q * 16 + i];
+            d[3] = 0.f;
+        }
+    }
+}
+
 /* Offset of channel ci of pixel q of a c-channel image of plane pixels in a layout. */
 static inline size_t at_pixel(int layout, int c, size_t plane, int ci, size_t q) {
     switch (layout) {
@@ -333,19 +357,22 @@ void conv4j_blk_forward_avx2(const conv4j_blk_params *p, const float *x, const f
     const long long ih0 = (long long)p->oh0 * s->sh - s->pt;
     const int nb = p->nb, cb = (s->c + 15) / 16;
     const float *band = xp;
-    long long pitch; /* floats between the band's rows */
+    long long pitch, pix = 16; /* floats between the band's rows, its pixels */
     tile_ctx c;
     c.kh = s->kh; c.kw = s->kw; c.wstep = 16 * nb;
     if (p->x_layout == CONV4J_LAYOUT_NCHW16C && s->pl == 0 && ih0 >= 0 && ih0 + br <= s->h && pw <= s->w) {
         /* no padding reaches the band: read in place */
         band = x + (size_t)ih0 * s->w * 16;
         c.cstride = (long long)s->h * s->w * 16; pitch = (long long)s->w * 16;
+    } else if (s->c == 3) {
+        rgb_band_copy(p, x, xp);
+        c.cstride = br * pw * 4; pitch = pw * 4; pix = 4;
     } else {
         band_copy(p, x, xp);
         c.cstride = br * pw * 16; pitch = pw * 16;
     }
     c.hstride = s->dh * pitch;
-    c.wstride = s->dw * 16;
+    c.wstride = s->dw * pix;
     const size_t per_block = (size_t)s->kh * s->kw * 16 * 16 * nb, group = (size_t)cb * per_block;
     /* the chunks of the AVX-512 kernel, for the same sums; a tile's partial sums take 96 floats of the
        room that kernel's (wider) tiles have */
@@ -404,7 +431,7 @@ void conv4j_blk_forward_avx2(const conv4j_blk_params *p, const float *x, const f
                         long long off[PX];
                         for (int q = 0; q < n; q++) {
                             const int r = (t0 + q) / s->ow, col = (t0 + q) % s->ow;
-                            off[q] = (long long)r * s->sh * pitch + (long long)col * s->sw * 16 + (long long)s0 * c.cstride;
+                            off[q] = (long long)r * s->sh * pitch + (long long)col * s->sw * pix + (long long)s0 * c.cstride;
                         }
                         for (int b = partial ? b0 : 0; b < (partial ? b0 + 1 : nb) && 16 * (g * nb + b) < s->o; b++) {
                             float *slot = partial ? partial + ((size_t)t * nb + b) * PX * 16 : NULL;

@@ -193,13 +193,15 @@ static void run_avx2(conv4j_gemm_kind kind, int ta, int tb, int m, int n, int k,
     blocked(ta, tb, m, n, k, a, lda, b, ldb, columns, beta, c, ldc, pack);
 }
 
-/* Wide products: the forward ones (W · X: 0.9x to 1.35x OpenBLAS's below 512 rows, level above), the
+/* Wide products: the forward ones (W · X: 1.0x to 1.35x OpenBLAS's below 512 rows, level above), the
    input gradient's Wᵀ · gy (1.05x to 1.35x at any height) and the weight gradient's gy · colᵀ below
-   256 rows (1.05x to 1.2x; 0.95x at 256). Narrow products (fewer than 256 columns) ran slower here
-   and stay in OpenBLAS. (AMD EPYC Zen 3, ResNet-50's products, one thread.) */
+   256 rows or at least twice as wide as tall (1.03x to 1.2x; 0.95x on the square ones). Narrow
+   products (fewer than 256 columns) ran 0.8x to 0.95x here and stay in OpenBLAS. (AMD EPYC Zen 3,
+   ResNet-50's products, one thread.) */
 static conv4j_gemm_kind choose_avx2(int ta, int tb, int m, int n, int k, const float *pack) {
-    if (!pack || m <= 0 || n <= 0 || k <= 0) return CONV4J_GEMM_OPENBLAS;
-    return n >= CONV4J_GEMM_MIN_N && (ta || m < (tb ? 256 : 512)) ? CONV4J_GEMM_WIDE : CONV4J_GEMM_OPENBLAS;
+    if (!pack || m <= 0 || n <= 0 || k <= 0 || n < CONV4J_GEMM_MIN_N) return CONV4J_GEMM_OPENBLAS;
+    const int own = ta ? 1 : tb ? m < 256 || n >= 2 * m : m < 512;
+    return own ? CONV4J_GEMM_WIDE : CONV4J_GEMM_OPENBLAS;
 }
 
 static void sgemm_avx2(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
