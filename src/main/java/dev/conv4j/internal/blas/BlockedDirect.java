@@ -108,9 +108,6 @@ final class BlockedDirect implements Algorithm {
     @Override
     public boolean applies(ConvGeometry g, boolean prepared) {
         if (inline) {
-            if (data && !NativeKernels.blockedAvx512()) {
-                return false; // the flipped packing has no AVX2 variant: packing it per chunk would cost more than packing first
-            }
             // where the units cut the channels, each packs its groups' chunks once per image
             Algorithm packed = data ? BACKWARD_DATA : FORWARD;
             return !prepared && packed.applies(g, false) && g.n < Math.max(2, Partition.FORWARD_UNITS) && weightBound(g)

@@ -300,9 +300,8 @@ public final class NativeKernels {
     }
 
     /**
-     * Whether the channel-blocked kernels run their AVX-512 variants here: the weight gradient and the
-     * flipped packing have no other vector variant (elsewhere they run plain loops), and the forward
-     * tiles of AVX2 are narrower.
+     * Whether the channel-blocked kernels run their AVX-512 variants here: the weight gradient has no
+     * other vector variant (elsewhere it runs plain loops), and the forward tiles of AVX2 are narrower.
      */
     public static boolean blockedAvx512() {
         return ConvNative.conv4j_isa_in_use() == 1;

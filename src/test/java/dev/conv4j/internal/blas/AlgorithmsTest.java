@@ -48,7 +48,7 @@ class AlgorithmsTest {
         List<Arguments> all = new ArrayList<>();
         for (Algorithm[] list : new Algorithm[][] {Algorithms.FORWARD, Algorithms.BACKWARD_DATA, Algorithms.BACKWARD_WEIGHTS}) {
             for (Algorithm a : list) {
-                boolean runs = a instanceof BlockedWeights || a == BlockedDirect.BACKWARD_DATA_INLINE ? NativeKernels.blockedAvx512()
+                boolean runs = a instanceof BlockedWeights ? NativeKernels.blockedAvx512()
                         : !(a instanceof BlockedDirect) || NativeKernels.blockedFast();
                 if (!runs) {
                     continue; // the channel-blocked kernels apply only where their vector variants run
@@ -174,9 +174,7 @@ class AlgorithmsTest {
         ConvGeometry g = ConvGeometry.of(p, new int[] {1, 272, 14, 14}, new int[] {256, 272, 3, 3});
         Algorithms.Choice c = Algorithms.of(g);
         assertSame(BlockedDirect.FORWARD_INLINE, c.forward, "a per-call layer whose weights outweigh its input");
-        // (the flipped packing runs plain loops but on AVX-512: elsewhere the input gradient packs first)
-        assertSame(NativeKernels.blockedAvx512() ? BlockedDirect.BACKWARD_DATA_INLINE : BlockedDirect.BACKWARD_DATA, c.backwardData,
-                "its input gradient");
+        assertSame(BlockedDirect.BACKWARD_DATA_INLINE, c.backwardData, "its input gradient");
         Random r = new Random(7);
         ConvEngine blas = ConvEngines.blas(2);
         try (Tensor x = TestData.random(r, 1f, g.inputShape()); Tensor w = TestData.random(r, 1f, g.weightShape());
