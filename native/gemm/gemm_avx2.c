@@ -22,25 +22,6 @@
 #define A_FLOATS (KC * 96)
 #define AVX2_PACK_FLOATS (A_FLOATS + B_FLOATS + 16)
 
-/* Rows [i0, i0+mr) and k in [p0, p0+kc) of A (or of Aᵀ stored k x m) into ap[k*MR + r], zero-padded to MR rows. */
-static void pack_a(const float *a, int lda, int ta, int i0, int mr, int p0, int kc, float *ap) {
-    if (ta) {
-        for (int k = 0; k < kc; k++) {
-            const float *src = a + (size_t)(p0 + k) * lda + i0;
-            int r = 0;
-            for (; r < mr; r++) ap[k * MR + r] = src[r];
-            for (; r < MR; r++) ap[k * MR + r] = 0.f;
-        }
-        return;
-    }
-    for (int r = 0; r < mr; r++) {
-        const float *src = a + (size_t)(i0 + r) * lda + p0;
-        for (int k = 0; k < kc; k++) ap[k * MR + r] = src[k];
-    }
-    for (int r = mr; r < MR; r++)
-        for (int k = 0; k < kc; k++) ap[k * MR + r] = 0.f;
-}
-
 /* Entry (row, col) of the column matrix of s: channel, kernel row and column from the row, output
    row and column from the column. */
 static inline float column_entry(const conv4j_columns *s, long long row, long long col) {
@@ -103,34 +84,27 @@ static void pack_b(const float *b, int ldb, int tb, const conv4j_columns *column
     "vbroadcastss " #k "*24+16(%[a]), %%ymm14\n\t" K_FMA2(14, l4, h4) \
     "vbroadcastss " #k "*24+20(%[a]), %%ymm15\n\t" K_FMA2(15, l5, h5)
 
+/* count times: the steps, then A and B move on by their bytes */
+#define K_LOOP(steps, abytes, bbytes, count) \
+    __asm__("1:\n\t" steps \
+            "add $" #abytes ", %[a]\n\t" \
+            "add $" #bbytes ", %[b]\n\t" \
+            "dec %[k]\n\t" \
+            "jnz 1b\n\t" \
+            : [a] "+r"(ap), [b] "+r"(bp), [k] "+r"(count), [l0] "+x"(l0), [l1] "+x"(l1), [l2] "+x"(l2), [l3] "+x"(l3), \
+              [l4] "+x"(l4), [l5] "+x"(l5), [h0] "+x"(h0), [h1] "+x"(h1), [h2] "+x"(h2), [h3] "+x"(h3), [h4] "+x"(h4), \
+              [h5] "+x"(h5) \
+            : \
+            : "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory")
+
 /* C block (m <= 6 rows, n <= 16 columns) = beta * C + panel product over kc. Written out: gcc's
    schedule of the same loop copies registers between the multiply-adds (see blocked_avx2.c). */
 static void kernel_6x16(int kc, const float *ap, const float *bp, float *c, int ldc, int m, int n, float beta) {
     __m256 l0 = _mm256_setzero_ps(), l1 = l0, l2 = l0, l3 = l0, l4 = l0, l5 = l0;
     __m256 h0 = l0, h1 = l0, h2 = l0, h3 = l0, h4 = l0, h5 = l0;
     long long quads = kc / 4, rest = kc % 4;
-    if (quads)
-        __asm__("1:\n\t" K_STEP(0) K_STEP(1) K_STEP(2) K_STEP(3)
-                "add $96, %[a]\n\t"
-                "add $256, %[b]\n\t"
-                "dec %[k]\n\t"
-                "jnz 1b\n\t"
-                : [a] "+r"(ap), [b] "+r"(bp), [k] "+r"(quads), [l0] "+x"(l0), [l1] "+x"(l1), [l2] "+x"(l2), [l3] "+x"(l3),
-                  [l4] "+x"(l4), [l5] "+x"(l5), [h0] "+x"(h0), [h1] "+x"(h1), [h2] "+x"(h2), [h3] "+x"(h3), [h4] "+x"(h4),
-                  [h5] "+x"(h5)
-                :
-                : "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
-    if (rest)
-        __asm__("1:\n\t" K_STEP(0)
-                "add $24, %[a]\n\t"
-                "add $64, %[b]\n\t"
-                "dec %[k]\n\t"
-                "jnz 1b\n\t"
-                : [a] "+r"(ap), [b] "+r"(bp), [k] "+r"(rest), [l0] "+x"(l0), [l1] "+x"(l1), [l2] "+x"(l2), [l3] "+x"(l3),
-                  [l4] "+x"(l4), [l5] "+x"(l5), [h0] "+x"(h0), [h1] "+x"(h1), [h2] "+x"(h2), [h3] "+x"(h3), [h4] "+x"(h4),
-                  [h5] "+x"(h5)
-                :
-                : "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
+    if (quads) K_LOOP(K_STEP(0) K_STEP(1) K_STEP(2) K_STEP(3), 96, 256, quads);
+    if (rest) K_LOOP(K_STEP(0), 24, 64, rest);
     const __m256 acc[MR][2] = {{l0, h0}, {l1, h1}, {l2, h2}, {l3, h3}, {l4, h4}, {l5, h5}};
     const __m256 bb = _mm256_set1_ps(beta);
     for (int r = 0; r < m; r++) {
@@ -173,7 +147,7 @@ static void blocked(int ta, int tb, int m, int n, int k, const float *a, int lda
                 if (j0 == 0 || m > MB) /* one block of A is packed once per k panel */
                     for (int ip = 0; ip < panels; ip++) {
                         const int r0 = i0 + ip * MR;
-                        pack_a(a, lda, ta, r0, m - r0 < MR ? m - r0 : MR, p0, kc, ap + (size_t)ip * MR * kc);
+                        conv4j_gemm_pack_a(a, lda, ta, r0, m - r0 < MR ? m - r0 : MR, p0, kc, ap + (size_t)ip * MR * kc, MR);
                     }
                 for (int jp = 0; jp < jpanels; jp++) {
                     const int c0 = j0 + jp * NR, nr = n - c0 < NR ? n - c0 : NR;

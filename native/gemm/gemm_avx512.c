@@ -17,28 +17,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 
-/* Rows [i0, i0+mr) and k in [p0, p0+kc) of A (or of Aᵀ stored k x m) into ap[k*MR + r], zero-padded
-   to MR rows. Inlined where MR is a constant: packing A takes a tenth of a weight-gradient product,
-   and a loop over a variable MR was 3-5% slower on those. */
-__attribute__((always_inline)) static inline void conv4j_gemm_pack_a(const float *a, int lda, int ta, int i0, int mr, int p0, int kc, float *ap, int MR) {
-    if (ta) {
-        for (int k = 0; k < kc; k++) {
-            const float *src = a + (size_t)(p0 + k) * lda + i0;
-            int r = 0;
-            for (; r < mr; r++) ap[k * MR + r] = src[r];
-            for (; r < MR; r++) ap[k * MR + r] = 0.f;
-        }
-        return;
-    }
-    for (int r = 0; r < mr; r++) {
-        const float *src = a + (size_t)(i0 + r) * lda + p0;
-        for (int k = 0; k < kc; k++) ap[k * MR + r] = src[k];
-    }
-    for (int r = mr; r < MR; r++) {
-        for (int k = 0; k < kc; k++) ap[k * MR + r] = 0.f;
-    }
-}
-
 /* columns [j0, j0+nr) and k in [p0, p0+kc) of B (or of Bᵀ stored n x k) into bp[k*NR + c], zero-padded to NR columns */
 static void conv4j_gemm_pack_b(const float *b, int ldb, int tb, int j0, int nr, int p0, int kc, float *bp, int NV) {
     const int NR = 16 * NV;
