@@ -56,7 +56,10 @@ static void unpack(const float *src, long long rows, long long cols, long long l
             conv4j_transpose8(v);
             for (int l = 0; l < n; l++) {
                 float *out = plane[l] + (size_t)(y * cols + x0);
-                _mm256_maskstore_ps(out, m, add ? _mm256_add_ps(v[l], _mm256_maskload_ps(out, m)) : v[l]);
+                const __m256 r = add ? _mm256_add_ps(v[l], _mm256_maskload_ps(out, m)) : v[l];
+                /* masked stores are microcoded on AMD's cores (a dozen cycles each): only at a row's end */
+                if (cols - x0 >= 8) _mm256_storeu_ps(out, r);
+                else _mm256_maskstore_ps(out, m, r);
             }
         }
     }
@@ -305,7 +308,11 @@ __attribute__((always_inline)) static inline void store_half(float *img, int lay
         const size_t plane = (size_t)h * w;
         const __m256i m = conv4j_lanes8(npx);
         conv4j_transpose8(v);
-        for (int l = 0; l < 8 && l < n; l++) _mm256_maskstore_ps(img + (size_t)(16 * blk + 8 * f + l) * plane + (size_t)(row * w + col0), m, v[l]);
+        for (int l = 0; l < 8 && l < n; l++) {
+            float *out = img + (size_t)(16 * blk + 8 * f + l) * plane + (size_t)(row * w + col0);
+            if (npx == 8) _mm256_storeu_ps(out, v[l]);
+            else _mm256_maskstore_ps(out, m, v[l]);
+        }
         return;
     }
     const __m256i m = conv4j_lanes8(n);
@@ -313,6 +320,7 @@ __attribute__((always_inline)) static inline void store_half(float *img, int lay
         long long ps;
         float *px = (float *)half_at(img, layout, c, h, w, blk, f, row, col0 + k, &ps);
         if (layout == CONV4J_LAYOUT_NCHW16C) _mm256_storeu_ps(px, _mm256_and_ps(v[k], _mm256_castsi256_ps(m)));
+        else if (n >= 8) _mm256_storeu_ps(px, v[k]);
         else if (n > 0) _mm256_maskstore_ps(px, m, v[k]);
     }
 }

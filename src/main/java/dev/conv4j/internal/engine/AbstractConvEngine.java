@@ -21,8 +21,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * <p>Layouts and the fused forward pass: an engine's passes see only the layouts its
  * {@link #runsLayouts} hook takes (NCHW alone by default), and the forward pass's residual and
  * activation only where its {@link #fusesEpilogue} hook says it applies them itself (never by
- * default); {@link LayoutRunner} stages and finishes everything else, in tensors made for the call and
- * closed before it returns.
+ * default); {@link LayoutRunner} stages and finishes everything else, in staging tensors checked out
+ * of a pool for the call (so repeated calls allocate nothing).
  *
  * <p>Every public entry acquires all of its tensors ({@link Tensor#acquire()}) before it looks at
  * them and releases them after the pass returns, so another thread cannot close one in between: its
@@ -65,6 +65,23 @@ public abstract class AbstractConvEngine extends LayoutRunner implements ConvEng
                     + " an integer from 1 to 65536, got '" + v + "'; using " + dflt);
         }
         return dflt;
+    }
+
+    /**
+     * The staging of calls in layouts the engine does not run, as many as were in use at once (bounded
+     * like the engines' workspaces), each as large as the largest call it served. One that holds
+     * nothing (its allocation failed) is not kept.
+     */
+    private final Pool<Staging> stagings = new Pool<>(Staging::new, Staging::close, s -> s.bytes() > 0);
+
+    @Override
+    final Staging takeStaging() {
+        return stagings.take();
+    }
+
+    @Override
+    final void giveStaging(Staging s) {
+        stagings.give(s);
     }
 
     /** Permits for calls of virtual threads in flight; waiting callers queue in arrival order. */

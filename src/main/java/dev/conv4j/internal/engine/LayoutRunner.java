@@ -68,6 +68,19 @@ public abstract class LayoutRunner {
         Reorder.copy(src, dst);
     }
 
+    /**
+     * Staging for a call that brought none (the per-call path), given back with {@link #giveStaging}
+     * when the call returns. The default makes a new one; an engine overrides both to keep them in a pool.
+     */
+    Staging takeStaging() {
+        return new Staging();
+    }
+
+    /** Gives back a staging from {@link #takeStaging}. */
+    void giveStaging(Staging s) {
+        s.close();
+    }
+
     /** The pass itself, in layouts {@link #runsLayouts} took; {@code w} null: a plan's prepacked weights. */
     abstract void rawForward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor y);
 
@@ -80,7 +93,7 @@ public abstract class LayoutRunner {
 
     /**
      * y = act(conv(x, w) + bias + residual), all arguments checked. {@code kept}: a plan's staging, or
-     * null to stage (when needed) in tensors made and closed within this call.
+     * null to stage (when needed) in a staging taken for this call.
      */
     final void runForward(ConvGeometry g, Tensor x, Tensor w, Tensor bias, Tensor residual, Activation act, Tensor y,
                           Staging kept) {
@@ -94,7 +107,7 @@ public abstract class LayoutRunner {
         try {
             Tensor xr = x;
             if (li != lx) {
-                s = s != null ? s : new Staging();
+                s = s != null ? s : takeStaging();
                 xr = s.tensor(Staging.X, li, g);
                 reorder(x, xr);
             }
@@ -109,7 +122,7 @@ public abstract class LayoutRunner {
                 }
             } else {
                 // y's layout is staged, or y is its own residual and the pass would write over it before reading it
-                s = s != null ? s : new Staging();
+                s = s != null ? s : takeStaging();
                 Tensor yt = s.tensor(Staging.Y, lo, g);
                 if (epilogue && fusesEpilogue(g, lo, lr, false, act)) {
                     rawForward(g, xr, w, bias, residual, act, yt);
@@ -124,7 +137,7 @@ public abstract class LayoutRunner {
             }
         } finally {
             if (s != null && s != kept) {
-                s.close();
+                giveStaging(s);
             }
         }
     }
@@ -138,7 +151,7 @@ public abstract class LayoutRunner {
             rawBackwardData(g, gy, w, gx, accumulate);
             return;
         }
-        Staging s = kept != null ? kept : new Staging();
+        Staging s = kept != null ? kept : takeStaging();
         try {
             Tensor gyr = gy;
             if (li != lgy) {
@@ -157,7 +170,7 @@ public abstract class LayoutRunner {
             }
         } finally {
             if (s != kept) {
-                s.close();
+                giveStaging(s);
             }
         }
     }
@@ -172,7 +185,7 @@ public abstract class LayoutRunner {
             rawBackwardWeights(g, x, gy, gw, gbias, accumulate);
             return;
         }
-        Staging s = kept != null ? kept : new Staging();
+        Staging s = kept != null ? kept : takeStaging();
         try {
             Tensor xr = x, gyr = gy;
             if (li != lx) {
@@ -186,7 +199,7 @@ public abstract class LayoutRunner {
             rawBackwardWeights(g, xr, gyr, gw, gbias, accumulate);
         } finally {
             if (s != kept) {
-                s.close();
+                giveStaging(s);
             }
         }
     }
