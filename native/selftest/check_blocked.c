@@ -41,6 +41,10 @@ int check_blocked(void) {
             g.pt = rnd_int(0, 3); g.pb = rnd_int(0, 3); g.pl = rnd_int(0, 3); g.pr = rnd_int(0, 3);
             if (t % 4 == 0) g.pt = g.pb = g.pl = g.pr = 0; /* a blocked input is then read in place */
             g.h = rnd_int(1, 16); g.w = rnd_int(1, 40);
+            if (t == 15 || t == 45) {
+                /* RGB rows of 3 and 7 undilated taps, which the AVX2 tiles run a row at a time */
+                g.kw = t == 15 ? 3 : 7; g.dw = 1;
+            }
             if (!data && t % 7 == 6) {
                 /* strided pointwise: the band holds only the pixels read (with bottom or right padding, not) */
                 g.kh = g.kw = 1; g.dh = g.dw = 1;
