@@ -462,6 +462,76 @@ __attribute__((noinline)) static void tile_border(const conv4j_blk_params *p, co
     tile_finish(p, res, y, at, acc);
 }
 
+/* row3 for a tile whose window passes the row's ends: only taps m in [m0, m1) read a pixel (xr is
+   pixel m0's), the others multiply a zero, as the padded copies of the other paths do. */
+__attribute__((always_inline)) static inline void row3_edge(const float *xr, long long ps, const float *wr, __m256 *acc, const int SW,
+                                                            int m0, int m1) {
+    const __m256 w[3] = {_mm256_loadu_ps(wr), _mm256_loadu_ps(wr + 16), _mm256_loadu_ps(wr + 32)};
+#pragma GCC unroll 17
+    for (int m = 0; m < 7 * SW + 3; m++) {
+        const __m256 v = m >= m0 && m < m1 ? _mm256_loadu_ps(xr + (m - m0) * ps) : _mm256_setzero_ps();
+#pragma GCC unroll 8
+        for (int t = 0; t < 8; t++) {
+            const int q = m - t * SW;
+            if (q >= 0 && q < 3) acc[t] = _mm256_fmadd_ps(w[q], v, acc[t]);
+        }
+    }
+}
+
+/* An output row of a block of 16 channels that all exist, in tiles of 8 pixels, each as its two
+   halves one after the other (each line of input it brings into L1 then serves both: half by half
+   over the row, the lines came twice, which bound the stride-2 layers): a 3x3 undilated kernel,
+   stride SW, pixel-major input read in place (xr: column 0 of input row ih0 + rlo, ps floats between
+   pixels, kr between rows; kernel rows outside [rlo, rhi) lie in the padding), y and the residual
+   pixel-major (yo, ro: pixel 0 of the output row, yps and rps floats between pixels). Taps outside
+   the image multiply zeros. One call a row, addresses stepped: tile_direct's call, the edge pixels one
+   by one and store_half's address arithmetic per pixel took five times the taps' time on MobileNet's
+   stride-2 layers. The sums, residual and clamp are tile_direct's, in its order. */
+__attribute__((always_inline)) static inline void row_tiles_body(const float *xr, long long ps, long long kr, int w, int pl, int ow,
+                                                                 int rlo, int rhi, const float *ws, const __m256 *b, float *yo,
+                                                                 long long yps, const float *ro, long long rps, int clamp,
+                                                                 float lo, float hi, const int SW) {
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), zero = _mm256_setzero_ps();
+    for (int j0 = 0; j0 < ow; j0 += 8) {
+        const long long iw0 = (long long)j0 * SW - pl; /* the column of the tile's tap m = 0 */
+        const int m0 = iw0 < 0 ? (int)-iw0 : 0, m1 = w - iw0 < 7 * SW + 3 ? (int)(w - iw0) : 7 * SW + 3;
+        const int npx = ow - j0 < 8 ? ow - j0 : 8;
+        for (int f = 0; f < 2; f++) {
+            __m256 acc[8];
+            for (int k = 0; k < 8; k++) acc[k] = b[f];
+            for (int p = 0; p < 3; p++) {
+                const float *wr = ws + p * 48 + 8 * f, *xp = xr + (p - rlo) * kr + 8 * f;
+                if (p < rlo || p >= rhi) {
+                    for (int q = 0; q < 3; q++) {
+                        const __m256 wv = _mm256_loadu_ps(wr + 16 * q);
+                        for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(wv, zero, acc[t]);
+                    }
+                } else if (m0 == 0 && m1 == 7 * SW + 3) {
+                    row3(xp + iw0 * ps, ps, wr, acc, SW);
+                } else {
+                    row3_edge(xp + (iw0 + m0) * ps, ps, wr, acc, SW, m0, m1);
+                }
+            }
+            if (ro) {
+                for (int k = 0; k < npx; k++) acc[k] = _mm256_add_ps(acc[k], _mm256_loadu_ps(ro + (j0 + k) * rps + 8 * f));
+            }
+            if (clamp)
+                for (int k = 0; k < 8; k++) acc[k] = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc[k]));
+            for (int k = 0; k < npx; k++) _mm256_storeu_ps(yo + (j0 + k) * yps + 8 * f, acc[k]);
+        }
+    }
+}
+
+__attribute__((noinline)) static void row_tiles(const float *xr, long long ps, long long kr, int w, int pl, int ow, int rlo, int rhi,
+                                                const float *ws, const __m256 *b, float *yo, long long yps, const float *ro,
+                                                long long rps, int sw, int clamp, float lo, float hi) {
+    /* a constant pixel stride (NCHW16C) lets the loads take it as an offset */
+    if (sw == 1 && ps == 16) row_tiles_body(xr, 16, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, 1);
+    else if (sw == 1) row_tiles_body(xr, ps, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, 1);
+    else if (ps == 16) row_tiles_body(xr, 16, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, 2);
+    else row_tiles_body(xr, ps, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, 2);
+}
+
 /* Pixels [j0, j0 + npx) (npx <= 8) of output row i, one half, whose windows may pass the image's
    edge, one at a time: each tap inside reads its pixel, each outside multiplies a zero, in the
    kernel's order. */
@@ -524,6 +594,23 @@ static void layouts_band(const conv4j_blk_params *p, const float *x, const float
                     load_half(x, CONV4J_LAYOUT_NCHW, c, h, wd, blk, f, ih, c0 - s->pl, v);
                     for (long long k = 0; k < 8 && c0 + k < wp; k++) _mm256_storeu_ps(dst + (size_t)(c0 + k) * 16 + 8 * f, v[k]);
                 }
+        }
+    }
+    if (n == 16 && !planar && kh == 3 && kw == 3 && dh == 1 && dw == 1 && sw <= 2 && p->y_layout != CONV4J_LAYOUT_NCHW &&
+        (!p->residual || p->r_layout != CONV4J_LAYOUT_NCHW)) {
+        __m256 b[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        if (bias)
+            for (int f = 0; f < 2; f++) b[f] = _mm256_add_ps(b[f], _mm256_loadu_ps(bias + 16 * blk + 8 * f));
+        /* rows from i0 on, up to one whose kernel lies all in the padding (left to the general path) */
+        for (; R > 0; i0++, R--) {
+            const long long ih0 = (long long)i0 * sh - s->pt;
+            const int rlo = ih0 >= 0 ? 0 : -ih0 < 3 ? (int)-ih0 : 3, rhi = ih0 >= h ? rlo : h - ih0 < 3 ? (int)(h - ih0) : 3;
+            if (rlo >= rhi) break;
+            long long ps, yps, rps = 0;
+            const float *xr = half_at(x, p->x_layout, c, h, wd, blk, 0, ih0 + rlo, 0, &ps);
+            float *yo = (float *)half_at(y, p->y_layout, s->o, s->oh, ow, blk, 0, i0, 0, &yps);
+            const float *ro = p->residual ? half_at(res, p->r_layout, s->o, s->oh, ow, blk, 0, i0, 0, &rps) : NULL;
+            row_tiles(xr, ps, ps * wd, wd, s->pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, sw, p->clamp, p->lo, p->hi);
         }
     }
     for (int f = 0; f < 2; f++) {

@@ -244,6 +244,18 @@ int check_depthwise_layouts(const conv4j_dw_ops *ops) {
             g.w = rnd_int(60, 80);
         }
         if ((t % 5 == 1 || t % 6 == 4) && !conv_resolve(&g)) continue;
+        if (t % 8 == 3 || t % 8 == 6) {
+            /* whole blocks of 3x3 undilated kernels at stride 1 or 2 (the AVX2 variant's row tiles), a
+               partial block after some */
+            do {
+                g.c = g.groups = 16 * rnd_int(1, 2) + (t % 16 < 8 ? 0 : rnd_int(1, 15));
+                g.o = g.c;
+                g.kh = g.kw = 3; g.dh = g.dw = 1;
+                g.sh = rnd_int(1, 2); g.sw = rnd_int(1, 2);
+                g.pt = rnd_int(0, 3); g.pb = rnd_int(0, 3); g.pl = rnd_int(0, 3); g.pr = rnd_int(0, 3);
+                g.h = rnd_int(1, 12); g.w = rnd_int(1, 40);
+            } while (!conv_resolve(&g));
+        }
         g.o = g.c;
         const int taps = g.kh * g.kw, blocks = (g.c + 15) / 16;
         const size_t nx = (size_t)g.n * g.c * g.h * g.w, ny = (size_t)g.n * g.o * g.oh * g.ow;
