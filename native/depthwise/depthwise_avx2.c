@@ -490,7 +490,7 @@ __attribute__((always_inline)) static inline void row3_edge(const float *xr, lon
 __attribute__((always_inline)) static inline void row_tiles_body(const float *xr, long long ps, long long kr, int w, int pl, int ow,
                                                                  int rlo, int rhi, const float *ws, const __m256 *b, float *yo,
                                                                  long long yps, const float *ro, long long rps, int clamp,
-                                                                 float lo, float hi, const int SW) {
+                                                                 float lo, float hi, const int SW, const int YN, const int RN) {
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), zero = _mm256_setzero_ps();
     for (int j0 = 0; j0 < ow; j0 += 8) {
         const long long iw0 = (long long)j0 * SW - pl; /* the column of the tile's tap m = 0 */
@@ -512,24 +512,53 @@ __attribute__((always_inline)) static inline void row_tiles_body(const float *xr
                     row3_edge(xp + (iw0 + m0) * ps, ps, wr, acc, SW, m0, m1);
                 }
             }
-            if (ro) {
+            const __m256i pm = conv4j_lanes8(npx);
+            if (ro && RN) {
+                /* NCHW: 8 channel rows of the tile's pixels, turned into pixel vectors */
+                __m256 r[8];
+                for (int l = 0; l < 8; l++) {
+                    const float *src = ro + (8 * f + l) * rps + j0;
+                    r[l] = npx == 8 ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, pm);
+                }
+                conv4j_transpose8(r);
+                for (int k = 0; k < 8; k++) acc[k] = _mm256_add_ps(acc[k], r[k]);
+            } else if (ro) {
                 for (int k = 0; k < npx; k++) acc[k] = _mm256_add_ps(acc[k], _mm256_loadu_ps(ro + (j0 + k) * rps + 8 * f));
             }
             if (clamp)
                 for (int k = 0; k < 8; k++) acc[k] = _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc[k]));
-            for (int k = 0; k < npx; k++) _mm256_storeu_ps(yo + (j0 + k) * yps + 8 * f, acc[k]);
+            if (YN) {
+                /* NCHW: whole rows of 8 pixels, masked only at the row's end (masked stores are
+                   microcoded on AMD's cores) */
+                conv4j_transpose8(acc);
+                for (int l = 0; l < 8; l++) {
+                    float *dst = yo + (8 * f + l) * yps + j0;
+                    if (npx == 8) _mm256_storeu_ps(dst, acc[l]);
+                    else _mm256_maskstore_ps(dst, pm, acc[l]);
+                }
+            } else {
+                for (int k = 0; k < npx; k++) _mm256_storeu_ps(yo + (j0 + k) * yps + 8 * f, acc[k]);
+            }
         }
     }
 }
 
+/* yn, rn: y and the residual are NCHW, yps and rps then the floats between channels. */
 __attribute__((noinline)) static void row_tiles(const float *xr, long long ps, long long kr, int w, int pl, int ow, int rlo, int rhi,
-                                                const float *ws, const __m256 *b, float *yo, long long yps, const float *ro,
-                                                long long rps, int sw, int clamp, float lo, float hi) {
-    /* a constant pixel stride (NCHW16C) lets the loads take it as an offset */
-    if (sw == 1 && ps == 16) row_tiles_body(xr, 16, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, 1);
-    else if (sw == 1) row_tiles_body(xr, ps, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, 1);
-    else if (ps == 16) row_tiles_body(xr, 16, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, 2);
-    else row_tiles_body(xr, ps, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, 2);
+                                                const float *ws, const __m256 *b, float *yo, long long yps, int yn, const float *ro,
+                                                long long rps, int rn, int sw, int clamp, float lo, float hi) {
+#define ROW_TILES(PS, SW, YN, RN) row_tiles_body(xr, PS, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, SW, YN, RN)
+    /* a constant pixel stride (NCHW16C, and the band of NCHW input) lets the loads take it as an offset */
+    if (yn) {
+        if (sw == 1 && ps == 16) ROW_TILES(16, 1, 1, rn);
+        else if (sw == 1) ROW_TILES(ps, 1, 1, rn);
+        else if (ps == 16) ROW_TILES(16, 2, 1, rn);
+        else ROW_TILES(ps, 2, 1, rn);
+    } else if (sw == 1 && ps == 16) ROW_TILES(16, 1, 0, rn);
+    else if (sw == 1) ROW_TILES(ps, 1, 0, rn);
+    else if (ps == 16) ROW_TILES(16, 2, 0, rn);
+    else ROW_TILES(ps, 2, 0, rn);
+#undef ROW_TILES
 }
 
 /* Pixels [j0, j0 + npx) (npx <= 8) of output row i, one half, whose windows may pass the image's
@@ -591,26 +620,59 @@ static void layouts_band(const conv4j_blk_params *p, const float *x, const float
             for (long long c0 = 0; c0 < wp; c0 += 8)
                 for (int f = 0; f < 2; f++) {
                     __m256 v[8];
-                    load_half(x, CONV4J_LAYOUT_NCHW, c, h, wd, blk, f, ih, c0 - s->pl, v);
+                    const long long col = c0 - s->pl;
+                    if (n == 16 && col >= 0 && col + 8 <= wd) {
+                        /* whole vectors inside the row (load_half's masked loads cost twice the copy) */
+                        const float *src = x + (size_t)(16 * blk + 8 * f) * h * wd + (size_t)ih * wd + col;
+                        for (int l = 0; l < 8; l++) v[l] = _mm256_loadu_ps(src + (size_t)l * h * wd);
+                        conv4j_transpose8(v);
+                    } else {
+                        load_half(x, CONV4J_LAYOUT_NCHW, c, h, wd, blk, f, ih, col, v);
+                    }
                     for (long long k = 0; k < 8 && c0 + k < wp; k++) _mm256_storeu_ps(dst + (size_t)(c0 + k) * 16 + 8 * f, v[k]);
                 }
         }
     }
-    if (n == 16 && !planar && kh == 3 && kw == 3 && dh == 1 && dw == 1 && sw <= 2 && p->y_layout != CONV4J_LAYOUT_NCHW &&
-        (!p->residual || p->r_layout != CONV4J_LAYOUT_NCHW)) {
+    int done = 0; /* rows [i0, i0 + done) were taken by row_tiles */
+    if (n == 16 && kh == 3 && kw == 3 && dh == 1 && dw == 1 && sw <= 2) {
         __m256 b[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
         if (bias)
             for (int f = 0; f < 2; f++) b[f] = _mm256_add_ps(b[f], _mm256_loadu_ps(bias + 16 * blk + 8 * f));
+        const int yn = p->y_layout == CONV4J_LAYOUT_NCHW, rn = p->residual && p->r_layout == CONV4J_LAYOUT_NCHW;
+        const size_t oplane = (size_t)s->oh * ow;
         /* rows from i0 on, up to one whose kernel lies all in the padding (left to the general path) */
-        for (; R > 0; i0++, R--) {
-            const long long ih0 = (long long)i0 * sh - s->pt;
-            const int rlo = ih0 >= 0 ? 0 : -ih0 < 3 ? (int)-ih0 : 3, rhi = ih0 >= h ? rlo : h - ih0 < 3 ? (int)(h - ih0) : 3;
+        for (; done < R; done++) {
+            const int i = i0 + done;
+            const long long ih0 = (long long)i * sh - s->pt;
+            int rlo = ih0 >= 0 ? 0 : -ih0 < 3 ? (int)-ih0 : 3, rhi = ih0 >= h ? rlo : h - ih0 < 3 ? (int)(h - ih0) : 3;
             if (rlo >= rhi) break;
             long long ps, yps, rps = 0;
-            const float *xr = half_at(x, p->x_layout, c, h, wd, blk, 0, ih0 + rlo, 0, &ps);
-            float *yo = (float *)half_at(y, p->y_layout, s->o, s->oh, ow, blk, 0, i0, 0, &yps);
-            const float *ro = p->residual ? half_at(res, p->r_layout, s->o, s->oh, ow, blk, 0, i0, 0, &rps) : NULL;
-            row_tiles(xr, ps, ps * wd, wd, s->pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, sw, p->clamp, p->lo, p->hi);
+            const float *xr;
+            if (planar) {
+                /* the band holds the padding: its rows and columns are all read */
+                xr = xs + (size_t)(done * (long long)sh) * wp * 16;
+                ps = 16;
+                rlo = 0;
+                rhi = 3;
+            } else {
+                xr = half_at(x, p->x_layout, c, h, wd, blk, 0, ih0 + rlo, 0, &ps);
+            }
+            float *yo;
+            if (yn) {
+                yo = y + (size_t)16 * blk * oplane + (size_t)i * ow;
+                yps = (long long)oplane;
+            } else {
+                yo = (float *)half_at(y, p->y_layout, s->o, s->oh, ow, blk, 0, i, 0, &yps);
+            }
+            const float *ro = NULL;
+            if (rn) {
+                ro = res + (size_t)16 * blk * oplane + (size_t)i * ow;
+                rps = (long long)oplane;
+            } else if (p->residual) {
+                ro = half_at(res, p->r_layout, s->o, s->oh, ow, blk, 0, i, 0, &rps);
+            }
+            row_tiles(xr, ps, planar ? wp * 16 : ps * wd, planar ? (int)wp : wd, planar ? 0 : s->pl, ow, rlo, rhi, ws, b, yo, yps, yn,
+                      ro, rps, rn, sw, p->clamp, p->lo, p->hi);
         }
     }
     for (int f = 0; f < 2; f++) {
@@ -618,7 +680,7 @@ static void layouts_band(const conv4j_blk_params *p, const float *x, const float
         __m256 b = _mm256_setzero_ps();
         if (bias && nf > 0) b = _mm256_add_ps(b, _mm256_maskload_ps(bias + 16 * blk + 8 * f, conv4j_lanes8(nf)));
         const int whole = p->x_layout == CONV4J_LAYOUT_NCHW16C || nf >= 8; /* direct reads stay in the pixel's channels */
-        for (int i = i0; i < i0 + R; i++) {
+        for (int i = i0 + done; i < i0 + R; i++) {
             const long long ih0 = (long long)i * sh - s->pt;
             /* the kernel rows inside the image: [rlo, rhi) */
             const long long lo_ = ih0 >= 0 ? 0 : (-ih0 + dh - 1) / dh, hi_ = ih0 >= h ? 0 : (h - 1 - ih0) / dh + 1;
