@@ -37,8 +37,8 @@ typedef struct tile_ctx {
     "vbroadcastss " #i "*4(%%rax), %%ymm14\n\t" BLK_FMA2(14, l4, h4) \
     "vbroadcastss " #i "*4(%%rcx), %%ymm15\n\t" BLK_FMA2(15, l5, h5)
 
-/* The six pixels' addresses (x + off[q]) in r8 .. rcx, then the channels of one tap. */
-#define BLK_TAP(channels) \
+/* The six pixels' addresses (x + off[q]) in r8 .. rcx, then `body`; sk: an operand for the body. */
+#define BLK_ASM(body, skip) \
     __asm__("mov (%[o]), %%r8\n\t" \
             "mov 8(%[o]), %%r9\n\t" \
             "mov 16(%[o]), %%r10\n\t" \
@@ -50,11 +50,14 @@ typedef struct tile_ctx {
             "lea (%[x],%%r10,4), %%r10\n\t" \
             "lea (%[x],%%r11,4), %%r11\n\t" \
             "lea (%[x],%%rax,4), %%rax\n\t" \
-            "lea (%[x],%%rcx,4), %%rcx\n\t" channels \
+            "lea (%[x],%%rcx,4), %%rcx\n\t" body \
             : [w] "+r"(wb), [l0] "+x"(l0), [l1] "+x"(l1), [l2] "+x"(l2), [l3] "+x"(l3), [l4] "+x"(l4), [l5] "+x"(l5), \
               [h0] "+x"(h0), [h1] "+x"(h1), [h2] "+x"(h2), [h3] "+x"(h3), [h4] "+x"(h4), [h5] "+x"(h5) \
-            : [ws] "r"(ws), [x] "r"(x), [o] "r"(off) \
+            : [ws] "r"(ws), [sk] "r"(skip), [x] "r"(x), [o] "r"(off) \
             : "r8", "r9", "r10", "r11", "rax", "rcx", "xmm12", "xmm13", "xmm14", "xmm15", "memory")
+
+/* The channels of one tap. */
+#define BLK_TAP(channels) BLK_ASM(channels, 0LL)
 
 /* A kernel row of an RGB layer's 7 or 3 taps in one asm block (the band holds 4 floats a pixel, so
    tap k's channel i lies 4k + i floats from the pixel): the six addresses are made once per row
@@ -62,23 +65,7 @@ typedef struct tile_ctx {
    more than the core retires in their 18 cycles. After each tap the weights skip the 13 rows of
    channels an RGB block does not have. */
 #define BLK_RGB_TAP(a, b, c) BLK_CHANNEL(a) BLK_CHANNEL(b) BLK_CHANNEL(c) "add %[sk], %[w]\n\t"
-#define BLK_RGB_ROW(taps) \
-    __asm__("mov (%[o]), %%r8\n\t" \
-            "mov 8(%[o]), %%r9\n\t" \
-            "mov 16(%[o]), %%r10\n\t" \
-            "mov 24(%[o]), %%r11\n\t" \
-            "mov 32(%[o]), %%rax\n\t" \
-            "mov 40(%[o]), %%rcx\n\t" \
-            "lea (%[x],%%r8,4), %%r8\n\t" \
-            "lea (%[x],%%r9,4), %%r9\n\t" \
-            "lea (%[x],%%r10,4), %%r10\n\t" \
-            "lea (%[x],%%r11,4), %%r11\n\t" \
-            "lea (%[x],%%rax,4), %%rax\n\t" \
-            "lea (%[x],%%rcx,4), %%rcx\n\t" taps \
-            : [w] "+r"(wb), [l0] "+x"(l0), [l1] "+x"(l1), [l2] "+x"(l2), [l3] "+x"(l3), [l4] "+x"(l4), [l5] "+x"(l5), \
-              [h0] "+x"(h0), [h1] "+x"(h1), [h2] "+x"(h2), [h3] "+x"(h3), [h4] "+x"(h4), [h5] "+x"(h5) \
-            : [ws] "r"(ws), [sk] "r"(13 * ws), [x] "r"(x), [o] "r"(off) \
-            : "r8", "r9", "r10", "r11", "rax", "rcx", "xmm12", "xmm13", "xmm14", "xmm15", "memory")
+#define BLK_RGB_ROW(taps) BLK_ASM(taps, 13 * ws)
 #define BLK_RGB_3 BLK_RGB_TAP(0, 1, 2) BLK_RGB_TAP(4, 5, 6) BLK_RGB_TAP(8, 9, 10)
 #define BLK_RGB_7 BLK_RGB_3 BLK_RGB_TAP(12, 13, 14) BLK_RGB_TAP(16, 17, 18) BLK_RGB_TAP(20, 21, 22) BLK_RGB_TAP(24, 25, 26)
 

@@ -329,17 +329,23 @@ __attribute__((always_inline)) static inline void store_half(float *img, int lay
    pixel its first output's first tap reads, ps floats between pixels: each input pixel is loaded
    once for all the outputs that read it (10 loads for 24 multiply-adds at stride 1, 17 at stride 2),
    each output still taking its taps in the kernel's column order. */
-__attribute__((always_inline)) static inline void row3(const float *xr, long long ps, const float *wr, __m256 *acc, const int SW) {
+__attribute__((always_inline)) static inline void row3w(const float *xr, long long ps, const float *wr, __m256 *acc, const int SW,
+                                                        const int TW) {
     const __m256 w[3] = {_mm256_loadu_ps(wr), _mm256_loadu_ps(wr + 16), _mm256_loadu_ps(wr + 32)};
 #pragma GCC unroll 17
-    for (int m = 0; m < 7 * SW + 3; m++, xr += ps) { /* a stepped pointer: ten offsets m * ps would not fit in registers */
+    for (int m = 0; m < (TW - 1) * SW + 3; m++, xr += ps) { /* a stepped pointer: ten offsets m * ps would not fit in registers */
         const __m256 v = _mm256_loadu_ps(xr);
 #pragma GCC unroll 8
-        for (int t = 0; t < 8; t++) {
+        for (int t = 0; t < TW; t++) {
             const int q = m - t * SW;
             if (q >= 0 && q < 3) acc[t] = _mm256_fmadd_ps(w[q], v, acc[t]);
         }
     }
+}
+
+/* row3 for tiles of TW pixels (7 on rows of 7, 14 or 28: the eighth pixel of 8 would be wasted) */
+__attribute__((always_inline)) static inline void row3(const float *xr, long long ps, const float *wr, __m256 *acc, const int SW) {
+    row3w(xr, ps, wr, acc, SW, 8);
 }
 
 /* The taps of a tile of 8 output pixels of one half: xb is the input pixel its first output's tap
@@ -465,13 +471,13 @@ __attribute__((noinline)) static void tile_border(const conv4j_blk_params *p, co
 /* row3 for a tile whose window passes the row's ends: only taps m in [m0, m1) read a pixel (xr is
    pixel m0's), the others multiply a zero, as the padded copies of the other paths do. */
 __attribute__((always_inline)) static inline void row3_edge(const float *xr, long long ps, const float *wr, __m256 *acc, const int SW,
-                                                            int m0, int m1) {
+                                                            const int TW, int m0, int m1) {
     const __m256 w[3] = {_mm256_loadu_ps(wr), _mm256_loadu_ps(wr + 16), _mm256_loadu_ps(wr + 32)};
 #pragma GCC unroll 17
-    for (int m = 0; m < 7 * SW + 3; m++) {
+    for (int m = 0; m < (TW - 1) * SW + 3; m++) {
         const __m256 v = m >= m0 && m < m1 ? _mm256_loadu_ps(xr + (m - m0) * ps) : _mm256_setzero_ps();
 #pragma GCC unroll 8
-        for (int t = 0; t < 8; t++) {
+        for (int t = 0; t < TW; t++) {
             const int q = m - t * SW;
             if (q >= 0 && q < 3) acc[t] = _mm256_fmadd_ps(w[q], v, acc[t]);
         }
@@ -490,12 +496,14 @@ __attribute__((always_inline)) static inline void row3_edge(const float *xr, lon
 __attribute__((always_inline)) static inline void row_tiles_body(const float *xr, long long ps, long long kr, int w, int pl, int ow,
                                                                  int rlo, int rhi, const float *ws, const __m256 *b, float *yo,
                                                                  long long yps, const float *ro, long long rps, int clamp,
-                                                                 float lo, float hi, const int SW, const int YN, const int RN) {
+                                                                 float lo, float hi, const int SW, const int YN, const int RN,
+                                                                 const int TW) {
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), zero = _mm256_setzero_ps();
-    for (int j0 = 0; j0 < ow; j0 += 8) {
+    const int span = (TW - 1) * SW + 3; /* a tile's input columns */
+    for (int j0 = 0; j0 < ow; j0 += TW) {
         const long long iw0 = (long long)j0 * SW - pl; /* the column of the tile's tap m = 0 */
-        const int m0 = iw0 < 0 ? (int)-iw0 : 0, m1 = w - iw0 < 7 * SW + 3 ? (int)(w - iw0) : 7 * SW + 3;
-        const int npx = ow - j0 < 8 ? ow - j0 : 8;
+        const int m0 = iw0 < 0 ? (int)-iw0 : 0, m1 = w - iw0 < span ? (int)(w - iw0) : span;
+        const int npx = ow - j0 < TW ? ow - j0 : TW;
         for (int f = 0; f < 2; f++) {
             __m256 acc[8];
             for (int k = 0; k < 8; k++) acc[k] = b[f];
@@ -506,10 +514,10 @@ __attribute__((always_inline)) static inline void row_tiles_body(const float *xr
                         const __m256 wv = _mm256_loadu_ps(wr + 16 * q);
                         for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(wv, zero, acc[t]);
                     }
-                } else if (m0 == 0 && m1 == 7 * SW + 3) {
-                    row3(xp + iw0 * ps, ps, wr, acc, SW);
+                } else if (m0 == 0 && m1 == span) {
+                    row3w(xp + iw0 * ps, ps, wr, acc, SW, TW);
                 } else {
-                    row3_edge(xp + (iw0 + m0) * ps, ps, wr, acc, SW, m0, m1);
+                    row3_edge(xp + (iw0 + m0) * ps, ps, wr, acc, SW, TW, m0, m1);
                 }
             }
             const __m256i pm = conv4j_lanes8(npx);
@@ -547,9 +555,13 @@ __attribute__((always_inline)) static inline void row_tiles_body(const float *xr
 __attribute__((noinline)) static void row_tiles(const float *xr, long long ps, long long kr, int w, int pl, int ow, int rlo, int rhi,
                                                 const float *ws, const __m256 *b, float *yo, long long yps, int yn, const float *ro,
                                                 long long rps, int rn, int sw, int clamp, float lo, float hi) {
-#define ROW_TILES(PS, SW, YN, RN) row_tiles_body(xr, PS, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, SW, YN, RN)
-    /* a constant pixel stride (NCHW16C, and the band of NCHW input) lets the loads take it as an offset */
-    if (yn) {
+#define ROW_TILES(PS, SW, YN, RN) row_tiles_body(xr, PS, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, SW, YN, RN, 8)
+    /* a constant pixel stride (NCHW16C, and the band of NCHW input) lets the loads take it as an offset;
+       rows of 7, 14 or 28 pixels go in tiles of 7 (pixel-major output: NCHW's would need masked stores) */
+    if (!yn && ps == 16 && ow % 7 == 0 && ow % 8 != 0) {
+        if (sw == 1) row_tiles_body(xr, 16, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, 1, 0, rn, 7);
+        else row_tiles_body(xr, 16, kr, w, pl, ow, rlo, rhi, ws, b, yo, yps, ro, rps, clamp, lo, hi, 2, 0, rn, 7);
+    } else if (yn) {
         if (sw == 1 && ps == 16) ROW_TILES(16, 1, 1, rn);
         else if (sw == 1) ROW_TILES(ps, 1, 1, rn);
         else if (ps == 16) ROW_TILES(16, 2, 1, rn);

@@ -254,6 +254,9 @@ int check_depthwise_layouts(const conv4j_dw_ops *ops) {
                 g.sh = rnd_int(1, 2); g.sw = rnd_int(1, 2);
                 g.pt = rnd_int(0, 3); g.pb = rnd_int(0, 3); g.pl = rnd_int(0, 3); g.pr = rnd_int(0, 3);
                 g.h = rnd_int(1, 12); g.w = rnd_int(1, 40);
+                if (t % 16 == 3) { /* rows of 7 to 28 outputs: tiles of 7 */
+                    g.sw = 1; g.pl = g.pr = 1; g.w = 7 * rnd_int(1, 4);
+                }
             } while (!conv_resolve(&g));
         }
         g.o = g.c;
