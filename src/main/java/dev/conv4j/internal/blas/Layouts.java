@@ -39,9 +39,9 @@ final class Layouts {
      */
     static void reorder(Tensor src, Tensor dst) {
         if (NativeKernels.blockedFast() && src.rank() == 4 && src.layout() != dst.layout() && !src.overlaps(dst)) {
-            int[] s = src.shape();
+            // dim() rather than shape(), whose copy would be the call's only allocation
             NativeKernels.blockedReorder(TensorMemory.pointer(src), BlockedDirect.code(src.layout()), TensorMemory.pointer(dst),
-                    BlockedDirect.code(dst.layout()), s[0], s[1], s[2], s[3]);
+                    BlockedDirect.code(dst.layout()), src.dim(0), src.dim(1), src.dim(2), src.dim(3));
         } else {
             Reorder.copy(src, dst);
         }

@@ -199,6 +199,51 @@ class PlanTest {
         }
     }
 
+    /**
+     * The per-call engine stages through a pool: with activations in layouts its passes do not run
+     * (the java engine runs only NCHW; the blas engine's weight gradient of a small plane is im2col +
+     * GEMM on every CPU), repeated calls allocate nothing once warm, neither on the heap nor new
+     * off-heap staging tensors.
+     */
+    @Test
+    void stagedLayoutsDoNotAllocateInEngineCalls() {
+        Conv2dParams p = Conv2dParams.builder().padding(1).build();
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Random r = new Random(6);
+        int[] xs = {1, 17, 8, 8}, ws = {18, 17, 3, 3};
+        ConvGeometry g = ConvGeometry.of(p, xs, ws);
+        List<ConvEngine> engines = new java.util.ArrayList<>(List.of(ConvEngines.java(1)));
+        if (Engines.all().size() > 3) {
+            engines.add(ConvEngines.blas(1));
+        }
+        for (ConvEngine engine : engines) {
+            boolean java = !(engine instanceof dev.conv4j.internal.blas.BlasEngine);
+            try (Tensor x = TestData.random(r, 1, Layout.NHWC, xs); Tensor w = TestData.random(r, 1, ws); Tensor b = TestData.random(r, 1, g.o);
+                 Tensor y = Tensor.zeros(Layout.NCHW16C, g.outputShape()); Tensor gy = TestData.random(r, 1, Layout.NCHW16C, g.outputShape());
+                 Tensor gx = Tensor.zeros(Layout.NHWC, xs); Tensor gw = Tensor.zeros(ws)) {
+                Runnable calls = () -> {
+                    if (java) {
+                        engine.forward(p, x, w, b, y);
+                        engine.backwardData(p, gy, w, gx, true);
+                    }
+                    engine.backwardWeights(p, x, gy, gw, null, false);
+                };
+                for (int i = 0; i < 20_000; i++) {
+                    calls.run();
+                }
+                long offHeap = org.bytedeco.javacpp.Pointer.totalBytes();
+                long before = mx.getThreadAllocatedBytes(Thread.currentThread().getId());
+                for (int i = 0; i < 1000; i++) {
+                    calls.run();
+                }
+                long perCall = (mx.getThreadAllocatedBytes(Thread.currentThread().getId()) - before) / (java ? 3000 : 1000);
+                System.out.printf("%s engine, staged layouts: %d bytes allocated per call%n", Engines.label(engine), perCall);
+                assertTrue(perCall < 16, Engines.label(engine) + ": a staged call allocated " + perCall + " bytes on the heap");
+                assertEquals(offHeap, org.bytedeco.javacpp.Pointer.totalBytes(), Engines.label(engine) + ": off-heap memory changed");
+            }
+        }
+    }
+
     private static long sum(long[] bytes) {
         long s = 0;
         for (long b : bytes) {
