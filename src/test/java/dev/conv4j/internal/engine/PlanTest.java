@@ -157,13 +157,9 @@ class PlanTest {
         Conv2dParams p = Conv2dParams.builder().padding(1).build();
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Random r = new Random(5);
-        int[] xs = {1, 17, 8, 8}, ws = {18, 17, 3, 3};
+        int[] xs = STAGED_X, ws = STAGED_W;
         ConvGeometry g = ConvGeometry.of(p, xs, ws);
-        List<ConvEngine> engines = new java.util.ArrayList<>(List.of(ConvEngines.java(1)));
-        if (Engines.all().size() > 3) {
-            engines.add(ConvEngines.blas(1));
-        }
-        for (ConvEngine engine : engines) {
+        for (ConvEngine engine : javaAndBlas()) {
             boolean staged = !(engine instanceof dev.conv4j.internal.blas.BlasEngine);
             Layout lx = staged ? Layout.NHWC : Layout.NCHW, ly = staged ? Layout.NCHW16C : Layout.NCHW;
             try (Conv2dPlan plan = engine.plan(p, xs, ws); Tensor x = TestData.random(r, 1, lx, xs); Tensor w = TestData.random(r, 1, ws);
@@ -210,13 +206,9 @@ class PlanTest {
         Conv2dParams p = Conv2dParams.builder().padding(1).build();
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Random r = new Random(6);
-        int[] xs = {1, 17, 8, 8}, ws = {18, 17, 3, 3};
+        int[] xs = STAGED_X, ws = STAGED_W;
         ConvGeometry g = ConvGeometry.of(p, xs, ws);
-        List<ConvEngine> engines = new java.util.ArrayList<>(List.of(ConvEngines.java(1)));
-        if (Engines.all().size() > 3) {
-            engines.add(ConvEngines.blas(1));
-        }
-        for (ConvEngine engine : engines) {
+        for (ConvEngine engine : javaAndBlas()) {
             boolean java = !(engine instanceof dev.conv4j.internal.blas.BlasEngine);
             try (Tensor x = TestData.random(r, 1, Layout.NHWC, xs); Tensor w = TestData.random(r, 1, ws); Tensor b = TestData.random(r, 1, g.o);
                  Tensor y = Tensor.zeros(Layout.NCHW16C, g.outputShape()); Tensor gy = TestData.random(r, 1, Layout.NCHW16C, g.outputShape());
@@ -242,6 +234,18 @@ class PlanTest {
                 assertEquals(offHeap, org.bytedeco.javacpp.Pointer.totalBytes(), Engines.label(engine) + ": off-heap memory changed");
             }
         }
+    }
+
+    /** The layer of the staging tests: 17 channels, so NCHW16C has padding lanes. */
+    private static final int[] STAGED_X = {1, 17, 8, 8}, STAGED_W = {18, 17, 3, 3};
+
+    /** The java engine, and the blas engine where the native library loaded. */
+    private static List<ConvEngine> javaAndBlas() {
+        List<ConvEngine> engines = new java.util.ArrayList<>(List.of(ConvEngines.java(1)));
+        if (Engines.all().size() > 3) {
+            engines.add(ConvEngines.blas(1));
+        }
+        return engines;
     }
 
     private static long sum(long[] bytes) {
