@@ -1,5 +1,9 @@
 package dev.conv4j;
 
+import dev.conv4j.internal.OneD;
+import dev.conv4j.internal.transposed.Transposed2d;
+import dev.conv4j.internal.transposed.TransposedPlan2d;
+
 /**
  * Runs 2-D convolution layers: forward, and backward to the input, the weights and the bias.
  *
@@ -124,6 +128,133 @@ public interface ConvEngine {
 
     /** The bias gradient, the sums of {@code gy} (N×O×OH×OW, any layout) over N, OH and OW, as a new tensor of shape [O]. */
     Tensor backwardBias(Tensor gy);
+
+    // ---- 1-D convolution: N×C×L, on the 2-D kernels through N×C×1×L views of the same memory ----
+
+    /** The 1-D forward pass {@code y = conv1d(x, w) + bias} (x N×C×L, w O×(C/groups)×K, y N×O×OL); bias may be null. */
+    default void forward(Conv1dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        checkParams(p);
+        forward(p.asConv2d(), OneD.view(x, "x", "N, C, L"), OneD.view(w, "w", "O, C/groups, K"), bias,
+                OneD.view(y, "y", "N, O, OL"));
+    }
+
+    /** The 1-D forward pass into a new N×O×OL tensor, which the caller owns and closes. */
+    default Tensor forward(Conv1dParams p, Tensor x, Tensor w, Tensor bias) {
+        checkParams(p);
+        checkNotNull(x, "x");
+        checkNotNull(w, "w");
+        OneD.lift(x.shape(), "x", "N, C, L");
+        OneD.lift(w.shape(), "w", "O, C/groups, K");
+        return fill(Tensor.zeros(p.outputShape(x.shape(), w.shape())), y -> forward(p, x, w, bias, y));
+    }
+
+    /** The 1-D input gradient; overwrites gx (N×C×L), or adds to it when {@code accumulate}. */
+    default void backwardData(Conv1dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        checkParams(p);
+        backwardData(p.asConv2d(), OneD.view(gy, "gy", "N, O, OL"), OneD.view(w, "w", "O, C/groups, K"),
+                OneD.view(gx, "gx", "N, C, L"), accumulate);
+    }
+
+    /** The 1-D weight and bias gradients (gbias may be null); overwrite, or add when {@code accumulate}. */
+    default void backwardWeights(Conv1dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
+        checkParams(p);
+        backwardWeights(p.asConv2d(), OneD.view(x, "x", "N, C, L"), OneD.view(gy, "gy", "N, O, OL"),
+                OneD.view(gw, "gw", "O, C/groups, K"), gbias, accumulate);
+    }
+
+    // ---- transposed convolution (PyTorch's ConvTranspose2d, ONNX's ConvTranspose) ----
+
+    /**
+     * The transposed convolution {@code y = convTranspose2d(x, w) + bias}: x N×C_in×H×W, w
+     * C_in×(C_out/groups)×KH×KW (PyTorch's layout), bias C_out or null, y N×C_out×OH×OW (see
+     * {@link ConvTranspose2dParams}). x and y may be in any {@link Layout}; y is overwritten.
+     *
+     * @throws IllegalArgumentException if an argument is null, a shape does not fit, or y shares memory with an input
+     */
+    default void forward(ConvTranspose2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        Transposed2d.of(p, shape(x, "x"), shape(w, "w")).forward(this, null, x, w, bias, y, null);
+    }
+
+    /** The transposed convolution into a new tensor in x's layout, which the caller owns and closes. */
+    default Tensor forward(ConvTranspose2dParams p, Tensor x, Tensor w, Tensor bias) {
+        int[] shape = Transposed2d.of(p, shape(x, "x"), shape(w, "w")).outputShape();
+        return fill(Tensor.zeros(x.layout(), shape), y -> forward(p, x, w, bias, y));
+    }
+
+    /** The transposed convolution's input gradient gx (x's shape) from gy (y's shape); overwrites gx, or adds when {@code accumulate}. */
+    default void backwardData(ConvTranspose2dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        Transposed2d.of(p, shape(gx, "gx"), shape(w, "w")).backwardData(this, null, gy, w, gx, accumulate, null);
+    }
+
+    /** The transposed convolution's weight and bias gradients (gbias may be null); overwrite, or add when {@code accumulate}. */
+    default void backwardWeights(ConvTranspose2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
+        Transposed2d.of(p, shape(x, "x"), shape(gw, "gw")).backwardWeights(this, null, x, gy, gw, gbias, accumulate, null);
+    }
+
+    /**
+     * Prepares a transposed convolution for repeated calls.
+     *
+     * @param inputShape N×C_in×H×W of x
+     * @param weightShape C_in×(C_out/groups)×KH×KW of w
+     * @throws IllegalArgumentException if the shapes do not fit the parameters
+     */
+    default ConvTranspose2dPlan plan(ConvTranspose2dParams p, int[] inputShape, int[] weightShape) {
+        return new TransposedPlan2d(this, p, inputShape, weightShape);
+    }
+
+    // ---- 1-D transposed convolution, on the 2-D one through N×C×1×L views ----
+
+    /** The 1-D transposed convolution (x N×C_in×L, w C_in×(C_out/groups)×K, y N×C_out×OL); bias may be null. */
+    default void forward(ConvTranspose1dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        checkParams(p);
+        forward(p.asTranspose2d(), OneD.view(x, "x", "N, C_in, L"), OneD.view(w, "w", "C_in, C_out/groups, K"), bias,
+                OneD.view(y, "y", "N, C_out, OL"));
+    }
+
+    /** The 1-D transposed convolution into a new N×C_out×OL tensor, which the caller owns and closes. */
+    default Tensor forward(ConvTranspose1dParams p, Tensor x, Tensor w, Tensor bias) {
+        checkParams(p);
+        checkNotNull(x, "x");
+        checkNotNull(w, "w");
+        OneD.lift(x.shape(), "x", "N, C_in, L");
+        OneD.lift(w.shape(), "w", "C_in, C_out/groups, K");
+        return fill(Tensor.zeros(p.outputShape(x.shape(), w.shape())), y -> forward(p, x, w, bias, y));
+    }
+
+    /** The 1-D transposed convolution's input gradient; overwrites gx, or adds to it when {@code accumulate}. */
+    default void backwardData(ConvTranspose1dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        checkParams(p);
+        backwardData(p.asTranspose2d(), OneD.view(gy, "gy", "N, C_out, OL"), OneD.view(w, "w", "C_in, C_out/groups, K"),
+                OneD.view(gx, "gx", "N, C_in, L"), accumulate);
+    }
+
+    /** The 1-D transposed convolution's weight and bias gradients (gbias may be null). */
+    default void backwardWeights(ConvTranspose1dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
+        checkParams(p);
+        backwardWeights(p.asTranspose2d(), OneD.view(x, "x", "N, C_in, L"), OneD.view(gy, "gy", "N, C_out, OL"),
+                OneD.view(gw, "gw", "C_in, C_out/groups, K"), gbias, accumulate);
+    }
+
+    private static Tensor fill(Tensor y, java.util.function.Consumer<Tensor> pass) {
+        try {
+            pass.accept(y);
+            return y;
+        } catch (RuntimeException | Error e) {
+            y.close();
+            throw e;
+        }
+    }
+
+    private static int[] shape(Tensor t, String name) {
+        checkNotNull(t, name);
+        return t.shape();
+    }
+
+    private static void checkParams(Object p) {
+        if (p == null) {
+            throw new IllegalArgumentException("params must not be null");
+        }
+    }
 
     private static void checkNotNull(Tensor t, String name) {
         if (t == null) {

@@ -44,14 +44,19 @@ public final class Main {
     }
 
     static void usage(PrintStream out) {
-        out.println("conv4j " + InfoCommand.version() + " - 2-D convolution layers on the CPU");
+        out.println("conv4j " + InfoCommand.version() + " - convolution layers on the CPU");
         out.println();
         out.println("usage: java -jar conv4j-cli.jar <command> [options]");
         out.println();
         out.println("commands:");
         out.println("  verify --golden DIR [--engine naive|java|blas|all] [--threads N] [--save OUTDIR]");
         out.println("        run every golden case in DIR through the engine(s), print failures and");
-        out.println("        'N passed, M failed'; --save writes each engine's results as .npy files");
+        out.println("        'N passed, M failed'; --save writes each engine's results as .npy files; case.json's");
+        out.println("        \"op\" names the operation (conv2d, conv1d, conv3d, conv_transpose1d/2d/3d), and a case");
+        out.println("        without gy.npy checks the forward output alone");
+        out.println("  verify --onnx DIR [--engine naive|java|blas|all] [--threads N]");
+        out.println("        run every float Conv/ConvTranspose test of ONNX test data under DIR (e.g. Debian's");
+        out.println("        /usr/share/libonnx-testdata/data); an unsupported test fails, named with the reason");
         out.println("  bench [--shapes FILE] [--threads N] [--passes fwd,bwd] [--out DIR] [--engines naive,java,blas]");
         out.println("        [--only SHAPE,...] [--samples N]: GFLOP/s of each engine and of the raw sgemm ceiling");
         out.println("        per shape (default: the bundled ResNet-50/LeNet/depthwise suite); table, CSV and PNG");

@@ -22,7 +22,11 @@ public final class GoldenCase implements AutoCloseable {
 
     public final String name;
     public final String family;
+    /** The operation and its parameters ({@code "op"} in case.json; {@code conv2d} when absent). */
+    public final LayerOp op;
+    /** The 2-D convolution's parameters, for a {@code conv2d} case; null for the other operations. */
     public final Conv2dParams params;
+    /** The upstream gradient and the gradients: null in a forward-only case (no {@code gy.npy}). */
     public final Tensor x, w, b, y, gy, gx, gw, gb;
 
     private GoldenCase(Path dir) throws IOException {
@@ -30,19 +34,23 @@ public final class GoldenCase implements AutoCloseable {
         name = String.valueOf(json.get("name"));
         family = String.valueOf(json.get("family"));
         int[] stride = ints(json.get("stride")), pad = ints(json.get("padding")), dil = ints(json.get("dilation"));
-        params = Conv2dParams.builder().stride(stride[0], stride[1]).padding(pad[0], pad[1], pad[2], pad[3])
-                .dilation(dil[0], dil[1]).groups(((Number) json.get("groups")).intValue()).build();
+        int[] outputPadding = json.containsKey("output_padding") ? ints(json.get("output_padding")) : null;
+        Object opName = json.get("op");
+        op = LayerOp.of(opName == null ? "conv2d" : String.valueOf(opName), stride, pad, dil, outputPadding,
+                ((Number) json.get("groups")).intValue());
+        params = op.params() instanceof Conv2dParams ? (Conv2dParams) op.params() : null;
         boolean bias = Boolean.TRUE.equals(json.get("bias"));
+        boolean backward = Files.isRegularFile(dir.resolve("gy.npy"));
         List<Tensor> loaded = new ArrayList<>();
         try {
             x = load(dir, "x", loaded);
             w = load(dir, "w", loaded);
             b = bias ? load(dir, "b", loaded) : null;
             y = load(dir, "y", loaded);
-            gy = load(dir, "gy", loaded);
-            gx = load(dir, "gx", loaded);
-            gw = load(dir, "gw", loaded);
-            gb = bias ? load(dir, "gb", loaded) : null;
+            gy = backward ? load(dir, "gy", loaded) : null;
+            gx = backward ? load(dir, "gx", loaded) : null;
+            gw = backward ? load(dir, "gw", loaded) : null;
+            gb = backward && bias ? load(dir, "gb", loaded) : null;
         } catch (IOException | RuntimeException e) {
             loaded.forEach(Tensor::close);
             throw e;
@@ -71,6 +79,11 @@ public final class GoldenCase implements AutoCloseable {
             throw new IOException("golden folder " + root.toAbsolutePath() + " holds no case (no */case.json)");
         }
         return dirs;
+    }
+
+    /** True when the case holds gradients to check, not only the forward output. */
+    public boolean hasBackward() {
+        return gy != null;
     }
 
     /** True for cases whose data are small integers, so that every result is exact in float32. */

@@ -94,28 +94,7 @@ class GoldenTest {
     /** The repository's files are those its generator wrote: every case and file of manifest.json, with its sha256. */
     @Test
     void theRepositorysSetMatchesItsManifest() throws IOException, NoSuchAlgorithmException {
-        Path root = GoldenSets.repository();
-        Map<?, ?> manifest = new ObjectMapper().readValue(root.resolve("manifest.json").toFile(), Map.class);
-        List<?> entries = (List<?>) manifest.get("cases");
-        assertEquals(((Number) manifest.get("count")).intValue(), entries.size());
-        Set<String> listed = new TreeSet<>();
-        MessageDigest sha = MessageDigest.getInstance("SHA-256");
-        for (Object o : entries) {
-            Map<?, ?> e = (Map<?, ?>) o;
-            String dir = (String) e.get("dir");
-            listed.add(dir);
-            Map<?, ?> sums = (Map<?, ?>) e.get("sha256");
-            try (Stream<Path> files = Files.list(root.resolve(dir))) {
-                assertEquals(sums.size() + 1, files.count(), dir + ": the files of the manifest and case.json, no others");
-            }
-            for (Map.Entry<?, ?> f : sums.entrySet()) {
-                byte[] digest = sha.digest(Files.readAllBytes(root.resolve(dir).resolve((String) f.getKey())));
-                assertEquals(f.getValue(), HexFormat.of().formatHex(digest), dir + "/" + f.getKey() + " differs from the manifest");
-            }
-        }
-        Set<String> present = new TreeSet<>();
-        GoldenCase.list(root).forEach(d -> present.add(d.getFileName().toString()));
-        assertEquals(listed, present);
+        GoldenSets.checkManifest(GoldenSets.repository());
     }
 
     @Test
