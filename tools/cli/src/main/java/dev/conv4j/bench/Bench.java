@@ -4,7 +4,6 @@ import dev.conv4j.Activation;
 import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvEngines;
-import dev.conv4j.ConvGeometry;
 import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import java.io.PrintStream;
@@ -68,22 +67,22 @@ public final class Bench {
     }
 
     private BenchResult measure(BenchShape s, Pass pass, Map<String, ConvEngine> engines, boolean ceiling) {
-        ConvGeometry g = s.geometry();
         BenchResult r = new BenchResult(s, pass);
         Random rnd = new Random(42);
         Conv2dPlan plan = null;
-        boolean blocked = engines.containsKey("blas"), forward = pass == Pass.FORWARD;
-        try (Tensor x = random(rnd, g.inputShape()); Tensor w = random(rnd, g.weightShape());
-             Tensor b = random(rnd, g.o); Tensor y = Tensor.zeros(g.outputShape());
-             Tensor gy = random(rnd, g.outputShape()); Tensor gx = Tensor.zeros(g.inputShape());
-             Tensor gw = Tensor.zeros(g.weightShape()); Tensor gb = Tensor.zeros(g.o);
+        // the channel-blocked contenders (plan, NCHW16C) are those of the 2-D convolution
+        boolean blocked = engines.containsKey("blas") && s.params != null, forward = pass == Pass.FORWARD;
+        try (Tensor x = random(rnd, s.input); Tensor w = random(rnd, s.weight);
+             Tensor b = random(rnd, s.biasLength); Tensor y = Tensor.zeros(s.output);
+             Tensor gy = random(rnd, s.output); Tensor gx = Tensor.zeros(s.input);
+             Tensor gw = Tensor.zeros(s.weight); Tensor gb = Tensor.zeros(s.biasLength);
              // the same data in NCHW16C, reordered once here: the blocked contenders time the pass alone
              Tensor xb = blocked && pass != Pass.BACKWARD_DATA ? x.toLayout(Layout.NCHW16C) : null;
-             Tensor yb = blocked && forward ? Tensor.zeros(Layout.NCHW16C, g.outputShape()) : null;
-             Tensor residual = blocked && forward ? random(rnd, Layout.NCHW16C, g.outputShape()) : null;
+             Tensor yb = blocked && forward ? Tensor.zeros(Layout.NCHW16C, s.output) : null;
+             Tensor residual = blocked && forward ? random(rnd, Layout.NCHW16C, s.output) : null;
              Tensor gyb = blocked && !forward ? gy.toLayout(Layout.NCHW16C) : null;
-             Tensor gxb = blocked && pass == Pass.BACKWARD_DATA ? Tensor.zeros(Layout.NCHW16C, g.inputShape()) : null;
-             SgemmCeiling sgemm = ceiling ? new SgemmCeiling(g, pass) : null) {
+             Tensor gxb = blocked && pass == Pass.BACKWARD_DATA ? Tensor.zeros(Layout.NCHW16C, s.input) : null;
+             SgemmCeiling sgemm = ceiling ? new SgemmCeiling(s.products, pass) : null) {
             Map<String, Stopwatch> watches = new LinkedHashMap<>();
             for (Map.Entry<String, ConvEngine> e : engines.entrySet()) {
                 if (e.getKey().equals("naive") && r.gflop > config.naiveMaxGflop) {
@@ -93,20 +92,20 @@ public final class Bench {
                 Runnable call;
                 switch (pass) {
                     case FORWARD:
-                        call = () -> engine.forward(s.params, x, w, b, y);
+                        call = () -> s.layer.forward(engine, x, w, b, y);
                         break;
                     case BACKWARD_DATA:
-                        call = () -> engine.backwardData(s.params, gy, w, gx);
+                        call = () -> s.layer.backwardData(engine, gy, w, gx);
                         break;
                     default:
-                        call = () -> engine.backwardWeights(s.params, x, gy, gw, gb);
+                        call = () -> s.layer.backwardWeights(engine, x, gy, gw, gb);
                         break;
                 }
                 boolean naive = e.getKey().equals("naive");
                 watches.put(e.getKey(), new Stopwatch(call, naive ? 1 : config.samples));
             }
             if (forward && blocked) {
-                plan = engines.get("blas").plan(s.params, g.inputShape(), g.weightShape());
+                plan = engines.get("blas").plan(s.params, s.input, s.weight);
                 plan.prepackWeights(w, b);
                 Conv2dPlan p = plan;
                 watches.put("plan", new Stopwatch(() -> p.forward(x, y), config.samples));
@@ -152,7 +151,7 @@ public final class Bench {
                 watches.put("sgemm", ceilingWatch);
                 pause(OPENBLAS_IDLE_MILLIS);
             }
-            watches.forEach((k, v) -> r.gflops.put(k, g.flops() / v.median() / 1e9));
+            watches.forEach((k, v) -> r.gflops.put(k, s.flops() / v.median() / 1e9));
         } finally {
             if (plan != null) {
                 plan.close();

@@ -13,7 +13,7 @@ public final class BenchResult {
     BenchResult(BenchShape shape, Pass pass) {
         this.shape = shape;
         this.pass = pass;
-        this.gflop = shape.geometry().flops() / 1e9;
+        this.gflop = shape.flops() / 1e9;
     }
 
     public Double get(String contender) {

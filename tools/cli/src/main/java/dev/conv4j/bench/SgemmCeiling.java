@@ -1,6 +1,5 @@
 package dev.conv4j.bench;
 
-import dev.conv4j.ConvGeometry;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_full;
 import org.bytedeco.openblas.global.openblas_nolapack;
@@ -11,15 +10,16 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  * that an im2col + GEMM engine can approach.
  */
 final class SgemmCeiling implements AutoCloseable {
-    private final ConvGeometry g;
+    private final BenchShape.Products g;
     private final Pass pass;
     private final FloatPointer a, b, c;
 
-    SgemmCeiling(ConvGeometry g, Pass pass) {
-        this.g = g;
-        this.pass = pass;
-        long wSize = (long) g.og * g.k, colSize = (long) g.k * g.outPlane(), ySize = (long) g.og * g.outPlane();
-        switch (pass) {
+    /** The products of {@code pass} of a layer whose im2col lowering runs {@code products}. */
+    SgemmCeiling(BenchShape.Products products, Pass pass) {
+        this.g = products;
+        this.pass = products.convolutionPass(pass);
+        long wSize = (long) g.m() * g.k(), colSize = (long) g.k() * g.p(), ySize = (long) g.m() * g.p();
+        switch (this.pass) {
             case FORWARD:          // y = W · col
                 a = random(wSize); b = random(colSize); c = new FloatPointer(ySize); break;
             case BACKWARD_DATA:    // dcol = Wᵀ · gy
@@ -40,8 +40,8 @@ final class SgemmCeiling implements AutoCloseable {
 
     /** All the GEMMs of one pass. */
     void run() {
-        int m = g.og, p = g.outPlane(), k = g.k;
-        for (int i = 0; i < g.n * g.groups; i++) {
+        int m = g.m(), p = g.p(), k = g.k();
+        for (int i = 0; i < g.reps(); i++) {
             switch (pass) {
                 case FORWARD:
                     openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, p, k, 1f, a, k, b, p, 0f, c, p);
