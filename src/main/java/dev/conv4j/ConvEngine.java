@@ -1,7 +1,7 @@
 package dev.conv4j;
 
 import dev.conv4j.internal.OneD;
-import dev.conv4j.internal.transposed.Transposed2d;
+import dev.conv4j.internal.transposed.Transposed;
 import dev.conv4j.internal.transposed.TransposedPlan2d;
 
 /**
@@ -172,23 +172,26 @@ public interface ConvEngine {
      * @throws IllegalArgumentException if an argument is null, a shape does not fit, or y shares memory with an input
      */
     default void forward(ConvTranspose2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
-        Transposed2d.of(p, shape(x, "x"), shape(w, "w")).forward(this, null, x, w, bias, y, null);
+        Transposed t = Transposed.of(p, shape(x, "x"), shape(w, "w"));
+        t.forward(t.on(this), x, w, bias, y, null);
     }
 
     /** The transposed convolution into a new tensor in x's layout, which the caller owns and closes. */
     default Tensor forward(ConvTranspose2dParams p, Tensor x, Tensor w, Tensor bias) {
-        int[] shape = Transposed2d.of(p, shape(x, "x"), shape(w, "w")).outputShape();
+        int[] shape = Transposed.of(p, shape(x, "x"), shape(w, "w")).outputShape();
         return fill(Tensor.zeros(x.layout(), shape), y -> forward(p, x, w, bias, y));
     }
 
     /** The transposed convolution's input gradient gx (x's shape) from gy (y's shape); overwrites gx, or adds when {@code accumulate}. */
     default void backwardData(ConvTranspose2dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
-        Transposed2d.of(p, shape(gx, "gx"), shape(w, "w")).backwardData(this, null, gy, w, gx, accumulate, null);
+        Transposed t = Transposed.of(p, shape(gx, "gx"), shape(w, "w"));
+        t.backwardData(t.on(this), gy, w, gx, accumulate, null);
     }
 
     /** The transposed convolution's weight and bias gradients (gbias may be null); overwrite, or add when {@code accumulate}. */
     default void backwardWeights(ConvTranspose2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
-        Transposed2d.of(p, shape(x, "x"), shape(gw, "gw")).backwardWeights(this, null, x, gy, gw, gbias, accumulate, null);
+        Transposed t = Transposed.of(p, shape(x, "x"), shape(gw, "gw"));
+        t.backwardWeights(t.on(this), x, gy, gw, gbias, accumulate, null);
     }
 
     /**

@@ -88,45 +88,55 @@ final class Channels {
     }
 
     /**
-     * Adds the NCHW tensor {@code z} (N×C×ZH×ZW) into the rows and columns of {@code t} (N×C×H×W, any
-     * layout) that start at {@code (rowShift, colShift)}: {@code t[n, c, r + rowShift, q + colShift] += z[n, c, r, q]}.
+     * Adds the NCHW tensor {@code z} (N×C×Z…) into the window of {@code t} (N×C×T…, any layout) that starts
+     * at {@code shift} along each spatial axis: {@code t[n, c, i + shift] += z[n, c, i]}.
      */
-    static void addWindow(Tensor z, Tensor t, int rowShift, int colShift) {
+    static void addWindow(Tensor z, Tensor t, int[] shift) {
         if (t.layout() != Layout.NCHW) {
             try (Tensor nchw = t.toLayout(Layout.NCHW)) {
-                addWindow(z, nchw, rowShift, colShift);
+                addWindow(z, nchw, shift);
                 Tensor.reorder(nchw, t);
             }
             return;
         }
-        int[] zs = z.shape(), ts = t.shape();
         FloatBuffer src = buffer(z, "the staged output"), dst = buffer(t, "the output");
-        for (int plane = 0; plane < zs[0] * zs[1]; plane++) {
-            for (int r = 0; r < zs[2]; r++) {
-                int from = (plane * zs[2] + r) * zs[3];
-                int to = (plane * ts[2] + r + rowShift) * ts[3] + colShift;
-                for (int q = 0; q < zs[3]; q++) {
-                    dst.put(to + q, dst.get(to + q) + src.get(from + q));
-                }
+        int[] zs = z.shape(), ts = t.shape();
+        int len = zs[zs.length - 1];
+        for (int row = 0, rows = (int) (z.size() / len); row < rows; row++) {
+            int to = windowRow(zs, ts, shift, row);
+            for (int q = 0; q < len; q++) {
+                dst.put(to + q, dst.get(to + q) + src.get(row * len + q));
             }
         }
     }
 
-    /** The window of {@code t} (any layout) that starts at {@code (rowShift, colShift)}, copied into the NCHW tensor {@code z}. */
-    static void copyWindow(Tensor t, Tensor z, int rowShift, int colShift) {
+    /** The window of {@code t} (any layout) that starts at {@code shift}, copied into the NCHW tensor {@code z}. */
+    static void copyWindow(Tensor t, Tensor z, int[] shift) {
         if (t.layout() != Layout.NCHW) {
             try (Tensor nchw = t.toLayout(Layout.NCHW)) {
-                copyWindow(nchw, z, rowShift, colShift);
+                copyWindow(nchw, z, shift);
             }
             return;
         }
-        int[] zs = z.shape(), ts = t.shape();
         FloatBuffer src = buffer(t, "gy"), dst = buffer(z, "the staged gradient");
-        for (int plane = 0; plane < zs[0] * zs[1]; plane++) {
-            for (int r = 0; r < zs[2]; r++) {
-                dst.put((plane * zs[2] + r) * zs[3], src, (plane * ts[2] + r + rowShift) * ts[3] + colShift, zs[3]);
-            }
+        int[] zs = z.shape(), ts = t.shape();
+        int len = zs[zs.length - 1];
+        for (int row = 0, rows = (int) (z.size() / len); row < rows; row++) {
+            dst.put(row * len, src, windowRow(zs, ts, shift, row), len);
         }
+    }
+
+    /** Where row {@code row} of the window (of shape {@code zs}, rows along the last axis) starts in {@code t}. */
+    private static int windowRow(int[] zs, int[] ts, int[] shift, int row) {
+        int offset = 0, rest = row, scale = 1;
+        // the spatial axes but the last, innermost first; then the plane (n, c) as one index
+        for (int a = zs.length - 2; a >= 2; a--) {
+            int i = rest % zs[a];
+            rest /= zs[a];
+            offset += (i + shift[a - 2]) * scale;
+            scale *= ts[a];
+        }
+        return (rest * scale + offset) * ts[ts.length - 1] + shift[shift.length - 1];
     }
 
     private static FloatBuffer buffer(Tensor t, String name) {

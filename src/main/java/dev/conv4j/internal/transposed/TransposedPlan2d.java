@@ -11,20 +11,23 @@ import dev.conv4j.Tensor;
  * checks done once), the staged window when the shapes need one, and a copy of the weights.
  */
 public final class TransposedPlan2d implements ConvTranspose2dPlan {
-    private final Transposed2d op;
+    private final Transposed op;
     private final Conv2dPlan conv;
+    private final Lowering lowering;
     private final Tensor stage;
     private Tensor weights, bias;
     private boolean closed;
 
     public TransposedPlan2d(ConvEngine engine, ConvTranspose2dParams p, int[] inputShape, int[] weightShape) {
-        op = Transposed2d.of(p, inputShape, weightShape);
+        op = Transposed.of(p, inputShape, weightShape);
         if (op.empty()) {
             conv = null;
+            lowering = null;
             stage = null;
             return;
         }
-        conv = engine.plan(op.convolution(), op.convInputShape(), weightShape);
+        conv = engine.plan(op.convolution2d(), op.convInputShape(), weightShape);
+        lowering = Lowering.of(conv);
         try {
             stage = op.staged() ? Tensor.zeros(op.convInputShape()) : null;
         } catch (RuntimeException | Error e) {
@@ -84,25 +87,25 @@ public final class TransposedPlan2d implements ConvTranspose2dPlan {
         if (weights == null) {
             throw new IllegalStateException("no weights prepacked: call prepackWeights(w, bias) first");
         }
-        op.forward(null, conv, x, weights, bias, y, stage);
+        op.forward(lowering, x, weights, bias, y, stage);
     }
 
     @Override
     public synchronized void forward(Tensor x, Tensor w, Tensor b, Tensor y) {
         open();
-        op.forward(null, conv, x, w, b, y, stage);
+        op.forward(lowering, x, w, b, y, stage);
     }
 
     @Override
     public synchronized void backwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
         open();
-        op.backwardData(null, conv, gy, w, gx, accumulate, stage);
+        op.backwardData(lowering, gy, w, gx, accumulate, stage);
     }
 
     @Override
     public synchronized void backwardWeights(Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
         open();
-        op.backwardWeights(null, conv, x, gy, gw, gbias, accumulate, stage);
+        op.backwardWeights(lowering, x, gy, gw, gbias, accumulate, stage);
     }
 
     private void open() {

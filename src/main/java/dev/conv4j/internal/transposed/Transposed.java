@@ -1,0 +1,384 @@
+package dev.conv4j.internal.transposed;
+
+import dev.conv4j.Conv2dParams;
+import dev.conv4j.ConvEngine;
+import dev.conv4j.ConvGeometry;
+import dev.conv4j.ConvTranspose2dParams;
+import dev.conv4j.ConvTranspose3dParams;
+import dev.conv4j.Layout;
+import dev.conv4j.Tensor;
+import dev.conv4j.internal.engine.Holds;
+import java.util.Arrays;
+
+/**
+ * A transposed convolution (2-D or 3-D) of given shapes, and its three passes on a {@link Lowering}.
+ *
+ * <p>A transposed convolution is the input gradient of a convolution: with weights C_in×(C_out/g)×K…
+ * read as a convolution's O×(C/g)×K… (the same memory), its forward pass is that convolution's
+ * backward-data pass from x into y, its input gradient the convolution's forward pass from gy, and its
+ * weight gradient the convolution's weight gradient with x and gy in each other's places. So every
+ * engine runs it on the kernels it already has for the three passes, in every layout they take.
+ * {@link Axis} finds the convolution; where the output reaches outside the full result (output padding
+ * beyond the stride, negative derived padding), the convolution's input is a staged NCHW window that
+ * is moved to or from y.
+ *
+ * <p>The bias is written into y before the convolution's input gradient is added to it, which gives
+ * {@code (float) (sum + bias)} with one rounding of the float sum, on every engine and layout.
+ */
+public final class Transposed {
+    private final int n, cin, cout, groups;
+    private final int[] in, kernel;
+    private final Axis[] axes;
+    private final Conv2dParams conv2d;
+
+    private Transposed(int[] x, int[] wt, Axis[] axes, int groups) {
+        n = x[0];
+        cin = x[1];
+        cout = wt[1] * groups;
+        this.groups = groups;
+        in = Arrays.copyOfRange(x, 2, x.length);
+        kernel = Arrays.copyOfRange(wt, 2, wt.length);
+        this.axes = axes;
+        if (axes.length == 2 && !empty()) {
+            conv2d = Conv2dParams.builder().stride(axes[0].stride, axes[1].stride).dilation(axes[0].dilation, axes[1].dilation)
+                    .padding(axes[0].padBefore, axes[0].padAfter, axes[1].padBefore, axes[1].padAfter).groups(groups).build();
+            int[] y = ConvGeometry.of(conv2d, convInputShape(), wt).outputShape();
+            if (!Arrays.equals(y, x)) {
+                throw new IllegalStateException("internal: the convolution of " + this + " gives " + Arrays.toString(y));
+            }
+        } else {
+            conv2d = null;
+        }
+    }
+
+    /**
+     * Validates 2-D shapes against the parameters.
+     *
+     * @throws IllegalArgumentException naming the parameter and the shapes
+     */
+    public static Transposed of(ConvTranspose2dParams p, int[] inputShape, int[] weightShape) {
+        checkParams(p);
+        check(inputShape, weightShape, 2, p.groups(), "N, C_in, H, W", "C_in, C_out/groups, KH, KW");
+        String context = context(inputShape, weightShape, p.groups()) + ", " + p;
+        int[] pad = withContext(() -> p.padding(inputShape[2], inputShape[3], weightShape[2], weightShape[3]), context);
+        int[] s = {p.strideH(), p.strideW()}, d = {p.dilationH(), p.dilationW()}, op = {p.outputPaddingH(), p.outputPaddingW()};
+        return build(inputShape, weightShape, s, d, op, pad, p.groups(), context, "height", "width");
+    }
+
+    /**
+     * Validates 3-D shapes against the parameters.
+     *
+     * @throws IllegalArgumentException naming the parameter and the shapes
+     */
+    public static Transposed of(ConvTranspose3dParams p, int[] inputShape, int[] weightShape) {
+        checkParams(p);
+        check(inputShape, weightShape, 3, p.groups(), "N, C_in, D, H, W", "C_in, C_out/groups, KD, KH, KW");
+        String context = context(inputShape, weightShape, p.groups()) + ", " + p;
+        int[] pad = withContext(() -> p.padding(Arrays.copyOfRange(inputShape, 2, 5), Arrays.copyOfRange(weightShape, 2, 5)),
+                context);
+        return build(inputShape, weightShape, p.stride(), p.dilation(), p.outputPadding(), pad, p.groups(), context, "depth",
+                "height", "width");
+    }
+
+    private static Transposed build(int[] x, int[] wt, int[] s, int[] d, int[] op, int[] pad, int groups, String context,
+            String... names) {
+        return withContext(() -> {
+            Axis[] axes = new Axis[names.length];
+            for (int a = 0; a < axes.length; a++) {
+                axes[a] = Axis.of(names[a], x[2 + a], wt[2 + a], s[a], d[a], op[a], pad[2 * a], pad[2 * a + 1]);
+            }
+            return new Transposed(x, wt, axes, groups);
+        }, context);
+    }
+
+    private static <T> T withContext(java.util.function.Supplier<T> s, String context) {
+        try {
+            return s.get();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + context, e);
+        }
+    }
+
+    private static void checkParams(Object p) {
+        if (p == null) {
+            throw new IllegalArgumentException("params must not be null");
+        }
+    }
+
+    /** Checks ranks, channels and groups (the padding is resolved after). */
+    private static void check(int[] x, int[] wt, int rank, int g, String xDims, String wDims) {
+        checkShape(x, "input", rank + 2, xDims);
+        checkShape(wt, "weight", rank + 2, wDims);
+        String context = context(x, wt, g);
+        if (wt[0] != x[1]) {
+            throw new IllegalArgumentException("weight dimension 0 must be the input channels C_in = " + x[1] + " but is "
+                    + wt[0] + context);
+        }
+        if (x[1] % g != 0) {
+            throw new IllegalArgumentException("groups " + g + " does not divide the input channels C_in=" + x[1] + context);
+        }
+        if ((long) wt[1] * g > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("the output channels C_out = " + ((long) wt[1] * g) + " exceed "
+                    + Integer.MAX_VALUE + context);
+        }
+    }
+
+    private static void checkShape(int[] shape, String name, int rank, String dims) {
+        if (shape == null) {
+            throw new IllegalArgumentException(name + " shape must not be null");
+        }
+        if (shape.length != rank) {
+            throw new IllegalArgumentException(name + " must have rank " + rank + " (" + dims + ") but has shape "
+                    + Arrays.toString(shape));
+        }
+        for (int d : shape) {
+            if (d < 1) {
+                throw new IllegalArgumentException(name + " shape " + Arrays.toString(shape) + " has a dimension below 1");
+            }
+        }
+    }
+
+    private static String context(int[] x, int[] wt, int g) {
+        return " (input " + Arrays.toString(x) + ", weight " + Arrays.toString(wt) + ", groups " + g + ")";
+    }
+
+    public int[] inputShape() {
+        return shape(cin, in);
+    }
+
+    public int[] weightShape() {
+        int[] s = new int[2 + kernel.length];
+        s[0] = cin;
+        s[1] = cout / groups;
+        System.arraycopy(kernel, 0, s, 2, kernel.length);
+        return s;
+    }
+
+    public int[] outputShape() {
+        int[] out = new int[axes.length];
+        for (int a = 0; a < axes.length; a++) {
+            out[a] = axes[a].out;
+        }
+        return shape(cout, out);
+    }
+
+    /** N×C_out×… of the convolution's input: the output's shape, or the staged window's. */
+    public int[] convInputShape() {
+        int[] size = new int[axes.length];
+        for (int a = 0; a < axes.length; a++) {
+            size[a] = axes[a].size;
+        }
+        return shape(cout, size);
+    }
+
+    private int[] shape(int channels, int[] spatial) {
+        int[] s = new int[2 + spatial.length];
+        s[0] = n;
+        s[1] = channels;
+        System.arraycopy(spatial, 0, s, 2, spatial.length);
+        return s;
+    }
+
+    /** The 2-D convolution this runs on (null for 3-D, or when no input reaches the output). */
+    public Conv2dParams convolution2d() {
+        return conv2d;
+    }
+
+    /** Per axis: stride, dilation, the convolution's padding before and after. */
+    public int[][] convolutionAxes() {
+        int[][] a = new int[axes.length][];
+        for (int i = 0; i < axes.length; i++) {
+            a[i] = new int[] {axes[i].stride, axes[i].dilation, axes[i].padBefore, axes[i].padAfter};
+        }
+        return a;
+    }
+
+    public int groups() {
+        return groups;
+    }
+
+    /** True when the convolution's input is a staged window rather than the output itself. */
+    public boolean staged() {
+        for (Axis a : axes) {
+            if (!a.direct) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** True when no input reaches the output: it holds the bias alone. */
+    public boolean empty() {
+        for (Axis a : axes) {
+            if (a.empty) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The 2-D passes on {@code engine}'s kernels. */
+    public Lowering on(ConvEngine engine) {
+        return empty() ? null : Lowering.of(engine, conv2d);
+    }
+
+    private int[] shifts() {
+        int[] s = new int[axes.length];
+        for (int a = 0; a < axes.length; a++) {
+            s[a] = axes[a].shift;
+        }
+        return s;
+    }
+
+    /** Checks the weights and bias (which may be null) given to a plan. */
+    public void checkWeights(Tensor wt, Tensor bias) {
+        checkShape(wt, "w", weightShape());
+        checkBias(bias, "bias");
+    }
+
+    /** y = convTranspose(x, w) + bias on {@code low}; {@code stage} is the staged window's tensor, or null. */
+    public void forward(Lowering low, Tensor x, Tensor wt, Tensor bias, Tensor y, Tensor stage) {
+        Holds.acquire(x, "x", wt, "w", bias, "bias", y, "y");
+        try {
+            checkShape(x, "x", inputShape());
+            checkWeights(wt, bias);
+            checkShape(y, "y", outputShape());
+            checkApart(y, "y", x, "x", wt, "w", bias, "bias");
+            if (empty()) {
+                Channels.fill(y, bias);
+            } else if (!staged()) {
+                if (bias != null) {
+                    Channels.fill(y, bias);
+                }
+                low.backwardData(x, wt, y, bias != null);
+            } else {
+                Tensor z = stage != null ? stage : Tensor.zeros(convInputShape());
+                try {
+                    low.backwardData(x, wt, z, false);
+                    Channels.fill(y, bias);
+                    Channels.addWindow(z, y, shifts());
+                } finally {
+                    if (z != stage) {
+                        z.close();
+                    }
+                }
+            }
+        } finally {
+            Holds.release(x, wt, bias, y);
+        }
+    }
+
+    /** gx = dL/dx for the output gradient gy (added to gx when {@code accumulate}). */
+    public void backwardData(Lowering low, Tensor gy, Tensor wt, Tensor gx, boolean accumulate, Tensor stage) {
+        Holds.acquire(gy, "gy", wt, "w", gx, "gx", null, null);
+        try {
+            checkShape(gy, "gy", outputShape());
+            checkShape(wt, "w", weightShape());
+            checkShape(gx, "gx", inputShape());
+            checkApart(gx, "gx", gy, "gy", wt, "w", null, null);
+            if (empty()) {
+                if (!accumulate) {
+                    gx.fill(0f);
+                }
+                return;
+            }
+            Tensor in = staged() ? window(gy, stage) : gy;
+            try {
+                low.forward(in, wt, gx, accumulate);
+            } finally {
+                release(in, gy, stage);
+            }
+        } finally {
+            Holds.release(gy, wt, gx, null);
+        }
+    }
+
+    /** gw = dL/dw and gbias = dL/dbias (gbias may be null), overwritten or added to when {@code accumulate}. */
+    public void backwardWeights(Lowering low, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate, Tensor stage) {
+        Holds.acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
+        try {
+            checkShape(x, "x", inputShape());
+            checkShape(gy, "gy", outputShape());
+            checkShape(gw, "gw", weightShape());
+            checkBias(gbias, "gbias");
+            checkApart(gw, "gw", x, "x", gy, "gy", gbias, "gbias");
+            if (gbias != null) {
+                checkApart(gbias, "gbias", x, "x", gy, "gy", null, null);
+            }
+            if (empty()) {
+                if (!accumulate) {
+                    gw.fill(0f);
+                }
+            } else {
+                Tensor in = staged() ? window(gy, stage) : gy;
+                try {
+                    low.backwardWeights(in, x, gw, accumulate);
+                } finally {
+                    release(in, gy, stage);
+                }
+            }
+            if (gbias != null) {
+                Channels.sums(gy, gbias, accumulate);
+            }
+        } finally {
+            Holds.release(x, gy, gw, gbias);
+        }
+    }
+
+    /** The part of gy the convolution reads, as an NCHW tensor ({@code stage} when given). */
+    private Tensor window(Tensor gy, Tensor stage) {
+        Tensor z = stage != null ? stage : Tensor.zeros(convInputShape());
+        try {
+            Channels.copyWindow(gy, z, shifts());
+            return z;
+        } catch (RuntimeException | Error e) {
+            if (z != stage) {
+                z.close();
+            }
+            throw e;
+        }
+    }
+
+    private static void release(Tensor in, Tensor gy, Tensor stage) {
+        if (in != gy && in != stage) {
+            in.close();
+        }
+    }
+
+    private void checkBias(Tensor b, String name) {
+        if (b != null) {
+            checkShape(b, name, new int[] {cout});
+        }
+    }
+
+    private static void checkShape(Tensor t, String name, int[] expected) {
+        if (t == null) {
+            throw new IllegalArgumentException(name + " must not be null");
+        }
+        t.checkOpen();
+        if (!Arrays.equals(t.shape(), expected)) {
+            throw new IllegalArgumentException(name + " must have shape " + Arrays.toString(expected) + " but has "
+                    + Arrays.toString(t.shape()) + " (" + t.layout() + ")");
+        }
+        if (expected.length != 4 && t.layout() != Layout.NCHW) {
+            throw new IllegalArgumentException(name + " must be NCHW (row-major) but is " + t.layout());
+        }
+    }
+
+    private static void checkApart(Tensor out, String outName, Tensor a, String an, Tensor b, String bn, Tensor c, String cn) {
+        Tensor[] ins = {a, b, c};
+        String[] names = {an, bn, cn};
+        for (int i = 0; i < 3; i++) {
+            if (ins[i] != null && out.overlaps(ins[i])) {
+                throw new IllegalArgumentException(outName + " " + Arrays.toString(out.shape()) + " shares memory with "
+                        + names[i] + " " + Arrays.toString(ins[i].shape()) + ": an output must not overlap an input");
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "transposed x" + Arrays.toString(inputShape()) + " w" + Arrays.toString(weightShape()) + " -> y"
+                + Arrays.toString(outputShape());
+    }
+}
