@@ -41,7 +41,7 @@ class ValidationTest {
              Tensor y2 = Tensor.zeros(2, 6, 3, 3)) {
             Conv2dParams g2 = Conv2dParams.builder().groups(2).build();
             y2.fill(7f);
-            expect(IllegalArgumentException.class, () -> e.forward(null, x, w, b, y), "params");
+            expect(IllegalArgumentException.class, () -> e.forward((Conv2dParams) null, x, w, b, y), "params");
             expect(IllegalArgumentException.class, () -> e.forward(g2, null, w, b, y), "x");
             expect(IllegalArgumentException.class, () -> e.forward(g2, x, null, b, y), "w");
             expect(IllegalArgumentException.class, () -> e.forward(g2, x, w, b, null), "y");
