@@ -6,8 +6,8 @@
  * and the arrays; the Java side has checked every offset and extent against the arrays before.
  *
  * The kernels live in families, one folder each: im2col/ (im2col, col2im and the band passes built
- * on them), gemm/ (the products), winograd/, depthwise/, direct/, blocked/, and common/ (parameters, CPU
- * dispatch, whole-array helpers).
+ * on them), gemm/ (the products), winograd/, depthwise/, direct/, blocked/, volume/ (3-D convolution:
+ * vol2col, col2vol and their band passes), and common/ (parameters, CPU dispatch, whole-array helpers).
  */
 #ifndef CONV4J_H
 #define CONV4J_H
@@ -102,6 +102,33 @@ CONV4J_API void conv4j_blk_weights(const conv4j_blk_params *p, const float *x, c
    (in p->y_layout), which must not overlap: bit-exact copies; NCHW16C padding channels of y come out 0. */
 CONV4J_API void conv4j_blk_reorder(const conv4j_blk_params *p, const float *x, float *y);
 
+/*
+ * vol2col + GEMM for 3-D convolution (volume/), the im2col passes one dimension up. For group g of an
+ * image, with K = cg*kd*kh*kw and P = od*oh*ow, over a band of output rows (p->r0, p->rows, counted
+ * through the od*oh rows of ow outputs of each channel):
+ *   forward          y_g (og x P)  = beta * y_g + W_g (og x K) * col (K x P)   [+ bias]
+ *   backward data    dcol (K x P)  = W_g^T * gy_g, then col2vol into gx_g
+ *   backward weights gw_g (og x K) = beta * gw_g + gy_g (og x P) * col^T
+ * pack as for the im2col passes. A 1x1x1 stride-1 unpadded kernel reads its input as the column matrix.
+ */
+/* y band (+)= W * col + bias; arrays x, w, bias (may be null), y. */
+CONV4J_API void conv4j_vol_forward_band(const conv4j_vol_params *p, const float *x, const float *w, const float *bias,
+                                        float *y, float *col, float *pack);
+/* Adds the input gradient of channels [c0, c0 + cn) (gx at channel c0, w at its first tap) from a
+   band of gy; arrays gy, w, gx. A pointwise layer's band of gx is written directly (beta 0) or added
+   to (beta 1); otherwise the caller clears gx first unless it accumulates. */
+CONV4J_API void conv4j_vol_backward_data_band(const conv4j_vol_params *p, const float *gy, const float *w, float *gx,
+                                              float *col, float *pack);
+/* gw[:, block of cn channels] (row stride K) = beta * gw + gy band * col^T; arrays x (at channel c0),
+   gy, gw. */
+CONV4J_API void conv4j_vol_backward_weights_band(const conv4j_vol_params *p, const float *x, const float *gy, float *gw,
+                                                 float *col, float *pack);
+/* The bias gradient of a 3-D layer: out[c0 + i] (+)= the sum of in over the batch and the volume of
+   channel c0 + i, added one value at a time in double in index order (the order the Java engines
+   add in, so that every engine gives the same bits). */
+CONV4J_API void conv4j_vol_channel_sums(const float *in, int batch, int channels, int plane, int c0, int cn, float *out,
+                                        int accumulate);
+
 /* Whole arrays: sets n floats from p + off to v; the largest magnitude among n floats from p + off,
    as bits (from 0x7f800000 up: some value is infinite or NaN); the bias gradient out[c0 + i] (+)=
    the sum of in over the batch and the plane of channel c0 + i. */
@@ -110,7 +137,7 @@ CONV4J_API int conv4j_max_bits(const float *p, long long off, long long n);
 CONV4J_API void conv4j_channel_sums(const float *in, int batch, int channels, int plane, int c0, int cn, float *out,
                                     int accumulate);
 
-/* The size of family f's parameter struct (0 band, 1 depthwise, 2 direct, 3 Winograd, 4 blocked), for the Java
+/* The size of family f's parameter struct (0 band, 1 depthwise, 2 direct, 3 Winograd, 4 blocked, 5 volume), for the Java
    side to check its layout against when it loads the library. */
 CONV4J_API int conv4j_params_size(int family);
 /* Makes every family run its variant for an instruction set (0 generic, 1 AVX-512, 2 AVX2: the

@@ -94,6 +94,22 @@ typedef struct conv4j_blk_params {
     int32_t pack_inline;  /* forward: the weights come as the layer's OIHW ones, packed chunk by chunk into scratch */
 } conv4j_blk_params;
 
+/* vol2col + GEMM for 3-D convolution (volume/), one band of output rows of one group of one image.
+   s holds the height and width half of the geometry as in 2-D (s.c the group's input channels, s.o
+   the output channels of the product; s.mult unused); the depth half follows the offsets. A band
+   counts rows of ow outputs through the od x oh rows of each output channel, so it may span
+   several output planes. */
+typedef struct conv4j_vol_params {
+    conv4j_conv_shape s;
+    int64_t off[4];       /* element offsets of the array arguments, in the order the function takes them */
+    int32_t d, kd, od;    /* input planes, kernel planes, output planes */
+    int32_t sd, pf, dd;   /* stride, padding in front and dilation along depth (the back follows from od) */
+    int32_t cn;           /* input channels of the block (backward passes) */
+    int32_t r0, rows;     /* the band: output rows [r0, r0 + rows) of the od*oh of each channel */
+    int32_t pointwise;    /* 1x1x1, stride 1, no padding: the input volume is the column matrix */
+    float beta;           /* 0 overwrites, 1 adds (the forward pass too: y += conv + bias) */
+} conv4j_vol_params;
+
 /* the byte offsets the Java side writes */
 #ifdef __cplusplus
 #define CONV4J_STATIC_ASSERT static_assert
@@ -118,5 +134,10 @@ CONV4J_PARAMS_CHECK(conv4j_blk_params, residual, 136);
 CONV4J_PARAMS_CHECK(conv4j_blk_params, lo, 144);
 CONV4J_PARAMS_CHECK(conv4j_blk_params, flip, 152);
 CONV4J_STATIC_ASSERT(sizeof(conv4j_blk_params) == 160, "conv4j_blk_params");
+CONV4J_PARAMS_CHECK(conv4j_vol_params, off, 64);
+CONV4J_PARAMS_CHECK(conv4j_vol_params, d, 96);
+CONV4J_PARAMS_CHECK(conv4j_vol_params, cn, 120);
+CONV4J_PARAMS_CHECK(conv4j_vol_params, beta, 136);
+CONV4J_STATIC_ASSERT(sizeof(conv4j_vol_params) == 144, "conv4j_vol_params");
 
 #endif

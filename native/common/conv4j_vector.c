@@ -49,6 +49,7 @@ int conv4j_params_size(int family) {
     case 2: return (int)sizeof(conv4j_direct_params);
     case 3: return (int)sizeof(conv4j_wino_params);
     case 4: return (int)sizeof(conv4j_blk_params);
+    case 5: return (int)sizeof(conv4j_vol_params);
     default: return 0;
     }
 }

@@ -147,7 +147,7 @@ static void check_variant(int isa) {
         failures++;
         return;
     }
-    int n[14] = {0};
+    int n[15] = {0};
     n[0] = check_im2col(im);
     if (!failures) n[1] = check_index_wrap(im);
     if (!failures) n[2] = check_gemm(gm);
@@ -161,9 +161,10 @@ static void check_variant(int isa) {
     if (!failures) n[9] = check_winograd();
     if (!failures) n[10] = check_vector();
     if (!failures) n[11] = check_blocked();
+    if (!failures) n[13] = check_volume();
     printf("  %-7s im2col/col2im %d (index wrap %d), gemm %d (gathering %d), bands %d, depthwise %d/%d/%d (in layouts %d), direct %d, "
-           "winograd %d, whole arrays %d, blocked %d: %s\n", isa_name(isa), n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[12], n[8],
-           n[9], n[10], n[11], failures ? "FAILED" : "all match");
+           "winograd %d, whole arrays %d, blocked %d, 3-D %d: %s\n", isa_name(isa), n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[12], n[8],
+           n[9], n[10], n[11], n[13], failures ? "FAILED" : "all match");
 }
 
 int main(void) {

@@ -71,5 +71,6 @@ int check_direct(void);
 int check_winograd(void);
 int check_vector(void);
 int check_blocked(void);
+int check_volume(void);
 
 #endif

@@ -5,7 +5,8 @@ import dev.conv4j.internal.transposed.Transposed;
 import dev.conv4j.internal.transposed.TransposedPlan2d;
 
 /**
- * Runs 2-D convolution layers: forward, and backward to the input, the weights and the bias.
+ * Runs 2-D convolution layers (and 3-D ones: see the methods that take {@link Conv3dParams}): forward,
+ * and backward to the input, the weights and the bias.
  *
  * <p>Shapes: x is N×C×H×W, w is O×(C/groups)×KH×KW, bias is O, y is N×O×OH×OW (see
  * {@link Conv2dParams#outputShape}). Every method validates all of its arguments before it touches
@@ -263,5 +264,52 @@ public interface ConvEngine {
         if (t == null) {
             throw new IllegalArgumentException(name + " must not be null");
         }
+    }
+
+    /*
+     * 3-D convolution (video, volumes): x N×C×D×H×W, w O×(C/groups)×KD×KH×KW, bias O, y N×O×OD×OH×OW,
+     * all plain row-major (NCDHW) tensors; see Conv3dParams. Every engine runs them: naive by the
+     * definition, java and blas by vol2col + GEMM on their own threads; an implementation of this
+     * interface that is not one of conv4j's engines runs them on the naive passes. Arguments are
+     * validated as in 2-D, before any memory is touched.
+     */
+
+    /**
+     * {@code y = conv3d(x, w) + bias}; {@code bias} may be null. Overwrites y.
+     *
+     * @throws IllegalArgumentException if an argument is null, a shape does not fit the parameters, or y
+     *                                  shares memory with x, w or the bias
+     * @throws IllegalStateException    if a tensor is closed
+     */
+    default void forward(Conv3dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        dev.conv4j.internal.Backend.forward3d(this, p, x, w, bias, y, false);
+    }
+
+    /** The 3-D forward pass into a new tensor of shape {@link Conv3dParams#outputShape}, which the caller owns and closes. */
+    default Tensor forward(Conv3dParams p, Tensor x, Tensor w, Tensor bias) {
+        return dev.conv4j.internal.Backend.forward3d(this, p, x, w, bias);
+    }
+
+    /**
+     * The gradient of the input of a 3-D layer, {@code gx = dL/dx} for the output gradient {@code gy}
+     * (N×O×OD×OH×OW); overwrites gx, or adds to it when {@code accumulate}.
+     *
+     * @throws IllegalArgumentException if an argument is null, a shape does not fit, or gx shares memory with gy or w
+     * @throws IllegalStateException    if a tensor is closed
+     */
+    default void backwardData(Conv3dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        dev.conv4j.internal.Backend.backwardData3d(this, p, gy, w, gx, accumulate);
+    }
+
+    /**
+     * The gradients of the weight and bias of a 3-D layer, summed over the batch; overwrites gw and gbias,
+     * or adds to them when {@code accumulate}. {@code gbias} may be null when no bias gradient is wanted.
+     *
+     * @throws IllegalArgumentException if an argument is null, a shape does not fit, or gw or gbias shares
+     *                                  memory with another tensor of the call
+     * @throws IllegalStateException    if a tensor is closed
+     */
+    default void backwardWeights(Conv3dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
+        dev.conv4j.internal.Backend.backwardWeights3d(this, p, x, gy, gw, gbias, accumulate);
     }
 }

@@ -3,6 +3,7 @@ package dev.conv4j.internal;
 import dev.conv4j.Activation;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv2dPlan;
+import dev.conv4j.Conv3dParams;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.Tensor;
 import dev.conv4j.internal.blas.BlasEngine;
@@ -14,6 +15,7 @@ import dev.conv4j.internal.engine.Reorder;
 import dev.conv4j.internal.engine.TensorMemory;
 import dev.conv4j.internal.nativeblas.NativeLibrary;
 import dev.conv4j.internal.nativeblas.NativeMemory;
+import dev.conv4j.internal.volume.Volumes;
 import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.function.Function;
@@ -121,5 +123,33 @@ public final class Backend {
     /** Frees memory from {@link #allocate}; null is ignored. */
     public static void free(FloatPointer p) {
         NativeMemory.free(p);
+    }
+
+    /*
+     * 3-D convolution: every engine's passes through one checked entry (Volumes), the naive ones for an
+     * engine that is not one of conv4j's. The forward pass can add into y (accumulate), which the input
+     * gradient of a 3-D transposed convolution is.
+     */
+
+    /** {@code y = conv(x, w) + bias} of a 3-D layer, or {@code y += conv(x, w) + bias} with {@code accumulate}; bias may be null. */
+    public static void forward3d(ConvEngine engine, Conv3dParams p, Tensor x, Tensor w, Tensor bias, Tensor y,
+                                 boolean accumulate) {
+        Volumes.forward(engine, p, x, w, bias, y, accumulate);
+    }
+
+    /** The 3-D forward pass into a new tensor. */
+    public static Tensor forward3d(ConvEngine engine, Conv3dParams p, Tensor x, Tensor w, Tensor bias) {
+        return Volumes.forward(engine, p, x, w, bias);
+    }
+
+    /** The input gradient of a 3-D layer, added to gx with {@code accumulate}. */
+    public static void backwardData3d(ConvEngine engine, Conv3dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        Volumes.backwardData(engine, p, gy, w, gx, accumulate);
+    }
+
+    /** The weight and bias gradients of a 3-D layer (gbias may be null), added with {@code accumulate}. */
+    public static void backwardWeights3d(ConvEngine engine, Conv3dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias,
+                                         boolean accumulate) {
+        Volumes.backwardWeights(engine, p, x, gy, gw, gbias, accumulate);
     }
 }

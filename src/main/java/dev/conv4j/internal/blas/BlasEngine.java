@@ -12,6 +12,9 @@ import dev.conv4j.internal.engine.Pool;
 import dev.conv4j.internal.engine.TensorMemory;
 import dev.conv4j.internal.engine.WorkerPool;
 import dev.conv4j.internal.nativeblas.NativeLibrary;
+import dev.conv4j.internal.volume.BlasVolume;
+import dev.conv4j.internal.volume.Conv3dKernels;
+import dev.conv4j.internal.volume.VolumeEngine;
 
 /**
  * The fast engine: each pass by the first of its {@link Algorithms} that applies (direct depthwise,
@@ -23,10 +26,11 @@ import dev.conv4j.internal.nativeblas.NativeLibrary;
  * for its run: memory follows how many calls run at once, never how many threads ever called (a server
  * on virtual threads makes one per request).
  */
-public final class BlasEngine extends AbstractConvEngine {
+public final class BlasEngine extends AbstractConvEngine implements VolumeEngine {
     private final WorkerPool workers;
     private final Pool<BlasCall> calls;
     private final Pool<NativeWorkspace> workspaces;
+    private final BlasVolume<NativeWorkspace> volumes;
 
     /**
      * @param threads the most threads one call uses (the caller included)
@@ -38,6 +42,13 @@ public final class BlasEngine extends AbstractConvEngine {
         calls = new Pool<>(() -> new BlasCall(workers), BlasCall::close, null);
         // a workspace that holds nothing (its first allocation failed) is not worth keeping
         workspaces = new Pool<>(NativeWorkspace::new, NativeWorkspace::close, w -> w.bytes() > 0);
+        volumes = new BlasVolume<>(workers, workspaces);
+    }
+
+    /** The 3-D passes, on this engine's threads and workspaces. */
+    @Override
+    public Conv3dKernels volumes() {
+        return volumes;
     }
 
     @Override

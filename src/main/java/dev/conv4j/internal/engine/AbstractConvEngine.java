@@ -118,6 +118,19 @@ public abstract class AbstractConvEngine extends LayoutRunner implements ConvEng
         }
     }
 
+    /**
+     * {@link #enter} for the passes that do not come through this class's entries (the 3-D ones):
+     * they wait for their turn under the same limit. Returns what {@link #leaveCall} takes.
+     */
+    public final boolean enterCall() {
+        return enter();
+    }
+
+    /** Ends {@link #enterCall()}. */
+    public final void leaveCall(boolean entered) {
+        leave(entered);
+    }
+
     @Override
     public final void forward(Conv2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
         forward(p, x, w, bias, null, Activation.NONE, y);

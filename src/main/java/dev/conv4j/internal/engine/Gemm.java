@@ -1,13 +1,13 @@
 package dev.conv4j.internal.engine;
 
 /**
- * Single-precision matrix products for the pure-Java engine. Matrices B and C are arrays of rows
+ * Single-precision matrix products for the pure-Java engine (its 2-D and 3-D passes). Matrices B and C are arrays of rows
  * ({@code float[][]}): C2 vectorizes a loop {@code c[j] += a * b[j]} over two whole row arrays, but
  * not the same loop over offsets into one flat array (measured here: about 15-20 against 3 GFLOP/s).
  * Four rows of C are updated per pass over a row of B, and the columns are blocked so the rows being
  * updated stay in L1.
  */
-final class Gemm {
+public final class Gemm {
     private static final int COLUMN_BLOCK = 512;
     private static final int DEPTH_BLOCK = 128;
 
@@ -18,7 +18,7 @@ final class Gemm {
      * {@code C[m][0..n) += A · B}, where A is m x k with row stride {@code lda} from {@code aoff} and
      * B has k rows of at least n columns.
      */
-    static void nn(int m, int n, int k, float[] a, int aoff, int lda, float[][] b, float[][] c) {
+    public static void nn(int m, int n, int k, float[] a, int aoff, int lda, float[][] b, float[][] c) {
         for (int j0 = 0; j0 < n; j0 += COLUMN_BLOCK) {
             int j1 = Math.min(n, j0 + COLUMN_BLOCK);
             for (int p0 = 0; p0 < k; p0 += DEPTH_BLOCK) {
@@ -58,7 +58,7 @@ final class Gemm {
      * {@code C[m][0..n) = Aᵀ · B}, where A is k x (at least m) with row stride {@code lda} from
      * {@code aoff} (only its columns [0, m) are used) and B has k rows. C is overwritten.
      */
-    static void tn(int m, int n, int k, float[] a, int aoff, int lda, float[][] b, float[][] c) {
+    public static void tn(int m, int n, int k, float[] a, int aoff, int lda, float[][] b, float[][] c) {
         for (int i = 0; i < m; i++) {
             java.util.Arrays.fill(c[i], 0, n, 0f);
         }
@@ -91,7 +91,7 @@ final class Gemm {
     }
 
     /** {@code dst[j][i] = src[i][j]} for i < m, j < n. */
-    static void transpose(int m, int n, float[][] src, float[][] dst) {
+    public static void transpose(int m, int n, float[][] src, float[][] dst) {
         final int t = 32;
         for (int i0 = 0; i0 < m; i0 += t) {
             int i1 = Math.min(m, i0 + t);

@@ -2,6 +2,9 @@ package dev.conv4j.internal.engine;
 
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
+import dev.conv4j.internal.volume.Conv3dKernels;
+import dev.conv4j.internal.volume.JavaVolume;
+import dev.conv4j.internal.volume.VolumeEngine;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 
@@ -12,16 +15,24 @@ import java.util.Arrays;
  * and each thread running its units checks out a workspace, so its heap scratch follows the calls in
  * flight, and a call allocates nothing once the pools are warm.
  */
-public final class JavaGemmEngine extends AbstractConvEngine {
+public final class JavaGemmEngine extends AbstractConvEngine implements VolumeEngine {
     private final WorkerPool pool;
     private final Pool<Call> calls;
     private final Pool<Workspace> workspaces;
+    private final JavaVolume volumes;
 
     /** @param threads the most threads one call uses (the caller included) */
     public JavaGemmEngine(int threads) {
         pool = new WorkerPool("java", threads);
         calls = new Pool<>(Call::new, null, null);
         workspaces = new Pool<>(Workspace::new, null, null);
+        volumes = new JavaVolume(pool, workspaces);
+    }
+
+    /** The 3-D passes, on this engine's threads and workspaces. */
+    @Override
+    public Conv3dKernels volumes() {
+        return volumes;
     }
 
     @Override
@@ -220,10 +231,14 @@ public final class JavaGemmEngine extends AbstractConvEngine {
         }
     }
 
-    private static final int COLUMNS = 0, OUTPUT = 1, TRANSPOSED = 2, ACCUMULATOR = 3;
+    /** The kinds of {@link Workspace#rows}: the column matrix, output rows, the transposed columns, weight-gradient sums. */
+    public static final int COLUMNS = 0, OUTPUT = 1, TRANSPOSED = 2, ACCUMULATOR = 3;
 
-    /** One thread's scratch arrays for a run of units, grown on demand and kept for the next. */
-    private static final class Workspace {
+    /**
+     * One thread's scratch arrays for a run of units, grown on demand and kept for the next; the 3-D
+     * passes ({@code JavaVolume}) take them from the same pool.
+     */
+    public static final class Workspace {
         private final float[][][] rows = {new float[0][], new float[0][], new float[0][], new float[0][]};
         private float[] image = new float[0], flat = new float[0];
 
@@ -232,7 +247,7 @@ public final class JavaGemmEngine extends AbstractConvEngine {
          * does not fit gets rows of exactly its size: growing each dimension to the largest ever seen
          * could multiply a tall shape's row count by a wide shape's row length.
          */
-        float[][] rows(int kind, int count, int length) {
+        public float[][] rows(int kind, int count, int length) {
             float[][] r = rows[kind];
             if (r.length < count || (count > 0 && r[0].length < length)) {
                 r = new float[count][length];
@@ -241,11 +256,11 @@ public final class JavaGemmEngine extends AbstractConvEngine {
             return r;
         }
 
-        float[] image(int size) {
+        public float[] image(int size) {
             return image.length >= size ? image : (image = new float[size]);
         }
 
-        float[] flat(int size) {
+        public float[] flat(int size) {
             return flat.length >= size ? flat : (flat = new float[size]);
         }
     }

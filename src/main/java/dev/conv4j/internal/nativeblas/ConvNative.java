@@ -73,6 +73,18 @@ final class ConvNative {
     static native void conv4j_blk_reorder(@Cast("const conv4j_blk_params*") FloatPointer p, @Const FloatPointer x,
             FloatPointer y);
 
+    static native void conv4j_vol_forward_band(@Cast("const conv4j_vol_params*") FloatPointer p, @Const FloatPointer x,
+            @Const FloatPointer w, @Const FloatPointer bias, FloatPointer y, FloatPointer col, FloatPointer pack);
+
+    static native void conv4j_vol_backward_data_band(@Cast("const conv4j_vol_params*") FloatPointer p, @Const FloatPointer gy,
+            @Const FloatPointer w, FloatPointer gx, FloatPointer col, FloatPointer pack);
+
+    static native void conv4j_vol_backward_weights_band(@Cast("const conv4j_vol_params*") FloatPointer p, @Const FloatPointer x,
+            @Const FloatPointer gy, FloatPointer gw, FloatPointer col, FloatPointer pack);
+
+    static native void conv4j_vol_channel_sums(@Const FloatPointer in, int batch, int channels, int plane,
+            int c0, int cn, FloatPointer out, int accumulate);
+
     static native int conv4j_max_bits(@Const FloatPointer p, long off, long n);
 
     static native long conv4j_gemm_pack_size();

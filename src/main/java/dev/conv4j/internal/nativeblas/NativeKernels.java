@@ -1,5 +1,6 @@
 package dev.conv4j.internal.nativeblas;
 
+import dev.conv4j.Conv3dGeometry;
 import dev.conv4j.ConvGeometry;
 import org.bytedeco.javacpp.FloatPointer;
 
@@ -736,6 +737,118 @@ public final class NativeKernels {
     /** Sets OpenBLAS's own thread count; the setting is process-wide. */
     public static void setOpenblasThreads(int threads) {
         ConvNative.openblas_set_num_threads(threads);
+    }
+
+    /*
+     * 3-D convolution by vol2col + GEMM (native/volume/): per image and group, over bands of output
+     * rows counted through the OD·OH rows of OW outputs of each output channel.
+     */
+
+    /** Floats of the column matrix of a band of {@code rows} output rows over {@code cn} input channels of a 3-D layer. */
+    public static long volumeColumns(Conv3dGeometry g, int cn, int rows) {
+        return (long) cn * g.taps() * rows * g.ow;
+    }
+
+    /**
+     * {@code y = W·col + bias} (or, with {@code accumulate}, {@code y += W·col + bias}) over output rows
+     * [r0, r0+rows) of all the output channels of group {@code grp} of image {@code n}; {@code bias} may be
+     * null; {@code col} holds {@link #volumeColumns} floats for the group's channels (null for a pointwise
+     * layer), {@code pack} is null or holds {@link #gemmPackSize()} floats.
+     */
+    public static void volumeForwardBand(Conv3dGeometry g, FloatPointer x, FloatPointer w, FloatPointer bias, FloatPointer y,
+                                         FloatPointer col, FloatPointer pack, int n, int grp, int r0, int rows,
+                                         boolean accumulate) {
+        checkRange(r0, rows, g.outRows(), "output row band");
+        checkRange(n, 1, g.n, "image");
+        checkRange(grp, 1, g.groups, "group");
+        boolean pw = g.isPointwise();
+        long oc = (long) grp * g.og;
+        long xoff = ((long) n * g.c + (long) grp * g.cg) * g.inVolume();
+        long woff = oc * g.k;
+        long yoff = ((long) n * g.o + oc) * g.outVolume();
+        check(x, xoff, (long) g.cg * g.inVolume(), "x");
+        check(w, woff, (long) g.og * g.k, "w");
+        check(y, yoff, (long) g.og * g.outVolume(), "y");
+        if (bias != null) {
+            check(bias, oc, g.og, "bias");
+        }
+        if (!pw) {
+            check(col, 0, volumeColumns(g, g.cg, rows), "column workspace");
+        }
+        FloatPointer packing = pack(pack);
+        try (NativeParams p = NativeParams.take()) {
+            p.volume(g, g.cg, g.og).offsets(xoff, woff, oc, yoff).volumeBand(0, r0, rows, pw, accumulate ? 1f : 0f);
+            ConvNative.conv4j_vol_forward_band(p.memory, x, w, bias, y, pw ? null : col, packing);
+        }
+    }
+
+    /**
+     * Adds the input gradient of channels [c0, c0+cn) of group {@code grp} of image {@code n} coming from
+     * output rows [r0, r0+rows) ({@code Wᵀ·gy}, then col2vol). A pointwise layer's band of gx is written
+     * directly: overwritten, or added to with {@code accumulate}; any other is always added to.
+     */
+    public static void volumeBackwardDataBand(Conv3dGeometry g, FloatPointer gy, FloatPointer w, FloatPointer gx,
+                                              FloatPointer col, FloatPointer pack, int n, int grp, int c0, int cn, int r0,
+                                              int rows, boolean accumulate) {
+        checkRange(r0, rows, g.outRows(), "output row band");
+        checkRange(n, 1, g.n, "image");
+        checkRange(grp, 1, g.groups, "group");
+        checkRange(c0, cn, g.cg, "channel block");
+        boolean pw = g.isPointwise();
+        long gyoff = ((long) n * g.o + (long) grp * g.og) * g.outVolume();
+        long woff = (long) grp * g.og * g.k + (long) c0 * g.taps();
+        long gxoff = ((long) n * g.c + (long) grp * g.cg + c0) * g.inVolume();
+        check(gy, gyoff, (long) g.og * g.outVolume(), "gy");
+        check(w, woff, (long) (g.og - 1) * g.k + (long) cn * g.taps(), "w");
+        check(gx, gxoff, (long) cn * g.inVolume(), "gx");
+        if (!pw) {
+            check(col, 0, volumeColumns(g, cn, rows), "column workspace");
+        }
+        FloatPointer packing = pack(pack);
+        try (NativeParams p = NativeParams.take()) {
+            p.volume(g, g.cg, g.og).offsets(gyoff, woff, gxoff, 0).volumeBand(cn, r0, rows, pw, accumulate ? 1f : 0f);
+            ConvNative.conv4j_vol_backward_data_band(p.memory, gy, w, gx, pw ? null : col, packing);
+        }
+    }
+
+    /**
+     * {@code gw[group grp, channels c0..c0+cn) = beta * gw + gy band · colᵀ} over output rows [r0, r0+rows)
+     * of image {@code n}, beta 1 with {@code accumulate}, else 0.
+     */
+    public static void volumeBackwardWeightsBand(Conv3dGeometry g, FloatPointer x, FloatPointer gy, FloatPointer gw,
+                                                 FloatPointer col, FloatPointer pack, int n, int grp, int c0, int cn, int r0,
+                                                 int rows, boolean accumulate) {
+        checkRange(r0, rows, g.outRows(), "output row band");
+        checkRange(n, 1, g.n, "image");
+        checkRange(grp, 1, g.groups, "group");
+        checkRange(c0, cn, g.cg, "channel block");
+        boolean pw = g.isPointwise();
+        long xoff = ((long) n * g.c + (long) grp * g.cg + c0) * g.inVolume();
+        long gyoff = ((long) n * g.o + (long) grp * g.og) * g.outVolume();
+        long gwoff = (long) grp * g.og * g.k + (long) c0 * g.taps();
+        check(x, xoff, (long) cn * g.inVolume(), "x");
+        check(gy, gyoff, (long) g.og * g.outVolume(), "gy");
+        check(gw, gwoff, (long) (g.og - 1) * g.k + (long) cn * g.taps(), "gw");
+        if (!pw) {
+            check(col, 0, volumeColumns(g, cn, rows), "column workspace");
+        }
+        FloatPointer packing = pack(pack);
+        try (NativeParams p = NativeParams.take()) {
+            p.volume(g, g.cg, g.og).offsets(xoff, gyoff, gwoff, 0).volumeBand(cn, r0, rows, pw, accumulate ? 1f : 0f);
+            ConvNative.conv4j_vol_backward_weights_band(p.memory, x, gy, gw, pw ? null : col, packing);
+        }
+    }
+
+    /**
+     * The bias gradient of output channels [c0, c0+cn) of a 3-D layer: the sums of gy over the batch and
+     * the output volume, one value at a time in double in index order (as the Java engines sum them).
+     */
+    public static void volumeChannelSums(Conv3dGeometry g, FloatPointer gy, FloatPointer gbias, int c0, int cn,
+                                         boolean accumulate) {
+        checkRange(c0, cn, g.o, "channel block");
+        check(gy, 0, (long) g.n * g.o * g.outVolume(), "gy");
+        check(gbias, 0, g.o, "gbias");
+        ConvNative.conv4j_vol_channel_sums(gy, g.n, g.o, g.outVolume(), c0, cn, gbias, accumulate ? 1 : 0);
     }
 
     private static void checkDepthwise(ConvGeometry g) {

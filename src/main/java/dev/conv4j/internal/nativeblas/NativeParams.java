@@ -1,5 +1,6 @@
 package dev.conv4j.internal.nativeblas;
 
+import dev.conv4j.Conv3dGeometry;
 import dev.conv4j.ConvGeometry;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -35,8 +36,11 @@ final class NativeParams implements AutoCloseable {
     static final int BLK_NB = 104, BLK_X_LAYOUT = 108, BLK_Y_LAYOUT = 112, BLK_R_LAYOUT = 116, BLK_OH0 = 120, BLK_ROWS = 124,
             BLK_G0 = 128, BLK_GN = 132, BLK_RESIDUAL = 136, BLK_CLAMP = 140, BLK_LO = 144, BLK_HI = 148, BLK_FLIP = 152,
             BLK_PACK_INLINE = 156;
-    /** sizeof of each family's struct: band, depthwise, direct, Winograd, blocked (the order of conv4j_params_size). */
-    static final int[] SIZES = {120, 112, 104, 152, 160};
+    /* conv4j_vol_params (its offsets are four, as the band's) */
+    static final int VOL_D = 96, VOL_KD = 100, VOL_OD = 104, VOL_SD = 108, VOL_PF = 112, VOL_DD = 116, VOL_CN = 120,
+            VOL_R0 = 124, VOL_ROWS = 128, VOL_POINTWISE = 132, VOL_BETA = 136;
+    /** sizeof of each family's struct: band, depthwise, direct, Winograd, blocked, volume (the order of conv4j_params_size). */
+    static final int[] SIZES = {120, 112, 104, 152, 160, 144};
     private static final int BYTES = 256;
 
     /** Blocks kept for reuse: enough for every thread of a busy machine to be in native code at once. */
@@ -143,6 +147,24 @@ final class NativeParams implements AutoCloseable {
                 .putInt(BLK_OH0, oh0).putInt(BLK_ROWS, rows).putInt(BLK_G0, g0).putInt(BLK_GN, gn)
                 .putInt(BLK_RESIDUAL, residual ? 1 : 0).putInt(BLK_CLAMP, clamp ? 1 : 0).putFloat(BLK_LO, lo).putFloat(BLK_HI, hi)
                 .putInt(BLK_FLIP, flip ? 1 : 0).putInt(BLK_PACK_INLINE, 0);
+        return this;
+    }
+
+    /**
+     * The shape of {@code conv4j_vol_params} for a 3-D layer with {@code c} input and {@code o} output
+     * channels as the kernel counts them: height and width in the 2-D shape, depth after the offsets.
+     */
+    NativeParams volume(Conv3dGeometry g, int c, int o) {
+        shape(g.n, c, g.h, g.w, o, g.kh, g.kw, g.oh, g.ow, g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, 1);
+        fields.putInt(VOL_D, g.d).putInt(VOL_KD, g.kd).putInt(VOL_OD, g.od).putInt(VOL_SD, g.strideD).putInt(VOL_PF, g.padFront)
+                .putInt(VOL_DD, g.dilationD);
+        return this;
+    }
+
+    /** The fields of {@code conv4j_vol_params} after the depth: the channel block, the band of output rows, beta. */
+    NativeParams volumeBand(int cn, int r0, int rows, boolean pointwise, float beta) {
+        fields.putInt(VOL_CN, cn).putInt(VOL_R0, r0).putInt(VOL_ROWS, rows).putInt(VOL_POINTWISE, pointwise ? 1 : 0)
+                .putFloat(VOL_BETA, beta);
         return this;
     }
 
