@@ -1,8 +1,7 @@
 package dev.conv4j;
 
 import dev.conv4j.internal.OneD;
-import dev.conv4j.internal.transposed.Transposed;
-import dev.conv4j.internal.transposed.TransposedPlan2d;
+import dev.conv4j.internal.Transposes;
 
 /**
  * Runs 2-D convolution layers (and 3-D ones: see the methods that take {@link Conv3dParams}): forward,
@@ -173,26 +172,23 @@ public interface ConvEngine {
      * @throws IllegalArgumentException if an argument is null, a shape does not fit, or y shares memory with an input
      */
     default void forward(ConvTranspose2dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
-        Transposed t = Transposed.of(p, shape(x, "x"), shape(w, "w"));
-        t.forward(t.on(this), x, w, bias, y, null);
+        Transposes.forward(this, p, x, w, bias, y);
     }
 
     /** The transposed convolution into a new tensor in x's layout, which the caller owns and closes. */
     default Tensor forward(ConvTranspose2dParams p, Tensor x, Tensor w, Tensor bias) {
-        int[] shape = Transposed.of(p, shape(x, "x"), shape(w, "w")).outputShape();
+        int[] shape = Transposes.outputShape(p, shape(x, "x"), shape(w, "w"));
         return fill(Tensor.zeros(x.layout(), shape), y -> forward(p, x, w, bias, y));
     }
 
     /** The transposed convolution's input gradient gx (x's shape) from gy (y's shape); overwrites gx, or adds when {@code accumulate}. */
     default void backwardData(ConvTranspose2dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
-        Transposed t = Transposed.of(p, shape(gx, "gx"), shape(w, "w"));
-        t.backwardData(t.on(this), gy, w, gx, accumulate, null);
+        Transposes.backwardData(this, p, gy, w, gx, accumulate);
     }
 
     /** The transposed convolution's weight and bias gradients (gbias may be null); overwrite, or add when {@code accumulate}. */
     default void backwardWeights(ConvTranspose2dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
-        Transposed t = Transposed.of(p, shape(x, "x"), shape(gw, "gw"));
-        t.backwardWeights(t.on(this), x, gy, gw, gbias, accumulate, null);
+        Transposes.backwardWeights(this, p, x, gy, gw, gbias, accumulate);
     }
 
     /**
@@ -203,7 +199,7 @@ public interface ConvEngine {
      * @throws IllegalArgumentException if the shapes do not fit the parameters
      */
     default ConvTranspose2dPlan plan(ConvTranspose2dParams p, int[] inputShape, int[] weightShape) {
-        return new TransposedPlan2d(this, p, inputShape, weightShape);
+        return Transposes.plan(this, p, inputShape, weightShape);
     }
 
     // ---- 1-D transposed convolution, on the 2-D one through N×C×1×L views ----
@@ -237,6 +233,32 @@ public interface ConvEngine {
         checkParams(p);
         backwardWeights(p.asTranspose2d(), OneD.view(x, "x", "N, C_in, L"), OneD.view(gy, "gy", "N, C_out, OL"),
                 OneD.view(gw, "gw", "C_in, C_out/groups, K"), gbias, accumulate);
+    }
+
+    // ---- 3-D transposed convolution (PyTorch's ConvTranspose3d), on the 3-D convolution's passes ----
+
+    /**
+     * The 3-D transposed convolution: x N×C_in×D×H×W, w C_in×(C_out/groups)×KD×KH×KW, bias C_out or null,
+     * y N×C_out×OD×OH×OW (see {@link ConvTranspose3dParams}); y is overwritten.
+     */
+    default void forward(ConvTranspose3dParams p, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        Transposes.forward(this, p, x, w, bias, y);
+    }
+
+    /** The 3-D transposed convolution into a new tensor, which the caller owns and closes. */
+    default Tensor forward(ConvTranspose3dParams p, Tensor x, Tensor w, Tensor bias) {
+        int[] shape = Transposes.outputShape(p, shape(x, "x"), shape(w, "w"));
+        return fill(Tensor.zeros(shape), y -> forward(p, x, w, bias, y));
+    }
+
+    /** The 3-D transposed convolution's input gradient; overwrites gx, or adds to it when {@code accumulate}. */
+    default void backwardData(ConvTranspose3dParams p, Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+        Transposes.backwardData(this, p, gy, w, gx, accumulate);
+    }
+
+    /** The 3-D transposed convolution's weight and bias gradients (gbias may be null). */
+    default void backwardWeights(ConvTranspose3dParams p, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
+        Transposes.backwardWeights(this, p, x, gy, gw, gbias, accumulate);
     }
 
     private static Tensor fill(Tensor y, java.util.function.Consumer<Tensor> pass) {

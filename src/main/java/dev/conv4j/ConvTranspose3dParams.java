@@ -87,7 +87,7 @@ public final class ConvTranspose3dParams {
      * @throws IllegalArgumentException if the shapes do not fit these parameters
      */
     public int[] outputShape(int[] inputShape, int[] weightShape) {
-        return dev.conv4j.internal.transposed.Transposed.of(this, inputShape, weightShape).outputShape();
+        return dev.conv4j.internal.Transposes.outputShape(this, inputShape, weightShape);
     }
 
     @Override

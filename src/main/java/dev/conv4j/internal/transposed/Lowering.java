@@ -3,8 +3,10 @@ package dev.conv4j.internal.transposed;
 import dev.conv4j.Activation;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv2dPlan;
+import dev.conv4j.Conv3dParams;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.Tensor;
+import dev.conv4j.internal.volume.Volumes;
 
 /**
  * The convolution a transposed convolution runs on, with its three passes; x and y of the transposed
@@ -35,6 +37,23 @@ public interface Lowering {
 
             public void backwardWeights(Tensor x, Tensor gy, Tensor gw, boolean accumulate) {
                 e.backwardWeights(p, x, gy, gw, null, accumulate);
+            }
+        };
+    }
+
+    /** A 3-D convolution on an engine's kernels. */
+    static Lowering of(ConvEngine e, Conv3dParams p) {
+        return new Lowering() {
+            public void backwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
+                Volumes.backwardData(e, p, gy, w, gx, accumulate);
+            }
+
+            public void forward(Tensor x, Tensor w, Tensor y, boolean accumulate) {
+                Volumes.forward(e, p, x, w, null, y, accumulate);
+            }
+
+            public void backwardWeights(Tensor x, Tensor gy, Tensor gw, boolean accumulate) {
+                Volumes.backwardWeights(e, p, x, gy, gw, null, accumulate);
             }
         };
     }

@@ -1,6 +1,8 @@
 package dev.conv4j.internal.transposed;
 
 import dev.conv4j.Conv2dParams;
+import dev.conv4j.Conv3dGeometry;
+import dev.conv4j.Conv3dParams;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.ConvTranspose2dParams;
@@ -30,6 +32,7 @@ public final class Transposed {
     private final int[] in, kernel;
     private final Axis[] axes;
     private final Conv2dParams conv2d;
+    private final Conv3dParams conv3d;
 
     private Transposed(int[] x, int[] wt, Axis[] axes, int groups) {
         n = x[0];
@@ -39,15 +42,19 @@ public final class Transposed {
         in = Arrays.copyOfRange(x, 2, x.length);
         kernel = Arrays.copyOfRange(wt, 2, wt.length);
         this.axes = axes;
-        if (axes.length == 2 && !empty()) {
-            conv2d = Conv2dParams.builder().stride(axes[0].stride, axes[1].stride).dilation(axes[0].dilation, axes[1].dilation)
-                    .padding(axes[0].padBefore, axes[0].padAfter, axes[1].padBefore, axes[1].padAfter).groups(groups).build();
-            int[] y = ConvGeometry.of(conv2d, convInputShape(), wt).outputShape();
+        conv2d = axes.length == 2 && !empty() ? Conv2dParams.builder().stride(axes[0].stride, axes[1].stride)
+                .dilation(axes[0].dilation, axes[1].dilation)
+                .padding(axes[0].padBefore, axes[0].padAfter, axes[1].padBefore, axes[1].padAfter).groups(groups).build() : null;
+        conv3d = axes.length == 3 && !empty() ? Conv3dParams.builder().stride(axes[0].stride, axes[1].stride, axes[2].stride)
+                .dilation(axes[0].dilation, axes[1].dilation, axes[2].dilation)
+                .padding(axes[0].padBefore, axes[0].padAfter, axes[1].padBefore, axes[1].padAfter, axes[2].padBefore,
+                        axes[2].padAfter).groups(groups).build() : null;
+        if (!empty()) {
+            int[] y = conv2d != null ? ConvGeometry.of(conv2d, convInputShape(), wt).outputShape()
+                    : Conv3dGeometry.of(conv3d, convInputShape(), wt).outputShape();
             if (!Arrays.equals(y, x)) {
                 throw new IllegalStateException("internal: the convolution of " + this + " gives " + Arrays.toString(y));
             }
-        } else {
-            conv2d = null;
         }
     }
 
@@ -217,9 +224,9 @@ public final class Transposed {
         return false;
     }
 
-    /** The 2-D passes on {@code engine}'s kernels. */
+    /** The convolution's passes on {@code engine}'s kernels (null when no input reaches the output). */
     public Lowering on(ConvEngine engine) {
-        return empty() ? null : Lowering.of(engine, conv2d);
+        return empty() ? null : conv2d != null ? Lowering.of(engine, conv2d) : Lowering.of(engine, conv3d);
     }
 
     private int[] shifts() {

@@ -2,9 +2,11 @@ package dev.conv4j.bench;
 
 import dev.conv4j.Conv1dParams;
 import dev.conv4j.Conv2dParams;
+import dev.conv4j.Conv3dParams;
 import dev.conv4j.ConvGeometry;
 import dev.conv4j.ConvTranspose1dParams;
 import dev.conv4j.ConvTranspose2dParams;
+import dev.conv4j.ConvTranspose3dParams;
 import dev.conv4j.golden.LayerOp;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -176,6 +178,21 @@ public final class BenchShape {
                 int[] x = {n, cin, size[0], size[1]}, w = {cin, cout / g, kernel[0], kernel[1]};
                 return new BenchShape(name, op, null, LayerOp.convTranspose2d(p), x, w, p.outputShape(x, w), cout,
                         new Products(cin / g, cout / g * kernel[0] * kernel[1], size[0] * size[1], n * g, true));
+            }
+            case "conv3d/3": {
+                Conv3dParams p = Conv3dParams.builder().stride(s).padding(pad).dilation(d).groups(g).build();
+                int[] x = {n, cin, size[0], size[1], size[2]}, w = {cout, cin / g, kernel[0], kernel[1], kernel[2]};
+                int[] y = p.outputShape(x, w);
+                return new BenchShape(name, op, null, LayerOp.conv3d(p), x, w, y, cout,
+                        new Products(cout / g, cin / g * kernel[0] * kernel[1] * kernel[2], y[2] * y[3] * y[4], n * g, false));
+            }
+            case "conv_transpose3d/3": {
+                ConvTranspose3dParams p = ConvTranspose3dParams.builder().stride(s).padding(pad).dilation(d).groups(g)
+                        .outputPadding(outputPadding).build();
+                int[] x = {n, cin, size[0], size[1], size[2]}, w = {cin, cout / g, kernel[0], kernel[1], kernel[2]};
+                return new BenchShape(name, op, null, LayerOp.convTranspose3d(p), x, w, p.outputShape(x, w), cout,
+                        new Products(cin / g, cout / g * kernel[0] * kernel[1] * kernel[2], size[0] * size[1] * size[2], n * g,
+                                true));
             }
             default:
                 throw new IllegalArgumentException("unknown operation " + op + " with sizes " + f[4]);

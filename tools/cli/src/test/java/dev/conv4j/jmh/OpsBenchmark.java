@@ -34,7 +34,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class OpsBenchmark {
-    @Param({"dcgan_up_t2d_b8", "unet_up_t2d_b1", "audio_c1d_b1"})
+    @Param({"dcgan_up_t2d_b8", "unet_up_t2d_b1", "audio_c1d_b1", "video_c3d_b1"})
     public String shape;
 
     @Param({"blas", "java"})

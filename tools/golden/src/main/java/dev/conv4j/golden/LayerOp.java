@@ -2,9 +2,11 @@ package dev.conv4j.golden;
 
 import dev.conv4j.Conv1dParams;
 import dev.conv4j.Conv2dParams;
+import dev.conv4j.Conv3dParams;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvTranspose1dParams;
 import dev.conv4j.ConvTranspose2dParams;
+import dev.conv4j.ConvTranspose3dParams;
 import dev.conv4j.Tensor;
 
 /**
@@ -74,6 +76,30 @@ public interface LayerOp {
         };
     }
 
+    static LayerOp conv3d(Conv3dParams p) {
+        return new LayerOp() {
+            public String name() { return "conv3d"; }
+            public Object params() { return p; }
+            public void forward(ConvEngine e, Tensor x, Tensor w, Tensor b, Tensor y) { e.forward(p, x, w, b, y); }
+            public void backwardData(ConvEngine e, Tensor gy, Tensor w, Tensor gx) { e.backwardData(p, gy, w, gx, false); }
+            public void backwardWeights(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb) {
+                e.backwardWeights(p, x, gy, gw, gb, false);
+            }
+        };
+    }
+
+    static LayerOp convTranspose3d(ConvTranspose3dParams p) {
+        return new LayerOp() {
+            public String name() { return "conv_transpose3d"; }
+            public Object params() { return p; }
+            public void forward(ConvEngine e, Tensor x, Tensor w, Tensor b, Tensor y) { e.forward(p, x, w, b, y); }
+            public void backwardData(ConvEngine e, Tensor gy, Tensor w, Tensor gx) { e.backwardData(p, gy, w, gx, false); }
+            public void backwardWeights(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb) {
+                e.backwardWeights(p, x, gy, gw, gb, false);
+            }
+        };
+    }
+
     /**
      * The operation {@code op} (as {@code case.json} names it) with its attributes, each given per
      * spatial axis: stride, padding as (begin, end) pairs in axis order, dilation, output padding
@@ -102,6 +128,15 @@ public interface LayerOp {
             case "conv_transpose1d/1":
                 return convTranspose1d(ConvTranspose1dParams.builder().stride(stride[0]).padding(padding[0], padding[1])
                         .dilation(dilation[0]).outputPadding(op0[0]).groups(groups).build());
+            case "conv3d/3":
+                return conv3d(Conv3dParams.builder().stride(stride[0], stride[1], stride[2])
+                        .padding(padding[0], padding[1], padding[2], padding[3], padding[4], padding[5])
+                        .dilation(dilation[0], dilation[1], dilation[2]).groups(groups).build());
+            case "conv_transpose3d/3":
+                return convTranspose3d(ConvTranspose3dParams.builder().stride(stride[0], stride[1], stride[2])
+                        .padding(padding[0], padding[1], padding[2], padding[3], padding[4], padding[5])
+                        .dilation(dilation[0], dilation[1], dilation[2]).outputPadding(op0[0], op0[1], op0[2]).groups(groups)
+                        .build());
             default:
                 throw new IllegalArgumentException("unsupported operation " + op + " with " + rank + " spatial axes");
         }

@@ -3,9 +3,11 @@ package dev.conv4j.cli.onnx;
 import dev.conv4j.Conv1dParams;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv2dParams.AutoPad;
+import dev.conv4j.Conv3dParams;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.ConvTranspose1dParams;
 import dev.conv4j.ConvTranspose2dParams;
+import dev.conv4j.ConvTranspose3dParams;
 import dev.conv4j.Tensor;
 import dev.conv4j.golden.GoldenCheck;
 import dev.conv4j.golden.LayerOp;
@@ -132,6 +134,20 @@ public final class OnnxConformance {
                     t2.outputSize(outputShape[0], outputShape[1]);
                 }
                 return LayerOp.convTranspose2d(t2.build());
+            case "c3":
+                Conv3dParams.Builder c3 = Conv3dParams.builder().stride(stride[0], stride[1], stride[2])
+                        .dilation(dilation[0], dilation[1], dilation[2]).groups(groups)
+                        .padding(pads[0], pads[3], pads[1], pads[4], pads[2], pads[5]);
+                return LayerOp.conv3d((autoPad == AutoPad.NOTSET ? c3 : c3.autoPad(autoPad)).build());
+            case "t3":
+                ConvTranspose3dParams.Builder t3 = ConvTranspose3dParams.builder().stride(stride[0], stride[1], stride[2])
+                        .dilation(dilation[0], dilation[1], dilation[2]).groups(groups)
+                        .outputPadding(outputPadding[0], outputPadding[1], outputPadding[2])
+                        .padding(pads[0], pads[3], pads[1], pads[4], pads[2], pads[5]).autoPad(autoPad);
+                if (outputShape != null) {
+                    t3.outputSize(outputShape[0], outputShape[1], outputShape[2]);
+                }
+                return LayerOp.convTranspose3d(t3.build());
             default:
                 throw new IllegalArgumentException(node.opType() + " with " + rank + " spatial axes (X " + Arrays.toString(x.shape()) + ")");
         }
