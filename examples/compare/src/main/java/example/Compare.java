@@ -34,6 +34,12 @@ import java.util.Set;
  * interrupted, on a machine with more busy threads than cores), and a system's time is the median
  * over the rounds of its bursts. GFLOP/s is {@code 2·N·O·(C/G)·KH·KW·OH·OW / time} for all three passes.
  *
+ * <p>Besides 2-D convolutions, the layers may be conv4j's other operations (transposed, 1-D and 3-D
+ * convolutions, the {@code ops} group): conv4j runs them per call ({@code c4j-blas}; a 2-D transposed
+ * convolution also through its plan, {@code c4j-plan}), libtorch with its own functions, oneDNN the 3-D
+ * convolution only; the other columns stay empty for them. Their reference is {@code dnnl-nchw} where
+ * it runs, else {@code torch}, else {@code c4j-blas}.
+ *
  * <pre>
  * --threads N        threads of every system (default 1); OpenMP's count comes from OMP_NUM_THREADS,
  *                    so the program restarts itself with OMP_NUM_THREADS=N when it differs (and with
@@ -45,7 +51,9 @@ import java.util.Set;
  * --shapes a,b,...   layer names from conv4j's benchmark-shapes.csv or docs/mobilenet-v1-depthwise.csv,
  *                    groups (default: resnet50 and three MobileNet v1 depthwise layers; resnet50: the
  *                    nine ResNet-50 batch-1 layers; mobilenet: the six MobileNet v1 depthwise layers;
- *                    all: every layer of both files), or a CSV file of layers in the same format
+ *                    ops: the layers of the other operations in benchmark-shapes.csv, transposed, 1-D
+ *                    and 3-D convolutions; all: every layer of both files), or a CSV file of layers in
+ *                    the same format
  * --passes a,b,...   forward, backward-data, backward-weights (default: all three)
  * --no-torch         leave libtorch out even when its natives are on the class path
  * --no-ort           leave ONNX Runtime out even when it is on the class path
@@ -68,8 +76,17 @@ public final class Compare {
     /** conv4j's file of MobileNet v1's depthwise layers, found from the working directory or a folder above it. */
     static final String MOBILENET_CSV = "docs/mobilenet-v1-depthwise.csv";
 
-    /** The reference of the correctness check, and the denominator of the ratios. */
+    /** The group of the layers of the other operations (transposed, 1-D, 3-D) in conv4j's benchmark-shapes.csv. */
+    static final String OPS = "ops";
+
+    /**
+     * The reference of the correctness check, and the denominator of the ratios. A layer of the other
+     * operations that oneDNN does not run is checked against {@link #OPS_REFERENCES}'s first system that ran.
+     */
     static final String REFERENCE = "dnnl-nchw";
+
+    /** The references of the correctness check on a layer of the other operations, the first that ran. */
+    static final List<String> OPS_REFERENCES = List.of(REFERENCE, "torch", "c4j-blas");
 
     /** The ratio under which a layer counts as behind in the summary: conv4j's target is none under 0.9x. */
     static final double TARGET = 0.9;
@@ -85,6 +102,7 @@ public final class Compare {
                     new Ratio("plan/any", "c4j-plan", "dnnl-any"),
                     new Ratio("blocked/any", "c4j-blocked", "dnnl-any"),
                     new Ratio("plan/torch", "c4j-plan", "torch"),
+                    new Ratio("blas/torch", "c4j-blas", "torch", true),
                     new Ratio("blas/ort", "c4j-blas", "ort"),
                     new Ratio("plan/ort", "c4j-plan", "ort")),
             Pass.BACKWARD_DATA, List.of(
@@ -119,10 +137,17 @@ public final class Compare {
         Map<Pass, Map<String, Factory>> columns();
     }
 
-    /** A ratio column: {@code num}'s GFLOP/s over {@code den}'s. */
-    record Ratio(String label, String num, String den) {
-        boolean shownWith(List<String> systems) {
-            return systems.contains(num) && systems.contains(den);
+    /**
+     * A ratio column: {@code num}'s GFLOP/s over {@code den}'s; {@code opsOnly}: shown only in a table
+     * with a layer of the other operations (where conv4j's only column may be {@code c4j-blas}).
+     */
+    record Ratio(String label, String num, String den, boolean opsOnly) {
+        Ratio(String label, String num, String den) {
+            this(label, num, den, false);
+        }
+
+        boolean shownWith(List<String> systems, List<Row> rows) {
+            return systems.contains(num) && systems.contains(den) && (!opsOnly || rows.stream().anyMatch(r -> !r.conv2d));
         }
 
         double of(Row row) {
@@ -235,7 +260,7 @@ public final class Compare {
             }
         }
 
-        header(o, blas, torchInfo, ortInfo);
+        header(o, blas, torchInfo, ortInfo, shapes.stream().anyMatch(sh -> sh.params == null));
         Map<Pass, Map<String, Factory>> systems = systems(blas, torch, peers);
 
         Map<Pass, List<Row>> rows = new EnumMap<>(Pass.class);
@@ -273,8 +298,8 @@ public final class Compare {
             if (torch) {
                 f.putAll(TorchRunners.columns(pass));
             }
-            for (Peer p : peers) {
-                f.putAll(p.columns().getOrDefault(pass, Map.of()));
+            for (Peer p : peers) { // 2-D convolutions only: empty for the other operations
+                p.columns().getOrDefault(pass, Map.of()).forEach((name, factory) -> f.put(name, l -> l.conv2d() ? factory.create(l) : null));
             }
             m.put(pass, f);
         }
@@ -285,13 +310,18 @@ public final class Compare {
     static final class Row {
         final String shape;
         final double gflop;
+        /** Whether the layer is a 2-D convolution, not one of the other operations. */
+        final boolean conv2d;
+        /** The system the others are checked against: {@link #REFERENCE}, or for the other operations another. */
+        String reference;
         final Map<String, double[]> seconds = new LinkedHashMap<>(); // per system: one mean time per call per round
         final Map<String, Double> diff = new LinkedHashMap<>();       // per system: max|a - ref| / max|ref|
         final Map<String, String> failed = new LinkedHashMap<>();
 
-        Row(String shape, double gflop) {
+        Row(String shape, double gflop, boolean conv2d) {
             this.shape = shape;
             this.gflop = gflop;
+            this.conv2d = conv2d;
         }
 
         double gflops(String system) {
@@ -319,12 +349,15 @@ public final class Compare {
     }
 
     static Row measure(Layer l, Pass pass, Map<String, Factory> factories, Options o, List<String> details) {
-        Row row = new Row(l.shape.name, l.flops() / 1e9);
+        Row row = new Row(l.shape.name, l.flops() / 1e9, l.conv2d());
         Map<String, Runner> runners = new LinkedHashMap<>();
         try {
             for (Map.Entry<String, Factory> e : factories.entrySet()) {
                 try {
                     Runner r = e.getValue().create(l);
+                    if (r == null) { // the column does not apply to the layer's operation: left empty
+                        continue;
+                    }
                     runners.put(e.getKey(), r);
                     if (r.detail() != null) {
                         details.add(String.format("%-18s %-16s %-9s %s", l.shape.name, pass.label, e.getKey(), r.detail()));
@@ -361,9 +394,13 @@ public final class Compare {
                     }
                 }
             }
-            float[] ref = runners.containsKey(REFERENCE) ? runners.get(REFERENCE).result() : null;
+            row.reference = REFERENCE;
+            if (!l.conv2d()) {
+                row.reference = OPS_REFERENCES.stream().filter(runners::containsKey).findFirst().orElse(REFERENCE);
+            }
+            float[] ref = runners.containsKey(row.reference) ? runners.get(row.reference).result() : null;
             for (String name : names) {
-                if (ref != null && !name.equals(REFERENCE)) {
+                if (ref != null && !name.equals(row.reference)) {
                     row.diff.put(name, scaleFreeDiff(runners.get(name).result(), ref));
                 }
             }
@@ -383,10 +420,10 @@ public final class Compare {
     }
 
     /** The ratio columns of a pass's table with these systems. */
-    static List<Ratio> ratios(Pass pass, List<String> systems) {
+    static List<Ratio> ratios(Pass pass, List<String> systems, List<Row> rows) {
         List<Ratio> shown = new ArrayList<>();
         for (Ratio r : RATIOS.get(pass)) {
-            if (r.shownWith(systems)) {
+            if (r.shownWith(systems, rows)) {
                 shown.add(r);
             }
         }
@@ -394,7 +431,7 @@ public final class Compare {
     }
 
     static void print(Pass pass, List<String> systems, List<Row> rows, Options o) {
-        List<Ratio> ratios = ratios(pass, systems);
+        List<Ratio> ratios = ratios(pass, systems, rows);
         out.printf("%n%s, %s: GFLOP/s (median of %d rounds), %d thread(s)%n", pass.label, pass.what, o.rounds, o.threads);
         StringBuilder h = new StringBuilder(String.format("%-18s %6s", "shape", "GFLOP"));
         systems.forEach(s -> h.append(String.format(" %" + width(s) + "s", s)));
@@ -430,13 +467,16 @@ public final class Compare {
 
         List<String> compared = new ArrayList<>(systems);
         compared.remove(REFERENCE);
-        out.printf("%s, max|a - b| / max|b| against %s:%n", pass.label, REFERENCE);
+        boolean otherRef = rows.stream().anyMatch(r -> r.reference != null && !r.reference.equals(REFERENCE));
+        out.printf("%s, max|a - b| / max|b| against %s%s:%n", pass.label, REFERENCE,
+                otherRef ? " (where it did not run, against the system marked ref)" : "");
         StringBuilder dh = new StringBuilder(String.format("%-18s %6s", "", ""));
         compared.forEach(s -> dh.append(String.format(" %" + width(s) + "s", s)));
         out.println(dh);
         for (Row row : rows) {
             StringBuilder d = new StringBuilder(String.format("%-18s %6s", row.shape, ""));
-            compared.forEach(s -> d.append(String.format(" %" + width(s) + "s", row.diff.containsKey(s) ? String.format("%.1e", row.diff.get(s)) : "-")));
+            compared.forEach(s -> d.append(String.format(" %" + width(s) + "s", row.diff.containsKey(s) ? String.format("%.1e", row.diff.get(s))
+                    : s.equals(row.reference) && row.seconds.containsKey(s) ? "ref" : "-")));
             out.println(d);
             row.failed.forEach((k, v) -> out.printf("%-18s %s failed: %s%n", "", k, v));
         }
@@ -471,7 +511,7 @@ public final class Compare {
                 "layer of the minimum");
         for (Pass pass : o.passes) {
             List<Row> r = rows.get(pass);
-            for (Ratio ratio : ratios(pass, new ArrayList<>(systems.get(pass).keySet()))) {
+            for (Ratio ratio : ratios(pass, new ArrayList<>(systems.get(pass).keySet()), r)) {
                 double[] g = available(r, ratio::of);
                 double min = Double.NaN;
                 String at = "-";
@@ -576,7 +616,7 @@ public final class Compare {
 
     /**
      * The layers of {@code --shapes}: comma-separated layer names (from conv4j's benchmark-shapes.csv,
-     * then {@link #MOBILENET_CSV}), groups (default, resnet50, mobilenet, all) and CSV files of layers.
+     * then {@link #MOBILENET_CSV}), groups (default, resnet50, mobilenet, ops, all) and CSV files of layers.
      */
     static List<BenchShape> select(String spec) throws IOException {
         List<BenchShape> known = new ArrayList<>(BenchShape.defaults());
@@ -604,6 +644,14 @@ public final class Compare {
                     break;
                 case "mobilenet":
                     names = mobilenetCsv == null ? MOBILENET_DEFAULT : mobilenet;
+                    break;
+                case OPS:
+                    names = new ArrayList<>();
+                    for (BenchShape s : BenchShape.defaults()) {
+                        if (s.params == null) {
+                            names.add(s.name);
+                        }
+                    }
                     break;
                 case "all":
                     names = new ArrayList<>();
@@ -652,11 +700,11 @@ public final class Compare {
         return null;
     }
 
-    static void header(Options o, ConvEngine blas, String torchInfo, String ortInfo) {
+    static void header(Options o, ConvEngine blas, String torchInfo, String ortInfo, boolean ops) {
         boolean torch = torchInfo != null && !torchInfo.startsWith("skipped");
         boolean ort = ortInfo != null && !ortInfo.startsWith("skipped");
         out.println("conv4j vs oneDNN" + (torch ? " vs libtorch" : "") + (ort ? " vs ONNX Runtime" : "")
-                + ": 2-D convolution, float32, one JVM, systems interleaved");
+                + (ops ? ": 2-D convolution and other operations" : ": 2-D convolution") + ", float32, one JVM, systems interleaved");
         out.println("date:     " + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")));
         out.println("cpu:      " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
                 + " logical CPU(s) visible; load average at the start: " + loadAverage());
@@ -691,6 +739,12 @@ public final class Compare {
         if (ort) {
             out.println("          ort       forward only: OrtSession.run of a one-node Conv model (W, B initializers),"
                     + " input over the same memory, preallocated pinned output");
+        }
+        if (ops) {
+            out.println("other operations (transposed, 1-D, 3-D convolutions): c4j-blas engine.forward/backwardData/backwardWeights"
+                    + " of their params; c4j-plan for conv_transpose2d only (ConvTranspose2dPlan, prepacked weights);");
+            out.println("          torch at::conv_transpose2d / conv1d / conv3d (...) and at::convolution_backward (transposed for"
+                    + " the transposed ones); dnnl-nchw, dnnl-any for conv3d only (ncdhw/oidhw); other columns empty");
         }
         out.println("all systems: bias in forward, bias gradient in backward-weights; iqr% = widest interquartile"
                 + " range of a system's round times, relative to its median");

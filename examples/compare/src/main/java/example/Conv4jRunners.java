@@ -3,6 +3,8 @@ package example;
 import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvAlgorithm;
 import dev.conv4j.ConvEngine;
+import dev.conv4j.ConvTranspose2dParams;
+import dev.conv4j.ConvTranspose2dPlan;
 import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import java.util.LinkedHashMap;
@@ -13,6 +15,10 @@ import java.util.Map;
  * plain NCHW tensors ({@code c4j-blas}, {@code c4j-plan}), and on activations in the channel-blocked
  * {@link Layout#NCHW16C} ({@code c4j-blocked}), reordered once before timing, as inside a network that
  * keeps that layout from layer to layer: conv4j's counterpart of oneDNN's {@code dnnl-any}.
+ *
+ * <p>The other operations (transposed, 1-D, 3-D convolutions) run per call ({@code c4j-blas}) on their
+ * plain tensors, and a 2-D transposed convolution also through its {@link ConvTranspose2dPlan}
+ * ({@code c4j-plan}); a factory returns null for a column that does not apply to the layer.
  */
 final class Conv4jRunners {
     private Conv4jRunners() {
@@ -26,17 +32,18 @@ final class Conv4jRunners {
         Map<String, Compare.Factory> m = new LinkedHashMap<>();
         switch (pass) {
             case FORWARD:
-                m.put("c4j-blas", l -> forward(blas, l));
-                m.put("c4j-plan", l -> planForward(blas, l));
-                m.put("c4j-blocked", l -> blockedForward(blas, l));
+                m.put("c4j-blas", l -> l.conv2d() ? forward(blas, l) : opForward(blas, l));
+                m.put("c4j-plan", l -> l.conv2d() ? planForward(blas, l)
+                        : l.shape.layer.params() instanceof ConvTranspose2dParams ? transposePlanForward(blas, l) : null);
+                m.put("c4j-blocked", l -> l.conv2d() ? blockedForward(blas, l) : null);
                 break;
             case BACKWARD_DATA:
-                m.put("c4j-blas", l -> backwardData(blas, l));
-                m.put("c4j-blocked", l -> blockedBackwardData(blas, l));
+                m.put("c4j-blas", l -> l.conv2d() ? backwardData(blas, l) : opBackwardData(blas, l));
+                m.put("c4j-blocked", l -> l.conv2d() ? blockedBackwardData(blas, l) : null);
                 break;
             default:
-                m.put("c4j-blas", l -> backwardWeights(blas, l));
-                m.put("c4j-blocked", l -> blockedBackwardWeights(blas, l));
+                m.put("c4j-blas", l -> l.conv2d() ? backwardWeights(blas, l) : opBackwardWeights(blas, l));
+                m.put("c4j-blocked", l -> l.conv2d() ? blockedBackwardWeights(blas, l) : null);
         }
         return m;
     }
@@ -96,6 +103,70 @@ final class Conv4jRunners {
             @Override
             public void run() {
                 e.backwardWeights(l.shape.params, l.x, l.gy, gw, gb);
+            }
+        };
+    }
+
+    /**
+     * One of the other operations (transposed, 1-D, 3-D), per call through its
+     * {@code engine.forward(params, x, w, b, y)} (the {@code LayerOp} of conv4j's bench shape calls it).
+     */
+    static Runner opForward(ConvEngine e, Layer l) {
+        Tensor y = Tensor.zeros(l.shape.output);
+        return new Owning(y) {
+            @Override
+            public void run() {
+                l.shape.layer.forward(e, l.x, l.w, l.b, y);
+            }
+        };
+    }
+
+    /** {@code engine.backwardData(params, gy, w, gx, false)} of one of the other operations. */
+    static Runner opBackwardData(ConvEngine e, Layer l) {
+        Tensor gx = Tensor.zeros(l.shape.input);
+        return new Owning(gx) {
+            @Override
+            public void run() {
+                l.shape.layer.backwardData(e, l.gy, l.w, gx);
+            }
+        };
+    }
+
+    /** {@code engine.backwardWeights(params, x, gy, gw, gb, false)} of one of the other operations: weight and bias gradients. */
+    static Runner opBackwardWeights(ConvEngine e, Layer l) {
+        Tensor gw = Tensor.zeros(l.shape.weight);
+        Tensor gb = Tensor.zeros(l.shape.biasLength);
+        return new Owning(gw, gb) {
+            @Override
+            public void run() {
+                l.shape.layer.backwardWeights(e, l.x, l.gy, gw, gb);
+            }
+        };
+    }
+
+    /**
+     * A 2-D transposed convolution through its plan, {@code engine.plan(ConvTranspose2dParams, inputShape,
+     * weightShape)}, with the weights and the bias prepacked once: {@code plan.forward(x, y)}.
+     */
+    static Runner transposePlanForward(ConvEngine e, Layer l) {
+        ConvTranspose2dPlan plan = e.plan((ConvTranspose2dParams) l.shape.layer.params(), l.shape.input, l.shape.weight);
+        plan.prepackWeights(l.w, l.b);
+        Tensor y = Tensor.zeros(l.shape.output);
+        return new Owning(y) {
+            @Override
+            public void run() {
+                plan.forward(l.x, y);
+            }
+
+            @Override
+            public String detail() {
+                return "ConvTranspose2dPlan, " + plan.workspaceBytes() / 1024 + " KiB owned";
+            }
+
+            @Override
+            public void close() {
+                plan.close();
+                super.close();
             }
         };
     }

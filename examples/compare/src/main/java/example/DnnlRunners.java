@@ -43,6 +43,9 @@ import org.bytedeco.javacpp.LongPointer;
  * layouts each picks are its own (the reorders follow the descriptor of the primitive that runs).
  * Results are reordered back to plain layouts for the correctness check, outside the timing. oneDNN's
  * thread count is OpenMP's, fixed when the process starts ({@code OMP_NUM_THREADS}).
+ *
+ * <p>Of the other operations only the 3-D convolution runs here, on the same primitives with 5-D
+ * dimensions ({@code ncdhw}/{@code oidhw}, {@code goidhw} when grouped, for the plain layouts).
  */
 final class DnnlRunners {
     private static engine eng;
@@ -65,23 +68,32 @@ final class DnnlRunners {
                 + runtime;
     }
 
-    /** oneDNN's columns of a pass: plain layouts (the reference of the comparison), and the layouts oneDNN picks. */
+    /**
+     * oneDNN's columns of a pass: plain layouts (the reference of the comparison), and the layouts oneDNN
+     * picks. They run the 2-D convolutions and, of the other operations, the 3-D convolution (on
+     * ncdhw/oidhw memory); a factory returns null for the others (transposed and 1-D).
+     */
     static Map<String, Compare.Factory> columns(Pass pass) {
         Map<String, Compare.Factory> m = new LinkedHashMap<>();
         switch (pass) {
             case FORWARD:
-                m.put("dnnl-nchw", l -> forward(l, false));
-                m.put("dnnl-any", l -> forward(l, true));
+                m.put("dnnl-nchw", l -> runs(l) ? forward(l, false) : null);
+                m.put("dnnl-any", l -> runs(l) ? forward(l, true) : null);
                 break;
             case BACKWARD_DATA:
-                m.put("dnnl-nchw", l -> backwardData(l, false));
-                m.put("dnnl-any", l -> backwardData(l, true));
+                m.put("dnnl-nchw", l -> runs(l) ? backwardData(l, false) : null);
+                m.put("dnnl-any", l -> runs(l) ? backwardData(l, true) : null);
                 break;
             default:
-                m.put("dnnl-nchw", l -> backwardWeights(l, false));
-                m.put("dnnl-any", l -> backwardWeights(l, true));
+                m.put("dnnl-nchw", l -> runs(l) ? backwardWeights(l, false) : null);
+                m.put("dnnl-any", l -> runs(l) ? backwardWeights(l, true) : null);
         }
         return m;
+    }
+
+    /** Whether these columns run the layer: a 2-D or a 3-D convolution. */
+    static boolean runs(Layer l) {
+        return l.conv2d() || l.shape.op.equals("conv3d");
     }
 
     /** Forward inference, direct algorithm, with bias. */
@@ -154,6 +166,30 @@ final class DnnlRunners {
 
         Conv(Layer l) {
             ConvGeometry g = l.g;
+            if (g == null) { // a 3-D convolution: NCDHW, OIDHW (GOIDHW when grouped)
+                Layer.Attributes a = l.attributes();
+                int groups = (int) a.groups();
+                int[] w = l.shape.weight;
+                src = Layer.longs(l.shape.input);
+                dst = Layer.longs(l.shape.output);
+                bias = new long[] {l.shape.biasLength};
+                if (groups == 1) {
+                    wei = Layer.longs(w);
+                    weiTag = memory.format_tag.oidhw;
+                } else {
+                    wei = new long[] {groups, w[0] / groups, w[1], w[2], w[3], w[4]};
+                    weiTag = memory.format_tag.goidhw;
+                }
+                srcTag = memory.format_tag.ncdhw;
+                strides = a.stride();
+                dilates = new long[a.rank()];
+                for (int i = 0; i < a.rank(); i++) {
+                    dilates[i] = a.dilation()[i] - 1;
+                }
+                padL = a.padBegin();
+                padR = a.padEnd();
+                return;
+            }
             src = Layer.longs(g.inputShape());
             dst = Layer.longs(g.outputShape());
             bias = new long[] {g.o};
@@ -352,10 +388,14 @@ final class DnnlRunners {
             }
         }
 
-        private static int[] toInts(long[] dims) {
+        private int[] toInts(long[] dims) {
             int[] a;
-            if (dims.length == 5) { // grouped weights G×O/G×C/G×KH×KW: the same memory as O×C/G×KH×KW
-                a = new int[] {(int) (dims[0] * dims[1]), (int) dims[2], (int) dims[3], (int) dims[4]};
+            if (dims == wei && wei.length == src.length + 1) { // grouped weights G×O/G×C/G×K...: the same memory as O×C/G×K...
+                a = new int[dims.length - 1];
+                a[0] = (int) (dims[0] * dims[1]);
+                for (int i = 2; i < dims.length; i++) {
+                    a[i - 1] = (int) dims[i];
+                }
             } else {
                 a = new int[dims.length];
                 for (int i = 0; i < dims.length; i++) {

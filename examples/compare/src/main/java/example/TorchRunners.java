@@ -1,8 +1,8 @@
 package example;
 
-import dev.conv4j.ConvGeometry;
 import dev.conv4j.Tensor;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.bytedeco.javacpp.BoolPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.InferenceMode;
@@ -13,7 +13,10 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * libtorch (ATen) through the JavaCPP preset: {@code at::conv2d} for forward, as PyTorch's
  * {@code F.conv2d} calls it, and {@code at::convolution_backward}, the op autograd calls, for the
- * two backward passes. Inputs are conv4j's tensors wrapped by {@code from_blob} (no copy); outputs
+ * two backward passes. The other operations the same way: forward {@code at::conv_transpose2d},
+ * {@code at::conv1d}, {@code at::conv3d} (and {@code conv_transpose1d}, {@code conv_transpose3d}), as
+ * {@code F.conv_transpose2d} and the others call them; backward {@code at::convolution_backward}
+ * (with {@code transposed} for the transposed ones). Inputs are conv4j's tensors wrapped by {@code from_blob} (no copy); outputs
  * are allocated by libtorch on every call, as it always does, and freed after the next call.
  */
 final class TorchRunners {
@@ -51,13 +54,37 @@ final class TorchRunners {
     }
 
     static Runner forward(Layer l) {
-        ConvGeometry g = l.g;
         Args a = new Args(l);
+        Layer.Attributes t = a.attr;
+        long groups = t.groups();
         TensorOptional bias = new TensorOptional(a.b);
+        Supplier<org.bytedeco.pytorch.Tensor> call; // chosen once, outside the timed call
+        switch (l.shape.op) {
+            case "conv2d":
+                call = () -> torch.conv2d(a.x, a.w, bias, t.stride(), a.padding, t.dilation(), groups);
+                break;
+            case "conv1d":
+                call = () -> torch.conv1d(a.x, a.w, bias, t.stride(), a.padding, t.dilation(), groups);
+                break;
+            case "conv3d":
+                call = () -> torch.conv3d(a.x, a.w, bias, t.stride(), a.padding, t.dilation(), groups);
+                break;
+            case "conv_transpose1d":
+                call = () -> torch.conv_transpose1d(a.x, a.w, bias, t.stride(), a.padding, t.outputPadding(), groups, t.dilation());
+                break;
+            case "conv_transpose2d":
+                call = () -> torch.conv_transpose2d(a.x, a.w, bias, t.stride(), a.padding, t.outputPadding(), groups, t.dilation());
+                break;
+            case "conv_transpose3d":
+                call = () -> torch.conv_transpose3d(a.x, a.w, bias, t.stride(), a.padding, t.outputPadding(), groups, t.dilation());
+                break;
+            default:
+                throw new UnsupportedOperationException("no libtorch call for " + l.shape.op);
+        }
         return new Out(l, Pass.FORWARD) {
             @Override
             public void run() {
-                set(torch.conv2d(a.x, a.w, bias, a.stride, a.padding, a.dilation, g.groups));
+                set(call.get());
             }
         };
     }
@@ -70,16 +97,21 @@ final class TorchRunners {
         return backward(l, Pass.BACKWARD_WEIGHTS, false, true, true);
     }
 
+    /**
+     * {@code at::convolution_backward}, the op autograd calls for every convolution of the family: the
+     * 2-D, 1-D and 3-D convolutions, and with {@code transposed} set, their transposed forms (whose
+     * weights are C_in×C_out/groups×K..., as conv4j's).
+     */
     private static Runner backward(Layer l, Pass pass, boolean gx, boolean gw, boolean gb) {
-        ConvGeometry g = l.g;
         Args a = new Args(l);
+        Layer.Attributes t = a.attr;
         BoolPointer mask = new BoolPointer(3).put(0, gx).put(1, gw).put(2, gb);
-        long[] biasSizes = {g.o}, outputPadding = {0, 0};
+        long[] biasSizes = {l.shape.biasLength};
         return new Out(l, pass) {
             @Override
             public void run() {
-                try (T_TensorTensorTensor_T r = torch.convolution_backward(a.gy, a.x, a.w, biasSizes, a.stride,
-                        a.padding, a.dilation, false, outputPadding, g.groups, mask)) {
+                try (T_TensorTensorTensor_T r = torch.convolution_backward(a.gy, a.x, a.w, biasSizes, t.stride(),
+                        a.padding, t.dilation(), t.transposed(), t.outputPadding(), t.groups(), mask)) {
                     // get0()/get1() are references into the tuple: keep a tensor of our own
                     set(new org.bytedeco.pytorch.Tensor(gx ? r.get0() : r.get1()));
                 }
@@ -90,20 +122,40 @@ final class TorchRunners {
     /** The layer's tensors as libtorch tensors over the same memory, and its parameters. */
     private static final class Args {
         final org.bytedeco.pytorch.Tensor x, w, b, gy;
-        final long[] stride, padding, dilation;
+        final Layer.Attributes attr;
+        final long[] padding;
 
         Args(Layer l) {
-            ConvGeometry g = l.g;
-            if (g.padTop != g.padBottom || g.padLeft != g.padRight) {
-                throw new UnsupportedOperationException("at::conv2d takes symmetric padding only");
+            attr = l.attributes();
+            if (!attr.symmetric()) {
+                throw new UnsupportedOperationException("at::" + l.shape.op + " takes symmetric padding only");
+            }
+            padding = attr.padBegin();
+            if (!l.conv2d()) {
+                checkOutput(l, attr);
             }
             x = wrap(l.x);
             w = wrap(l.w);
             b = wrap(l.b);
             gy = wrap(l.gy);
-            stride = new long[] {g.strideH, g.strideW};
-            padding = new long[] {g.padTop, g.padLeft};
-            dilation = new long[] {g.dilationH, g.dilationW};
+        }
+    }
+
+    /**
+     * Throws when libtorch's output size, from the attributes, differs from the layer's (a transposed
+     * operation whose output size was asked for rather than following from its padding).
+     */
+    private static void checkOutput(Layer l, Layer.Attributes a) {
+        int[] in = l.shape.input, k = l.shape.weight, out = l.shape.output;
+        for (int i = 0; i < a.rank(); i++) {
+            long span = a.dilation()[i] * (k[2 + i] - 1) + 1;
+            long size = a.transposed()
+                    ? (in[2 + i] - 1) * a.stride()[i] - 2 * a.padBegin()[i] + span + a.outputPadding()[i]
+                    : (in[2 + i] + 2 * a.padBegin()[i] - span) / a.stride()[i] + 1;
+            if (size != out[2 + i]) {
+                throw new UnsupportedOperationException("at::" + l.shape.op + " would give size " + size + " on axis " + i
+                        + ", the layer has " + out[2 + i]);
+            }
         }
     }
 
