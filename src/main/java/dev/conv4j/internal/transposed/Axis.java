@@ -58,8 +58,13 @@ final class Axis {
                     + s + " + dilation " + d + " * (kernel " + k + " - 1) + 1 + output padding " + outputPadding
                     + " - padding " + padBegin + " - " + padEnd);
         }
-        if (full > Integer.MAX_VALUE || out > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("the output " + name + " " + Math.max(full, out) + " exceeds "
+        if (out > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("the output " + name + " " + out + " exceeds " + Integer.MAX_VALUE);
+        }
+        if (full > Integer.MAX_VALUE) {
+            // the convolution it runs on spans the whole uncropped output, in int arithmetic
+            throw new IllegalArgumentException("the full output " + name + " before the padding crops it, (input " + in
+                    + " - 1) * stride " + s + " + dilation " + d + " * (kernel " + k + " - 1) + 1 = " + full + ", exceeds "
                     + Integer.MAX_VALUE);
         }
         long end = full - out - padBegin; // F positions past the output's end (negative: the output extends past F)

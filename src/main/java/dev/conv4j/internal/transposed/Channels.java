@@ -21,10 +21,9 @@ final class Channels {
             t.fill(0f);
             return;
         }
-        int[] s = t.shape();
         FloatBuffer out = buffer(t, "the output");
         FloatBuffer b = buffer(bias, "bias");
-        int n = s[0], c = s[1];
+        int n = t.dim(0), c = t.dim(1);
         int plane = (int) (t.size() / ((long) n * c));
         switch (t.layout()) {
             case NHWC:
@@ -38,7 +37,7 @@ final class Channels {
                 t.fill(0f);
                 for (int img = 0; img < n; img++) {
                     for (int ch = 0; ch < c; ch++) {
-                        long base = Layout.NCHW16C.offset(s, img, ch, 0, 0);
+                        long base = (((long) img * ((c + 15) / 16) + ch / 16) * plane) * 16 + ch % 16;
                         float v = b.get(ch);
                         for (int p = 0; p < plane; p++) {
                             out.put((int) (base + 16L * p), v);
@@ -70,8 +69,7 @@ final class Channels {
             }
             return;
         }
-        int[] s = gy.shape();
-        int n = s[0], c = s[1];
+        int n = gy.dim(0), c = gy.dim(1);
         int plane = (int) (gy.size() / ((long) n * c));
         FloatBuffer in = buffer(gy, "gy");
         FloatBuffer out = buffer(gbias, "gbias");

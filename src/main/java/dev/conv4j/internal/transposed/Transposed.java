@@ -33,6 +33,8 @@ public final class Transposed {
     private final Axis[] axes;
     private final Conv2dParams conv2d;
     private final Conv3dParams conv3d;
+    /** The shapes, made once: a plan's calls compare tensors with them without allocating. */
+    private final int[] inputShape, weightShape, outputShape, biasShape, convInputShape;
 
     private Transposed(int[] x, int[] wt, Axis[] axes, int groups) {
         n = x[0];
@@ -42,6 +44,13 @@ public final class Transposed {
         in = Arrays.copyOfRange(x, 2, x.length);
         kernel = Arrays.copyOfRange(wt, 2, wt.length);
         this.axes = axes;
+        inputShape = x.clone();
+        weightShape = wt.clone();
+        outputShape = shapeOf(cout, axes, true);
+        biasShape = new int[] {cout};
+        convInputShape = shapeOf(cout, axes, false);
+        checkElements(inputShape, "the input x");
+        checkElements(outputShape, "the output y");
         conv2d = axes.length == 2 && !empty() ? Conv2dParams.builder().stride(axes[0].stride, axes[1].stride)
                 .dilation(axes[0].dilation, axes[1].dilation)
                 .padding(axes[0].padBefore, axes[0].padAfter, axes[1].padBefore, axes[1].padAfter).groups(groups).build() : null;
@@ -66,7 +75,7 @@ public final class Transposed {
     public static Transposed of(ConvTranspose2dParams p, int[] inputShape, int[] weightShape) {
         checkParams(p);
         check(inputShape, weightShape, 2, p.groups(), "N, C_in, H, W", "C_in, C_out/groups, KH, KW");
-        String context = context(inputShape, weightShape, p.groups()) + ", " + p;
+        java.util.function.Supplier<String> context = () -> context(inputShape, weightShape, p.groups()) + ", " + p;
         int[] pad = withContext(() -> p.padding(inputShape[2], inputShape[3], weightShape[2], weightShape[3]), context);
         int[] s = {p.strideH(), p.strideW()}, d = {p.dilationH(), p.dilationW()}, op = {p.outputPaddingH(), p.outputPaddingW()};
         return build(inputShape, weightShape, s, d, op, pad, p.groups(), context, "height", "width");
@@ -80,14 +89,15 @@ public final class Transposed {
     public static Transposed of(ConvTranspose3dParams p, int[] inputShape, int[] weightShape) {
         checkParams(p);
         check(inputShape, weightShape, 3, p.groups(), "N, C_in, D, H, W", "C_in, C_out/groups, KD, KH, KW");
-        String context = context(inputShape, weightShape, p.groups()) + ", " + p;
+        java.util.function.Supplier<String> context = () -> context(inputShape, weightShape, p.groups()) + ", " + p;
         int[] pad = withContext(() -> p.padding(Arrays.copyOfRange(inputShape, 2, 5), Arrays.copyOfRange(weightShape, 2, 5)),
                 context);
         return build(inputShape, weightShape, p.stride(), p.dilation(), p.outputPadding(), pad, p.groups(), context, "depth",
                 "height", "width");
     }
 
-    private static Transposed build(int[] x, int[] wt, int[] s, int[] d, int[] op, int[] pad, int groups, String context,
+    private static Transposed build(int[] x, int[] wt, int[] s, int[] d, int[] op, int[] pad, int groups,
+            java.util.function.Supplier<String> context,
             String... names) {
         return withContext(() -> {
             Axis[] axes = new Axis[names.length];
@@ -98,11 +108,12 @@ public final class Transposed {
         }, context);
     }
 
-    private static <T> T withContext(java.util.function.Supplier<T> s, String context) {
+    /** Runs {@code s}, adding the shapes and parameters to the message of a refusal (built only then). */
+    private static <T> T withContext(java.util.function.Supplier<T> s, java.util.function.Supplier<String> context) {
         try {
             return s.get();
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(e.getMessage() + context, e);
+            throw new IllegalArgumentException(e.getMessage() + context.get(), e);
         }
     }
 
@@ -150,40 +161,42 @@ public final class Transposed {
     }
 
     public int[] inputShape() {
-        return shape(cin, in);
+        return inputShape.clone();
     }
 
     public int[] weightShape() {
-        int[] s = new int[2 + kernel.length];
-        s[0] = cin;
-        s[1] = cout / groups;
-        System.arraycopy(kernel, 0, s, 2, kernel.length);
-        return s;
+        return weightShape.clone();
     }
 
     public int[] outputShape() {
-        int[] out = new int[axes.length];
-        for (int a = 0; a < axes.length; a++) {
-            out[a] = axes[a].out;
-        }
-        return shape(cout, out);
+        return outputShape.clone();
     }
 
     /** N×C_out×… of the convolution's input: the output's shape, or the staged window's. */
     public int[] convInputShape() {
-        int[] size = new int[axes.length];
-        for (int a = 0; a < axes.length; a++) {
-            size[a] = axes[a].size;
-        }
-        return shape(cout, size);
+        return convInputShape.clone();
     }
 
-    private int[] shape(int channels, int[] spatial) {
-        int[] s = new int[2 + spatial.length];
+    private int[] shapeOf(int channels, Axis[] axes, boolean output) {
+        int[] s = new int[2 + axes.length];
         s[0] = n;
         s[1] = channels;
-        System.arraycopy(spatial, 0, s, 2, spatial.length);
+        for (int a = 0; a < axes.length; a++) {
+            s[2 + a] = output ? axes[a].out : axes[a].size;
+        }
         return s;
+    }
+
+    /** Refuses a tensor no conv4j tensor can be: more elements than an int counts (the sizes of BLAS and the kernels). */
+    private static void checkElements(int[] shape, String name) {
+        long count = 1;
+        for (int d : shape) {
+            count *= d;
+            if (count > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(name + " " + Arrays.toString(shape) + " would have more than "
+                        + Integer.MAX_VALUE + " elements: it does not fit the 32-bit sizes of BLAS and the native kernels");
+            }
+        }
     }
 
     /** The 2-D convolution this runs on (null for 3-D, or when no input reaches the output). */
@@ -239,7 +252,7 @@ public final class Transposed {
 
     /** Checks the weights and bias (which may be null) given to a plan. */
     public void checkWeights(Tensor wt, Tensor bias) {
-        checkShape(wt, "w", weightShape());
+        checkShape(wt, "w", weightShape);
         checkBias(bias, "bias");
     }
 
@@ -247,9 +260,9 @@ public final class Transposed {
     public void forward(Lowering low, Tensor x, Tensor wt, Tensor bias, Tensor y, Tensor stage) {
         Holds.acquire(x, "x", wt, "w", bias, "bias", y, "y");
         try {
-            checkShape(x, "x", inputShape());
+            checkShape(x, "x", inputShape);
             checkWeights(wt, bias);
-            checkShape(y, "y", outputShape());
+            checkShape(y, "y", outputShape);
             checkApart(y, "y", x, "x", wt, "w", bias, "bias");
             if (empty()) {
                 Channels.fill(y, bias);
@@ -259,7 +272,7 @@ public final class Transposed {
                 }
                 low.backwardData(x, wt, y, bias != null);
             } else {
-                Tensor z = stage != null ? stage : Tensor.zeros(convInputShape());
+                Tensor z = stage != null ? stage : Tensor.zeros(convInputShape);
                 try {
                     low.backwardData(x, wt, z, false);
                     Channels.fill(y, bias);
@@ -279,9 +292,9 @@ public final class Transposed {
     public void backwardData(Lowering low, Tensor gy, Tensor wt, Tensor gx, boolean accumulate, Tensor stage) {
         Holds.acquire(gy, "gy", wt, "w", gx, "gx", null, null);
         try {
-            checkShape(gy, "gy", outputShape());
-            checkShape(wt, "w", weightShape());
-            checkShape(gx, "gx", inputShape());
+            checkShape(gy, "gy", outputShape);
+            checkShape(wt, "w", weightShape);
+            checkShape(gx, "gx", inputShape);
             checkApart(gx, "gx", gy, "gy", wt, "w", null, null);
             if (empty()) {
                 if (!accumulate) {
@@ -304,9 +317,9 @@ public final class Transposed {
     public void backwardWeights(Lowering low, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate, Tensor stage) {
         Holds.acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
         try {
-            checkShape(x, "x", inputShape());
-            checkShape(gy, "gy", outputShape());
-            checkShape(gw, "gw", weightShape());
+            checkShape(x, "x", inputShape);
+            checkShape(gy, "gy", outputShape);
+            checkShape(gw, "gw", weightShape);
             checkBias(gbias, "gbias");
             checkApart(gw, "gw", x, "x", gy, "gy", gbias, "gbias");
             if (gbias != null) {
@@ -334,7 +347,7 @@ public final class Transposed {
 
     /** The part of gy the convolution reads, as an NCHW tensor ({@code stage} when given). */
     private Tensor window(Tensor gy, Tensor stage) {
-        Tensor z = stage != null ? stage : Tensor.zeros(convInputShape());
+        Tensor z = stage != null ? stage : Tensor.zeros(convInputShape);
         try {
             Channels.copyWindow(gy, z, shifts());
             return z;
@@ -354,7 +367,7 @@ public final class Transposed {
 
     private void checkBias(Tensor b, String name) {
         if (b != null) {
-            checkShape(b, name, new int[] {cout});
+            checkShape(b, name, biasShape);
         }
     }
 
@@ -363,7 +376,7 @@ public final class Transposed {
             throw new IllegalArgumentException(name + " must not be null");
         }
         t.checkOpen();
-        if (!Arrays.equals(t.shape(), expected)) {
+        if (!hasShape(t, expected)) {
             throw new IllegalArgumentException(name + " must have shape " + Arrays.toString(expected) + " but has "
                     + Arrays.toString(t.shape()) + " (" + t.layout() + ")");
         }
@@ -372,14 +385,28 @@ public final class Transposed {
         }
     }
 
-    private static void checkApart(Tensor out, String outName, Tensor a, String an, Tensor b, String bn, Tensor c, String cn) {
-        Tensor[] ins = {a, b, c};
-        String[] names = {an, bn, cn};
-        for (int i = 0; i < 3; i++) {
-            if (ins[i] != null && out.overlaps(ins[i])) {
-                throw new IllegalArgumentException(outName + " " + Arrays.toString(out.shape()) + " shares memory with "
-                        + names[i] + " " + Arrays.toString(ins[i].shape()) + ": an output must not overlap an input");
+    private static boolean hasShape(Tensor t, int[] shape) {
+        if (t.rank() != shape.length) {
+            return false;
+        }
+        for (int i = 0; i < shape.length; i++) {
+            if (t.dim(i) != shape[i]) {
+                return false;
             }
+        }
+        return true;
+    }
+
+    private static void checkApart(Tensor out, String outName, Tensor a, String an, Tensor b, String bn, Tensor c, String cn) {
+        checkApart(out, outName, a, an);
+        checkApart(out, outName, b, bn);
+        checkApart(out, outName, c, cn);
+    }
+
+    private static void checkApart(Tensor out, String outName, Tensor in, String inName) {
+        if (in != null && out.overlaps(in)) {
+            throw new IllegalArgumentException(outName + " " + Arrays.toString(out.shape()) + " shares memory with "
+                    + inName + " " + Arrays.toString(in.shape()) + ": an output must not overlap an input");
         }
     }
 
