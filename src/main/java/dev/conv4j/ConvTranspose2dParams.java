@@ -179,8 +179,10 @@ public final class ConvTranspose2dParams {
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(new int[] {strideH, strideW, padTop, padBottom, padLeft, padRight, outputPaddingH,
-            outputPaddingW, dilationH, dilationW, groups, autoPad.ordinal(), outputH, outputW});
+        // computed in place: a call looks it up without allocating
+        int h = 31 * (31 * (31 * (31 * (31 * (31 + strideH) + strideW) + padTop) + padBottom) + padLeft) + padRight;
+        h = 31 * (31 * (31 * (31 * (31 * h + outputPaddingH) + outputPaddingW) + dilationH) + dilationW) + groups;
+        return 31 * (31 * (31 * h + autoPad.ordinal()) + outputH) + outputW;
     }
 
     @Override

@@ -103,8 +103,10 @@ public final class ConvTranspose3dParams {
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(new int[] {Arrays.hashCode(stride), Arrays.hashCode(padding), Arrays.hashCode(outputPadding),
-            Arrays.hashCode(dilation), Arrays.hashCode(outputSize), groups, autoPad.ordinal()});
+        // Arrays.hashCode of arrays allocates nothing: a call looks the parameters up without allocating
+        int h = 31 * Arrays.hashCode(stride) + Arrays.hashCode(padding);
+        h = 31 * (31 * h + Arrays.hashCode(outputPadding)) + Arrays.hashCode(dilation);
+        return 31 * (31 * (31 * h + Arrays.hashCode(outputSize)) + groups) + autoPad.ordinal();
     }
 
     @Override

@@ -52,6 +52,11 @@ class TransposedMemoryTest {
 
     /** Heap bytes allocated per call of each of a plan's calls in the direct (common) case, on all threads. */
     static Map<String, Long> planHeapBytesPerCall(ConvEngine engine) {
+        return heapBytesPerCall(engine, true);
+    }
+
+    /** The same for a plan's calls, or for the engine's own per-call passes of the same layer. */
+    static Map<String, Long> heapBytesPerCall(ConvEngine engine, boolean planned) {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Random r = new Random(41);
         int[] ys = DIRECT.outputShape(DIRECT_X, DIRECT_W);
@@ -62,12 +67,18 @@ class TransposedMemoryTest {
              Tensor gb = Tensor.zeros(ys[1])) {
             plan.prepackWeights(w, b);
             Map<String, Runnable> calls = new LinkedHashMap<>();
-            calls.put("forward(x, y)", () -> plan.forward(x, y));
-            calls.put("forward(x, w, b, y)", () -> plan.forward(x, w, b, y));
-            calls.put("backwardData", () -> plan.backwardData(gy, w, gx, false));
-            calls.put("backwardData accumulating", () -> plan.backwardData(gy, w, gx, true));
-            calls.put("backwardWeights", () -> plan.backwardWeights(x, gy, gw, gb, false));
-            calls.put("backwardWeights without gbias", () -> plan.backwardWeights(x, gy, gw, null, false));
+            if (!planned) {
+                calls.put("engine forward", () -> engine.forward(DIRECT, x, w, b, y));
+                calls.put("engine backwardData", () -> engine.backwardData(DIRECT, gy, w, gx, false));
+                calls.put("engine backwardWeights", () -> engine.backwardWeights(DIRECT, x, gy, gw, gb, false));
+            } else {
+                calls.put("forward(x, y)", () -> plan.forward(x, y));
+                calls.put("forward(x, w, b, y)", () -> plan.forward(x, w, b, y));
+                calls.put("backwardData", () -> plan.backwardData(gy, w, gx, false));
+                calls.put("backwardData accumulating", () -> plan.backwardData(gy, w, gx, true));
+                calls.put("backwardWeights", () -> plan.backwardWeights(x, gy, gw, gb, false));
+                calls.put("backwardWeights without gbias", () -> plan.backwardWeights(x, gy, gw, null, false));
+            }
             for (int i = 0; i < 5_000; i++) { // let the JIT settle, so that escape analysis has run
                 calls.values().forEach(Runnable::run);
             }
@@ -110,6 +121,19 @@ class TransposedMemoryTest {
             ok &= perCall.values().stream().allMatch(v -> v < 16);
         }
         assertTrue(ok, "a warm transposed plan allocated on the heap per call: " + report);
+    }
+
+    /** A warm per-call transposed pass on the engine allocates nothing on the heap either, as a 2-D one. */
+    @Test
+    void warmPerCallPassesAllocateNothingOnTheHeap() {
+        StringBuilder report = new StringBuilder();
+        boolean ok = true;
+        for (ConvEngine e : javaAndBlas()) {
+            Map<String, Long> perCall = heapBytesPerCall(e, false);
+            report.append(Engines.label(e)).append(' ').append(perCall).append("; ");
+            ok &= perCall.values().stream().allMatch(v -> v < 16);
+        }
+        assertTrue(ok, "warm per-call transposed passes allocated on the heap: " + report);
     }
 
     /**

@@ -1,16 +1,12 @@
 package dev.conv4j.internal.transposed;
 
 import dev.conv4j.Activation;
-import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv2dPlan;
-import dev.conv4j.Conv3dParams;
-import dev.conv4j.ConvEngine;
 import dev.conv4j.Tensor;
-import dev.conv4j.internal.volume.Volumes;
 
 /**
- * The convolution a transposed convolution runs on, with its three passes; x and y of the transposed
- * operation are its gy and x.
+ * The plan of the convolution a transposed convolution runs on, as its three passes; x and y of the
+ * transposed operation are its gy and x. (A per-call pass calls the engine's entry points directly.)
  */
 public interface Lowering {
 
@@ -22,41 +18,6 @@ public interface Lowering {
 
     /** The convolution's weight gradient (added when {@code accumulate}). */
     void backwardWeights(Tensor x, Tensor gy, Tensor gw, boolean accumulate);
-
-    /** A 2-D convolution on an engine's kernels. */
-    static Lowering of(ConvEngine e, Conv2dParams p) {
-        return new Lowering() {
-            public void backwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
-                e.backwardData(p, gy, w, gx, accumulate);
-            }
-
-            public void forward(Tensor x, Tensor w, Tensor y, boolean accumulate) {
-                // the fused form adds y to the convolution in place: y = (float) conv + y
-                e.forward(p, x, w, null, accumulate ? y : null, Activation.NONE, y);
-            }
-
-            public void backwardWeights(Tensor x, Tensor gy, Tensor gw, boolean accumulate) {
-                e.backwardWeights(p, x, gy, gw, null, accumulate);
-            }
-        };
-    }
-
-    /** A 3-D convolution on an engine's kernels. */
-    static Lowering of(ConvEngine e, Conv3dParams p) {
-        return new Lowering() {
-            public void backwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
-                Volumes.backwardData(e, p, gy, w, gx, accumulate);
-            }
-
-            public void forward(Tensor x, Tensor w, Tensor y, boolean accumulate) {
-                Volumes.forward(e, p, x, w, null, y, accumulate);
-            }
-
-            public void backwardWeights(Tensor x, Tensor gy, Tensor gw, boolean accumulate) {
-                Volumes.backwardWeights(e, p, x, gy, gw, null, accumulate);
-            }
-        };
-    }
 
     /** A 2-D convolution on a plan's kernels and workspace. */
     static Lowering of(Conv2dPlan plan) {

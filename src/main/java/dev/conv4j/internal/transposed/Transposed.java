@@ -1,5 +1,6 @@
 package dev.conv4j.internal.transposed;
 
+import dev.conv4j.Activation;
 import dev.conv4j.Conv2dParams;
 import dev.conv4j.Conv3dGeometry;
 import dev.conv4j.Conv3dParams;
@@ -10,6 +11,7 @@ import dev.conv4j.ConvTranspose3dParams;
 import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
 import dev.conv4j.internal.engine.Holds;
+import dev.conv4j.internal.volume.Volumes;
 import java.util.Arrays;
 
 /**
@@ -237,9 +239,38 @@ public final class Transposed {
         return false;
     }
 
-    /** The convolution's passes on {@code engine}'s kernels (null when no input reaches the output). */
-    public Lowering on(ConvEngine engine) {
-        return empty() ? null : conv2d != null ? Lowering.of(engine, conv2d) : Lowering.of(engine, conv3d);
+    // The convolution's passes: a plan's lowering when given, else the engine's own entry points
+    // (called directly, so that a per-call pass allocates nothing).
+
+    private void lowBackwardData(ConvEngine e, Lowering low, Tensor gy, Tensor wt, Tensor gx, boolean accumulate) {
+        if (low != null) {
+            low.backwardData(gy, wt, gx, accumulate);
+        } else if (conv2d != null) {
+            e.backwardData(conv2d, gy, wt, gx, accumulate);
+        } else {
+            Volumes.backwardData(e, conv3d, gy, wt, gx, accumulate);
+        }
+    }
+
+    private void lowForward(ConvEngine e, Lowering low, Tensor x, Tensor wt, Tensor y, boolean accumulate) {
+        if (low != null) {
+            low.forward(x, wt, y, accumulate);
+        } else if (conv2d != null) {
+            // the fused form adds y to the convolution in place: y = (float) conv + y
+            e.forward(conv2d, x, wt, null, accumulate ? y : null, Activation.NONE, y);
+        } else {
+            Volumes.forward(e, conv3d, x, wt, null, y, accumulate);
+        }
+    }
+
+    private void lowBackwardWeights(ConvEngine e, Lowering low, Tensor x, Tensor gy, Tensor gw, boolean accumulate) {
+        if (low != null) {
+            low.backwardWeights(x, gy, gw, accumulate);
+        } else if (conv2d != null) {
+            e.backwardWeights(conv2d, x, gy, gw, null, accumulate);
+        } else {
+            Volumes.backwardWeights(e, conv3d, x, gy, gw, null, accumulate);
+        }
     }
 
     private int[] shifts() {
@@ -250,14 +281,22 @@ public final class Transposed {
         return s;
     }
 
+    /** True when {@code in} has the input's shape and {@code w} the weights' (null or closed: false). */
+    public boolean hasShapes(Tensor in, Tensor w) {
+        return in != null && w != null && hasShape(in, inputShape) && hasShape(w, weightShape);
+    }
+
     /** Checks the weights and bias (which may be null) given to a plan. */
     public void checkWeights(Tensor wt, Tensor bias) {
         checkShape(wt, "w", weightShape);
         checkBias(bias, "bias");
     }
 
-    /** y = convTranspose(x, w) + bias on {@code low}; {@code stage} is the staged window's tensor, or null. */
-    public void forward(Lowering low, Tensor x, Tensor wt, Tensor bias, Tensor y, Tensor stage) {
+    /**
+     * y = convTranspose(x, w) + bias on the plan's {@code low}, or on {@code e}'s passes when {@code low}
+     * is null; {@code stage} is the staged window's tensor, or null.
+     */
+    public void forward(ConvEngine e, Lowering low, Tensor x, Tensor wt, Tensor bias, Tensor y, Tensor stage) {
         Holds.acquire(x, "x", wt, "w", bias, "bias", y, "y");
         try {
             checkShape(x, "x", inputShape);
@@ -270,11 +309,11 @@ public final class Transposed {
                 if (bias != null) {
                     Channels.fill(y, bias);
                 }
-                low.backwardData(x, wt, y, bias != null);
+                lowBackwardData(e, low, x, wt, y, bias != null);
             } else {
                 Tensor z = stage != null ? stage : Tensor.zeros(convInputShape);
                 try {
-                    low.backwardData(x, wt, z, false);
+                    lowBackwardData(e, low, x, wt, z, false);
                     Channels.fill(y, bias);
                     Channels.addWindow(z, y, shifts());
                 } finally {
@@ -289,7 +328,7 @@ public final class Transposed {
     }
 
     /** gx = dL/dx for the output gradient gy (added to gx when {@code accumulate}). */
-    public void backwardData(Lowering low, Tensor gy, Tensor wt, Tensor gx, boolean accumulate, Tensor stage) {
+    public void backwardData(ConvEngine e, Lowering low, Tensor gy, Tensor wt, Tensor gx, boolean accumulate, Tensor stage) {
         Holds.acquire(gy, "gy", wt, "w", gx, "gx", null, null);
         try {
             checkShape(gy, "gy", outputShape);
@@ -304,7 +343,7 @@ public final class Transposed {
             }
             Tensor in = staged() ? window(gy, stage) : gy;
             try {
-                low.forward(in, wt, gx, accumulate);
+                lowForward(e, low, in, wt, gx, accumulate);
             } finally {
                 release(in, gy, stage);
             }
@@ -314,7 +353,7 @@ public final class Transposed {
     }
 
     /** gw = dL/dw and gbias = dL/dbias (gbias may be null), overwritten or added to when {@code accumulate}. */
-    public void backwardWeights(Lowering low, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate, Tensor stage) {
+    public void backwardWeights(ConvEngine e, Lowering low, Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate, Tensor stage) {
         Holds.acquire(x, "x", gy, "gy", gw, "gw", gbias, "gbias");
         try {
             checkShape(x, "x", inputShape);
@@ -332,7 +371,7 @@ public final class Transposed {
             } else {
                 Tensor in = staged() ? window(gy, stage) : gy;
                 try {
-                    low.backwardWeights(in, x, gw, accumulate);
+                    lowBackwardWeights(e, low, in, x, gw, accumulate);
                 } finally {
                     release(in, gy, stage);
                 }

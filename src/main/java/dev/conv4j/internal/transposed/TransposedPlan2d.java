@@ -87,25 +87,25 @@ public final class TransposedPlan2d implements ConvTranspose2dPlan {
         if (weights == null) {
             throw new IllegalStateException("no weights prepacked: call prepackWeights(w, bias) first");
         }
-        op.forward(lowering, x, weights, bias, y, stage);
+        op.forward(null, lowering, x, weights, bias, y, stage);
     }
 
     @Override
     public synchronized void forward(Tensor x, Tensor w, Tensor b, Tensor y) {
         open();
-        op.forward(lowering, x, w, b, y, stage);
+        op.forward(null, lowering, x, w, b, y, stage);
     }
 
     @Override
     public synchronized void backwardData(Tensor gy, Tensor w, Tensor gx, boolean accumulate) {
         open();
-        op.backwardData(lowering, gy, w, gx, accumulate, stage);
+        op.backwardData(null, lowering, gy, w, gx, accumulate, stage);
     }
 
     @Override
     public synchronized void backwardWeights(Tensor x, Tensor gy, Tensor gw, Tensor gbias, boolean accumulate) {
         open();
-        op.backwardWeights(lowering, x, gy, gw, gbias, accumulate, stage);
+        op.backwardWeights(null, lowering, x, gy, gw, gbias, accumulate, stage);
     }
 
     private void open() {

@@ -28,76 +28,60 @@ public interface LayerOp {
 
     void backwardWeights(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb);
 
-    static LayerOp conv2d(Conv2dParams p) {
+    /** A forward pass of some operation's parameters. */
+    interface Forward {
+        void run(ConvEngine e, Tensor x, Tensor w, Tensor b, Tensor y);
+    }
+
+    /** An input-gradient pass (overwriting gx). */
+    interface BackwardData {
+        void run(ConvEngine e, Tensor gy, Tensor w, Tensor gx);
+    }
+
+    /** A weight-gradient pass (overwriting gw and gb). */
+    interface BackwardWeights {
+        void run(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb);
+    }
+
+    /** An operation from its three passes. */
+    static LayerOp of(String name, Object params, Forward f, BackwardData bd, BackwardWeights bw) {
         return new LayerOp() {
-            public String name() { return "conv2d"; }
-            public Object params() { return p; }
-            public void forward(ConvEngine e, Tensor x, Tensor w, Tensor b, Tensor y) { e.forward(p, x, w, b, y); }
-            public void backwardData(ConvEngine e, Tensor gy, Tensor w, Tensor gx) { e.backwardData(p, gy, w, gx, false); }
-            public void backwardWeights(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb) {
-                e.backwardWeights(p, x, gy, gw, gb, false);
-            }
+            public String name() { return name; }
+            public Object params() { return params; }
+            public void forward(ConvEngine e, Tensor x, Tensor w, Tensor b, Tensor y) { f.run(e, x, w, b, y); }
+            public void backwardData(ConvEngine e, Tensor gy, Tensor w, Tensor gx) { bd.run(e, gy, w, gx); }
+            public void backwardWeights(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb) { bw.run(e, x, gy, gw, gb); }
         };
+    }
+
+    static LayerOp conv2d(Conv2dParams p) {
+        return of("conv2d", p, (e, x, w, b, y) -> e.forward(p, x, w, b, y), (e, gy, w, gx) -> e.backwardData(p, gy, w, gx, false),
+                (e, x, gy, gw, gb) -> e.backwardWeights(p, x, gy, gw, gb, false));
     }
 
     static LayerOp conv1d(Conv1dParams p) {
-        return new LayerOp() {
-            public String name() { return "conv1d"; }
-            public Object params() { return p; }
-            public void forward(ConvEngine e, Tensor x, Tensor w, Tensor b, Tensor y) { e.forward(p, x, w, b, y); }
-            public void backwardData(ConvEngine e, Tensor gy, Tensor w, Tensor gx) { e.backwardData(p, gy, w, gx, false); }
-            public void backwardWeights(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb) {
-                e.backwardWeights(p, x, gy, gw, gb, false);
-            }
-        };
-    }
-
-    static LayerOp convTranspose2d(ConvTranspose2dParams p) {
-        return new LayerOp() {
-            public String name() { return "conv_transpose2d"; }
-            public Object params() { return p; }
-            public void forward(ConvEngine e, Tensor x, Tensor w, Tensor b, Tensor y) { e.forward(p, x, w, b, y); }
-            public void backwardData(ConvEngine e, Tensor gy, Tensor w, Tensor gx) { e.backwardData(p, gy, w, gx, false); }
-            public void backwardWeights(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb) {
-                e.backwardWeights(p, x, gy, gw, gb, false);
-            }
-        };
-    }
-
-    static LayerOp convTranspose1d(ConvTranspose1dParams p) {
-        return new LayerOp() {
-            public String name() { return "conv_transpose1d"; }
-            public Object params() { return p; }
-            public void forward(ConvEngine e, Tensor x, Tensor w, Tensor b, Tensor y) { e.forward(p, x, w, b, y); }
-            public void backwardData(ConvEngine e, Tensor gy, Tensor w, Tensor gx) { e.backwardData(p, gy, w, gx, false); }
-            public void backwardWeights(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb) {
-                e.backwardWeights(p, x, gy, gw, gb, false);
-            }
-        };
+        return of("conv1d", p, (e, x, w, b, y) -> e.forward(p, x, w, b, y), (e, gy, w, gx) -> e.backwardData(p, gy, w, gx, false),
+                (e, x, gy, gw, gb) -> e.backwardWeights(p, x, gy, gw, gb, false));
     }
 
     static LayerOp conv3d(Conv3dParams p) {
-        return new LayerOp() {
-            public String name() { return "conv3d"; }
-            public Object params() { return p; }
-            public void forward(ConvEngine e, Tensor x, Tensor w, Tensor b, Tensor y) { e.forward(p, x, w, b, y); }
-            public void backwardData(ConvEngine e, Tensor gy, Tensor w, Tensor gx) { e.backwardData(p, gy, w, gx, false); }
-            public void backwardWeights(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb) {
-                e.backwardWeights(p, x, gy, gw, gb, false);
-            }
-        };
+        return of("conv3d", p, (e, x, w, b, y) -> e.forward(p, x, w, b, y), (e, gy, w, gx) -> e.backwardData(p, gy, w, gx, false),
+                (e, x, gy, gw, gb) -> e.backwardWeights(p, x, gy, gw, gb, false));
+    }
+
+    static LayerOp convTranspose1d(ConvTranspose1dParams p) {
+        return of("conv_transpose1d", p, (e, x, w, b, y) -> e.forward(p, x, w, b, y),
+                (e, gy, w, gx) -> e.backwardData(p, gy, w, gx, false), (e, x, gy, gw, gb) -> e.backwardWeights(p, x, gy, gw, gb, false));
+    }
+
+    static LayerOp convTranspose2d(ConvTranspose2dParams p) {
+        return of("conv_transpose2d", p, (e, x, w, b, y) -> e.forward(p, x, w, b, y),
+                (e, gy, w, gx) -> e.backwardData(p, gy, w, gx, false), (e, x, gy, gw, gb) -> e.backwardWeights(p, x, gy, gw, gb, false));
     }
 
     static LayerOp convTranspose3d(ConvTranspose3dParams p) {
-        return new LayerOp() {
-            public String name() { return "conv_transpose3d"; }
-            public Object params() { return p; }
-            public void forward(ConvEngine e, Tensor x, Tensor w, Tensor b, Tensor y) { e.forward(p, x, w, b, y); }
-            public void backwardData(ConvEngine e, Tensor gy, Tensor w, Tensor gx) { e.backwardData(p, gy, w, gx, false); }
-            public void backwardWeights(ConvEngine e, Tensor x, Tensor gy, Tensor gw, Tensor gb) {
-                e.backwardWeights(p, x, gy, gw, gb, false);
-            }
-        };
+        return of("conv_transpose3d", p, (e, x, w, b, y) -> e.forward(p, x, w, b, y),
+                (e, gy, w, gx) -> e.backwardData(p, gy, w, gx, false), (e, x, gy, gw, gb) -> e.backwardWeights(p, x, gy, gw, gb, false));
     }
 
     /**
