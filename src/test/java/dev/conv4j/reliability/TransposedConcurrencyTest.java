@@ -552,7 +552,8 @@ class TransposedConcurrencyTest {
                 assertTrue(x.isClosed());
             }
         }
-        assertTrue(inUse >= rounds / 2, "close() was refused only " + inUse + " times in " + rounds
-                + " rounds: the calls did not hold their tensors");
+        // A call that did not hold x would never refuse close(); how often close() lands inside a call rather
+        // than between two depends on the machine's load, so one refusal is what the test can ask for.
+        assertTrue(inUse >= 1, "close() was never refused in " + rounds + " rounds: the calls did not hold their tensors");
     }
 }
