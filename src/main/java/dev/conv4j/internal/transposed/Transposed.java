@@ -30,8 +30,7 @@ import java.util.Arrays;
  * {@code (float) (sum + bias)} with one rounding of the float sum, on every engine and layout.
  */
 public final class Transposed {
-    private final int n, cin, cout, groups;
-    private final int[] in, kernel;
+    private final int n, cout, groups;
     private final Axis[] axes;
     private final Conv2dParams conv2d;
     private final Conv3dParams conv3d;
@@ -40,11 +39,8 @@ public final class Transposed {
 
     private Transposed(int[] x, int[] wt, Axis[] axes, int groups) {
         n = x[0];
-        cin = x[1];
         cout = wt[1] * groups;
         this.groups = groups;
-        in = Arrays.copyOfRange(x, 2, x.length);
-        kernel = Arrays.copyOfRange(wt, 2, wt.length);
         this.axes = axes;
         inputShape = x.clone();
         weightShape = wt.clone();
@@ -204,19 +200,6 @@ public final class Transposed {
     /** The 2-D convolution this runs on (null for 3-D, or when no input reaches the output). */
     public Conv2dParams convolution2d() {
         return conv2d;
-    }
-
-    /** Per axis: stride, dilation, the convolution's padding before and after. */
-    public int[][] convolutionAxes() {
-        int[][] a = new int[axes.length][];
-        for (int i = 0; i < axes.length; i++) {
-            a[i] = new int[] {axes[i].stride, axes[i].dilation, axes[i].padBefore, axes[i].padAfter};
-        }
-        return a;
-    }
-
-    public int groups() {
-        return groups;
     }
 
     /** True when the convolution's input is a staged window rather than the output itself. */
