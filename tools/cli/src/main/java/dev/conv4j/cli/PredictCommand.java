@@ -3,8 +3,8 @@ package dev.conv4j.cli;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.examples.Dataset;
 import dev.conv4j.examples.FashionMnist;
-import dev.conv4j.examples.LeNet;
-import dev.conv4j.examples.ModelFiles;
+import dev.conv4j.examples.Models;
+import dev.conv4j.examples.Network;
 import dev.conv4j.examples.Trainer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -21,9 +21,9 @@ final class PredictCommand {
         Path modelDir = Path.of(o.require("model"));
         int batch = o.getInt("batch", 256);
         ConvEngine engine = TrainCommand.engine(o);
-        try (LeNet net = ModelFiles.load(modelDir, engine)) {
+        try (Network net = Models.load(modelDir, engine, TrainCommand.threads(o))) {
             out.println(String.format(Locale.ROOT, "model: %s: %s; engine %s, %d threads, batch %d", modelDir,
-                    TrainCommand.describe(net), engine.name(), TrainCommand.threads(o), batch));
+                    net.describe(), engine.name(), TrainCommand.threads(o), batch));
             Path dir = TrainCommand.dataFolder(o, out);
             Dataset test = dir == null ? TrainCommand.synthetic().test() : FashionMnist.loadTest(dir);
             out.println("data: " + (dir == null ? "synthetic" : dir.toString()) + ": " + test.size() + " test images");

@@ -19,7 +19,7 @@ public final class Dense {
     private final float[][] w, wt, gw;
     private final float[] xRow, yRow, gxRow;
 
-    Dense(String name, int in, int out) {
+    public Dense(String name, int in, int out) {
         this.in = in;
         this.out = out;
         weight = new Parameter(name + ".weight", out, in);
@@ -32,7 +32,7 @@ public final class Dense {
         gxRow = new float[in];
     }
 
-    void init(Random r) {
+    public void init(Random r) {
         weight.initHe(in, r);
         Arrays.fill(bias.value, 0f);
         sync();

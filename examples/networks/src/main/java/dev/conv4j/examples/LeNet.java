@@ -25,7 +25,7 @@ import java.util.Random;
  * plain Java over float arrays. The buffers of each batch size are allocated on first use and
  * reused, so a training loop allocates nothing per batch. Not thread-safe: one batch at a time.
  */
-public final class LeNet implements AutoCloseable {
+public final class LeNet implements Network {
 
     /** The sizes of the network; {@link #fashionMnist()} is the one the examples train. */
     public record Architecture(int channels, int height, int width, int conv1, int conv2, int kernel, int hidden,
@@ -45,10 +45,6 @@ public final class LeNet implements AutoCloseable {
             }
             return conv2 * h2 * w2;
         }
-    }
-
-    /** The mean loss of a training batch and how many of its images were classified right. */
-    public record BatchResult(float loss, int correct) {
     }
 
     private final Architecture arch;
@@ -94,12 +90,42 @@ public final class LeNet implements AutoCloseable {
         return arch;
     }
 
+    @Override
+    public int channels() {
+        return arch.channels();
+    }
+
+    @Override
+    public int height() {
+        return arch.height();
+    }
+
+    @Override
+    public int width() {
+        return arch.width();
+    }
+
+    @Override
+    public int classes() {
+        return arch.classes();
+    }
+
+    @Override
+    public String describe() {
+        int params = parameters().stream().mapToInt(Parameter::size).sum();
+        return String.format(java.util.Locale.ROOT, "LeNet %dx%dx%d, conv%dx%d %d, pool, conv%dx%d %d, pool, dense %d,"
+                + " dense %d (%d parameters)", arch.channels(), arch.height(), arch.width(), arch.kernel(), arch.kernel(),
+                arch.conv1(), arch.kernel(), arch.kernel(), arch.conv2(), arch.hidden(), arch.classes(), params);
+    }
+
     /** The mean subtracted from pixels scaled to [0, 1]. */
+    @Override
     public float mean() {
         return mean;
     }
 
     /** The standard deviation the centred pixels are divided by. */
+    @Override
     public float std() {
         return std;
     }
@@ -127,7 +153,7 @@ public final class LeNet implements AutoCloseable {
         forward(b, images);
         float loss = SoftmaxCrossEntropy.lossAndGradient(b.logits, labels, n, arch.classes(), b.gLogits);
         backward(b);
-        return new BatchResult(loss, countCorrect(b.logits, labels, n));
+        return new BatchResult(loss, Network.countCorrect(b.logits, labels, n));
     }
 
     /** Classifies {@code n} normalized images into {@code predicted}. */
@@ -179,16 +205,6 @@ public final class LeNet implements AutoCloseable {
         MaxPool2d.backward(b.gp1, b.arg1, b.p1.length, b.gc1, b.c1.length);
         b.gy1.copyFrom(b.gc1);
         conv1.backward(b.x, b.gy1, null);
-    }
-
-    private static int countCorrect(float[] logits, int[] labels, int n) {
-        int classes = logits.length / n, correct = 0;
-        for (int i = 0; i < n; i++) {
-            if (SoftmaxCrossEntropy.argmax(logits, i, classes) == labels[i]) {
-                correct++;
-            }
-        }
-        return correct;
     }
 
     private Buffers buffers(int n) {

@@ -67,7 +67,7 @@ public final class ModelFiles {
                 dense("fc2")));
         doc.put("classes", new ArrayList<>(classNames));
         doc.put("training", training);
-        Files.writeString(dir.resolve(DESCRIPTION), JSON.writeValueAsString(doc) + "\n", StandardCharsets.UTF_8);
+        writeDescription(dir, doc);
 
         for (Parameter p : net.parameters()) {
             try (Tensor t = Tensor.of(p.value, p.shape())) {
@@ -79,15 +79,7 @@ public final class ModelFiles {
     /** A network read from a folder written by {@link #save}, running its convolutions on {@code engine}. */
     public static LeNet load(Path dir, ConvEngine engine) throws IOException {
         Path file = dir.resolve(DESCRIPTION);
-        if (!Files.isRegularFile(file)) {
-            throw new IOException("no " + DESCRIPTION + " in " + dir + ": not a saved model (train --save DIR writes one)");
-        }
-        Map<String, Object> doc;
-        try {
-            doc = asMap(JSON.readValue(Files.readString(file, StandardCharsets.UTF_8), Object.class), "the document");
-        } catch (IllegalArgumentException | JacksonException e) {
-            throw new IOException(file + ": " + e.getMessage(), e);
-        }
+        Map<String, Object> doc = readDescription(dir);
         if (!FORMAT.equals(doc.get("format"))) {
             throw new IOException(file + ": format is " + doc.get("format") + ", expected " + FORMAT);
         }
@@ -114,6 +106,24 @@ public final class ModelFiles {
             net.close();
             throw e;
         }
+    }
+
+    /** The parsed {@code model.json} of a model folder; a clear IOException when it is missing or not JSON. */
+    public static Map<String, Object> readDescription(Path dir) throws IOException {
+        Path file = dir.resolve(DESCRIPTION);
+        if (!Files.isRegularFile(file)) {
+            throw new IOException("no " + DESCRIPTION + " in " + dir + ": not a saved model (train --save DIR writes one)");
+        }
+        try {
+            return asMap(JSON.readValue(Files.readString(file, StandardCharsets.UTF_8), Object.class), "the document");
+        } catch (IllegalArgumentException | JacksonException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Writes {@code doc} as the folder's {@code model.json}, indented. */
+    public static void writeDescription(Path dir, Map<String, Object> doc) throws IOException {
+        Files.writeString(dir.resolve(DESCRIPTION), JSON.writeValueAsString(doc) + "\n", StandardCharsets.UTF_8);
     }
 
     /** The class names stored with a model, or none when the file has no list. */
@@ -158,19 +168,19 @@ public final class ModelFiles {
     }
 
     /** The float as the short decimal that reads back to it (0.286, not 0.28600001335144043). */
-    private static double decimal(float f) {
+    public static double decimal(float f) {
         return Double.parseDouble(Float.toString(f));
     }
 
     @SuppressWarnings("unchecked")
-    private static Map<String, Object> asMap(Object o, String what) throws IOException {
+    public static Map<String, Object> asMap(Object o, String what) throws IOException {
         if (!(o instanceof Map)) {
             throw new IOException(DESCRIPTION + ": " + what + " must be a JSON object");
         }
         return (Map<String, Object>) o;
     }
 
-    private static int integer(Map<String, Object> m, String key) throws IOException {
+    public static int integer(Map<String, Object> m, String key) throws IOException {
         Object v = m.get(key);
         // JSON integers read as Integer, Long or BigInteger by size; fractions and booleans are refused
         if (!(v instanceof Integer || v instanceof Long) || ((Number) v).longValue() < 1 || ((Number) v).longValue() > Integer.MAX_VALUE) {
@@ -179,7 +189,7 @@ public final class ModelFiles {
         return ((Number) v).intValue();
     }
 
-    private static float number(Map<String, Object> m, String key) throws IOException {
+    public static float number(Map<String, Object> m, String key) throws IOException {
         Object v = m.get(key);
         if (!(v instanceof Number)) {
             throw new IOException(DESCRIPTION + ": normalize." + key + " must be a number, got " + v);

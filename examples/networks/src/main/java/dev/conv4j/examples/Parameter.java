@@ -12,7 +12,7 @@ public final class Parameter {
     /** The gradient of the loss with respect to {@link #value}, written by each backward pass. */
     public final float[] grad;
 
-    Parameter(String name, int... shape) {
+    public Parameter(String name, int... shape) {
         this.name = name;
         this.shape = shape.clone();
         int n = 1;
@@ -42,7 +42,7 @@ public final class Parameter {
      * He (Kaiming) uniform initialization, {@code U(-b, b)} with {@code b = sqrt(6 / fanIn)}: keeps
      * the variance of activations steady through ReLU layers, so training starts fast.
      */
-    void initHe(int fanIn, Random r) {
+    public void initHe(int fanIn, Random r) {
         float bound = (float) Math.sqrt(6.0 / fanIn);
         for (int i = 0; i < value.length; i++) {
             value[i] = (2 * r.nextFloat() - 1) * bound;

@@ -129,13 +129,26 @@ public final class Dataset {
      * and their classes into {@code classes}.
      */
     public void batch(int[] order, int from, int n, float mean, float std, float[] images, int[] classes) {
+        batch(order, from, n, mean, std, null, images, classes);
+    }
+
+    /**
+     * As {@link #batch(int[], int, int, float, float, float[], int[])}, each image transformed by
+     * {@code augmentation} first (unless it is null).
+     */
+    public void batch(int[] order, int from, int n, float mean, float std, Augmentation augmentation, float[] images,
+                      int[] classes) {
         int plane = height * width;
         float scale = 1f / (255f * std), shift = -mean / std;
         for (int b = 0; b < n; b++) {
             int img = order[from + b];
             int src = img * plane, dst = b * plane;
-            for (int i = 0; i < plane; i++) {
-                images[dst + i] = (pixels[src + i] & 0xff) * scale + shift;
+            if (augmentation != null) {
+                augmentation.apply(pixels, src, height, width, scale, shift, images, dst);
+            } else {
+                for (int i = 0; i < plane; i++) {
+                    images[dst + i] = (pixels[src + i] & 0xff) * scale + shift;
+                }
             }
             classes[b] = labels[img] & 0xff;
         }

@@ -6,7 +6,7 @@ import java.util.List;
  * The Adam optimizer (Kingma and Ba, 2015) with PyTorch's defaults: each value moves against a
  * running mean of its gradient, scaled down by the running root mean square of the gradient.
  */
-public final class Adam {
+public final class Adam implements Optimizer {
     private final List<Parameter> params;
     private final float beta1, beta2, eps;
     private float lr;
@@ -33,17 +33,17 @@ public final class Adam {
         }
     }
 
-    /** The learning rate of the next step. */
+    @Override
     public float learningRate() {
         return lr;
     }
 
-    /** Changes the learning rate from the next step on (for a schedule). */
+    @Override
     public void learningRate(float lr) {
         this.lr = lr;
     }
 
-    /** Updates every parameter from its current gradient. */
+    @Override
     public void step() {
         step++;
         // the bias corrections undo the pull of the zero-initialized averages towards zero

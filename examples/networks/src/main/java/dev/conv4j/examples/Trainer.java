@@ -3,9 +3,10 @@ package dev.conv4j.examples;
 import java.util.Random;
 
 /**
- * Mini-batch training of a {@link LeNet} with {@link Adam}: each epoch visits the training images
- * in a fresh random order (drawn from the trainer's seed) in batches of a fixed size, the last
- * batch taking what is left.
+ * Mini-batch training of a {@link Network} with an {@link Optimizer}: each epoch visits the
+ * training images in a fresh random order (drawn from the trainer's seed) in batches of a fixed
+ * size, the last batch taking what is left, optionally {@linkplain #augment augmented} and with
+ * the learning rate of a {@link Schedule}.
  */
 public final class Trainer {
 
@@ -40,18 +41,20 @@ public final class Trainer {
         }
     }
 
-    private final LeNet net;
-    private final Adam optimizer;
+    private final Network net;
+    private final Optimizer optimizer;
     private final int batchSize;
     private final Random shuffle;
     private final float baseRate;
-    private long steps, decaySteps;
+    private Schedule schedule;
+    private Augmentation augmentation;
+    private long steps;
 
     /**
      * @param batchSize images per step
      * @param seed      seeds the order in which each epoch visits the images
      */
-    public Trainer(LeNet net, Adam optimizer, int batchSize, long seed) {
+    public Trainer(Network net, Optimizer optimizer, int batchSize, long seed) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
         }
@@ -68,8 +71,24 @@ public final class Trainer {
      * ones to settle into it.
      */
     public Trainer cosineDecay(int epochs, int images) {
-        decaySteps = (long) epochs * ((images + batchSize - 1) / batchSize);
+        return schedule(Schedule.cosine(baseRate, stepsFor(epochs, images)));
+    }
+
+    /** Sets the learning rate of every step from now on by {@code schedule} (steps count from the first). */
+    public Trainer schedule(Schedule schedule) {
+        this.schedule = schedule;
         return this;
+    }
+
+    /** Transforms every training image by {@code augmentation} (null: none). */
+    public Trainer augment(Augmentation augmentation) {
+        this.augmentation = augmentation;
+        return this;
+    }
+
+    /** The optimizer steps of {@code epochs} epochs over {@code images} images. */
+    public long stepsFor(int epochs, int images) {
+        return (long) epochs * ((images + batchSize - 1) / batchSize);
     }
 
     /** Trains one epoch over {@code data}, numbered {@code epoch} of {@code epochs} for the listener. */
@@ -85,10 +104,10 @@ public final class Trainer {
         for (int from = 0; from < total; from += batchSize) {
             int n = Math.min(batchSize, total - from);
             float[] batch = n == batchSize ? images : new float[n * plane];
-            data.batch(order, from, n, net.mean(), net.std(), batch, labels);
-            LeNet.BatchResult r = net.trainBatch(batch, labels, n);
-            if (decaySteps > 0) {
-                optimizer.learningRate((float) (baseRate * 0.5 * (1 + Math.cos(Math.PI * Math.min(steps, decaySteps) / decaySteps))));
+            data.batch(order, from, n, net.mean(), net.std(), augmentation, batch, labels);
+            Network.BatchResult r = net.trainBatch(batch, labels, n);
+            if (schedule != null) {
+                optimizer.learningRate((float) schedule.rate(steps));
             }
             optimizer.step();
             steps++;
@@ -105,7 +124,7 @@ public final class Trainer {
     }
 
     /** Classifies every image of {@code data} in batches of {@code batchSize} and counts the right answers. */
-    public static Evaluation evaluate(LeNet net, Dataset data, int batchSize) {
+    public static Evaluation evaluate(Network net, Dataset data, int batchSize) {
         checkFits(net, data);
         int total = data.size(), plane = data.height() * data.width();
         int[] order = new int[total];
@@ -144,8 +163,7 @@ public final class Trainer {
         return p;
     }
 
-    private static void checkFits(LeNet net, Dataset data) {
-        LeNet.Architecture a = net.architecture();
+    private static void checkFits(Network a, Dataset data) {
         if (a.channels() != 1 || a.height() != data.height() || a.width() != data.width()) {
             throw new IllegalArgumentException("the network takes " + a.channels() + "x" + a.height() + "x" + a.width()
                     + " images but the data set has 1x" + data.height() + "x" + data.width());
