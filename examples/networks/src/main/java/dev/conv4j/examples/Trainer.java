@@ -124,7 +124,7 @@ public final class Trainer {
     }
 
     /** Classifies every image of {@code data} in batches of {@code batchSize} and counts the right answers. */
-    public static Evaluation evaluate(Network net, Dataset data, int batchSize) {
+    public static Evaluation evaluate(Classifier net, Dataset data, int batchSize) {
         checkFits(net, data);
         int total = data.size(), plane = data.height() * data.width();
         int[] order = new int[total];
@@ -163,7 +163,7 @@ public final class Trainer {
         return p;
     }
 
-    private static void checkFits(Network a, Dataset data) {
+    private static void checkFits(Classifier a, Dataset data) {
         if (a.channels() != 1 || a.height() != data.height() || a.width() != data.width()) {
             throw new IllegalArgumentException("the network takes " + a.channels() + "x" + a.height() + "x" + a.width()
                     + " images but the data set has 1x" + data.height() + "x" + data.width());

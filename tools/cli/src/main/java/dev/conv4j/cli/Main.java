@@ -31,6 +31,8 @@ public final class Main {
                     return TrainCommand.run(Options.parse(rest), out, err);
                 case "predict":
                     return PredictCommand.run(Options.parse(rest), out, err);
+                case "plot":
+                    return PlotCommand.run(Options.parse(rest), out, err);
                 default:
                     err.println("unknown command '" + args[0] + "'");
                     usage(err);
@@ -61,11 +63,17 @@ public final class Main {
         out.println("        [--only SHAPE,...] [--samples N]: GFLOP/s of each engine and of the raw sgemm ceiling");
         out.println("        per shape (default: the bundled ResNet-50/LeNet/depthwise suite); table, CSV and PNG");
         out.println("  info  version, Java, the engines available (and why not), OpenBLAS build, core, threads");
-        out.println("  train [--data DIR|synthetic] [--epochs N] [--engine naive|java|blas|fastest] [--threads N]");
-        out.println("        [--save MODEL_DIR] [--batch N] [--lr X] [--schedule cosine|constant] [--seed N] [--limit N]");
-        out.println("        train a LeNet on the Fashion-MNIST IDX files in DIR (default: the Debian package's");
-        out.println("        folder, else a synthetic set) and print 'test accuracy: A (N images)'");
+        out.println("  train [--model lenet|resnet] [--data DIR|synthetic] [--epochs N] [--engine naive|java|blas|fastest]");
+        out.println("        [--threads N] [--save MODEL_DIR] [--log FILE.csv] [--batch N] [--lr X]");
+        out.println("        [--schedule cosine|onecycle|constant] [--augment on|off] [--seed N] [--limit N]");
+        out.println("        train a LeNet (Adam, cosine) or a ResNet-20 (SGD, one-cycle, crops and flips) on the");
+        out.println("        Fashion-MNIST IDX files in DIR (default: the Debian package's folder, else a synthetic set)");
+        out.println("        and print 'test accuracy: A (N images)'");
         out.println("  predict --model MODEL_DIR [--data DIR|synthetic] [--engine ...] [--threads N] [--batch N]");
-        out.println("        classify the test images with a saved model; print accuracy and images/s");
+        out.println("        [--path per-call|plan|blocked] [--logits FILE.npy [--count N]]");
+        out.println("        classify the test images with a saved model; print accuracy and images/s (a ResNet runs");
+        out.println("        with its batch norms folded, on --path); --logits writes the first N images' logits");
+        out.println("  plot --runs LABEL=FILE.csv[,LABEL=FILE.csv...] --out FILE.png [--title T]");
+        out.println("        training curves (loss, test accuracy per epoch) from train --log and resnet_fashion.py --log");
     }
 }

@@ -63,4 +63,37 @@ class TrainPredictCommandTest {
         assertEquals(1, run("predict", "--model", dir.toString(), "--data", "synthetic"));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("no model.json"), err.toString(StandardCharsets.UTF_8));
     }
+
+    @Test
+    void aResNetTrainsSavesLogsPredictsOnEveryPathAndPlots(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("resnet"), log = dir.resolve("run.csv"), png = dir.resolve("curve.png");
+        assertEquals(0, run("train", "--model", "resnet", "--data", "synthetic", "--epochs", "2", "--limit", "512",
+                "--save", model.toString(), "--log", log.toString()), out() + err);
+        assertTrue(out().contains("ResNet-20 1x28x28"), out());
+        assertTrue(out().contains("test accuracy after epoch 1:"), out());
+        assertTrue(Files.readString(model.resolve("model.json")).contains("\"conv4j-resnet\""));
+        java.util.List<String> rows = Files.readAllLines(log);
+        assertEquals("epoch,seconds,train_loss,train_accuracy,test_accuracy,lr", rows.get(0));
+        assertEquals(3, rows.size(), rows.toString());
+        String trainedAccuracy = lastLine(out()).replaceAll("test accuracy: ([0-9.]+).*", "$1");
+        for (String path : new String[] {"per-call", "plan", "blocked"}) {
+            assertEquals(0, run("predict", "--model", model.toString(), "--data", "synthetic", "--path", path), out() + err);
+            assertTrue(out().contains("accuracy: " + trainedAccuracy + " "), path + " must give the accuracy train printed ("
+                    + trainedAccuracy + "): " + out());
+        }
+        Path logits = dir.resolve("logits.npy");
+        assertEquals(0, run("predict", "--model", model.toString(), "--data", "synthetic", "--logits", logits.toString(),
+                "--count", "7"), out() + err);
+        try (dev.conv4j.Tensor t = dev.conv4j.io.Npy.read(logits)) {
+            assertEquals(java.util.List.of(7, 10), java.util.Arrays.stream(t.shape()).boxed().toList());
+        }
+        assertEquals(2, run("predict", "--model", model.toString(), "--path", "gpu"));
+        assertEquals(0, run("plot", "--runs", "conv4j=" + log, "--out", png.toString()), out() + err);
+        assertTrue(javax.imageio.ImageIO.read(png.toFile()).getWidth() > 500);
+        assertEquals(2, run("plot", "--runs", "nolabel", "--out", png.toString()));
+        Files.delete(model.resolve("fc.weight.npy"));
+        assertEquals(1, run("predict", "--model", model.toString(), "--data", "synthetic"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("fc.weight.npy"), err.toString(StandardCharsets.UTF_8));
+        assertEquals(2, run("train", "--model", "vgg"));
+    }
 }

@@ -3,9 +3,7 @@ package dev.conv4j.examples.resnet;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.examples.Parameter;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 
 /**
@@ -23,7 +21,6 @@ final class BasicBlock implements AutoCloseable {
     final BatchNorm bn1, bn2, projectionNorm;
     private final int in, out, stride;
     private final ChannelLoop loop;
-    private final Map<Integer, float[][]> buffers = new HashMap<>();
 
     BasicBlock(String name, int in, int out, int stride, ConvEngine engine, ChannelLoop loop) {
         this.in = in;
@@ -33,7 +30,8 @@ final class BasicBlock implements AutoCloseable {
         conv1 = new Conv(name + ".conv1", in, out, 3, stride, engine);
         bn1 = new BatchNorm(name + ".bn1", out, true, loop);
         conv2 = new Conv(name + ".conv2", out, out, 3, 1, engine);
-        bn2 = new BatchNorm(name + ".bn2", out, false, loop);
+        // the block's last ReLU, after the shortcut is added, runs in bn2's pass over the data
+        bn2 = new BatchNorm(name + ".bn2", out, true, loop);
         if (stride != 1 || in != out) {
             projection = new Conv(name + ".downsample.0", in, out, 1, stride, engine);
             projectionNorm = new BatchNorm(name + ".downsample.1", out, false, loop);
@@ -97,18 +95,9 @@ final class BasicBlock implements AutoCloseable {
     float[] forward(float[] x, int n, int h, int w, boolean training) {
         int oh = outputSize(h), ow = outputSize(w), hw = oh * ow;
         float[] a = norm(bn1, conv1.forward(x, n, h, w), n, hw, training);
-        float[] b = norm(bn2, conv2.forward(a, n, oh, ow), n, hw, training);
         float[] s = projection == null ? x : norm(projectionNorm, projection.forward(x, n, h, w), n, hw, training);
-        float[] y = buffers(n, hw)[0];
-        loop.forEach(out, c -> {
-            for (int i = 0; i < n; i++) {
-                int o = (i * out + c) * hw;
-                for (int k = o; k < o + hw; k++) {
-                    y[k] = Math.max(b[k] + s[k], 0f);
-                }
-            }
-        });
-        return y;
+        float[] c = conv2.forward(a, n, oh, ow);
+        return training ? bn2.forwardTraining(c, s, n, hw) : bn2.forwardInference(c, s, n, hw);
     }
 
     /**
@@ -117,15 +106,9 @@ final class BasicBlock implements AutoCloseable {
      */
     float[] backward(float[] gy, int n, int h, int w) {
         int oh = outputSize(h), ow = outputSize(w), hw = oh * ow;
-        float[][] buf = buffers(n, hw);
-        float[] y = buf[0], gSum = buf[1];
-        loop.forEach(out, c -> {
-            for (int i = 0; i < n; i++) {
-                int o = (i * out + c) * hw;
-                Gradients.passWhereActive(y, gy, gSum, o, o + hw);
-            }
-        });
-        float[] ga = conv2.backward(bn2.backward(gSum, n, hw), n, oh, ow, true);
+        float[] ga = conv2.backward(bn2.backward(gy, n, hw), n, oh, ow, true);
+        // the gradient at the sum, behind the last ReLU: it flows into both branches
+        float[] gSum = bn2.maskedGradient(n, hw);
         float[] gx = conv1.backward(bn1.backward(ga, n, hw), n, h, w, true);
         float[] gs = projection == null ? gSum
                 : projection.backward(projectionNorm.backward(gSum, n, hw), n, h, w, true);
@@ -144,10 +127,6 @@ final class BasicBlock implements AutoCloseable {
 
     private static float[] norm(BatchNorm bn, float[] x, int n, int hw, boolean training) {
         return training ? bn.forwardTraining(x, n, hw) : bn.forwardInference(x, n, hw);
-    }
-
-    private float[][] buffers(int n, int hw) {
-        return buffers.computeIfAbsent(n, k -> new float[][] {new float[k * out * hw], new float[k * out * hw]});
     }
 
     @Override

@@ -15,9 +15,13 @@ import java.util.Map;
  * every step. In inference the running averages stand in for the batch's, which makes the layer an
  * affine map per channel that {@link dev.conv4j.BatchNorm#fold} folds into the convolution before it.
  *
- * <p>Sums run in double per channel, within a plane in eight float partial sums (they keep the adds
+ * <p>Sums run in double per channel, within a plane in several float partial sums (they keep the adds
  * independent, which is what makes the loop fast), each channel on one thread: the results do not
- * depend on the thread count. The layer owns its output and gradient arrays, one set per batch size.
+ * depend on the thread count. The passes over the data are as few as the statistics allow (the
+ * activations of a batch do not fit in a cache, so each pass costs a trip to memory): one for both
+ * moments, one to normalize (with the ReLU, and a residual block's shortcut, in the same loop), two
+ * back. The normalized values are not stored: backward recomputes them from the input. The layer
+ * owns its output and gradient arrays, one set per batch size.
  */
 final class BatchNorm {
     static final double EPS = 1e-5, MOMENTUM = 0.1;
@@ -61,42 +65,56 @@ final class BatchNorm {
 
     /**
      * Normalizes {@code x} (n×C×hw) by the batch's statistics into the layer's own output array,
-     * which it returns, and updates the running averages.
+     * which it returns, and updates the running averages. {@code x} must stay unchanged until the
+     * backward pass, which reads it again.
      */
     float[] forwardTraining(float[] x, int n, int hw) {
+        return forwardTraining(x, null, n, hw);
+    }
+
+    /**
+     * As {@link #forwardTraining(float[], int, int)}, adding {@code residual} (n×C×hw, or null) to the
+     * normalized values before the ReLU: the end of a residual block in one pass over the data.
+     */
+    float[] forwardTraining(float[] x, float[] residual, int n, int hw) {
         Buffers b = buffers(n, hw);
-        float[] y = b.y, xhat = b.xhat, gamma = weight.value, beta = bias.value;
+        b.x = x;
+        float[] y = b.y, gamma = weight.value, beta = bias.value;
         long count = (long) n * hw;
         loop.forEach(channels, c -> {
-            double sum = 0;
+            // one pass for both moments, about a value of the channel so that no large mean cancels
+            float shift = x[c * hw];
+            double sum = 0, squares = 0;
             for (int i = 0; i < n; i++) {
-                sum += sum(x, (i * channels + c) * hw, hw);
+                int o = (i * channels + c) * hw;
+                sum += shiftedSum(x, o, hw, shift);
+                squares += shiftedSquares(x, o, hw, shift);
             }
-            float m = (float) (sum / count);
-            double squares = 0;
-            for (int i = 0; i < n; i++) {
-                squares += squaredDeviations(x, (i * channels + c) * hw, hw, m);
-            }
-            double var = squares / count;
+            double centred = sum / count;
+            double var = Math.max(0, squares / count - centred * centred);
+            float m = (float) (shift + centred);
             float inv = (float) (1 / Math.sqrt(var + EPS));
             mean[c] = m;
             invStd[c] = inv;
-            float g = gamma[c], s = beta[c];
+            float scale = gamma[c] * inv, offset = beta[c] - m * scale;
             for (int i = 0; i < n; i++) {
                 int o = (i * channels + c) * hw;
-                for (int k = o; k < o + hw; k++) {
-                    float h = (x[k] - m) * inv;
-                    xhat[k] = h;
-                    y[k] = g * h + s;
-                }
-                if (relu) {
+                if (residual != null) {
                     for (int k = o; k < o + hw; k++) {
-                        y[k] = Math.max(y[k], 0f);
+                        y[k] = Math.max(x[k] * scale + offset + residual[k], 0f);
+                    }
+                } else if (relu) {
+                    for (int k = o; k < o + hw; k++) {
+                        y[k] = Math.max(x[k] * scale + offset, 0f);
+                    }
+                } else {
+                    for (int k = o; k < o + hw; k++) {
+                        y[k] = x[k] * scale + offset;
                     }
                 }
             }
             runningMean[c] = (float) ((1 - MOMENTUM) * runningMean[c] + MOMENTUM * m);
-            double unbiased = count > 1 ? squares / (count - 1) : var;
+            double unbiased = count > 1 ? var * count / (count - 1) : var;
             runningVar[c] = (float) ((1 - MOMENTUM) * runningVar[c] + MOMENTUM * unbiased);
         });
         return y;
@@ -104,6 +122,11 @@ final class BatchNorm {
 
     /** Applies the running averages to {@code x} (n×C×hw), into the layer's own output array. */
     float[] forwardInference(float[] x, int n, int hw) {
+        return forwardInference(x, null, n, hw);
+    }
+
+    /** As {@link #forwardInference(float[], int, int)}, adding {@code residual} (or null) before the ReLU. */
+    float[] forwardInference(float[] x, float[] residual, int n, int hw) {
         Buffers b = buffers(n, hw);
         float[] y = b.y;
         loop.forEach(channels, c -> {
@@ -111,9 +134,15 @@ final class BatchNorm {
             float shift = bias.value[c] - runningMean[c] * scale;
             for (int i = 0; i < n; i++) {
                 int o = (i * channels + c) * hw;
-                for (int k = o; k < o + hw; k++) {
-                    float v = x[k] * scale + shift;
-                    y[k] = relu ? Math.max(v, 0f) : v;
+                if (residual != null) {
+                    for (int k = o; k < o + hw; k++) {
+                        y[k] = Math.max(x[k] * scale + shift + residual[k], 0f);
+                    }
+                } else {
+                    for (int k = o; k < o + hw; k++) {
+                        float v = x[k] * scale + shift;
+                        y[k] = relu ? Math.max(v, 0f) : v;
+                    }
                 }
             }
         });
@@ -123,37 +152,46 @@ final class BatchNorm {
     /**
      * The backward pass of the last {@link #forwardTraining} of batch size n: writes the gradients of
      * γ and β, and returns the input gradient (the layer's own array) for the output gradient {@code gy}.
+     * With a ReLU the gradient first passes only where the output is positive; that masked gradient
+     * stays available from {@link #maskedGradient} (a residual block's shortcut needs it too).
      */
     float[] backward(float[] gy, int n, int hw) {
         Buffers b = buffers(n, hw);
-        float[] gx = b.gx, xhat = b.xhat, y = b.y;
+        float[] gx = b.gx, x = b.x, y = b.y, g = relu ? b.masked : gy;
         long count = (long) n * hw;
         loop.forEach(channels, c -> {
-            double sumG = 0, sumGH = 0;
+            double sumG = 0, sumGX = 0;
             for (int i = 0; i < n; i++) {
                 int o = (i * channels + c) * hw;
                 if (relu) {
-                    Gradients.passWhereActive(y, gy, gx, o, o + hw);
-                    sumG += sum(gx, o, hw);
-                    sumGH += dot(gx, xhat, o, hw);
-                } else {
-                    sumG += sum(gy, o, hw);
-                    sumGH += dot(gy, xhat, o, hw);
+                    Gradients.passWhereActive(y, gy, g, o, o + hw);
                 }
+                sumG += sum(g, o, hw);
+                sumGX += dot(g, x, o, hw);
             }
+            // sum(g · xhat) = invStd · (sum(g · x) − mean · sum(g)): xhat is not kept, it is x again
+            float m = mean[c], inv = invStd[c];
+            double sumGH = inv * (sumGX - m * sumG);
             bias.grad[c] = (float) sumG;
             weight.grad[c] = (float) sumGH;
-            float k1 = weight.value[c] * invStd[c];
+            float k1 = weight.value[c] * inv;
             float meanG = (float) (sumG / count), meanGH = (float) (sumGH / count);
-            float[] g = relu ? gx : gy;
             for (int i = 0; i < n; i++) {
                 int o = (i * channels + c) * hw;
                 for (int k = o; k < o + hw; k++) {
-                    gx[k] = k1 * (g[k] - meanG - xhat[k] * meanGH);
+                    gx[k] = k1 * (g[k] - meanG - (x[k] - m) * inv * meanGH);
                 }
             }
         });
         return gx;
+    }
+
+    /** The gradient after the ReLU's mask from the last {@link #backward} of batch size n (layers with a ReLU). */
+    float[] maskedGradient(int n, int hw) {
+        if (!relu) {
+            throw new IllegalStateException(name + " has no ReLU");
+        }
+        return buffers(n, hw).masked;
     }
 
     /** The per-channel scale and shift the running averages make of the layer, for folding. */
@@ -175,13 +213,15 @@ final class BatchNorm {
         return b;
     }
 
-    private static final class Buffers {
-        final float[] y, xhat, gx;
+    private final class Buffers {
+        final float[] y, gx, masked;
+        /** The input of the last training pass, read again by backward. */
+        float[] x;
 
         Buffers(int size) {
             y = new float[size];
-            xhat = new float[size];
             gx = new float[size];
+            masked = relu ? new float[size] : null;
         }
     }
 
@@ -205,7 +245,23 @@ final class BatchNorm {
         return s;
     }
 
-    private static double squaredDeviations(float[] a, int from, int len, float m) {
+    private static double shiftedSum(float[] a, int from, int len, float m) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int k = from, end = from + len;
+        for (; k + 4 <= end; k += 4) {
+            s0 += a[k] - m;
+            s1 += a[k + 1] - m;
+            s2 += a[k + 2] - m;
+            s3 += a[k + 3] - m;
+        }
+        double s = (double) (s0 + s1) + (s2 + s3);
+        for (; k < end; k++) {
+            s += a[k] - m;
+        }
+        return s;
+    }
+
+    private static double shiftedSquares(float[] a, int from, int len, float m) {
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int k = from, end = from + len;
         for (; k + 4 <= end; k += 4) {

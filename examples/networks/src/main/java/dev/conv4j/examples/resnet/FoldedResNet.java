@@ -7,7 +7,9 @@ import dev.conv4j.Conv2dPlan;
 import dev.conv4j.ConvEngine;
 import dev.conv4j.Layout;
 import dev.conv4j.Tensor;
+import dev.conv4j.examples.Classifier;
 import dev.conv4j.examples.Dense;
+import dev.conv4j.examples.SoftmaxCrossEntropy;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -34,7 +36,7 @@ import java.util.Map;
  * Tensors and plans are made per batch size on first use; after that a call allocates nothing.
  * Not thread-safe: one instance per serving thread.
  */
-public final class FoldedResNet implements AutoCloseable {
+public final class FoldedResNet implements Classifier {
 
     /** How the convolutions are run. */
     public enum Path {
@@ -87,6 +89,8 @@ public final class FoldedResNet implements AutoCloseable {
     }
 
     private final ResNet.Architecture arch;
+    private final String description;
+    private final float mean, std;
     private final ConvEngine engine;
     private final Path path;
     private final Layer stem;
@@ -97,6 +101,9 @@ public final class FoldedResNet implements AutoCloseable {
     /** Folds {@code net}'s batch norms (a copy: the network is not changed) for running on {@code engine}. */
     public FoldedResNet(ResNet net, ConvEngine engine, Path path) {
         this.arch = net.architecture();
+        this.description = net.describe() + ", batch norms folded, " + path.label() + " path";
+        this.mean = net.mean();
+        this.std = net.std();
         this.engine = engine;
         this.path = path;
         Dense trained = net.fc();
@@ -119,6 +126,49 @@ public final class FoldedResNet implements AutoCloseable {
     /** The network's sizes. */
     public ResNet.Architecture architecture() {
         return arch;
+    }
+
+    @Override
+    public int channels() {
+        return arch.channels();
+    }
+
+    @Override
+    public int height() {
+        return arch.height();
+    }
+
+    @Override
+    public int width() {
+        return arch.width();
+    }
+
+    @Override
+    public int classes() {
+        return arch.classes();
+    }
+
+    @Override
+    public float mean() {
+        return mean;
+    }
+
+    @Override
+    public float std() {
+        return std;
+    }
+
+    @Override
+    public String describe() {
+        return description;
+    }
+
+    @Override
+    public void predict(float[] images, int n, int[] predicted) {
+        float[] logits = logits(images, n);
+        for (int i = 0; i < n; i++) {
+            predicted[i] = SoftmaxCrossEntropy.argmax(logits, i, arch.classes());
+        }
     }
 
     /**
